@@ -1,0 +1,98 @@
+//===- AneMilAttrs.td - anemil attributes and enums --------*- tablegen -*-===//
+
+#ifndef ANE_ANEMIL_ATTRS
+#define ANE_ANEMIL_ATTRS
+
+include "lib/Dialect/AneMil/IR/AneMilDialect.td"
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/BuiltinAttributeInterfaces.td"
+include "mlir/IR/EnumAttr.td"
+
+//===----------------------------------------------------------------------===//
+// Enums (spelled as in MIL text)
+//===----------------------------------------------------------------------===//
+
+def AneMil_Opset : I32EnumAttr<"Opset", "MIL opset of a function", [
+    I32EnumAttrCase<"IOS15", 15, "ios15">,
+    I32EnumAttrCase<"IOS16", 16, "ios16">,
+    I32EnumAttrCase<"IOS17", 17, "ios17">,
+    I32EnumAttrCase<"IOS18", 18, "ios18">
+  ]> {
+  let cppNamespace = "::mlir::anemil";
+  let genSpecializedAttr = 0;
+}
+def AneMil_OpsetAttr : EnumAttr<AneMil_Dialect, AneMil_Opset, "opset"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
+def AneMil_DType : I32EnumAttr<"DType", "MIL element type", [
+    I32EnumAttrCase<"FP16", 0, "fp16">,
+    I32EnumAttrCase<"FP32", 1, "fp32">,
+    I32EnumAttrCase<"Bool", 2, "bool">,
+    I32EnumAttrCase<"Int4", 3, "int4">,
+    I32EnumAttrCase<"Int8", 4, "int8">,
+    I32EnumAttrCase<"Int16", 5, "int16">,
+    I32EnumAttrCase<"Int32", 6, "int32">,
+    I32EnumAttrCase<"UInt1", 7, "uint1">,
+    I32EnumAttrCase<"UInt2", 8, "uint2">,
+    I32EnumAttrCase<"UInt3", 9, "uint3">,
+    I32EnumAttrCase<"UInt4", 10, "uint4">,
+    I32EnumAttrCase<"UInt6", 11, "uint6">,
+    I32EnumAttrCase<"UInt8", 12, "uint8">,
+    I32EnumAttrCase<"UInt16", 13, "uint16">
+  ]> {
+  let cppNamespace = "::mlir::anemil";
+  let genSpecializedAttr = 0;
+}
+def AneMil_DTypeAttr : EnumAttr<AneMil_Dialect, AneMil_DType, "dtype"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
+def AneMil_PadType : I32EnumAttr<"PadType", "conv padding mode", [
+    I32EnumAttrCase<"Valid", 0, "valid">,
+    I32EnumAttrCase<"Same", 1, "same">,
+    I32EnumAttrCase<"SameLower", 2, "same_lower">,
+    I32EnumAttrCase<"Custom", 3, "custom">
+  ]> {
+  let cppNamespace = "::mlir::anemil";
+  let genSpecializedAttr = 0;
+}
+def AneMil_PadTypeAttr : EnumAttr<AneMil_Dialect, AneMil_PadType, "pad_type"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
+def AneMil_GeluMode : I32EnumAttr<"GeluMode", "gelu formula", [
+    I32EnumAttrCase<"Exact", 0, "EXACT">,
+    I32EnumAttrCase<"TanhApproximation", 1, "TANH_APPROXIMATION">,
+    I32EnumAttrCase<"SigmoidApproximation", 2, "SIGMOID_APPROXIMATION">
+  ]> {
+  let cppNamespace = "::mlir::anemil";
+  let genSpecializedAttr = 0;
+}
+def AneMil_GeluModeAttr : EnumAttr<AneMil_Dialect, AneMil_GeluMode, "gelu_mode"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
+//===----------------------------------------------------------------------===//
+// #anemil.blob
+//===----------------------------------------------------------------------===//
+
+def AneMil_BlobAttr : AttrDef<AneMil_Dialect, "Blob", [TypedAttrInterface]> {
+  let mnemonic = "blob";
+  let summary = "A tensor stored in a weight.bin file (MIL BLOBFILE)";
+  let description = [{
+    `offset` is the byte offset of the blob's metadata record in the file, as
+    MIL's `BLOBFILE(path = ..., offset = ...)` writes it.
+
+    ```mlir
+    %w = anemil.const #anemil.blob<"@model_path/weights/weight.bin", 64> : tensor<64x64x1x1xf16>
+    ```
+  }];
+  let parameters = (ins StringRefParameter<"weight file path">:$path,
+                        "uint64_t":$offset,
+                        AttributeSelfTypeParameter<"">:$type);
+  let assemblyFormat = "`<` $path `,` $offset `>`";
+  let genVerifyDecl = 1;
+}
+
+#endif // ANE_ANEMIL_ATTRS

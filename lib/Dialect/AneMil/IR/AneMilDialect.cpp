@@ -1,0 +1,198 @@
+//===- AneMilDialect.cpp - anemil dialect ---------------------*- C++ -*-===//
+
+#include "lib/Dialect/AneMil/IR/AneMilDialect.h"
+
+#include "lib/Dialect/AneMil/IR/AneMilOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mlir::anemil;
+
+#include "lib/Dialect/AneMil/IR/AneMilDialect.cpp.inc"
+#include "lib/Dialect/AneMil/IR/AneMilEnums.cpp.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "lib/Dialect/AneMil/IR/AneMilAttrs.cpp.inc"
+
+#define GET_TYPEDEF_CLASSES
+#include "lib/Dialect/AneMil/IR/AneMilTypes.cpp.inc"
+
+void AneMilDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "lib/Dialect/AneMil/IR/AneMilOps.cpp.inc"
+      >();
+  registerAttributes();
+  registerTypes();
+}
+
+void AneMilDialect::registerAttributes() {
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "lib/Dialect/AneMil/IR/AneMilAttrs.cpp.inc"
+      >();
+}
+
+void AneMilDialect::registerTypes() {
+  addTypes<
+#define GET_TYPEDEF_LIST
+#include "lib/Dialect/AneMil/IR/AneMilTypes.cpp.inc"
+      >();
+}
+
+//===----------------------------------------------------------------------===//
+// Element types
+//===----------------------------------------------------------------------===//
+
+std::optional<DType> mlir::anemil::getDTypeFor(Type t) {
+  if (t.isF16())
+    return DType::FP16;
+  if (t.isF32())
+    return DType::FP32;
+  auto i = dyn_cast<IntegerType>(t);
+  if (!i || i.isSigned())
+    return std::nullopt;
+  unsigned w = i.getWidth();
+  if (i.isSignless()) {
+    switch (w) {
+    case 1:
+      return DType::Bool;
+    case 4:
+      return DType::Int4;
+    case 8:
+      return DType::Int8;
+    case 16:
+      return DType::Int16;
+    case 32:
+      return DType::Int32;
+    default:
+      return std::nullopt;
+    }
+  }
+  switch (w) {
+  case 1:
+    return DType::UInt1;
+  case 2:
+    return DType::UInt2;
+  case 3:
+    return DType::UInt3;
+  case 4:
+    return DType::UInt4;
+  case 6:
+    return DType::UInt6;
+  case 8:
+    return DType::UInt8;
+  case 16:
+    return DType::UInt16;
+  default:
+    return std::nullopt;
+  }
+}
+
+Type mlir::anemil::getElementTypeFor(MLIRContext *ctx, DType d) {
+  auto sl = [&](unsigned w) { return IntegerType::get(ctx, w); };
+  auto ui = [&](unsigned w) {
+    return IntegerType::get(ctx, w, IntegerType::Unsigned);
+  };
+  switch (d) {
+  case DType::FP16:
+    return Float16Type::get(ctx);
+  case DType::FP32:
+    return Float32Type::get(ctx);
+  case DType::Bool:
+    return sl(1);
+  case DType::Int4:
+    return sl(4);
+  case DType::Int8:
+    return sl(8);
+  case DType::Int16:
+    return sl(16);
+  case DType::Int32:
+    return sl(32);
+  case DType::UInt1:
+    return ui(1);
+  case DType::UInt2:
+    return ui(2);
+  case DType::UInt3:
+    return ui(3);
+  case DType::UInt4:
+    return ui(4);
+  case DType::UInt6:
+    return ui(6);
+  case DType::UInt8:
+    return ui(8);
+  case DType::UInt16:
+    return ui(16);
+  }
+  return {};
+}
+
+//===----------------------------------------------------------------------===//
+// #anemil.blob
+//===----------------------------------------------------------------------===//
+
+LogicalResult BlobAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                               StringRef path, uint64_t offset, Type type) {
+  if (path.empty())
+    return emitError() << "blob path must not be empty";
+  // The first metadata record follows the 64-byte file header, and the
+  // writer aligns every record to 64 bytes.
+  if (offset < 64 || offset % 64 != 0)
+    return emitError() << "blob offset " << offset
+                       << " must be a multiple of 64, at least 64";
+  auto tensor = llvm::dyn_cast<RankedTensorType>(type);
+  if (!tensor || !tensor.hasStaticShape())
+    return emitError() << "blob type must be a statically shaped tensor, got "
+                       << type;
+  if (!getDTypeFor(tensor.getElementType()) ||
+      tensor.getElementType().isInteger(1))
+    return emitError() << "element type " << tensor.getElementType()
+                       << " cannot be stored in weight.bin";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Opsets
+//===----------------------------------------------------------------------===//
+
+Opset mlir::anemil::getIntroducedOpset(StringRef mnemonic) {
+  return llvm::StringSwitch<Opset>(mnemonic)
+      .Cases("constexpr_affine_dequantize", "constexpr_lut_to_dense",
+             Opset::IOS16)
+      .Cases("quantize", "dequantize", Opset::IOS17)
+      .Cases("scaled_dot_product_attention", "constexpr_blockwise_shift_scale",
+             "read_state", "write_state", Opset::IOS18)
+      .Default(Opset::IOS15);
+}
+
+LogicalResult AneMilDialect::verifyOperationAttribute(Operation *op,
+                                                      NamedAttribute attr) {
+  if (attr.getName() != getOpsetAttrName())
+    return op->emitError() << "unknown anemil attribute '" << attr.getName()
+                           << "'";
+  auto opset = dyn_cast<OpsetAttr>(attr.getValue());
+  if (!opset)
+    return op->emitError() << "'" << getOpsetAttrName()
+                           << "' must be an #anemil.opset attribute";
+  if (!isa<FunctionOpInterface>(op))
+    return op->emitError() << "'" << getOpsetAttrName()
+                           << "' belongs on a function";
+  LogicalResult result = success();
+  op->walk([&](Operation *inner) {
+    if (inner->getDialect() != this)
+      return;
+    StringRef mnemonic = inner->getName().stripDialect();
+    Opset needed = getIntroducedOpset(mnemonic);
+    if (needed > opset.getValue()) {
+      inner->emitOpError() << "needs opset " << stringifyOpset(needed)
+                           << ", the function is "
+                           << stringifyOpset(opset.getValue());
+      result = failure();
+    }
+  });
+  return result;
+}

@@ -1,0 +1,24 @@
+//===- InitAll.h - register everything the ane tools use --------*- C++ -*-===//
+//
+// Header-only so each tool links just the libraries of what it registers.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ANE_LIB_INITALL_H
+#define ANE_LIB_INITALL_H
+
+#include "lib/Dialect/AneMil/IR/AneMilOps.h"
+#include "lib/Dialect/Llama/IR/LlamaOps.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/DialectRegistry.h"
+
+namespace mlir::ane {
+
+/// The dialects every ane tool parses: func plus our two.
+inline void registerAllDialects(DialectRegistry &registry) {
+  registry.insert<func::FuncDialect, llama::LlamaDialect, anemil::AneMilDialect>();
+}
+
+} // namespace mlir::ane
+
+#endif // ANE_LIB_INITALL_H

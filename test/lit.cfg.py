@@ -1,0 +1,22 @@
+# -*- Python -*-
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "ANE"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+# "Unit" is a suite of its own (GoogleTest); do not exclude it here.
+config.excludes = ["Inputs", "unittests", "CMakeLists.txt", "lit.cfg.py"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.ane_obj_root, "test")
+
+config.environment["FILECHECK_OPTS"] = "-enable-var-scope --allow-unused-prefixes=false"
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.add_tool_substitutions(
+    ["ane-opt", "ane-translate"], [os.path.join(config.ane_obj_root, "bin")])
+
+config.substitutions.append(("%ane_src_root", config.ane_src_root))
+config.substitutions.append(("%ane_obj_root", config.ane_obj_root))
