@@ -312,7 +312,7 @@ def AneMil_LayerNormOp : AneMil_Op<"layer_norm", [Pure, AttrSizedOperandSegments
     variance; `gamma` and `beta` are constants shaped like `x` over `axes`.
 
     ```mlir
-    %y = anemil.layer_norm %x, %g, %b {axes = array<i64: -1>, epsilon = 1.0e-05 : f32}
+    %y = anemil.layer_norm %x gamma %g beta %b {axes = array<i64: -1>, epsilon = 1.0e-05 : f32}
         : (tensor<8x64xf16>, tensor<64xf16>, tensor<64xf16>) -> tensor<8x64xf16>
     ```
   }];
@@ -323,7 +323,7 @@ def AneMil_LayerNormOp : AneMil_Op<"layer_norm", [Pure, AttrSizedOperandSegments
                        OptionalAttr<F32Attr>:$epsilon);
   let results = (outs AneMil_FloatTensor:$output);
   let assemblyFormat = [{
-    $x (`,` `gamma` $gamma^)? (`,` `beta` $beta^)? attr-dict `:` functional-type(operands, results)
+    $x (`gamma` $gamma^)? (`beta` $beta^)? attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }
@@ -601,7 +601,7 @@ def AneMil_ReadStateOp : AneMil_Op<"read_state", [MemoryEffects<[MemRead]>,
   }];
   let arguments = (ins AneMil_StateType:$input);
   let results = (outs AneMil_Tensor:$output);
-  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let assemblyFormat = "$input attr-dict `:` qualified(type($input))";
 }
 
 def AneMil_WriteStateOp : AneMil_Op<"write_state", [MemoryEffects<[MemWrite]>,
@@ -614,7 +614,7 @@ def AneMil_WriteStateOp : AneMil_Op<"write_state", [MemoryEffects<[MemWrite]>,
     ```
   }];
   let arguments = (ins AneMil_StateType:$input, AneMil_Tensor:$data);
-  let assemblyFormat = "$input `,` $data attr-dict `:` type($input)";
+  let assemblyFormat = "$input `,` $data attr-dict `:` qualified(type($input))";
 }
 
 #endif // ANE_ANEMIL_OPS

@@ -121,7 +121,7 @@ LogicalResult LlamaDialect::verifyOperationAttribute(Operation *op,
   if (attr.getName() == getRoleAttrName())
     return op->emitError() << "'" << getRoleAttrName()
                            << "' belongs on a function argument";
-  return op->emitError() << "unknown llama attribute '" << attr.getName()
+  return op->emitError() << "unknown llama attribute '" << attr.getName().getValue()
                          << "'";
 }
 
@@ -131,7 +131,7 @@ LogicalResult LlamaDialect::verifyRegionArgAttribute(Operation *op,
                                                      NamedAttribute attr) {
   if (attr.getName() != getRoleAttrName())
     return op->emitError() << "unknown llama argument attribute '"
-                           << attr.getName() << "'";
+                           << attr.getName().getValue() << "'";
   auto role = dyn_cast<RoleAttr>(attr.getValue());
   if (!role)
     return op->emitError() << "'" << getRoleAttrName()
