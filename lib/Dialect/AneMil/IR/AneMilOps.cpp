@@ -140,16 +140,6 @@ LogicalResult mlir::anemil::verifyReduceOp(Operation *op) {
 // Constants
 //===----------------------------------------------------------------------===//
 
-LogicalResult ConstOp::verify() {
-  Attribute val = getVal();
-  if (!isa<ElementsAttr, BlobAttr>(val))
-    return emitOpError() << "val must be a dense literal or #anemil.blob";
-  auto type = getOutput().getType();
-  if (!type.hasStaticShape())
-    return emitOpError() << "constants need a static shape";
-  return success();
-}
-
 LogicalResult ConstexprAffineDequantizeOp::verify() {
   for (auto [v, name] : {std::pair{getQuantizedData(), "quantized_data"},
                          std::pair{getScale(), "scale"},
@@ -477,8 +467,6 @@ LogicalResult SliceBySizeOp::verify() {
 }
 
 LogicalResult ConcatOp::verify() {
-  if (getValues().empty())
-    return emitOpError() << "needs at least one value";
   std::vector<mil::Shape> shapes;
   for (Value v : getValues())
     shapes.push_back(shapeOf(v));

@@ -112,7 +112,6 @@ def AneMil_ConstOp : AneMil_Op<"const", [Pure, AllTypesMatch<["val", "output"]>]
   let arguments = (ins TypedAttrInterface:$val);
   let results = (outs AneMil_Tensor:$output);
   let assemblyFormat = "attr-dict $val";
-  let hasVerifier = 1;
 }
 
 def AneMil_ConstexprAffineDequantizeOp
