@@ -15,7 +15,8 @@ Shape ok(const ShapeOrError &r) {
 
 TEST(ShapeRulesTest, BroadcastFollowsNumPy) {
   EXPECT_EQ(ok(broadcastShapes({1, 64, 1, 8}, {64, 1, 1})),
-            (Shape{1, 64, 64, 8}));
+            (Shape{1, 64, 1, 8}));
+  EXPECT_EQ(ok(broadcastShapes({4, 1, 8}, {3, 1})), (Shape{4, 3, 8}));
   EXPECT_EQ(ok(broadcastShapes({}, {3, 2})), (Shape{3, 2}));
   EXPECT_EQ(ok(broadcastShapes({kDynamic, 4}, {3, 1})), (Shape{3, 4}));
   ShapeOrError bad = broadcastShapes({3, 2}, {4, 2});
