@@ -16,7 +16,8 @@ namespace mlir::ane {
 
 /// The dialects every ane tool parses: func plus our two.
 inline void registerAllDialects(DialectRegistry &registry) {
-  registry.insert<func::FuncDialect, llama::LlamaDialect, anemil::AneMilDialect>();
+  registry
+      .insert<func::FuncDialect, llama::LlamaDialect, anemil::AneMilDialect>();
 }
 
 } // namespace mlir::ane

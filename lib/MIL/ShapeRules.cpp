@@ -99,8 +99,8 @@ ShapeOrError convShape(const Shape &x, const Shape &w, const ConvParams &p) {
         "weight rank {} does not match x rank {}", rankOf(w), rank));
   size_t spatial = static_cast<size_t>(rank - 2);
   if (p.groups < 1)
-    return ShapeOrError::fail(fmt::format("groups must be >= 1, got {}",
-                                          p.groups));
+    return ShapeOrError::fail(
+        fmt::format("groups must be >= 1, got {}", p.groups));
   auto checkLen = [&](const std::vector<int64_t> &v, size_t n,
                       const char *name) -> std::string {
     if (!v.empty() && v.size() != n)
@@ -110,10 +110,9 @@ ShapeOrError convShape(const Shape &x, const Shape &w, const ConvParams &p) {
         return fmt::format("{} entry {} is out of range", name, e);
     return {};
   };
-  for (auto [v, n, name] :
-       {std::tuple{&p.strides, spatial, "strides"},
-        std::tuple{&p.dilations, spatial, "dilations"},
-        std::tuple{&p.pad, 2 * spatial, "pad"}}) {
+  for (auto [v, n, name] : {std::tuple{&p.strides, spatial, "strides"},
+                            std::tuple{&p.dilations, spatial, "dilations"},
+                            std::tuple{&p.pad, 2 * spatial, "pad"}}) {
     std::string err = checkLen(*v, n, name);
     if (!err.empty())
       return ShapeOrError::fail(err);
@@ -128,9 +127,9 @@ ShapeOrError convShape(const Shape &x, const Shape &w, const ConvParams &p) {
     return ShapeOrError::fail(fmt::format(
         "output channels {} are not divisible by groups {}", cout, p.groups));
   if (!isDyn(cin) && !dimsCompatible(w[1], cin / p.groups))
-    return ShapeOrError::fail(fmt::format(
-        "weight dim 1 is {}, expected input channels / groups = {}",
-        formatDim(w[1]), cin / p.groups));
+    return ShapeOrError::fail(
+        fmt::format("weight dim 1 is {}, expected input channels / groups = {}",
+                    formatDim(w[1]), cin / p.groups));
   Shape out = {x[0], cout};
   for (size_t i = 0; i < spatial; ++i) {
     int64_t d = x[i + 2], k = w[i + 2];
@@ -239,9 +238,9 @@ ShapeOrError reshapeShape(const Shape &x, const std::vector<int64_t> &target) {
     total *= d;
   if (inferAt >= 0) {
     if (known == 0 || total % known != 0)
-      return ShapeOrError::fail(fmt::format(
-          "cannot infer -1: {} elements are not a multiple of {}", total,
-          known));
+      return ShapeOrError::fail(
+          fmt::format("cannot infer -1: {} elements are not a multiple of {}",
+                      total, known));
     out[inferAt] = total / known;
   } else if (known != total) {
     return ShapeOrError::fail(
@@ -277,8 +276,8 @@ ShapeOrError reduceShape(const Shape &x,
 
 ShapeOrError transposeShape(const Shape &x, const std::vector<int64_t> &perm) {
   if (perm.size() != x.size())
-    return ShapeOrError::fail(fmt::format("perm has {} entries for rank {}",
-                                          perm.size(), x.size()));
+    return ShapeOrError::fail(
+        fmt::format("perm has {} entries for rank {}", perm.size(), x.size()));
   std::vector<int64_t> norm;
   std::string err;
   if (!normalizeAxes(perm, rankOf(x), norm, err))
@@ -394,9 +393,8 @@ ShapeOrError sliceBySizeShape(const Shape &x, const std::vector<int64_t> &begin,
     }
     int64_t b = begin[i] < 0 ? begin[i] + d : begin[i];
     if (b < 0 || b >= d)
-      return ShapeOrError::fail(
-          fmt::format("begin {} is out of range on axis {} of size {}",
-                      begin[i], i, d));
+      return ShapeOrError::fail(fmt::format(
+          "begin {} is out of range on axis {} of size {}", begin[i], i, d));
     int64_t n = size[i] == -1 ? d - b : size[i];
     if (b + n > d)
       return ShapeOrError::fail(fmt::format(
@@ -444,8 +442,8 @@ ShapesOrError splitShapes(const Shape &x, int64_t axis,
   ShapesOrError r;
   auto a = normalizeAxis(axis, rankOf(x));
   if (!a) {
-    r.error = fmt::format("axis {} is out of range for rank {}", axis,
-                          x.size());
+    r.error =
+        fmt::format("axis {} is out of range for rank {}", axis, x.size());
     return r;
   }
   if (numSplits.has_value() == sizes.has_value()) {
@@ -471,8 +469,7 @@ ShapesOrError splitShapes(const Shape &x, int64_t axis,
       sum += s;
     }
     if (!isDyn(d) && sum != d) {
-      r.error =
-          fmt::format("split_sizes sum to {}, axis size is {}", sum, d);
+      r.error = fmt::format("split_sizes sum to {}, axis size is {}", sum, d);
       return r;
     }
     parts = *sizes;
@@ -524,9 +521,9 @@ ShapeOrError sdpaShape(const Shape &q, const Shape &k, const Shape &v,
     scores.push_back(k[rank - 2]);
     ShapeOrError b = broadcastShapes(*mask, scores);
     if (!b.ok() || !shapesCompatible(b.shape, scores))
-      return ShapeOrError::fail(fmt::format(
-          "attn_mask {} does not broadcast to the scores shape {}",
-          formatShape(*mask), formatShape(scores)));
+      return ShapeOrError::fail(
+          fmt::format("attn_mask {} does not broadcast to the scores shape {}",
+                      formatShape(*mask), formatShape(scores)));
   }
   Shape out = q;
   out.back() = v.back();

@@ -85,10 +85,10 @@ ShapeOrError squeezeShape(const Shape &x,
 
 struct SliceByIndexParams {
   std::vector<int64_t> begin, end;
-  std::vector<int64_t> stride;    // empty: all 1
-  std::vector<bool> beginMask;    // empty: all false
-  std::vector<bool> endMask;      // empty: all false
-  std::vector<bool> squeezeMask;  // empty: all false
+  std::vector<int64_t> stride;   // empty: all 1
+  std::vector<bool> beginMask;   // empty: all false
+  std::vector<bool> endMask;     // empty: all false
+  std::vector<bool> squeezeMask; // empty: all false
 };
 ShapeOrError sliceByIndexShape(const Shape &x, const SliceByIndexParams &p);
 /// The resolved start index and element count of one sliced axis; shared with

@@ -318,3 +318,19 @@ func.func @f(%a: tensor<4x64xf32>, %b: tensor<4x32xf32>) {
   %h = "llama.add"(%a, %b) : (tensor<4x64xf32>, tensor<4x32xf32>) -> tensor<4x64xf32>
   return
 }
+
+// -----
+
+func.func @f(%x: tensor<4x64xf32>, %w: tensor<32x64xf32>) {
+  // expected-error @+1 {{result element type must equal the input's}}
+  %y = llama.linear %x, %w : tensor<4x64xf32>, tensor<32x64xf32> -> tensor<4x32xf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x64xf16>, %w: tensor<512x64xf16>) {
+  // expected-error @+1 {{logits element type must equal the input's}}
+  %l = llama.lm_head %x, %w : tensor<1x64xf16>, tensor<512x64xf16> -> tensor<1x512xf32>
+  return
+}

@@ -19,8 +19,8 @@ class AneMilOpsTest : public ::testing::Test {
 protected:
   AneMilOpsTest() : b(&ctx), loc(b.getUnknownLoc()) {
     ctx.loadDialect<AneMilDialect, func::FuncDialect>();
-    handler = std::make_unique<ScopedDiagnosticHandler>(
-        &ctx, [this](Diagnostic &d) {
+    handler =
+        std::make_unique<ScopedDiagnosticHandler>(&ctx, [this](Diagnostic &d) {
           diagnostics.push_back(d.str());
           return success();
         });
@@ -30,8 +30,8 @@ protected:
   /// Starts `@name(args) -> results` with the ios18 opset; returns its body.
   Block *startFunc(StringRef name, TypeRange args, TypeRange results) {
     b.setInsertionPointToEnd(module->getBody());
-    auto fn = b.create<func::FuncOp>(loc, name,
-                                     b.getFunctionType(args, results));
+    auto fn =
+        b.create<func::FuncOp>(loc, name, b.getFunctionType(args, results));
     fn->setAttr(AneMilDialect::getOpsetAttrName(),
                 OpsetAttr::get(&ctx, Opset::IOS18));
     Block *body = fn.addEntryBlock();
@@ -83,9 +83,9 @@ TEST_F(AneMilOpsTest, WrongConvResultIsRejected) {
 TEST_F(AneMilOpsTest, SplitHasOneResultPerPart) {
   Block *body = startFunc("split", {f16({1, 64, 1, 8})}, {});
   auto part = f16({1, 16, 1, 8});
-  auto split = b.create<SplitOp>(
-      loc, TypeRange{part, part, part, part}, body->getArgument(0),
-      b.getI64IntegerAttr(1), b.getI64IntegerAttr(4), nullptr);
+  auto split = b.create<SplitOp>(loc, TypeRange{part, part, part, part},
+                                 body->getArgument(0), b.getI64IntegerAttr(1),
+                                 b.getI64IntegerAttr(4), nullptr);
   b.create<func::ReturnOp>(loc);
   EXPECT_EQ(split.getOutputs().size(), 4u);
   EXPECT_TRUE(succeeded(verify(*module)));
@@ -101,10 +101,9 @@ TEST_F(AneMilOpsTest, OpsetGatesNewerOps) {
   cast<func::FuncOp>(body->getParentOp())
       ->setAttr(AneMilDialect::getOpsetAttrName(),
                 OpsetAttr::get(&ctx, Opset::IOS17));
-  b.create<ScaledDotProductAttentionOp>(loc, f16({1, 4, 8}),
-                                        body->getArgument(0),
-                                        body->getArgument(1),
-                                        body->getArgument(1), Value());
+  b.create<ScaledDotProductAttentionOp>(
+      loc, f16({1, 4, 8}), body->getArgument(0), body->getArgument(1),
+      body->getArgument(1), Value());
   b.create<func::ReturnOp>(loc);
   EXPECT_TRUE(failed(verify(*module)));
 }

@@ -21,8 +21,8 @@ protected:
   LlamaOpsTest() {
     ctx.loadDialect<LlamaDialect, func::FuncDialect>();
     // Keep verifier messages for assertions instead of printing them.
-    handler = std::make_unique<ScopedDiagnosticHandler>(
-        &ctx, [this](Diagnostic &d) {
+    handler =
+        std::make_unique<ScopedDiagnosticHandler>(&ctx, [this](Diagnostic &d) {
           diagnostics.push_back(d.str());
           return success();
         });
@@ -50,16 +50,17 @@ protected:
     auto wq = RankedTensorType::get({wqRows, 64}, f32);
     auto norm = RankedTensorType::get({64}, f32);
     auto out = RankedTensorType::get({4, wqRows}, f32);
-    auto fn = b.create<func::FuncOp>(
-        loc, "attn", b.getFunctionType({act, wq, norm}, {out}));
+    auto fn = b.create<func::FuncOp>(loc, "attn",
+                                     b.getFunctionType({act, wq, norm}, {out}));
     fn.setArgAttr(1, LlamaDialect::getRoleAttrName(),
                   RoleAttr::get(&ctx, Role::AttnQ));
     fn.setArgAttr(2, LlamaDialect::getRoleAttrName(),
                   RoleAttr::get(&ctx, Role::AttnNorm));
     Block *body = fn.addEntryBlock();
     b.setInsertionPointToStart(body);
-    Value n = b.create<RmsNormOp>(loc, act, body->getArgument(0),
-                                  body->getArgument(2), b.getF32FloatAttr(1e-5));
+    Value n =
+        b.create<RmsNormOp>(loc, act, body->getArgument(0),
+                            body->getArgument(2), b.getF32FloatAttr(1e-5));
     Value q = b.create<LinearOp>(loc, out, n, body->getArgument(1));
     b.create<func::ReturnOp>(loc, q);
     return module;
@@ -72,7 +73,8 @@ protected:
 
 TEST_F(LlamaOpsTest, BuiltLayerVerifies) {
   OwningOpRef<ModuleOp> module = buildAttnModule(64);
-  EXPECT_TRUE(succeeded(verify(*module))) << (diagnostics.empty() ? "" : diagnostics[0]);
+  EXPECT_TRUE(succeeded(verify(*module)))
+      << (diagnostics.empty() ? "" : diagnostics[0]);
   int rmsNorms = 0;
   module->walk([&](RmsNormOp op) {
     ++rmsNorms;
@@ -109,7 +111,8 @@ TEST_F(LlamaOpsTest, ExpectedWeightShapesFollowConfig) {
 
 TEST_F(LlamaOpsTest, QWeightTypeHelpers) {
   Type f16 = Float16Type::get(&ctx);
-  auto q4 = QWeightType::get(&ctx, QuantScheme::Q4, int64_t(32), {172, 64}, f16);
+  auto q4 =
+      QWeightType::get(&ctx, QuantScheme::Q4, int64_t(32), {172, 64}, f16);
   EXPECT_EQ(q4.getEffectiveGroup(), 32);
   EXPECT_EQ(q4.getBitsPerElement(), 4u);
   auto q8 = QWeightType::get(&ctx, QuantScheme::Q8, int64_t(0), {64, 172}, f16);

@@ -127,9 +127,8 @@ TEST(ShapeRulesTest, ConcatAndSplit) {
   ASSERT_TRUE(s.ok()) << s.error;
   EXPECT_EQ(s.shapes[1], (Shape{1, 16, 8}));
   EXPECT_FALSE(splitShapes({1, 64}, 1, 3, std::nullopt).ok());
-  EXPECT_FALSE(splitShapes({1, 64}, 1, std::nullopt,
-                           std::vector<int64_t>{32, 16})
-                   .ok());
+  EXPECT_FALSE(
+      splitShapes({1, 64}, 1, std::nullopt, std::vector<int64_t>{32, 16}).ok());
 }
 
 TEST(ShapeRulesTest, GatherAndAttention) {

@@ -172,8 +172,8 @@ Opset mlir::anemil::getIntroducedOpset(StringRef mnemonic) {
 LogicalResult AneMilDialect::verifyOperationAttribute(Operation *op,
                                                       NamedAttribute attr) {
   if (attr.getName() != getOpsetAttrName())
-    return op->emitError() << "unknown anemil attribute '" << attr.getName().getValue()
-                           << "'";
+    return op->emitError() << "unknown anemil attribute '"
+                           << attr.getName().getValue() << "'";
   auto opset = dyn_cast<OpsetAttr>(attr.getValue());
   if (!opset)
     return op->emitError() << "'" << getOpsetAttrName()

@@ -56,10 +56,9 @@ LogicalResult checkInferred(Operation *op, const mil::ShapeOrError &inferred,
     return op->emitOpError() << inferred.error;
   mil::Shape actual = shapeOf(resultType);
   if (!mil::shapesCompatible(actual, inferred.shape))
-    return op->emitOpError()
-           << what << " shape " << mil::formatShape(actual)
-           << " does not match the inferred shape "
-           << mil::formatShape(inferred.shape);
+    return op->emitOpError() << what << " shape " << mil::formatShape(actual)
+                             << " does not match the inferred shape "
+                             << mil::formatShape(inferred.shape);
   return success();
 }
 
@@ -81,8 +80,8 @@ LogicalResult requireConst(Operation *op, Value v, StringRef param,
 LogicalResult checkAxis(Operation *op, int64_t axis, int64_t rank,
                         StringRef name = "axis") {
   if (!mil::normalizeAxis(axis, rank))
-    return op->emitOpError() << name << " " << axis
-                             << " is out of range for rank " << rank;
+    return op->emitOpError()
+           << name << " " << axis << " is out of range for rank " << rank;
   return success();
 }
 
@@ -106,9 +105,9 @@ LogicalResult checkPerAxisParam(Operation *op, Value param, StringRef name,
     return op->emitOpError() << "a 1-D " << name << " needs an axis";
   int64_t a = *mil::normalizeAxis(*axis, static_cast<int64_t>(data.size()));
   if (p[0] != data[a])
-    return op->emitOpError() << name << " has " << p[0]
-                             << " entries, the data has " << data[a]
-                             << " along axis " << *axis;
+    return op->emitOpError()
+           << name << " has " << p[0] << " entries, the data has " << data[a]
+           << " along axis " << *axis;
   return success();
 }
 
@@ -164,7 +163,8 @@ LogicalResult ConstexprAffineDequantizeOp::verify() {
 LogicalResult ConstexprBlockwiseShiftScaleOp::verify() {
   if (failed(requireConst(*this, getData(), "data", false)) ||
       failed(requireConst(*this, getScale(), "scale", false)) ||
-      (getOffset() && failed(requireConst(*this, getOffset(), "offset", false))))
+      (getOffset() &&
+       failed(requireConst(*this, getOffset(), "offset", false))))
     return failure();
   mil::Shape data = shapeOf(getData()), scale = shapeOf(getScale());
   if (scale.size() != data.size())
@@ -179,8 +179,7 @@ LogicalResult ConstexprBlockwiseShiftScaleOp::verify() {
       return emitOpError() << "offset must have the scale's shape";
     Type off = elementTypeOf(getOffset());
     if (!isa<FloatType>(off) && off != elementTypeOf(getData()))
-      return emitOpError()
-             << "an integer offset must have the data's dtype";
+      return emitOpError() << "an integer offset must have the data's dtype";
   }
   if (elementTypeOf(getOutput()) != elementTypeOf(getScale()))
     return emitOpError() << "output dtype must equal the scale dtype";
@@ -217,9 +216,8 @@ LogicalResult ConstexprLutToDenseOp::verify() {
     }
     int64_t bytes = (count * bits + 7) / 8;
     if (idx[0] != bytes)
-      return emitOpError() << "indices hold " << idx[0] << " bytes, "
-                           << count << " " << bits << "-bit values need "
-                           << bytes;
+      return emitOpError() << "indices hold " << idx[0] << " bytes, " << count
+                           << " " << bits << "-bit values need " << bytes;
     return checkInferred(*this, {toVector(*shape), {}}, getOutput().getType());
   }
   // iOS18 form: one index per element, a palette per group.
@@ -268,8 +266,9 @@ LogicalResult QuantizeOp::verify() {
   if (getAxis() && failed(checkAxis(*this, *getAxis(), in.size())))
     return failure();
   if (failed(checkPerAxisParam(*this, getScale(), "scale", in, getAxis())) ||
-      (getZeroPoint() && failed(checkPerAxisParam(*this, getZeroPoint(),
-                                                  "zero_point", in, getAxis()))))
+      (getZeroPoint() &&
+       failed(checkPerAxisParam(*this, getZeroPoint(), "zero_point", in,
+                                getAxis()))))
     return failure();
   return checkInferred(*this, {in, {}}, getOutput().getType());
 }
@@ -288,8 +287,9 @@ LogicalResult DequantizeOp::verify() {
   if (getAxis() && failed(checkAxis(*this, *getAxis(), in.size())))
     return failure();
   if (failed(checkPerAxisParam(*this, getScale(), "scale", in, getAxis())) ||
-      (getZeroPoint() && failed(checkPerAxisParam(*this, getZeroPoint(),
-                                                  "zero_point", in, getAxis()))))
+      (getZeroPoint() &&
+       failed(checkPerAxisParam(*this, getZeroPoint(), "zero_point", in,
+                                getAxis()))))
     return failure();
   return checkInferred(*this, {in, {}}, getOutput().getType());
 }
@@ -414,7 +414,8 @@ LogicalResult SelectOp::verify() {
   mil::ShapeOrError ab = mil::broadcastShapes(shapeOf(getA()), shapeOf(getB()));
   if (!ab.ok())
     return emitOpError() << ab.error;
-  return checkInferred(*this, mil::broadcastShapes(shapeOf(getCond()), ab.shape),
+  return checkInferred(*this,
+                       mil::broadcastShapes(shapeOf(getCond()), ab.shape),
                        getOutput().getType());
 }
 
@@ -429,9 +430,9 @@ LogicalResult ReshapeOp::verify() {
 }
 
 LogicalResult TransposeOp::verify() {
-  return checkInferred(*this,
-                       mil::transposeShape(shapeOf(getX()), toVector(getPerm())),
-                       getOutput().getType());
+  return checkInferred(
+      *this, mil::transposeShape(shapeOf(getX()), toVector(getPerm())),
+      getOutput().getType());
 }
 
 LogicalResult ExpandDimsOp::verify() {
@@ -471,14 +472,14 @@ LogicalResult ConcatOp::verify() {
   for (Value v : getValues())
     shapes.push_back(shapeOf(v));
   return checkInferred(
-      *this, mil::concatShape(shapes, getAxis(), getInterleave().value_or(false)),
+      *this,
+      mil::concatShape(shapes, getAxis(), getInterleave().value_or(false)),
       getOutput().getType());
 }
 
 LogicalResult SplitOp::verify() {
-  mil::ShapesOrError r =
-      mil::splitShapes(shapeOf(getX()), getAxis(), getNumSplits(),
-                       toOptVector(getSplitSizes()));
+  mil::ShapesOrError r = mil::splitShapes(
+      shapeOf(getX()), getAxis(), getNumSplits(), toOptVector(getSplitSizes()));
   if (!r.ok())
     return emitOpError() << r.error;
   if (r.shapes.size() != getOutputs().size())

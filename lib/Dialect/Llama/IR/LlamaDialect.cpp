@@ -46,16 +46,20 @@ void LlamaDialect::registerTypes() {
 // Attribute and type verifiers
 //===----------------------------------------------------------------------===//
 
-LogicalResult
-ConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError, int64_t dim,
-                   int64_t nLayers, int64_t nHeads, int64_t nKvHeads,
-                   int64_t headDim, int64_t hiddenDim, int64_t vocabSize,
-                   FloatAttr ropeTheta, FloatAttr normEps, int64_t maxSeqLen) {
-  std::pair<const char *, int64_t> positives[] = {
-      {"dim", dim},           {"n_layers", nLayers},
-      {"n_heads", nHeads},    {"n_kv_heads", nKvHeads},
-      {"head_dim", headDim},  {"hidden_dim", hiddenDim},
-      {"vocab_size", vocabSize}, {"max_seq_len", maxSeqLen}};
+LogicalResult ConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                 int64_t dim, int64_t nLayers, int64_t nHeads,
+                                 int64_t nKvHeads, int64_t headDim,
+                                 int64_t hiddenDim, int64_t vocabSize,
+                                 FloatAttr ropeTheta, FloatAttr normEps,
+                                 int64_t maxSeqLen) {
+  std::pair<const char *, int64_t> positives[] = {{"dim", dim},
+                                                  {"n_layers", nLayers},
+                                                  {"n_heads", nHeads},
+                                                  {"n_kv_heads", nKvHeads},
+                                                  {"head_dim", headDim},
+                                                  {"hidden_dim", hiddenDim},
+                                                  {"vocab_size", vocabSize},
+                                                  {"max_seq_len", maxSeqLen}};
   for (auto [name, value] : positives)
     if (value <= 0)
       return emitError() << name << " must be positive, got " << value;
@@ -66,8 +70,7 @@ ConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError, int64_t dim,
     return emitError() << "n_kv_heads (" << nKvHeads
                        << ") must divide n_heads (" << nHeads << ")";
   if (headDim % 2 != 0)
-    return emitError() << "head_dim (" << headDim
-                       << ") must be even for RoPE";
+    return emitError() << "head_dim (" << headDim << ") must be even for RoPE";
   if (ropeTheta.getValueAsDouble() <= 0.0)
     return emitError() << "rope_theta must be positive";
   if (normEps.getValueAsDouble() <= 0.0)
@@ -121,8 +124,8 @@ LogicalResult LlamaDialect::verifyOperationAttribute(Operation *op,
   if (attr.getName() == getRoleAttrName())
     return op->emitError() << "'" << getRoleAttrName()
                            << "' belongs on a function argument";
-  return op->emitError() << "unknown llama attribute '" << attr.getName().getValue()
-                         << "'";
+  return op->emitError() << "unknown llama attribute '"
+                         << attr.getName().getValue() << "'";
 }
 
 LogicalResult LlamaDialect::verifyRegionArgAttribute(Operation *op,

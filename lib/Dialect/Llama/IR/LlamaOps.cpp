@@ -55,7 +55,8 @@ SmallVector<int64_t> mlir::llama::getExpectedWeightShape(ConfigAttr c,
 
 ConfigAttr mlir::llama::lookupConfig(Operation *op) {
   for (Operation *p = op; p; p = p->getParentOp())
-    if (auto c = p->getAttrOfType<ConfigAttr>(LlamaDialect::getConfigAttrName()))
+    if (auto c =
+            p->getAttrOfType<ConfigAttr>(LlamaDialect::getConfigAttrName()))
       return c;
   return {};
 }
@@ -79,8 +80,12 @@ LogicalResult expectShape(Operation *op, StringRef what, ArrayRef<int64_t> got,
   return diag << "]";
 }
 
-int64_t rows(Value v) { return cast<RankedTensorType>(v.getType()).getDimSize(0); }
-int64_t cols(Value v) { return cast<RankedTensorType>(v.getType()).getDimSize(1); }
+int64_t rows(Value v) {
+  return cast<RankedTensorType>(v.getType()).getDimSize(0);
+}
+int64_t cols(Value v) {
+  return cast<RankedTensorType>(v.getType()).getDimSize(1);
+}
 
 } // namespace
 
@@ -101,6 +106,9 @@ LogicalResult RmsNormOp::verify() {
 }
 
 LogicalResult LinearOp::verify() {
+  if (getResult().getType().getElementType() !=
+      getX().getType().getElementType())
+    return emitOpError() << "result element type must equal the input's";
   SmallVector<int64_t> w = getWeightShape(getWeight().getType());
   if (w[1] != cols(getX()))
     return emitOpError() << "weight in-features " << w[1]
@@ -142,14 +150,18 @@ LogicalResult GqaAttentionOp::verify() {
     return failure();
   int64_t ctx = getKCache().getType().getDimSize(1);
   if (ctx < seq)
-    return emitOpError() << "cache length " << ctx
-                         << " is shorter than the " << seq << " new tokens";
-  if (getKCache().getType().getElementType() != getQ().getType().getElementType())
+    return emitOpError() << "cache length " << ctx << " is shorter than the "
+                         << seq << " new tokens";
+  if (getKCache().getType().getElementType() !=
+      getQ().getType().getElementType())
     return emitOpError() << "cache element type differs from q";
   return success();
 }
 
 LogicalResult LmHeadOp::verify() {
+  if (getLogits().getType().getElementType() !=
+      getX().getType().getElementType())
+    return emitOpError() << "logits element type must equal the input's";
   SmallVector<int64_t> w = getWeightShape(getWeight().getType());
   if (w[1] != cols(getX()))
     return emitOpError() << "weight width " << w[1]
