@@ -56,8 +56,8 @@ public:
       while (pos < src.size() && isIdentChar(src[pos]))
         advance();
       t.kind = Token::Kind::Ident;
-    } else if (isDigit(c) || (c == '-' && pos + 1 < src.size() &&
-                              isDigit(src[pos + 1]))) {
+    } else if (isDigit(c) ||
+               (c == '-' && pos + 1 < src.size() && isDigit(src[pos + 1]))) {
       lexNumber(t);
     } else if (c == '-' && pos + 1 < src.size() && src[pos + 1] == '>') {
       advance();
@@ -167,8 +167,8 @@ private:
         return;
       }
       t.kind = Token::Kind::Int;
-      t.intValue = negative ? static_cast<int64_t>(0 - v)
-                            : static_cast<int64_t>(v);
+      t.intValue =
+          negative ? static_cast<int64_t>(0 - v) : static_cast<int64_t>(v);
     }
   }
 
@@ -412,8 +412,9 @@ private:
     } while (isPunct(','));
     if (!expectPunct('>'))
       return false;
-    size_t want = kind == Type::Kind::Dict ? 2 : kind == Type::Kind::State ? 1
-                                                                           : 0;
+    size_t want = kind == Type::Kind::Dict    ? 2
+                  : kind == Type::Kind::State ? 1
+                                              : 0;
     if (want && t.elements.size() != want)
       return setError(fmt::format("{} type parameter(s)", want));
     return true;

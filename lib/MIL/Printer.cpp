@@ -116,10 +116,9 @@ public:
     std::vector<const Argument *> sorted;
     for (const Argument &a : args)
       sorted.push_back(&a);
-    std::stable_sort(sorted.begin(), sorted.end(),
-                     [](const Argument *a, const Argument *b) {
-                       return a->name < b->name;
-                     });
+    std::stable_sort(
+        sorted.begin(), sorted.end(),
+        [](const Argument *a, const Argument *b) { return a->name < b->name; });
     for (size_t i = 0; i < sorted.size(); ++i) {
       if (i)
         out += ", ";

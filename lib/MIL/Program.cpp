@@ -14,15 +14,15 @@ struct DTypeInfo {
 };
 
 constexpr std::array<DTypeInfo, 20> kDTypes = {{
-    {DType::Bool, "bool", 1},     {DType::String, "string", 0},
-    {DType::FP16, "fp16", 16},    {DType::FP32, "fp32", 32},
-    {DType::FP64, "fp64", 64},    {DType::BF16, "bf16", 16},
-    {DType::Int4, "int4", 4},     {DType::Int8, "int8", 8},
-    {DType::Int16, "int16", 16},  {DType::Int32, "int32", 32},
-    {DType::Int64, "int64", 64},  {DType::UInt1, "uint1", 1},
-    {DType::UInt2, "uint2", 2},   {DType::UInt3, "uint3", 3},
-    {DType::UInt4, "uint4", 4},   {DType::UInt6, "uint6", 6},
-    {DType::UInt8, "uint8", 8},   {DType::UInt16, "uint16", 16},
+    {DType::Bool, "bool", 1},      {DType::String, "string", 0},
+    {DType::FP16, "fp16", 16},     {DType::FP32, "fp32", 32},
+    {DType::FP64, "fp64", 64},     {DType::BF16, "bf16", 16},
+    {DType::Int4, "int4", 4},      {DType::Int8, "int8", 8},
+    {DType::Int16, "int16", 16},   {DType::Int32, "int32", 32},
+    {DType::Int64, "int64", 64},   {DType::UInt1, "uint1", 1},
+    {DType::UInt2, "uint2", 2},    {DType::UInt3, "uint3", 3},
+    {DType::UInt4, "uint4", 4},    {DType::UInt6, "uint6", 6},
+    {DType::UInt8, "uint8", 8},    {DType::UInt16, "uint16", 16},
     {DType::UInt32, "uint32", 32}, {DType::UInt64, "uint64", 64},
 }};
 
@@ -155,11 +155,11 @@ Value Value::makeBlobFile(Type type, std::string path, uint64_t offset) {
   Value call;
   call.kind = Kind::Call;
   call.text = "BLOBFILE";
-  call.namedArgs.emplace_back(
-      "path", makeTyped(Type::scalar(DType::String), makeString(std::move(path))));
-  call.namedArgs.emplace_back(
-      "offset", makeTyped(Type::scalar(DType::UInt64),
-                          makeInt(static_cast<int64_t>(offset))));
+  call.namedArgs.emplace_back("path", makeTyped(Type::scalar(DType::String),
+                                                makeString(std::move(path))));
+  call.namedArgs.emplace_back("offset",
+                              makeTyped(Type::scalar(DType::UInt64),
+                                        makeInt(static_cast<int64_t>(offset))));
   return makeTyped(std::move(type), std::move(call));
 }
 
@@ -171,8 +171,7 @@ bool Value::isBlobFile() const {
       call.namedArgs.size() != 2)
     return false;
   auto inner = [](const Value &v) -> const Value * {
-    return v.kind == Kind::Typed && v.items.size() == 1 ? &v.items[0]
-                                                        : nullptr;
+    return v.kind == Kind::Typed && v.items.size() == 1 ? &v.items[0] : nullptr;
   };
   const Value *path = nullptr, *offset = nullptr;
   for (const auto &[name, v] : call.namedArgs) {
@@ -214,8 +213,8 @@ const Value *Statement::attr(std::string_view name) const {
 }
 
 int Function::opsetVersion() const {
-  if (opset.size() != 5 || opset.compare(0, 3, "ios") != 0 ||
-      opset[3] < '0' || opset[3] > '9' || opset[4] < '0' || opset[4] > '9')
+  if (opset.size() != 5 || opset.compare(0, 3, "ios") != 0 || opset[3] < '0' ||
+      opset[3] > '9' || opset[4] < '0' || opset[4] > '9')
     return 0;
   return (opset[3] - '0') * 10 + (opset[4] - '0');
 }

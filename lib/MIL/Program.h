@@ -58,9 +58,9 @@ int dtypeBits(DType dtype);
 struct Type {
   enum class Kind { Tensor, List, Tuple, Dict, State };
   Kind kind = Kind::Tensor;
-  DType dtype = DType::FP32;       // Tensor
-  Shape dims;                      // Tensor; kDynamic for `?`, empty = rank 0
-  std::vector<Type> elements;      // List: 1, Tuple: n, Dict: key+value, State: 1
+  DType dtype = DType::FP32;  // Tensor
+  Shape dims;                 // Tensor; kDynamic for `?`, empty = rank 0
+  std::vector<Type> elements; // List: 1, Tuple: n, Dict: key+value, State: 1
   std::optional<int64_t> listSize; // List: N, or nullopt for `?`
 
   static Type tensor(DType dtype, Shape dims) {
@@ -97,7 +97,7 @@ struct Value {
   bool boolValue = false;
   std::string text; // String contents, Ref name, Call name
   std::vector<Value> items;
-  std::shared_ptr<Type> type; // Typed
+  std::shared_ptr<Type> type;                           // Typed
   std::vector<std::pair<std::string, Value>> namedArgs; // Call
 
   static Value makeInt(int64_t v);

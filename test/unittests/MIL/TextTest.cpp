@@ -36,8 +36,8 @@ TEST(MILTextTest, EveryCorpusFileReprintsByteForByte) {
       size_t i = 0;
       while (i < printed.size() && i < text.size() && printed[i] == text[i])
         ++i;
-      ADD_FAILURE() << path << " differs at byte " << i << ":\n  file:    "
-                    << text.substr(i > 40 ? i - 40 : 0, 100)
+      ADD_FAILURE() << path << " differs at byte " << i
+                    << ":\n  file:    " << text.substr(i > 40 ? i - 40 : 0, 100)
                     << "\n  printed: "
                     << printed.substr(i > 40 ? i - 40 : 0, 100);
     }

@@ -1,0 +1,118 @@
+//===- WeightFile.h - Core ML weight.bin (blob storage v2) ------*- C++ -*-===//
+//
+// Layout (all little-endian): a 64-byte header {u32 count, u32 version = 2,
+// 7 x u64 reserved}, then per blob a 64-byte metadata record at a 64-aligned
+// offset {u32 sentinel 0xDEADBEEF, u32 dtype, u64 size, u64 data offset,
+// u64 padding bits, 4 x u64 reserved} followed by the payload. A BLOBFILE
+// offset in MIL text names the metadata record.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ANE_LIB_MIL_WEIGHTFILE_H
+#define ANE_LIB_MIL_WEIGHTFILE_H
+
+#include "lib/MIL/Program.h"
+#include "lib/Support/MappedFile.h"
+#include "lib/Support/Result.h"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ane::mil {
+
+/// BlobDataType codes of the format.
+enum class BlobDType : uint32_t {
+  Float16 = 1,
+  Float32 = 2,
+  UInt8 = 3,
+  Int8 = 4,
+  BFloat16 = 5,
+  Int16 = 6,
+  UInt16 = 7,
+  Int4 = 8,
+  UInt1 = 9,
+  UInt2 = 10,
+  UInt4 = 11,
+  UInt3 = 12,
+  UInt6 = 13,
+  Int32 = 14,
+  UInt32 = 15,
+  Float8E4M3FN = 16,
+  Float8E5M2 = 17,
+};
+
+constexpr uint32_t kBlobSentinel = 0xDEADBEEFu;
+constexpr uint64_t kBlobAlignment = 64;
+
+std::optional<BlobDType> blobDTypeFor(DType dtype);
+std::optional<DType> dtypeForBlob(BlobDType dtype);
+int blobBits(BlobDType dtype);
+bool isValidBlobDType(uint32_t code);
+
+/// LSB-first packing of `bits`-wide values (two's complement for signed).
+std::vector<uint8_t> packSubByte(const std::vector<int64_t> &values, int bits);
+/// Inverse of packSubByte; `bytes` must hold ceil(count * bits / 8) bytes.
+std::vector<int64_t> unpackSubByte(const uint8_t *bytes, size_t count, int bits,
+                                   bool isSigned);
+
+/// Builds a weight.bin in memory.
+class WeightWriter {
+public:
+  WeightWriter();
+  /// Appends a payload of whole bytes; returns its metadata offset.
+  uint64_t append(BlobDType dtype, const void *data, uint64_t bytes,
+                  uint64_t paddingBits = 0);
+  /// Packs `values` at the dtype's width and appends them.
+  uint64_t appendValues(BlobDType dtype, const std::vector<int64_t> &values);
+  const std::vector<uint8_t> &bytes() const { return buffer; }
+  uint32_t count() const;
+  Status writeFile(const std::string &path) const;
+
+private:
+  std::vector<uint8_t> buffer;
+};
+
+/// One blob as stored.
+struct BlobView {
+  uint64_t metadataOffset = 0;
+  BlobDType dtype = BlobDType::Float16;
+  const uint8_t *data = nullptr;
+  uint64_t size = 0;
+  uint64_t dataOffset = 0;
+  uint64_t paddingBits = 0;
+  /// Elements stored: size * 8 - padding, divided by the element width.
+  uint64_t elementCount() const;
+};
+
+/// Reads and validates a weight.bin; every offset and size is checked
+/// against the file before use.
+class WeightReader {
+public:
+  /// Views `size` bytes at `data`; `keepAlive` owns them (may be null when
+  /// the caller guarantees the lifetime).
+  static Result<WeightReader> fromBuffer(const uint8_t *data, size_t size,
+                                         std::string name,
+                                         std::shared_ptr<const void> keepAlive);
+  static Result<WeightReader> open(const std::string &path);
+
+  uint32_t count() const { return count_; }
+  const std::string &name() const { return name_; }
+  /// The blob whose metadata record is at `metadataOffset`.
+  Result<BlobView> blob(uint64_t metadataOffset) const;
+  /// Every blob, walking from offset 64 as the writer lays them out.
+  Result<std::vector<BlobView>> blobs() const;
+
+private:
+  const uint8_t *data_ = nullptr;
+  size_t size_ = 0;
+  uint32_t count_ = 0;
+  std::string name_;
+  std::shared_ptr<const void> keepAlive_;
+};
+
+} // namespace ane::mil
+
+#endif // ANE_LIB_MIL_WEIGHTFILE_H

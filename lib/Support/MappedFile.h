@@ -1,0 +1,36 @@
+//===- MappedFile.h - read-only memory-mapped files -------------*- C++ -*-===//
+
+#ifndef ANE_LIB_SUPPORT_MAPPEDFILE_H
+#define ANE_LIB_SUPPORT_MAPPEDFILE_H
+
+#include "lib/Support/Result.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace ane {
+
+/// A whole file mapped read-only. Moves, never copies; unmaps on destruction.
+class MappedFile {
+public:
+  static Result<std::shared_ptr<MappedFile>> open(const std::string &path);
+  ~MappedFile();
+  MappedFile(const MappedFile &) = delete;
+  MappedFile &operator=(const MappedFile &) = delete;
+
+  const uint8_t *data() const { return data_; }
+  size_t size() const { return size_; }
+  const std::string &path() const { return path_; }
+
+private:
+  MappedFile() = default;
+  const uint8_t *data_ = nullptr;
+  size_t size_ = 0;
+  std::string path_;
+};
+
+} // namespace ane
+
+#endif // ANE_LIB_SUPPORT_MAPPEDFILE_H
