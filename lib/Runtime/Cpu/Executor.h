@@ -1,0 +1,62 @@
+//===- Executor.h - reference MIL executor ----------------------*- C++ -*-===//
+//
+// Runs one function of a parsed MIL program with MIL's semantics: NumPy
+// broadcasting, fp16 storage with fp32 accumulation, fp32 programs in fp32.
+// Constants (inline or BLOBFILE) and constexpr_* ops are materialised once,
+// when the executor is created.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ANE_LIB_RUNTIME_CPU_EXECUTOR_H
+#define ANE_LIB_RUNTIME_CPU_EXECUTOR_H
+
+#include "lib/MIL/Program.h"
+#include "lib/MIL/WeightFile.h"
+#include "lib/Runtime/Cpu/Tensor.h"
+#include "lib/Support/Result.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ane::runtime {
+
+/// BLOBFILE paths (as written in the text, e.g.
+/// "@model_path/weights/weight.bin") to the files they name.
+using WeightFiles = std::map<std::string, mil::WeightReader>;
+
+class Executor {
+public:
+  static Result<Executor> create(const mil::Program &program,
+                                 const std::string &functionName,
+                                 const WeightFiles &weights);
+
+  /// Runs the function on inputs given in parameter order; returns the
+  /// function outputs in order. State parameters take no input here.
+  Result<std::vector<Tensor>> run(const std::vector<Tensor> &inputs);
+
+  /// Sets or reads the tensor behind a state parameter.
+  Status setState(const std::string &param, Tensor value);
+  const Tensor *state(const std::string &param) const;
+
+  const mil::Function &function() const { return *fn; }
+
+private:
+  using Env = std::map<std::string, std::shared_ptr<const Tensor>>;
+  Status materialise(const WeightFiles &weights);
+
+  std::shared_ptr<const mil::Program> program;
+  const mil::Function *fn = nullptr;
+  Env constants; // const and constexpr_* results, computed once
+  WeightFiles weights;
+  std::map<std::string, Tensor> states;
+};
+
+/// Decodes a typed MIL literal (inline or BLOBFILE) into a tensor.
+Result<Tensor> decodeLiteral(const mil::Value &typed,
+                             const WeightFiles &weights);
+
+} // namespace ane::runtime
+
+#endif // ANE_LIB_RUNTIME_CPU_EXECUTOR_H

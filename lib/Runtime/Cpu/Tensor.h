@@ -1,0 +1,49 @@
+//===- Tensor.h - host tensors of the reference executor --------*- C++ -*-===//
+
+#ifndef ANE_LIB_RUNTIME_CPU_TENSOR_H
+#define ANE_LIB_RUNTIME_CPU_TENSOR_H
+
+#include "lib/MIL/Program.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ane::runtime {
+
+/// A dense row-major tensor. Float dtypes keep their values in `f` (fp16
+/// values already rounded to fp16, so storage is exactly fp16); integer and
+/// bool dtypes in `i`; strings in `s`. Straightforward on purpose: this is
+/// the oracle fast kernels are checked against.
+struct Tensor {
+  mil::DType dtype = mil::DType::FP32;
+  mil::Shape shape;
+  std::vector<float> f;
+  std::vector<int64_t> i;
+  std::string s;
+
+  int64_t numElements() const {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    return n;
+  }
+  bool isFloat() const { return mil::isFloatDType(dtype); }
+  /// Element k as a double, whatever the storage.
+  double at(int64_t k) const {
+    return isFloat() ? static_cast<double>(f[k]) : static_cast<double>(i[k]);
+  }
+
+  static Tensor floats(mil::DType dtype, mil::Shape shape,
+                       std::vector<float> values);
+  static Tensor ints(mil::DType dtype, mil::Shape shape,
+                     std::vector<int64_t> values);
+  static Tensor zeros(mil::DType dtype, mil::Shape shape);
+};
+
+/// Rounds a float to what a tensor of `dtype` stores (fp16 or fp32).
+float storeAs(mil::DType dtype, float value);
+
+} // namespace ane::runtime
+
+#endif // ANE_LIB_RUNTIME_CPU_TENSOR_H

@@ -1,0 +1,344 @@
+//===- ExecutorTest.cpp - reference MIL executor vs hand-written loops ----===//
+
+#include "lib/Runtime/Cpu/Executor.h"
+#include "lib/MIL/Float16.h"
+#include "lib/MIL/Text.h"
+
+#include <cmath>
+#include <random>
+
+#include <gtest/gtest.h>
+
+using namespace ane;
+using namespace ane::runtime;
+using mil::DType;
+
+namespace {
+
+std::vector<float> randomFloats(size_t n, unsigned seed, DType dtype) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float &x : v)
+    x = storeAs(dtype, d(rng));
+  return v;
+}
+
+/// Parses `body` as the statements of `main<opset>(params)` and runs it.
+class ExecutorTest : public ::testing::Test {
+protected:
+  std::vector<Tensor> run(const std::string &opset, const std::string &params,
+                          const std::string &body, const std::string &outs,
+                          const std::vector<Tensor> &inputs) {
+    std::string text = "program(1.3)\n{\n    func main<" + opset + ">(" +
+                       params + ") {\n" + body + "\n        } -> (" + outs +
+                       ");\n}";
+    auto program = mil::parseProgram(text);
+    EXPECT_TRUE(program.ok()) << program.message();
+    if (!program.ok())
+      return {};
+    auto exec = Executor::create(*program, "main", weights);
+    EXPECT_TRUE(exec.ok()) << exec.message();
+    if (!exec.ok())
+      return {};
+    auto result = exec->run(inputs);
+    EXPECT_TRUE(result.ok()) << result.message();
+    return result.ok() ? *result : std::vector<Tensor>{};
+  }
+
+  std::string runError(const std::string &body, const std::vector<Tensor> &in,
+                       const std::string &params = "tensor<fp32, [4]> x") {
+    std::string text = "program(1.3)\n{\n    func main<ios18>(" + params +
+                       ") {\n" + body + "\n        } -> (y);\n}";
+    auto program = mil::parseProgram(text);
+    if (!program.ok())
+      return program.message();
+    auto exec = Executor::create(*program, "main", weights);
+    if (!exec.ok())
+      return exec.message();
+    auto result = exec->run(in);
+    return result.ok() ? "" : result.message();
+  }
+
+  WeightFiles weights;
+  std::vector<uint8_t> weightBytes;
+};
+
+TEST_F(ExecutorTest, OneByOneConvFp16WithBlobWeights) {
+  const int64_t cin = 16, cout = 8, seq = 5;
+  std::vector<float> x = randomFloats(cin * seq, 1, DType::FP16);
+  std::vector<float> w = randomFloats(cout * cin, 2, DType::FP16);
+  std::vector<uint16_t> wHalf;
+  for (float v : w)
+    wHalf.push_back(mil::floatToHalfBits(v));
+  mil::WeightWriter writer;
+  uint64_t off =
+      writer.append(mil::BlobDType::Float16, wHalf.data(), wHalf.size() * 2);
+  weightBytes = writer.bytes();
+  auto reader = mil::WeightReader::fromBuffer(
+      weightBytes.data(), weightBytes.size(), "weight.bin", nullptr);
+  ASSERT_TRUE(reader.ok());
+  weights.emplace("@model_path/weights/weight.bin", *reader);
+
+  std::string body =
+      "            string pt = const()[name = string(\"pt\"), val = "
+      "string(\"valid\")];\n"
+      "            tensor<fp16, [8, 16, 1, 1]> W = const()[name = "
+      "string(\"W\"), val = tensor<fp16, [8, 16, 1, 1]>(BLOBFILE(path = "
+      "string(\"@model_path/weights/weight.bin\"), offset = uint64(" +
+      std::to_string(off) +
+      ")))];\n"
+      "            tensor<fp16, [1, 8, 1, 5]> y = conv(pad_type = pt, weight "
+      "= W, x = x)[name = string(\"y\")];";
+  auto out = run("ios18", "tensor<fp16, [1, 16, 1, 5]> x", body, "y",
+                 {Tensor::floats(DType::FP16, {1, cin, 1, seq}, x)});
+  ASSERT_EQ(out.size(), 1u);
+  for (int64_t o = 0; o < cout; ++o)
+    for (int64_t s = 0; s < seq; ++s) {
+      float acc = 0;
+      for (int64_t i = 0; i < cin; ++i)
+        acc += w[o * cin + i] * x[i * seq + s];
+      EXPECT_EQ(out[0].f[o * seq + s], mil::roundToHalf(acc));
+    }
+}
+
+TEST_F(ExecutorTest, MatmulSoftmaxAndRmsNormFp32) {
+  // RMSNorm over channels of [1, C, 1, S]: x * rsqrt(mean(x^2) + eps) * g.
+  const int64_t c = 6, s = 3;
+  std::vector<float> x = randomFloats(c * s, 3, DType::FP32);
+  std::vector<float> g = randomFloats(c, 4, DType::FP32);
+  std::string gLit;
+  for (int64_t i = 0; i < c; ++i)
+    gLit += (i ? ", " : "") + mil::formatHexFloat(g[i]);
+  std::string body =
+      "            tensor<fp32, [1, 6, 1, 3]> sq = mul(x = x, y = x)[name = "
+      "string(\"sq\")];\n"
+      "            tensor<int32, [1]> ax = const()[name = string(\"ax\"), val "
+      "= tensor<int32, [1]>([1])];\n"
+      "            bool kd = const()[name = string(\"kd\"), val = "
+      "bool(true)];\n"
+      "            tensor<fp32, [1, 1, 1, 3]> ms = reduce_mean(axes = ax, "
+      "keep_dims = kd, x = sq)[name = string(\"ms\")];\n"
+      "            fp32 eps = const()[name = string(\"eps\"), val = "
+      "fp32(0x1.4f8b58p-17)];\n"
+      "            tensor<fp32, [1, 1, 1, 3]> r = rsqrt(epsilon = eps, x = "
+      "ms)[name = string(\"r\")];\n"
+      "            tensor<fp32, [1, 6, 1, 3]> n = mul(x = x, y = r)[name = "
+      "string(\"n\")];\n"
+      "            tensor<fp32, [1, 6, 1, 1]> g = const()[name = "
+      "string(\"g\"), "
+      "val = tensor<fp32, [1, 6, 1, 1]>([" +
+      gLit +
+      "])];\n"
+      "            tensor<fp32, [1, 6, 1, 3]> y = mul(x = n, y = g)[name = "
+      "string(\"y\")];\n"
+      "            tensor<fp32, [6, 3]> x2 = reshape(shape = sh, x = x)[name = "
+      "string(\"x2\")];\n"
+      "            bool t = const()[name = string(\"t\"), val = bool(true)];\n"
+      "            tensor<fp32, [3, 3]> mm = matmul(transpose_x = t, x = x2, y "
+      "= x2)[name = string(\"mm\")];\n"
+      "            tensor<fp32, [3, 3]> p = softmax(axis = m1, x = mm)[name = "
+      "string(\"p\")];";
+  body = "            tensor<int32, [2]> sh = const()[name = string(\"sh\"), "
+         "val = tensor<int32, [2]>([6, 3])];\n"
+         "            int32 m1 = const()[name = string(\"m1\"), val = "
+         "int32(-1)];\n" +
+         body;
+  auto out = run("ios18", "tensor<fp32, [1, 6, 1, 3]> x", body, "y, mm, p",
+                 {Tensor::floats(DType::FP32, {1, c, 1, s}, x)});
+  ASSERT_EQ(out.size(), 3u);
+  float eps = 1e-5f;
+  for (int64_t j = 0; j < s; ++j) {
+    double ms = 0;
+    for (int64_t i = 0; i < c; ++i)
+      ms += double(x[i * s + j]) * x[i * s + j];
+    float r = 1.0f / std::sqrt(float(ms / c) + eps);
+    for (int64_t i = 0; i < c; ++i)
+      EXPECT_NEAR(out[0].f[i * s + j], x[i * s + j] * r * g[i], 1e-5);
+  }
+  // mm = x2^T x2, p = softmax(mm, -1).
+  for (int64_t a = 0; a < s; ++a) {
+    double rowMax = -INFINITY;
+    std::vector<double> row(s);
+    for (int64_t b = 0; b < s; ++b) {
+      double acc = 0;
+      for (int64_t i = 0; i < c; ++i)
+        acc += double(x[i * s + a]) * x[i * s + b];
+      EXPECT_NEAR(out[1].f[a * s + b], acc, 1e-6);
+      row[b] = acc;
+      rowMax = std::max(rowMax, acc);
+    }
+    double sum = 0;
+    for (double v : row)
+      sum += std::exp(v - rowMax);
+    for (int64_t b = 0; b < s; ++b)
+      EXPECT_NEAR(out[2].f[a * s + b], std::exp(row[b] - rowMax) / sum, 1e-6);
+  }
+}
+
+TEST_F(ExecutorTest, BroadcastSliceConcatSplitTranspose) {
+  std::vector<float> x = {0, 1, 2, 3, 4, 5}; // [2, 3]
+  std::string body =
+      "            tensor<fp32, [3]> b = const()[name = string(\"b\"), val = "
+      "tensor<fp32, [3]>([0x1p+0, 0x1p+1, 0x1p+2])];\n"
+      "            tensor<fp32, [2, 3]> s = add(x = x, y = b)[name = "
+      "string(\"s\")];\n"
+      "            tensor<int32, [2]> bg = const()[name = string(\"bg\"), val "
+      "= tensor<int32, [2]>([0, 1])];\n"
+      "            tensor<int32, [2]> sz = const()[name = string(\"sz\"), val "
+      "= tensor<int32, [2]>([2, -1])];\n"
+      "            tensor<fp32, [2, 2]> sl = slice_by_size(begin = bg, size = "
+      "sz, x = s)[name = string(\"sl\")];\n"
+      "            int32 one = const()[name = string(\"one\"), val = "
+      "int32(1)];\n"
+      "            bool f = const()[name = string(\"f\"), val = bool(false)];\n"
+      "            tensor<fp32, [2, 5]> c = concat(axis = one, interleave = f, "
+      "values = (sl, x))[name = string(\"c\")];\n"
+      "            tensor<int32, [2]> ss = const()[name = string(\"ss\"), val "
+      "= tensor<int32, [2]>([4, 1])];\n"
+      "            tensor<fp32, [2, 4]> p0, tensor<fp32, [2, 1]> p1 = "
+      "split(axis = one, split_sizes = ss, x = c)[name = string(\"sp\")];\n"
+      "            tensor<int32, [2]> pm = const()[name = string(\"pm\"), val "
+      "= tensor<int32, [2]>([1, 0])];\n"
+      "            tensor<fp32, [4, 2]> t = transpose(perm = pm, x = p0)[name "
+      "= string(\"t\")];";
+  auto out = run("ios18", "tensor<fp32, [2, 3]> x", body, "s, c, p1, t",
+                 {Tensor::floats(DType::FP32, {2, 3}, x)});
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[0].f, (std::vector<float>{1, 3, 6, 4, 6, 9}));
+  EXPECT_EQ(out[1].f, (std::vector<float>{3, 6, 0, 1, 2, 6, 9, 3, 4, 5}));
+  EXPECT_EQ(out[2].f, (std::vector<float>{2, 5}));
+  EXPECT_EQ(out[3].f, (std::vector<float>{3, 6, 6, 9, 0, 3, 1, 4}));
+}
+
+TEST_F(ExecutorTest, GatherBandPartSelectCompare) {
+  std::string body =
+      "            tensor<fp32, [3, 2]> tbl = const()[name = string(\"tbl\"), "
+      "val = tensor<fp32, [3, 2]>([[0x1p+0, 0x1p+1], [0x1.8p+1, 0x1p+2], "
+      "[0x1.4p+2, 0x1.8p+2]])];\n"
+      "            int32 z = const()[name = string(\"z\"), val = int32(0)];\n"
+      "            tensor<fp32, [4, 2]> e = gather(axis = z, indices = ids, x "
+      "= tbl)[name = string(\"e\")];\n"
+      "            tensor<fp32, [3, 3]> ones = const()[name = "
+      "string(\"ones\"), val = tensor<fp32, [3, 3]>([[0x1p+0, 0x1p+0, "
+      "0x1p+0], [0x1p+0, 0x1p+0, 0x1p+0], [0x1p+0, 0x1p+0, 0x1p+0]])];\n"
+      "            int32 lo = const()[name = string(\"lo\"), val = "
+      "int32(-1)];\n"
+      "            tensor<fp32, [3, 3]> tri = band_part(lower = lo, upper = z, "
+      "x = ones)[name = string(\"tri\")];\n"
+      "            fp32 half = const()[name = string(\"half\"), val = "
+      "fp32(0x1p-1)];\n"
+      "            tensor<bool, [3, 3]> m = greater_equal(x = tri, y = "
+      "half)[name = string(\"m\")];\n"
+      "            fp32 ninf = const()[name = string(\"ninf\"), val = "
+      "fp32(-inf)];\n"
+      "            fp32 zero = const()[name = string(\"zero\"), val = "
+      "fp32(0x0p+0)];\n"
+      "            tensor<fp32, [3, 3]> mask = select(a = zero, b = ninf, cond "
+      "= m)[name = string(\"mask\")];";
+  Tensor ids = Tensor::ints(DType::Int32, {4}, {2, 0, 1, -1});
+  auto out = run("ios18", "tensor<int32, [4]> ids", body, "e, mask", {ids});
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].f, (std::vector<float>{5, 6, 1, 2, 3, 4, 5, 6}));
+  float ni = -INFINITY;
+  EXPECT_EQ(out[1].f, (std::vector<float>{0, ni, ni, 0, 0, ni, 0, 0, 0}));
+}
+
+TEST_F(ExecutorTest, QuantizationAndCompressedConstants) {
+  std::string body =
+      "            tensor<fp16, [2, 4]> w = constexpr_blockwise_shift_scale("
+      "data = tensor<int8, [2, 4]>([[1, -2, 3, -4], [5, 6, 7, 8]]), offset = "
+      "tensor<int8, [2, 2]>([[0, 1], [0, 0]]), scale = tensor<fp16, [2, "
+      "2]>([[0x1p-1, 0x1p+0], [0x1p+1, 0x1p-2]]))[name = string(\"w\")];\n"
+      "            tensor<fp16, [2, 4]> l = constexpr_lut_to_dense(indices = "
+      "tensor<uint2, [2, 4]>([[0, 1, 2, 3], [3, 2, 1, 0]]), lut = "
+      "tensor<fp16, [1, 1, 4, 1]>([[[[0x0p+0], [0x1p+0], [0x1p+1], "
+      "[0x1p+2]]]]))[name = string(\"l\")];\n"
+      "            fp16 sc = const()[name = string(\"sc\"), val = "
+      "fp16(0x1p-1)];\n"
+      "            string dt = const()[name = string(\"dt\"), val = "
+      "string(\"int8\")];\n"
+      "            tensor<int8, [4]> q = quantize(input = x, output_dtype = "
+      "dt, "
+      "scale = sc)[name = string(\"q\")];\n"
+      "            tensor<fp16, [4]> dq = dequantize(input = q, scale = "
+      "sc)[name = string(\"dq\")];";
+  std::vector<float> x = {0.25f, 0.75f, -100.0f, 1.2f};
+  auto out = run("ios18", "tensor<fp16, [4]> x", body, "w, l, q, dq",
+                 {Tensor::floats(DType::FP16, {4}, x)});
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[0].f,
+            (std::vector<float>{0.5f, -1.0f, 2.0f, -5.0f, 10, 12, 1.75f, 2}));
+  EXPECT_EQ(out[1].f, (std::vector<float>{0, 1, 2, 4, 4, 2, 1, 0}));
+  // round-half-even(x / 0.5): 0.5 -> 0, 1.5 -> 2, -200 -> -128, 2.4 -> 2.
+  EXPECT_EQ(out[2].i, (std::vector<int64_t>{0, 2, -128, 2}));
+  EXPECT_EQ(out[3].f, (std::vector<float>{0, 1, -64, 1}));
+}
+
+TEST_F(ExecutorTest, StatesPersistAcrossRuns) {
+  std::string text =
+      "program(1.3)\n{\n    func main<ios18>(state<tensor<fp16, [2]>> s, "
+      "tensor<fp16, [2]> x) {\n"
+      "            tensor<fp16, [2]> old = read_state(input = s)[name = "
+      "string(\"old\")];\n"
+      "            tensor<fp16, [2]> y = add(x = old, y = x)[name = "
+      "string(\"y\")];\n"
+      "            write_state(data = y, input = s)[name = string(\"w\")];\n"
+      "        } -> (y);\n}";
+  auto program = mil::parseProgram(text);
+  ASSERT_TRUE(program.ok()) << program.message();
+  auto exec = Executor::create(*program, "main", weights);
+  ASSERT_TRUE(exec.ok()) << exec.message();
+  ASSERT_TRUE(
+      exec->setState("s", Tensor::floats(DType::FP16, {2}, {1, 2})).ok());
+  Tensor x = Tensor::floats(DType::FP16, {2}, {10, 20});
+  ASSERT_TRUE(exec->run({x}).ok());
+  auto second = exec->run({x});
+  ASSERT_TRUE(second.ok()) << second.message();
+  EXPECT_EQ((*second)[0].f, (std::vector<float>{21, 42}));
+  EXPECT_EQ(exec->state("s")->f, (std::vector<float>{21, 42}));
+}
+
+TEST_F(ExecutorTest, ClearErrorsForBadPrograms) {
+  Tensor x = Tensor::floats(DType::FP32, {4}, {1, 2, 3, 4});
+  EXPECT_NE(runError("            tensor<fp32, [4]> y = lstm(x = x)[name = "
+                     "string(\"y\")];",
+                     {x})
+                .find("line 4: op 'lstm': the executor does not implement it"),
+            std::string::npos);
+  EXPECT_NE(runError("            tensor<fp32, [5]> y = exp(x = x)[name = "
+                     "string(\"y\")];",
+                     {x})
+                .find("result 'y' is fp32 [4], the text declares "
+                      "tensor<fp32, [5]>"),
+            std::string::npos);
+  EXPECT_NE(runError("            tensor<fp32, [4]> y = exp(x = nope)[name = "
+                     "string(\"y\")];",
+                     {x})
+                .find("names 'nope', which is not defined before it"),
+            std::string::npos);
+  Tensor ids = Tensor::ints(DType::Int32, {1}, {7});
+  EXPECT_NE(runError("            int32 z = const()[name = string(\"z\"), val "
+                     "= int32(0)];\n"
+                     "            tensor<fp32, [1]> y = gather(axis = z, "
+                     "indices = i, x = x)[name = string(\"y\")];",
+                     {x, ids}, "tensor<fp32, [4]> x, tensor<int32, [1]> i")
+                .find("index 7 is out of range for axis 0 of size 4"),
+            std::string::npos);
+  EXPECT_NE(runError("            tensor<fp32, [4]> y = exp(x = x)[name = "
+                     "string(\"y\")];",
+                     {Tensor::floats(DType::FP16, {4}, {1, 2, 3, 4})})
+                .find("input 'x' is fp16 [4], the function takes"),
+            std::string::npos);
+  EXPECT_NE(runError("            tensor<fp16, [4]> w = const()[name = "
+                     "string(\"w\"), val = tensor<fp16, [4]>(BLOBFILE(path = "
+                     "string(\"@model_path/weights/weight.bin\"), offset = "
+                     "uint64(64)))];\n"
+                     "            tensor<fp32, [4]> y = exp(x = x)[name = "
+                     "string(\"y\")];",
+                     {x})
+                .find("no weight file given for BLOBFILE path"),
+            std::string::npos);
+}
+
+} // namespace
