@@ -7,6 +7,7 @@
 #ifndef ANE_LIB_INITALL_H
 #define ANE_LIB_INITALL_H
 
+#include "lib/Dialect/AneMil/Export/MILTranslation.h"
 #include "lib/Dialect/AneMil/IR/AneMilOps.h"
 #include "lib/Dialect/Llama/IR/LlamaOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -19,6 +20,9 @@ inline void registerAllDialects(DialectRegistry &registry) {
   registry
       .insert<func::FuncDialect, llama::LlamaDialect, anemil::AneMilDialect>();
 }
+
+/// --to-mil, --from-mil and --format-mil.
+inline void registerAllTranslations() { anemil::registerMILTranslations(); }
 
 } // namespace mlir::ane
 

@@ -19,4 +19,8 @@ llvm_config.add_tool_substitutions(
     ["ane-opt", "ane-translate"], [os.path.join(config.ane_obj_root, "bin")])
 
 config.substitutions.append(("%ane_src_root", config.ane_src_root))
+# Real data shared beside the repository; tests that use it fail loudly when it
+# is missing rather than being skipped.
+config.substitutions.append(
+    ("%shared", os.path.normpath(os.path.join(config.ane_src_root, "..", "shared"))))
 config.substitutions.append(("%ane_obj_root", config.ane_obj_root))
