@@ -27,6 +27,38 @@ configure() {
   [ -f "$BUILD_DIR/build.ninja" ] || cmake -S . -B "$BUILD_DIR" -G Ninja
 }
 
+# The MLIR-free code (MIL parser, weight.bin, executor) again under ASan and
+# UBSan, including the damaged-input robustness tests.
+sanitizer_tests() {
+  local dir="$BUILD_DIR-asan"
+  [ -f "$dir/build.ninja" ] || cmake -S . -B "$dir" -G Ninja -DANE_CORE_ONLY=ON \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+  cmake --build "$dir" --target AneCoreTests
+  echo "== AneCoreTests under ASan + UBSan" >&2
+  "$dir/test/unittests/AneCoreTests" --gtest_brief=1
+}
+
+# Builds the libFuzzer targets with Debian's clang, when it is installed, and
+# runs each briefly from the corpus.
+fuzz_smoke() {
+  command -v clang++ >/dev/null || { echo "== clang++ not found: fuzzers skipped" >&2; return 0; }
+  local dir="$BUILD_DIR-fuzz"
+  [ -f "$dir/build.ninja" ] || cmake -S . -B "$dir" -G Ninja -DANE_CORE_ONLY=ON \
+    -DANE_BUILD_FUZZERS=ON -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+    -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined"
+  cmake --build "$dir" --target mil-parse-fuzzer weight-file-fuzzer
+  # libFuzzer adds inputs to its corpus folder, so work on a copy.
+  local corpus="$dir/corpus-mil"
+  mkdir -p "$corpus" "$dir/corpus-weights"
+  cp ../shared/mil/corpus/*.mil "$corpus/"
+  echo "== fuzzing the MIL parser and the weight.bin reader for 2 x 15 s" >&2
+  "$dir/test/fuzz/mil-parse-fuzzer" -max_total_time=15 -seed=1 \
+    -artifact_prefix="$dir/" -dict=test/fuzz/mil.dict "$corpus" 2>&1 | tail -1
+  "$dir/test/fuzz/weight-file-fuzzer" -max_total_time=15 -seed=1 \
+    -artifact_prefix="$dir/" "$dir/corpus-weights" 2>&1 | tail -1
+}
+
 case "${1:-}" in
 run)
   install_missing
@@ -39,6 +71,8 @@ test)
   install_missing
   configure
   cmake --build "$BUILD_DIR" --target check-ane
+  sanitizer_tests
+  fuzz_smoke
   ;;
 *)
   echo "usage: $0 run|test" >&2
