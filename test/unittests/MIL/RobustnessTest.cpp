@@ -97,8 +97,8 @@ TEST(RobustnessTest, DamagedWeightFilesReadOrFailCleanly) {
     // Copy into an exactly sized heap block so ASan sees any overrun.
     std::unique_ptr<uint8_t[]> exact(new uint8_t[bytes.size() + 1]);
     std::copy(bytes.begin(), bytes.end(), exact.get());
-    auto reader = WeightReader::fromBuffer(exact.get(), bytes.size(), "w.bin",
-                                           nullptr);
+    auto reader =
+        WeightReader::fromBuffer(exact.get(), bytes.size(), "w.bin", nullptr);
     if (!reader.ok())
       continue;
     auto blobs = reader->blobs();
@@ -138,7 +138,8 @@ TEST(RobustnessTest, DamagedProgramsExecuteOrFailCleanly) {
       "bool(true)];\n"
       "            tensor<fp16, [1, 1, 1, 3]> m = reduce_mean(axes = ax, "
       "keep_dims = kd, x = x)[name = string(\"m\")];\n"
-      "            tensor<fp16, [4, 4, 1, 1]> w = const()[name = string(\"w\"), "
+      "            tensor<fp16, [4, 4, 1, 1]> w = const()[name = "
+      "string(\"w\"), "
       "val = tensor<fp16, [4, 4, 1, 1]>([[[[0x1p+0]], [[0x1p+0]], [[0x1p+0]], "
       "[[0x1p+0]]], [[[0x1p+0]], [[0x1p+0]], [[0x1p+0]], [[0x1p+0]]], "
       "[[[0x1p+0]], [[0x1p+0]], [[0x1p+0]], [[0x1p+0]]], [[[0x1p+0]], "

@@ -5,6 +5,7 @@
 #include "lib/MIL/Text.h"
 
 #include <cmath>
+#include <functional>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -339,6 +340,253 @@ TEST_F(ExecutorTest, ClearErrorsForBadPrograms) {
                      {x})
                 .find("no weight file given for BLOBFILE path"),
             std::string::npos);
+}
+
+} // namespace
+
+namespace {
+
+/// One statement applied to `x` (fp32 [2, 3] = 0.5, -1, 2, 0.25, 3, -0.75),
+/// compared element by element with `expected`.
+struct UnaryCase {
+  const char *statement;
+  const char *resultType;
+  std::function<double(double)> expected;
+};
+
+TEST_F(ExecutorTest, ElementwiseOpsMatchFormulas) {
+  std::vector<float> x = {0.5f, -1.0f, 2.0f, 0.25f, 3.0f, -0.75f};
+  const double pi = 3.14159265358979;
+  const UnaryCase cases[] = {
+      {"sqrt(x = ax)", "fp32, [2, 3]",
+       [](double v) { return std::sqrt(std::fabs(v)); }},
+      {"exp(x = x)", "fp32, [2, 3]", [](double v) { return std::exp(v); }},
+      {"sigmoid(x = x)", "fp32, [2, 3]",
+       [](double v) { return 1 / (1 + std::exp(-v)); }},
+      {"silu(x = x)", "fp32, [2, 3]",
+       [](double v) { return v / (1 + std::exp(-v)); }},
+      {"gelu(x = x)", "fp32, [2, 3]",
+       [](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); }},
+      {"gelu(mode = tanh, x = x)", "fp32, [2, 3]",
+       [pi](double v) {
+         return 0.5 * v *
+                (1 + std::tanh(std::sqrt(2 / pi) * (v + 0.044715 * v * v * v)));
+       }},
+      {"gelu(mode = sig, x = x)", "fp32, [2, 3]",
+       [](double v) { return v / (1 + std::exp(-1.702 * v)); }},
+      {"pow(x = ax, y = two)", "fp32, [2, 3]", [](double v) { return v * v; }},
+      {"real_div(x = x, y = two)", "fp32, [2, 3]",
+       [](double v) { return v / 2; }},
+      {"maximum(x = x, y = zero)", "fp32, [2, 3]",
+       [](double v) { return std::max(v, 0.0); }},
+      {"minimum(x = x, y = zero)", "fp32, [2, 3]",
+       [](double v) { return std::min(v, 0.0); }},
+      {"sub(x = x, y = two)", "fp32, [2, 3]", [](double v) { return v - 2; }},
+      {"rsqrt(x = ax)", "fp32, [2, 3]",
+       [](double v) { return 1 / std::sqrt(std::fabs(v) + 1e-12); }},
+      {"less(x = x, y = zero)", "bool, [2, 3]",
+       [](double v) { return v < 0 ? 1.0 : 0.0; }},
+      {"cast(dtype = i32, x = x)", "int32, [2, 3]",
+       [](double v) { return std::trunc(v); }},
+  };
+  const std::string prelude =
+      "            tensor<fp32, [2, 3]> ax = maximum(x = x, y = negx)[name = "
+      "string(\"ax\")];\n"
+      "            fp32 two = const()[name = string(\"two\"), val = "
+      "fp32(0x1p+1)];\n"
+      "            fp32 zero = const()[name = string(\"zero\"), val = "
+      "fp32(0x0p+0)];\n"
+      "            string tanh = const()[name = string(\"tanh\"), val = "
+      "string(\"TANH_APPROXIMATION\")];\n"
+      "            string sig = const()[name = string(\"sig\"), val = "
+      "string(\"SIGMOID_APPROXIMATION\")];\n"
+      "            string i32 = const()[name = string(\"i32\"), val = "
+      "string(\"int32\")];\n";
+  std::vector<float> negx;
+  for (float v : x)
+    negx.push_back(-v);
+  for (const UnaryCase &c : cases) {
+    std::string body = prelude + "            tensor<" + c.resultType +
+                       "> y = " + c.statement + "[name = string(\"y\")];";
+    auto out = run("ios18", "tensor<fp32, [2, 3]> x, tensor<fp32, [2, 3]> negx",
+                   body, "y",
+                   {Tensor::floats(DType::FP32, {2, 3}, x),
+                    Tensor::floats(DType::FP32, {2, 3}, negx)});
+    ASSERT_EQ(out.size(), 1u) << c.statement;
+    for (size_t k = 0; k < x.size(); ++k)
+      EXPECT_NEAR(out[0].at(k), c.expected(x[k]), 1e-5) << c.statement;
+  }
+}
+
+TEST_F(ExecutorTest, LayerNormAttentionAndReductions) {
+  std::vector<float> x = randomFloats(2 * 4, 11, DType::FP32);
+  std::string body =
+      "            tensor<int32, [1]> last = const()[name = string(\"last\"), "
+      "val = tensor<int32, [1]>([-1])];\n"
+      "            fp32 eps = const()[name = string(\"eps\"), val = "
+      "fp32(0x1p-10)];\n"
+      "            tensor<fp32, [4]> g = const()[name = string(\"g\"), val = "
+      "tensor<fp32, [4]>([0x1p+0, 0x1p+1, 0x1p-1, 0x1p+0])];\n"
+      "            tensor<fp32, [2, 4]> ln = layer_norm(axes = last, epsilon = "
+      "eps, gamma = g, x = x)[name = string(\"ln\")];\n"
+      "            tensor<fp32, [2]> rs = reduce_sum(axes = last, x = x)[name "
+      "= "
+      "string(\"rs\")];\n"
+      "            tensor<fp32, []> rm = reduce_max(x = x)[name = "
+      "string(\"rm\")];\n"
+      "            tensor<int32, [1]> a0 = const()[name = string(\"a0\"), val "
+      "= "
+      "tensor<int32, [1]>([0])];\n"
+      "            tensor<fp32, [1, 2, 4]> q = expand_dims(axes = a0, x = "
+      "x)[name = string(\"q\")];\n"
+      "            tensor<fp32, [2, 2]> m = const()[name = string(\"m\"), val "
+      "= "
+      "tensor<fp32, [2, 2]>([[0x0p+0, -inf], [0x0p+0, 0x0p+0]])];\n"
+      "            tensor<fp32, [1, 2, 4]> at = scaled_dot_product_attention("
+      "attn_mask = m, key = q, query = q, value = q)[name = string(\"at\")];\n"
+      "            tensor<fp32, [2, 4]> sq = squeeze(axes = a0, x = at)[name = "
+      "string(\"sq\")];";
+  auto out = run("ios18", "tensor<fp32, [2, 4]> x", body, "ln, rs, rm, sq",
+                 {Tensor::floats(DType::FP32, {2, 4}, x)});
+  ASSERT_EQ(out.size(), 4u);
+  const float g[4] = {1, 2, 0.5f, 1};
+  double mx = -INFINITY;
+  for (int r = 0; r < 2; ++r) {
+    double mean = 0, var = 0, sum = 0;
+    for (int c = 0; c < 4; ++c) {
+      mean += x[r * 4 + c] / 4.0;
+      sum += x[r * 4 + c];
+      mx = std::max(mx, double(x[r * 4 + c]));
+    }
+    for (int c = 0; c < 4; ++c)
+      var += (x[r * 4 + c] - mean) * (x[r * 4 + c] - mean) / 4.0;
+    for (int c = 0; c < 4; ++c)
+      EXPECT_NEAR(out[0].f[r * 4 + c],
+                  (x[r * 4 + c] - mean) / std::sqrt(var + 1.0 / 1024) * g[c],
+                  1e-5);
+    EXPECT_NEAR(out[1].f[r], sum, 1e-5);
+  }
+  EXPECT_FLOAT_EQ(out[2].f[0], float(mx));
+  // Row 0 attends only to itself (mask -inf); row 1 to both rows.
+  for (int c = 0; c < 4; ++c)
+    EXPECT_NEAR(out[3].f[c], x[c], 1e-6);
+  double s0 = 0, s1 = 0;
+  for (int c = 0; c < 4; ++c) {
+    s0 += x[4 + c] * x[c] / 2.0;
+    s1 += x[4 + c] * x[4 + c] / 2.0;
+  }
+  double p0 = std::exp(s0) / (std::exp(s0) + std::exp(s1));
+  for (int c = 0; c < 4; ++c)
+    EXPECT_NEAR(out[3].f[4 + c], p0 * x[c] + (1 - p0) * x[4 + c], 1e-5);
+}
+
+TEST_F(ExecutorTest, ConvGroupsStridesPaddingAndLinear) {
+  // 1-D conv: 4 input channels in 2 groups, kernel 3, stride 2, custom pad.
+  std::vector<float> x = randomFloats(4 * 7, 21, DType::FP32);
+  std::vector<float> w = randomFloats(2 * 2 * 3, 22, DType::FP32);
+  std::vector<float> lw = randomFloats(3 * 7, 23, DType::FP32);
+  auto lit = [](const std::vector<float> &v) {
+    std::string s;
+    for (size_t i = 0; i < v.size(); ++i)
+      s += (i ? ", " : "") + ane::mil::formatHexFloat(v[i]);
+    return s;
+  };
+  std::string body =
+      "            tensor<fp32, [2, 2, 3]> w = const()[name = string(\"w\"), "
+      "val = tensor<fp32, [2, 2, 3]>([" +
+      lit(w) +
+      "])];\n"
+      "            int32 grp = const()[name = string(\"grp\"), val = "
+      "int32(2)];\n"
+      "            tensor<int32, [1]> st = const()[name = string(\"st\"), val "
+      "= "
+      "tensor<int32, [1]>([2])];\n"
+      "            tensor<int32, [2]> pd = const()[name = string(\"pd\"), val "
+      "= "
+      "tensor<int32, [2]>([1, 1])];\n"
+      "            string cu = const()[name = string(\"cu\"), val = "
+      "string(\"custom\")];\n"
+      "            tensor<fp32, [1, 2, 4]> y = conv(groups = grp, pad = pd, "
+      "pad_type = cu, strides = st, weight = w, x = x)[name = string(\"y\")];\n"
+      "            tensor<fp32, [3, 7]> lw = const()[name = string(\"lw\"), "
+      "val = tensor<fp32, [3, 7]>([" +
+      lit(lw) +
+      "])];\n"
+      "            tensor<fp32, [3]> lb = const()[name = string(\"lb\"), val = "
+      "tensor<fp32, [3]>([0x1p+0, 0x1p+1, 0x1p+2])];\n"
+      "            tensor<fp32, [4, 7]> x2 = reshape(shape = s47, x = x)[name "
+      "= "
+      "string(\"x2\")];\n"
+      "            tensor<fp32, [4, 3]> l = linear(bias = lb, weight = lw, x = "
+      "x2)[name = string(\"l\")];";
+  body = "            tensor<int32, [2]> s47 = const()[name = string(\"s47\"), "
+         "val = tensor<int32, [2]>([4, 7])];\n" +
+         body;
+  auto out = run("ios18", "tensor<fp32, [1, 4, 7]> x", body, "y, l",
+                 {Tensor::floats(DType::FP32, {1, 4, 7}, x)});
+  ASSERT_EQ(out.size(), 2u);
+  // out[oc, t] = sum_{ic in group, k} w[oc, ic, k] * xpad[g*2+ic, 2t + k - 1]
+  for (int oc = 0; oc < 2; ++oc)
+    for (int t = 0; t < 4; ++t) {
+      double acc = 0;
+      for (int ic = 0; ic < 2; ++ic)
+        for (int k = 0; k < 3; ++k) {
+          int pos = 2 * t + k - 1;
+          if (pos < 0 || pos >= 7)
+            continue;
+          acc += w[(oc * 2 + ic) * 3 + k] * x[(oc * 2 + ic) * 7 + pos];
+        }
+      EXPECT_NEAR(out[0].f[oc * 4 + t], acc, 1e-5);
+    }
+  for (int r = 0; r < 4; ++r)
+    for (int o = 0; o < 3; ++o) {
+      double acc = o == 0 ? 1 : o == 1 ? 2 : 4;
+      for (int i = 0; i < 7; ++i)
+        acc += lw[o * 7 + i] * x[r * 7 + i];
+      EXPECT_NEAR(out[1].f[r * 3 + o], acc, 1e-5);
+    }
+}
+
+TEST_F(ExecutorTest, StridedSliceFillAndIos16Constexprs) {
+  std::string body =
+      "            tensor<int32, [2]> b = const()[name = string(\"b\"), val = "
+      "tensor<int32, [2]>([0, 5])];\n"
+      "            tensor<int32, [2]> e = const()[name = string(\"e\"), val = "
+      "tensor<int32, [2]>([0, 0])];\n"
+      "            tensor<int32, [2]> s = const()[name = string(\"s\"), val = "
+      "tensor<int32, [2]>([1, -2])];\n"
+      "            tensor<bool, [2]> bm = const()[name = string(\"bm\"), val = "
+      "tensor<bool, [2]>([true, false])];\n"
+      "            tensor<bool, [2]> em = const()[name = string(\"em\"), val = "
+      "tensor<bool, [2]>([true, true])];\n"
+      "            tensor<fp16, [2, 3]> sl = slice_by_index(begin = b, "
+      "begin_mask = bm, end = e, end_mask = em, stride = s, x = x)[name = "
+      "string(\"sl\")];\n"
+      "            tensor<int32, [2]> fs = const()[name = string(\"fs\"), val "
+      "= tensor<int32, [2]>([2, 2])];\n"
+      "            fp16 fv = const()[name = string(\"fv\"), val = "
+      "fp16(0x1.8p+1)];\n"
+      "            tensor<fp16, [2, 2]> f = fill(shape = fs, value = fv)[name "
+      "= "
+      "string(\"f\")];\n"
+      "            tensor<fp16, [2, 2]> a = constexpr_affine_dequantize()[axis "
+      "= tensor<int32, []>(0), name = tensor<string, []>(\"a\"), "
+      "quantized_data = tensor<uint8, [2, 2]>([[10, 20], [30, 40]]), scale = "
+      "tensor<fp16, [2]>([0x1p-1, 0x1p+1]), zero_point = tensor<uint8, "
+      "[2]>([10, 0])];\n"
+      "            tensor<fp16, [2, 3]> l = constexpr_lut_to_dense()[indices = "
+      "tensor<uint8, [2]>([228, 1]), lut = tensor<fp16, [4]>([0x0p+0, 0x1p+0, "
+      "0x1p+1, 0x1p+2]), name = tensor<string, []>(\"l\"), shape = "
+      "tensor<uint32, [2]>([2, 3])];";
+  std::vector<float> x = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
+  auto out = run("ios18", "tensor<fp16, [2, 6]> x", body, "sl, f, a, l",
+                 {Tensor::floats(DType::FP16, {2, 6}, x)});
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[0].f, (std::vector<float>{5, 3, 1, 11, 9, 7}));
+  EXPECT_EQ(out[1].f, (std::vector<float>{3, 3, 3, 3}));
+  EXPECT_EQ(out[2].f, (std::vector<float>{0, 5, 60, 80}));
+  // 228 = 0b11100100 -> 2-bit indices 0, 1, 2, 3; then 1 -> 1, 0.
+  EXPECT_EQ(out[3].f, (std::vector<float>{0, 1, 2, 4, 1, 0}));
 }
 
 } // namespace

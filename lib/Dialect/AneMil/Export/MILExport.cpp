@@ -26,9 +26,8 @@ namespace mil = ane::mil;
 ArrayRef<StringRef> mlir::anemil::getMILOperandNames(StringRef mnemonic) {
   static const llvm::StringMap<SmallVector<StringRef, 4>> table = [] {
     llvm::StringMap<SmallVector<StringRef, 4>> t;
-    for (StringRef op :
-         {"add", "sub", "mul", "real_div", "pow", "maximum", "minimum",
-          "greater_equal", "less", "matmul"})
+    for (StringRef op : {"add", "sub", "mul", "real_div", "pow", "maximum",
+                         "minimum", "greater_equal", "less", "matmul"})
       t[op] = {"x", "y"};
     for (StringRef op :
          {"cast", "sqrt", "rsqrt", "exp", "sigmoid", "silu", "gelu", "softmax",
@@ -141,7 +140,8 @@ public:
 
   FailureOr<mil::Function> run() {
     out.name = fn.getSymName().str();
-    auto opset = fn->getAttrOfType<OpsetAttr>(AneMilDialect::getOpsetAttrName());
+    auto opset =
+        fn->getAttrOfType<OpsetAttr>(AneMilDialect::getOpsetAttrName());
     opsetVersion = opset ? static_cast<int>(opset.getValue()) : 18;
     out.opset = "ios" + std::to_string(opsetVersion);
     if (fn.isExternal())
@@ -152,9 +152,8 @@ public:
       if (failed(type))
         return failure();
       SmallVector<std::string> n = locNames(arg.getLoc());
-      std::string name =
-          unique(n.empty() ? "input_" + std::to_string(arg.getArgNumber())
-                           : n[0]);
+      std::string name = unique(
+          n.empty() ? "input_" + std::to_string(arg.getArgNumber()) : n[0]);
       names[arg] = name;
       out.params.push_back({*type, name});
     }
@@ -364,8 +363,8 @@ private:
     if (failed(literal))
       return failure();
     SmallVector<std::string> n = locNames(op->getLoc());
-    std::string name = unique(n.empty() ? "const_" + std::to_string(counter++)
-                                        : n[0]);
+    std::string name =
+        unique(n.empty() ? "const_" + std::to_string(counter++) : n[0]);
     names[op.getOutput()] = name;
     mil::Statement s;
     s.op = "const";
@@ -384,10 +383,9 @@ private:
       auto type = milType(r.getType(), op->getLoc());
       if (failed(type))
         return failure();
-      std::string name =
-          unique(r.getResultNumber() < n.size()
-                     ? n[r.getResultNumber()]
-                     : base + "_" + std::to_string(counter++));
+      std::string name = unique(r.getResultNumber() < n.size()
+                                    ? n[r.getResultNumber()]
+                                    : base + "_" + std::to_string(counter++));
       names[r] = name;
       s.outputs.push_back({*type, name});
     }
@@ -395,8 +393,8 @@ private:
   }
 
   LogicalResult exportOp(Operation *op) {
-    if (op->getDialect() == nullptr ||
-        op->getDialect()->getNamespace() != AneMilDialect::getDialectNamespace())
+    if (op->getDialect() == nullptr || op->getDialect()->getNamespace() !=
+                                           AneMilDialect::getDialectNamespace())
       return op->emitError() << "only anemil ops can be exported to MIL";
     if (auto c = dyn_cast<ConstOp>(op))
       return exportConst(c);
@@ -406,13 +404,12 @@ private:
     if (failed(nameResults(op, s)))
       return failure();
     std::string opName =
-        s.outputs.empty() ? unique(mnemonic.str() + "_" +
-                                   std::to_string(counter++))
-                          : s.outputs[0].name;
+        s.outputs.empty()
+            ? unique(mnemonic.str() + "_" + std::to_string(counter++))
+            : s.outputs[0].name;
     // iOS16-registered constexpr ops take every parameter as an attribute.
     bool attrForm = isa<ConstexprAffineDequantizeOp>(op) ||
-                    (isa<ConstexprLutToDenseOp>(op) &&
-                     op->hasAttr("shape"));
+                    (isa<ConstexprLutToDenseOp>(op) && op->hasAttr("shape"));
     std::vector<mil::Argument> &params = attrForm ? s.attrs : s.args;
 
     if (failed(exportOperands(op, mnemonic, params)))
@@ -469,8 +466,8 @@ private:
       if (isConstexpr(op)) {
         auto c = v.getDefiningOp<ConstOp>();
         if (!c)
-          return op->emitError() << "parameter '" << name
-                                 << "' must come from anemil.const";
+          return op->emitError()
+                 << "parameter '" << name << "' must come from anemil.const";
         auto literal = constLiteral(c, c.getVal(), c.getOutput().getType());
         if (failed(literal))
           return failure();
@@ -479,8 +476,8 @@ private:
       }
       auto it = names.find(v);
       if (it == names.end())
-        return op->emitError() << "operand '" << name
-                               << "' is not defined in this function";
+        return op->emitError()
+               << "operand '" << name << "' is not defined in this function";
       params.push_back({name.str(), mil::Value::makeRef(it->second)});
     }
     return success();
@@ -499,8 +496,8 @@ private:
 
 } // namespace
 
-FailureOr<mil::Program> mlir::anemil::exportMIL(ModuleOp module,
-                                                const MILExportOptions &options) {
+FailureOr<mil::Program>
+mlir::anemil::exportMIL(ModuleOp module, const MILExportOptions &options) {
   mil::Program program;
   mil::WeightWriter weights;
   bool usedWeights = false;
@@ -517,8 +514,8 @@ FailureOr<mil::Program> mlir::anemil::exportMIL(ModuleOp module,
   if (usedWeights) {
     SmallString<256> path(options.weightsDir);
     if (std::error_code ec = llvm::sys::fs::create_directories(path))
-      return module.emitError() << "cannot create " << path << ": "
-                                << ec.message();
+      return module.emitError()
+             << "cannot create " << path << ": " << ec.message();
     llvm::sys::path::append(path, "weight.bin");
     ane::Status s = weights.writeFile(path.str().str());
     if (!s.ok())

@@ -22,8 +22,18 @@ namespace mil = ane::mil;
 
 namespace {
 
-enum class AttrKind { I64Array, BoolArray, I64, Bool, F32, PadType, GeluMode,
-                      DType, Scalar, Unknown };
+enum class AttrKind {
+  I64Array,
+  BoolArray,
+  I64,
+  Bool,
+  F32,
+  PadType,
+  GeluMode,
+  DType,
+  Scalar,
+  Unknown
+};
 
 AttrKind attrKind(StringRef name) {
   return llvm::StringSwitch<AttrKind>(name)
@@ -82,8 +92,8 @@ public:
       argTypes.push_back(*t);
       argLocs.push_back(NameLoc::get(StringAttr::get(ctx, p.name), loc));
     }
-    auto fn = b.create<func::FuncOp>(loc, f.name,
-                                     b.getFunctionType(argTypes, {}));
+    auto fn =
+        b.create<func::FuncOp>(loc, f.name, b.getFunctionType(argTypes, {}));
     fn->setAttr(AneMilDialect::getOpsetAttrName(), OpsetAttr::get(ctx, *opset));
     Block *body = b.createBlock(&fn.getBody(), {}, argTypes, argLocs);
     for (auto [p, arg] : llvm::zip(f.params, body->getArguments()))
@@ -143,9 +153,9 @@ private:
       return emitError(loc) << "a constant needs a static tensor type";
     if (typed.isBlobFile()) {
       std::string path = typed.blobPath();
-      auto blob = BlobAttr::getChecked([&] { return emitError(loc); }, ctx,
-                                       StringRef(path), typed.blobOffset(),
-                                       Type(type));
+      auto blob =
+          BlobAttr::getChecked([&] { return emitError(loc); }, ctx,
+                               StringRef(path), typed.blobOffset(), Type(type));
       if (!blob)
         return failure();
       return TypedAttr(blob);
@@ -153,9 +163,9 @@ private:
     std::vector<const mil::Value *> flat;
     flatten(typed.items.at(0), flat, 0);
     if (static_cast<int64_t>(flat.size()) != type.getNumElements())
-      return emitError(loc) << "literal has " << flat.size()
-                            << " values, its type holds "
-                            << type.getNumElements();
+      return emitError(loc)
+             << "literal has " << flat.size() << " values, its type holds "
+             << type.getNumElements();
     Type et = type.getElementType();
     if (auto ft = dyn_cast<FloatType>(et)) {
       SmallVector<APFloat> vals;
@@ -185,8 +195,8 @@ private:
         return emitError(loc) << "expected an integer in an integer literal";
       if (!fitsWidth(x, width, et.isUnsignedInteger() || width == 1))
         return emitError(loc) << "value " << x << " does not fit " << et;
-      vals.push_back(APInt(width, static_cast<uint64_t>(x),
-                           !et.isUnsignedInteger()));
+      vals.push_back(
+          APInt(width, static_cast<uint64_t>(x), !et.isUnsignedInteger()));
     }
     return TypedAttr(DenseElementsAttr::get(type, vals));
   }
@@ -210,7 +220,8 @@ private:
   }
 
   /// The literal an attribute argument refers to.
-  FailureOr<const mil::Value *> literalFor(const mil::Value &arg, Location loc) {
+  FailureOr<const mil::Value *> literalFor(const mil::Value &arg,
+                                           Location loc) {
     if (arg.kind == mil::Value::Kind::Typed)
       return &arg;
     if (arg.kind == mil::Value::Kind::Ref) {
@@ -238,8 +249,8 @@ private:
       for (const mil::Value *v : flat) {
         if (v->kind != mil::Value::Kind::Int &&
             v->kind != mil::Value::Kind::Bool)
-          return emitError(loc) << "parameter '" << name
-                                << "' must hold integers";
+          return emitError(loc)
+                 << "parameter '" << name << "' must hold integers";
         out.push_back(v->kind == mil::Value::Kind::Int ? v->intValue
                                                        : v->boolValue);
       }

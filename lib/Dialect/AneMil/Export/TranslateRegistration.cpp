@@ -58,8 +58,8 @@ void mlir::anemil::registerFromMILTranslation() {
         auto program = parseMain(sm);
         if (!program)
           return nullptr;
-        auto module = importMIL(*program, ctx,
-                                mainBuffer(sm)->getBufferIdentifier());
+        auto module =
+            importMIL(*program, ctx, mainBuffer(sm)->getBufferIdentifier());
         if (!module)
           return nullptr;
         return OwningOpRef<Operation *>(module.release());
