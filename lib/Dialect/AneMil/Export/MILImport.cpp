@@ -228,15 +228,16 @@ private:
       auto c = consts.find(arg.text);
       if (c != consts.end())
         return c->second->attr("val");
-      return emitError(loc) << "'" << arg.text
-                            << "' must be a const to be used as a parameter";
+      return emitError(loc)
+             << "'" << arg.text << "' must be a const to be used as parameter '"
+             << name << "'";
     }
     return emitError(loc) << "expected a constant parameter";
   }
 
   FailureOr<Attribute> convertAttr(StringRef name, const mil::Value &arg,
                                    Location loc) {
-    auto lit = literalFor(arg, loc);
+    auto lit = literalFor(name, arg, loc);
     if (failed(lit))
       return failure();
     const mil::Value &typed = **lit;
