@@ -220,8 +220,8 @@ private:
   }
 
   /// The literal an attribute argument refers to.
-  FailureOr<const mil::Value *> literalFor(const mil::Value &arg,
-                                           Location loc) {
+  FailureOr<const mil::Value *>
+  literalFor(StringRef name, const mil::Value &arg, Location loc) {
     if (arg.kind == mil::Value::Kind::Typed)
       return &arg;
     if (arg.kind == mil::Value::Kind::Ref) {
