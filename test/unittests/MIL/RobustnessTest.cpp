@@ -41,12 +41,7 @@ void checkParse(const std::string &text, const std::string &what) {
 }
 
 TEST(RobustnessTest, DamagedCorpusFilesParseOrFailCleanly) {
-  std::string dir = ane::test::sharedDir() + "/mil/corpus";
-  std::vector<std::string> files;
-  for (const auto &e : std::filesystem::directory_iterator(dir))
-    if (e.path().extension() == ".mil")
-      files.push_back(e.path().string());
-  std::sort(files.begin(), files.end());
+  std::vector<std::string> files = ane::test::sharedFiles("mil/corpus", ".mil");
   ASSERT_EQ(files.size(), 12u);
   std::mt19937_64 rng(20261126);
   int inputs = 0;

@@ -14,13 +14,7 @@ using namespace ane::mil;
 namespace {
 
 std::vector<std::string> corpusFiles() {
-  std::vector<std::string> files;
-  std::string dir = ane::test::sharedDir() + "/mil/corpus";
-  for (const auto &e : std::filesystem::directory_iterator(dir))
-    if (e.path().extension() == ".mil")
-      files.push_back(e.path().string());
-  std::sort(files.begin(), files.end());
-  return files;
+  return ane::test::sharedFiles("mil/corpus", ".mil");
 }
 
 TEST(MILTextTest, EveryCorpusFileReprintsByteForByte) {

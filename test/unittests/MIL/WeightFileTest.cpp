@@ -116,12 +116,9 @@ TEST(WeightFileTest, RewriteIsByteExact) {
 /// Apple's compiler wrote the BLOBFILE offsets in the corpus. Writing blobs
 /// of the same types in offset order must land on the same offsets.
 TEST(WeightFileTest, WriterReproducesCorpusOffsets) {
-  std::string dir = ane::test::sharedDir() + "/mil/corpus";
   int filesWithBlobs = 0, blobsChecked = 0;
-  for (const auto &e : std::filesystem::directory_iterator(dir)) {
-    if (e.path().extension() != ".mil")
-      continue;
-    auto program = parseProgram(ane::test::readFile(e.path().string()));
+  for (const std::string &path : ane::test::sharedFiles("mil/corpus", ".mil")) {
+    auto program = parseProgram(ane::test::readFile(path));
     ASSERT_TRUE(program.ok()) << program.message();
     std::map<uint64_t, Type> blobs;
     std::function<void(const Value &)> visit = [&](const Value &v) {
@@ -150,7 +147,7 @@ TEST(WeightFileTest, WriterReproducesCorpusOffsets) {
       uint64_t bytes = (type.numElements() * bits + 7) / 8;
       std::vector<uint8_t> zeros(bytes);
       EXPECT_EQ(w.append(*dtype, zeros.data(), bytes), offset)
-          << e.path() << " " << printType(type, false);
+          << path << " " << printType(type, false);
       ++blobsChecked;
     }
   }
