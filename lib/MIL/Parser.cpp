@@ -6,7 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "lib/MIL/Float16.h"
+#include "lib/Support/Float16.h"
 #include "lib/MIL/Text.h"
 
 #include <charconv>

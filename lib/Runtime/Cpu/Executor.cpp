@@ -8,7 +8,7 @@
 
 #include "lib/Runtime/Cpu/Executor.h"
 
-#include "lib/MIL/Float16.h"
+#include "lib/Support/Float16.h"
 #include "lib/MIL/ShapeRules.h"
 #include "lib/MIL/Text.h"
 
@@ -56,7 +56,7 @@ Tensor Tensor::zeros(DType dtype, Shape shape) {
 }
 
 float storeAs(DType dtype, float v) {
-  return dtype == DType::FP16 ? mil::roundToHalf(v) : v;
+  return dtype == DType::FP16 ? ane::roundToHalf(v) : v;
 }
 
 namespace {
@@ -187,7 +187,7 @@ Result<Tensor> decodeBlob(const mil::Type &type, const mil::Value &typed,
   switch (type.dtype) {
   case DType::FP16:
     for (int64_t k = 0; k < count; ++k)
-      t.f.push_back(mil::halfBitsToFloat(static_cast<uint16_t>(le(k, 2))));
+      t.f.push_back(ane::halfBitsToFloat(static_cast<uint16_t>(le(k, 2))));
     break;
   case DType::FP32:
     for (int64_t k = 0; k < count; ++k) {

@@ -8,7 +8,7 @@
 
 #include "lib/Dialect/AneMil/Export/MILTranslation.h"
 #include "lib/Dialect/AneMil/IR/AneMilOps.h"
-#include "lib/MIL/Float16.h"
+#include "lib/Support/Float16.h"
 #include "lib/MIL/Text.h"
 #include "lib/Runtime/Cpu/Executor.h"
 
@@ -110,7 +110,7 @@ protected:
     std::uniform_real_distribution<float> d(-2.0f, 2.0f);
     std::vector<float> v(n);
     for (float &x : v)
-      x = ane::mil::roundToHalf(d(rng));
+      x = ane::roundToHalf(d(rng));
     return v;
   }
 
@@ -132,7 +132,7 @@ TEST_F(MILExportTest, ConvMatchesLoops) {
       double acc = 0;
       for (int i = 0; i < 16; ++i)
         acc += double(w[o * 16 + i]) * x[i * 4 + s];
-      EXPECT_EQ(out[0].f[o * 4 + s], ane::mil::roundToHalf(float(acc)))
+      EXPECT_EQ(out[0].f[o * 4 + s], ane::roundToHalf(float(acc)))
           << "channel " << o << " position " << s;
     }
 }
@@ -150,7 +150,7 @@ TEST_F(MILExportTest, ScoresMatchLoops) {
         float acc = 0;
         for (int e = 0; e < 8; ++e)
           acc += q[(h * 4 + i) * 8 + e] * k[(h * 6 + j) * 8 + e];
-        s[j] = ane::mil::roundToHalf(acc);
+        s[j] = ane::roundToHalf(acc);
         mx = std::max(mx, s[j]);
       }
       for (float v : s)

@@ -1,7 +1,7 @@
 //===- ExecutorTest.cpp - reference MIL executor vs hand-written loops ----===//
 
 #include "lib/Runtime/Cpu/Executor.h"
-#include "lib/MIL/Float16.h"
+#include "lib/Support/Float16.h"
 #include "lib/MIL/Text.h"
 
 #include <cmath>
@@ -71,7 +71,7 @@ TEST_F(ExecutorTest, OneByOneConvFp16WithBlobWeights) {
   std::vector<float> w = randomFloats(cout * cin, 2, DType::FP16);
   std::vector<uint16_t> wHalf;
   for (float v : w)
-    wHalf.push_back(mil::floatToHalfBits(v));
+    wHalf.push_back(ane::floatToHalfBits(v));
   mil::WeightWriter writer;
   uint64_t off =
       writer.append(mil::BlobDType::Float16, wHalf.data(), wHalf.size() * 2);
@@ -99,7 +99,7 @@ TEST_F(ExecutorTest, OneByOneConvFp16WithBlobWeights) {
       float acc = 0;
       for (int64_t i = 0; i < cin; ++i)
         acc += w[o * cin + i] * x[i * seq + s];
-      EXPECT_EQ(out[0].f[o * seq + s], mil::roundToHalf(acc));
+      EXPECT_EQ(out[0].f[o * seq + s], ane::roundToHalf(acc));
     }
 }
 

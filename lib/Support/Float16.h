@@ -1,12 +1,12 @@
 //===- Float16.h - IEEE binary16 conversions --------------------*- C++ -*-===//
 
-#ifndef ANE_LIB_MIL_FLOAT16_H
-#define ANE_LIB_MIL_FLOAT16_H
+#ifndef ANE_LIB_SUPPORT_FLOAT16_H
+#define ANE_LIB_SUPPORT_FLOAT16_H
 
 #include <cstdint>
 #include <cstring>
 
-namespace ane::mil {
+namespace ane {
 
 /// Converts a float to binary16 bits, rounding to nearest even; overflow
 /// gives infinity and NaN stays NaN.
@@ -72,6 +72,6 @@ inline float roundToHalf(float value) {
   return halfBitsToFloat(floatToHalfBits(value));
 }
 
-} // namespace ane::mil
+} // namespace ane
 
-#endif // ANE_LIB_MIL_FLOAT16_H
+#endif // ANE_LIB_SUPPORT_FLOAT16_H

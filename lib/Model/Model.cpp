@@ -1,0 +1,278 @@
+//===- Model.cpp - a Llama-family model as read from any source -----------===//
+
+#include "lib/Model/Model.h"
+
+#include "lib/Model/GGUF.h"
+#include "lib/Model/Llama2c.h"
+#include "lib/Model/Quant.h"
+#include "lib/Model/Synthetic.h"
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace ane::model {
+
+Status Config::validate() const {
+  std::pair<const char *, int64_t> positives[] = {{"dim", dim},
+                                                  {"n_layers", nLayers},
+                                                  {"n_heads", nHeads},
+                                                  {"n_kv_heads", nKvHeads},
+                                                  {"hidden_dim", hiddenDim},
+                                                  {"vocab_size", vocabSize},
+                                                  {"max_seq_len", maxSeqLen}};
+  for (auto [name, v] : positives)
+    if (v <= 0 || v > (int64_t(1) << 24))
+      return Status::error(fmt::format("{} = {} is out of range", name, v));
+  if (dim % nHeads != 0)
+    return Status::error(
+        fmt::format("n_heads {} does not divide dim {}", nHeads, dim));
+  if (nHeads % nKvHeads != 0)
+    return Status::error(fmt::format("n_kv_heads {} does not divide n_heads {}",
+                                     nKvHeads, nHeads));
+  if (headDim != dim / nHeads || headDim % 2 != 0)
+    return Status::error(
+        fmt::format("head_dim {} must be dim / n_heads and even", headDim));
+  if (!(ropeTheta > 0) || !(normEps > 0))
+    return Status::error("rope_theta and norm_eps must be positive");
+  return Status::success();
+}
+
+std::string_view roleName(Role role) {
+  switch (role) {
+  case Role::TokenEmbd:
+    return "token_embd";
+  case Role::AttnNorm:
+    return "attn_norm";
+  case Role::AttnQ:
+    return "attn_q";
+  case Role::AttnK:
+    return "attn_k";
+  case Role::AttnV:
+    return "attn_v";
+  case Role::AttnOut:
+    return "attn_out";
+  case Role::FfnNorm:
+    return "ffn_norm";
+  case Role::FfnGate:
+    return "ffn_gate";
+  case Role::FfnUp:
+    return "ffn_up";
+  case Role::FfnDown:
+    return "ffn_down";
+  case Role::OutputNorm:
+    return "output_norm";
+  case Role::Output:
+    return "output";
+  }
+  return "?";
+}
+
+std::string ggufTensorName(Role role, int layer) {
+  switch (role) {
+  case Role::TokenEmbd:
+    return "token_embd.weight";
+  case Role::OutputNorm:
+    return "output_norm.weight";
+  case Role::Output:
+    return "output.weight";
+  case Role::AttnOut:
+    return fmt::format("blk.{}.attn_output.weight", layer);
+  default:
+    return fmt::format("blk.{}.{}.weight", layer, roleName(role));
+  }
+}
+
+std::vector<int64_t> expectedShape(const Config &c, Role role) {
+  int64_t q = c.nHeads * c.headDim;
+  switch (role) {
+  case Role::TokenEmbd:
+  case Role::Output:
+    return {c.vocabSize, c.dim};
+  case Role::AttnNorm:
+  case Role::FfnNorm:
+  case Role::OutputNorm:
+    return {c.dim};
+  case Role::AttnQ:
+    return {q, c.dim};
+  case Role::AttnK:
+  case Role::AttnV:
+    return {c.kvDim(), c.dim};
+  case Role::AttnOut:
+    return {c.dim, q};
+  case Role::FfnGate:
+  case Role::FfnUp:
+    return {c.hiddenDim, c.dim};
+  case Role::FfnDown:
+    return {c.dim, c.hiddenDim};
+  }
+  return {};
+}
+
+std::string_view tensorTypeName(TensorType t) {
+  switch (t) {
+  case TensorType::F32:
+    return "f32";
+  case TensorType::F16:
+    return "f16";
+  case TensorType::BF16:
+    return "bf16";
+  case TensorType::Q8_0:
+    return "q8_0";
+  case TensorType::Q4_0:
+    return "q4_0";
+  case TensorType::Q4_1:
+    return "q4_1";
+  case TensorType::Q4_K:
+    return "q4_K";
+  case TensorType::Q6_K:
+    return "q6_K";
+  }
+  return "?";
+}
+
+int64_t blockElements(TensorType t) {
+  switch (t) {
+  case TensorType::F32:
+  case TensorType::F16:
+  case TensorType::BF16:
+    return 1;
+  case TensorType::Q8_0:
+  case TensorType::Q4_0:
+  case TensorType::Q4_1:
+    return 32;
+  case TensorType::Q4_K:
+  case TensorType::Q6_K:
+    return 256;
+  }
+  return 1;
+}
+
+int64_t blockBytes(TensorType t) {
+  switch (t) {
+  case TensorType::F32:
+    return 4;
+  case TensorType::F16:
+  case TensorType::BF16:
+    return 2;
+  case TensorType::Q8_0:
+    return 34;
+  case TensorType::Q4_0:
+    return 18;
+  case TensorType::Q4_1:
+    return 20;
+  case TensorType::Q4_K:
+    return 144;
+  case TensorType::Q6_K:
+    return 210;
+  }
+  return 0;
+}
+
+std::optional<uint64_t> tensorBytes(TensorType t, int64_t count) {
+  if (count < 0 || count % blockElements(t) != 0)
+    return std::nullopt;
+  return static_cast<uint64_t>(count / blockElements(t)) * blockBytes(t);
+}
+
+int64_t TensorInfo::numElements() const {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+int64_t TensorData::numElements() const {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+std::vector<float> TensorData::toFloat() const {
+  std::vector<float> out(numElements());
+  dequantize(type, data, out.data(), numElements());
+  return out;
+}
+
+const TensorInfo *ModelSpec::find(Role role, int layer) const {
+  if (role == Role::Output && config.sharedClassifier)
+    role = Role::TokenEmbd;
+  for (const TensorInfo &t : tensors)
+    if (t.role == role && t.layer == layer)
+      return &t;
+  return nullptr;
+}
+
+Result<TensorData> ModelSpec::load(const TensorInfo &t) const {
+  if (generate)
+    return generate(t);
+  if (!file || t.fileOffset > file->size() ||
+      t.bytes > file->size() - t.fileOffset)
+    return Result<TensorData>::error(
+        fmt::format("{}: tensor '{}' lies outside the file", source, t.name));
+  TensorData d;
+  d.type = t.type;
+  d.shape = t.shape;
+  d.data = file->data() + t.fileOffset;
+  d.size = t.bytes;
+  d.owner = file;
+  return d;
+}
+
+static Status checkTensorTable(const ModelSpec &spec) {
+  const Config &c = spec.config;
+  auto check = [&](Role role, int layer) -> Status {
+    const TensorInfo *t = spec.find(role, layer);
+    std::string name = ggufTensorName(role, layer);
+    if (!t)
+      return Status::error(
+          fmt::format("{}: missing tensor '{}'", spec.source, name));
+    std::vector<int64_t> want = expectedShape(c, role);
+    if (role == Role::Output && c.sharedClassifier)
+      want = expectedShape(c, Role::TokenEmbd);
+    if (t->shape != want)
+      return Status::error(fmt::format(
+          "{}: tensor '{}' has shape [{}], the config requires [{}]",
+          spec.source, t->name, fmt::join(t->shape, ", "),
+          fmt::join(want, ", ")));
+    return Status::success();
+  };
+  for (Role r : {Role::TokenEmbd, Role::OutputNorm, Role::Output})
+    if (Status s = check(r, -1); !s.ok())
+      return s;
+  for (int l = 0; l < c.nLayers; ++l)
+    for (Role r :
+         {Role::AttnNorm, Role::AttnQ, Role::AttnK, Role::AttnV, Role::AttnOut,
+          Role::FfnNorm, Role::FfnGate, Role::FfnUp, Role::FfnDown})
+      if (Status s = check(r, l); !s.ok())
+        return s;
+  return Status::success();
+}
+
+Result<ModelSpec> openModel(const std::string &spec) {
+  Result<ModelSpec> model = Status::error("unreachable");
+  if (spec.rfind("synthetic:", 0) == 0) {
+    model = syntheticModel(spec.substr(10));
+  } else {
+    auto file = MappedFile::open(spec);
+    if (!file.ok())
+      return file.status();
+    std::shared_ptr<MappedFile> f = *file;
+    if (f->size() >= 4 && std::memcmp(f->data(), "GGUF", 4) == 0) {
+      auto gguf = GGUFFile::parse(f);
+      if (!gguf.ok())
+        return gguf.status();
+      model = modelFromGGUF(*gguf);
+    } else {
+      model = modelFromLlama2c(f);
+    }
+  }
+  if (!model.ok())
+    return model;
+  if (Status s = checkTensorTable(*model); !s.ok())
+    return s;
+  return model;
+}
+
+} // namespace ane::model

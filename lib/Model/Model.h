@@ -1,0 +1,132 @@
+//===- Model.h - a Llama-family model as read from any source ---*- C++ -*-===//
+//
+// One ModelSpec for every source (GGUF, llama2.c checkpoint, synthetic): the
+// hyper-parameters, a table of tensors with their role, layer, type and shape,
+// and the tokenizer. Tensor data is read on demand: a zero-copy view into the
+// mapped file, or generated for synthetic models. Plain C++17, no MLIR.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ANE_LIB_MODEL_MODEL_H
+#define ANE_LIB_MODEL_MODEL_H
+
+#include "lib/Support/MappedFile.h"
+#include "lib/Support/Result.h"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ane::model {
+
+struct Config {
+  int64_t dim = 0;
+  int64_t nLayers = 0;
+  int64_t nHeads = 0;
+  int64_t nKvHeads = 0;
+  int64_t headDim = 0;
+  int64_t hiddenDim = 0;
+  int64_t vocabSize = 0;
+  int64_t maxSeqLen = 0;
+  double ropeTheta = 10000.0;
+  double normEps = 1e-5;
+  /// The classifier is the token embedding (llama2.c's shared weights).
+  bool sharedClassifier = false;
+
+  int64_t kvDim() const { return nKvHeads * headDim; }
+  /// Checks the rules every later stage relies on; names the offending field.
+  Status validate() const;
+};
+
+/// The role of a weight; the same names as the llama dialect's roles.
+enum class Role {
+  TokenEmbd,
+  AttnNorm,
+  AttnQ,
+  AttnK,
+  AttnV,
+  AttnOut,
+  FfnNorm,
+  FfnGate,
+  FfnUp,
+  FfnDown,
+  OutputNorm,
+  Output,
+};
+std::string_view roleName(Role role);
+/// The GGUF tensor name of a role in a layer (`blk.3.attn_q.weight`).
+std::string ggufTensorName(Role role, int layer);
+/// The [rows, cols] (or [n]) shape a role must have under `config`.
+std::vector<int64_t> expectedShape(const Config &config, Role role);
+
+/// Storage formats of tensor data (GGUF's names).
+enum class TensorType { F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K };
+std::string_view tensorTypeName(TensorType type);
+/// Elements per block and bytes per block of a type.
+int64_t blockElements(TensorType type);
+int64_t blockBytes(TensorType type);
+/// Bytes of `count` elements (count must be a multiple of the block size).
+std::optional<uint64_t> tensorBytes(TensorType type, int64_t count);
+
+struct TensorInfo {
+  std::string name;
+  Role role = Role::TokenEmbd;
+  int layer = -1; // -1 for global tensors
+  TensorType type = TensorType::F32;
+  std::vector<int64_t> shape; // [rows, cols] for matrices, row-major
+  uint64_t bytes = 0;
+  uint64_t fileOffset = 0; // absolute offset in the source file, if any
+
+  int64_t numElements() const;
+};
+
+/// Tensor bytes in their storage format, kept alive by `owner`.
+struct TensorData {
+  TensorType type = TensorType::F32;
+  std::vector<int64_t> shape;
+  const uint8_t *data = nullptr;
+  uint64_t size = 0;
+  std::shared_ptr<const void> owner;
+
+  int64_t numElements() const;
+  /// Dequantizes to fp32.
+  std::vector<float> toFloat() const;
+};
+
+struct TokenizerData {
+  std::string model = "llama"; // tokenizer.ggml.model
+  std::vector<std::string> tokens;
+  std::vector<float> scores;
+  std::vector<int32_t> types; // may be empty
+  int32_t bos = 1;
+  int32_t eos = 2;
+};
+
+class ModelSpec {
+public:
+  std::string source; // the path or synthetic:NAME it came from
+  std::string format; // "gguf", "llama2c", "synthetic"
+  Config config;
+  std::vector<TensorInfo> tensors;
+  std::optional<TokenizerData> tokenizer;
+
+  const TensorInfo *find(Role role, int layer = -1) const;
+  /// Reads (or generates) one tensor's data.
+  Result<TensorData> load(const TensorInfo &tensor) const;
+
+  /// Backing for file formats: tensor data are views into this mapping.
+  std::shared_ptr<MappedFile> file;
+  /// Backing for synthetic models: produces a tensor's data on demand.
+  std::function<Result<TensorData>(const TensorInfo &)> generate;
+};
+
+/// Opens a .gguf file, a llama2.c checkpoint, or `synthetic:NAME[?k=v&...]`.
+Result<ModelSpec> openModel(const std::string &spec);
+
+} // namespace ane::model
+
+#endif // ANE_LIB_MODEL_MODEL_H

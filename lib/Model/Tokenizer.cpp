@@ -1,0 +1,159 @@
+//===- Tokenizer.cpp - SentencePiece-style BPE ----------------------------===//
+
+#include "lib/Model/Tokenizer.h"
+
+#include <fmt/format.h>
+
+namespace ane::model {
+namespace {
+
+/// SentencePiece's visible space, U+2581, in UTF-8.
+constexpr std::string_view kSpaceMark = "\xE2\x96\x81";
+
+std::string unmarkSpaces(const std::string &s) {
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    if (s.compare(i, kSpaceMark.size(), kSpaceMark) == 0) {
+      out += ' ';
+      i += kSpaceMark.size();
+    } else {
+      out += s[i++];
+    }
+  }
+  return out;
+}
+
+/// The byte a piece such as "<0x0A>" stands for, if it is one.
+std::optional<uint8_t> byteOf(const std::string &piece) {
+  if (piece.size() != 6 || piece.compare(0, 3, "<0x") != 0 || piece[5] != '>')
+    return std::nullopt;
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9')
+      return c - '0';
+    if (c >= 'A' && c <= 'F')
+      return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f')
+      return c - 'a' + 10;
+    return -1;
+  };
+  int hi = hex(piece[3]), lo = hex(piece[4]);
+  if (hi < 0 || lo < 0)
+    return std::nullopt;
+  return static_cast<uint8_t>(hi * 16 + lo);
+}
+
+} // namespace
+
+Result<Tokenizer> Tokenizer::create(const TokenizerData &data) {
+  if (data.model != "llama")
+    return Result<Tokenizer>::error(fmt::format(
+        "tokenizer model '{}' is not supported (llama is)", data.model));
+  if (data.tokens.empty() || data.scores.size() != data.tokens.size())
+    return Result<Tokenizer>::error("the tokenizer needs tokens and scores");
+  int64_t n = static_cast<int64_t>(data.tokens.size());
+  if (data.bos < 0 || data.bos >= n || data.eos < 0 || data.eos >= n)
+    return Result<Tokenizer>::error("BOS or EOS id is out of range");
+  Tokenizer t;
+  t.bos_ = data.bos;
+  t.eos_ = data.eos;
+  t.scores = data.scores;
+  for (int i = 0; i < 256; ++i)
+    t.byteTokens[i] = -1;
+  for (int32_t id = 0; id < n; ++id) {
+    std::string piece = unmarkSpaces(data.tokens[id]);
+    // Keep the first id of a duplicated piece, as a sorted lookup would
+    // find some match; the vocabularies we read have none.
+    t.ids.emplace(piece, id);
+    if (auto b = byteOf(piece); b && t.byteTokens[*b] < 0)
+      t.byteTokens[*b] = id;
+    t.pieces.push_back(std::move(piece));
+  }
+  return t;
+}
+
+int32_t Tokenizer::lookup(std::string_view s) const {
+  auto it = ids.find(std::string(s));
+  return it == ids.end() ? -1 : it->second;
+}
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool bos,
+                                       bool eos) const {
+  std::vector<int32_t> tokens;
+  if (bos)
+    tokens.push_back(bos_);
+  if (!text.empty())
+    if (int32_t space = lookup(" "); space >= 0)
+      tokens.push_back(space);
+  // Split into UTF-8 characters; a character missing from the vocabulary
+  // falls back to its bytes.
+  std::string buf;
+  auto flush = [&] {
+    int32_t id = lookup(buf);
+    if (id >= 0) {
+      tokens.push_back(id);
+    } else {
+      for (unsigned char c : buf)
+        tokens.push_back(byteTokens[c] >= 0 ? byteTokens[c] : 0);
+    }
+    buf.clear();
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if ((c & 0xC0) != 0x80)
+      buf.clear();
+    buf += static_cast<char>(c);
+    bool nextIsContinuation =
+        i + 1 < text.size() &&
+        (static_cast<unsigned char>(text[i + 1]) & 0xC0) == 0x80;
+    if (nextIsContinuation && buf.size() < 4)
+      continue;
+    flush();
+  }
+  // Merge the best-scoring adjacent pair until none merges.
+  // Like llama2.c, pairs with BOS are tried too; none exists in practice.
+  size_t first = 0;
+  while (true) {
+    float best = -1e10f;
+    int32_t bestId = -1;
+    size_t bestAt = 0;
+    for (size_t i = first; i + 1 < tokens.size(); ++i) {
+      int32_t id = lookup(pieces[tokens[i]] + pieces[tokens[i + 1]]);
+      if (id >= 0 && scores[id] > best) {
+        best = scores[id];
+        bestId = id;
+        bestAt = i;
+      }
+    }
+    if (bestId < 0)
+      break;
+    tokens[bestAt] = bestId;
+    tokens.erase(tokens.begin() + bestAt + 1);
+  }
+  if (eos)
+    tokens.push_back(eos_);
+  return tokens;
+}
+
+std::string Tokenizer::decode(int32_t prev, int32_t token) const {
+  if (token < 0 || token >= size())
+    return {};
+  const std::string &piece = pieces[token];
+  if (auto b = byteOf(piece))
+    return std::string(1, static_cast<char>(*b));
+  if (prev == bos_ && !piece.empty() && piece[0] == ' ')
+    return piece.substr(1);
+  return piece;
+}
+
+std::string Tokenizer::decode(const std::vector<int32_t> &ids) const {
+  std::string out;
+  int32_t prev = -1;
+  for (int32_t id : ids) {
+    if (id != bos_ && id != eos_)
+      out += decode(prev, id);
+    prev = id;
+  }
+  return out;
+}
+
+} // namespace ane::model
