@@ -1,0 +1,31 @@
+//===- Commands.h - ane-exec subcommands ------------------------*- C++ -*-===//
+
+#ifndef ANE_TOOLS_ANE_EXEC_COMMANDS_H
+#define ANE_TOOLS_ANE_EXEC_COMMANDS_H
+
+#include "lib/Model/Tokenizer.h"
+
+#include <CLI/CLI.hpp>
+
+#include <optional>
+#include <string>
+
+namespace ane::exec {
+
+/// Options every model-reading subcommand shares.
+struct ModelOptions {
+  std::string model;
+  std::string tokenizer; // -z: a llama2.c tokenizer.bin
+  void add(CLI::App &app);
+};
+
+/// The tokenizer of the model, or of -z when given.
+Result<model::Tokenizer> loadTokenizer(const model::ModelSpec &spec,
+                                       const std::string &tokenizerPath);
+
+void addInspectCommand(CLI::App &app);
+void addTokenizeCommand(CLI::App &app);
+
+} // namespace ane::exec
+
+#endif // ANE_TOOLS_ANE_EXEC_COMMANDS_H

@@ -1,0 +1,80 @@
+//===- InspectCommand.cpp - ane-exec inspect ------------------------------===//
+//
+// Prints a model's config, tokenizer and tensor table without reading any
+// tensor data (so synthetic:7b costs nothing).
+//
+//===----------------------------------------------------------------------===//
+
+#include "tools/ane-exec/Commands.h"
+
+#include <fmt/format.h>
+
+namespace ane::exec {
+namespace {
+
+std::string humanBytes(uint64_t b) {
+  const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(b);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{} B", b)
+                : fmt::format("{:.2f} {}", v, units[u]);
+}
+
+int inspect(const ModelOptions &o) {
+  auto spec = model::openModel(o.model);
+  if (!spec.ok()) {
+    fmt::print(stderr, "error: {}\n", spec.message());
+    return 1;
+  }
+  const model::Config &c = spec->config;
+  fmt::print("model:     {} ({})\n", spec->source, spec->format);
+  fmt::print("config:    dim {}, layers {}, heads {}, kv heads {}, head dim "
+             "{}, hidden {}, vocab {}, context {}\n",
+             c.dim, c.nLayers, c.nHeads, c.nKvHeads, c.headDim, c.hiddenDim,
+             c.vocabSize, c.maxSeqLen);
+  fmt::print("           rope theta {:g}, norm eps {:g}, classifier {}\n",
+             c.ropeTheta, c.normEps,
+             c.sharedClassifier ? "shared with the embedding" : "separate");
+  if (!o.tokenizer.empty() || spec->tokenizer) {
+    auto tok = loadTokenizer(*spec, o.tokenizer);
+    if (!tok.ok()) {
+      fmt::print(stderr, "error: {}\n", tok.message());
+      return 1;
+    }
+    fmt::print("tokenizer: {} tokens, bos {}, eos {}{}\n", tok->size(),
+               tok->bos(), tok->eos(),
+               o.tokenizer.empty() ? "" : " (from " + o.tokenizer + ")");
+  } else {
+    fmt::print("tokenizer: none (pass -z tokenizer.bin)\n");
+  }
+  uint64_t total = 0;
+  for (const model::TensorInfo &t : spec->tensors)
+    total += t.bytes;
+  fmt::print("tensors:   {}, {}\n", spec->tensors.size(), humanBytes(total));
+  fmt::print("  {:<28} {:<5} {:<14} {:>12}\n", "name", "type", "shape",
+             "bytes");
+  for (const model::TensorInfo &t : spec->tensors)
+    fmt::print("  {:<28} {:<5} {:<14} {:>12}\n", t.name,
+               model::tensorTypeName(t.type),
+               fmt::format("[{}]", fmt::join(t.shape, ", ")), t.bytes);
+  return 0;
+}
+
+} // namespace
+
+void addInspectCommand(CLI::App &app) {
+  auto opts = std::make_shared<ModelOptions>();
+  CLI::App *cmd =
+      app.add_subcommand("inspect", "print a model's config and tensors");
+  opts->add(*cmd);
+  cmd->callback([opts] {
+    if (int rc = inspect(*opts))
+      throw CLI::RuntimeError(rc);
+  });
+}
+
+} // namespace ane::exec
