@@ -47,16 +47,20 @@ fuzz_smoke() {
   [ -f "$dir/build.ninja" ] || cmake -S . -B "$dir" -G Ninja -DANE_CORE_ONLY=ON \
     -DANE_BUILD_FUZZERS=ON -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
     -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined"
-  cmake --build "$dir" --target mil-parse-fuzzer weight-file-fuzzer
+  cmake --build "$dir" --target mil-parse-fuzzer weight-file-fuzzer gguf-fuzzer
   # libFuzzer adds inputs to its corpus folder, so work on a copy.
   local corpus="$dir/corpus-mil"
   mkdir -p "$corpus" "$dir/corpus-weights"
   cp ../shared/mil/corpus/*.mil "$corpus/"
-  echo "== fuzzing the MIL parser and the weight.bin reader for 2 x 15 s" >&2
+  echo "== fuzzing the MIL parser, weight.bin and GGUF readers for 3 x 15 s" >&2
   "$dir/test/fuzz/mil-parse-fuzzer" -max_total_time=15 -seed=1 \
     -artifact_prefix="$dir/" -dict=test/fuzz/mil.dict "$corpus" 2>&1 | tail -1
   "$dir/test/fuzz/weight-file-fuzzer" -max_total_time=15 -seed=1 \
     -artifact_prefix="$dir/" "$dir/corpus-weights" 2>&1 | tail -1
+  mkdir -p "$dir/corpus-gguf"
+  cp ../shared/models/stories260K-f16.gguf "$dir/corpus-gguf/"
+  "$dir/test/fuzz/gguf-fuzzer" -max_total_time=15 -seed=1 -max_len=4096 \
+    -artifact_prefix="$dir/" "$dir/corpus-gguf" 2>&1 | tail -1
 }
 
 case "${1:-}" in

@@ -7,6 +7,8 @@
 
 #include "tools/ane-exec/Commands.h"
 
+#include <chrono>
+
 #include <fmt/format.h>
 
 namespace ane::exec {
@@ -24,12 +26,45 @@ std::string humanBytes(uint64_t b) {
                 : fmt::format("{:.2f} {}", v, units[u]);
 }
 
-int inspect(const ModelOptions &o) {
+struct InspectOptions : ModelOptions {
+  int readLayer = -1;
+};
+
+/// Reads (or generates) every tensor of one layer as fp32, timing it.
+int readLayer(const model::ModelSpec &spec, int layer) {
+  auto start = std::chrono::steady_clock::now();
+  double sum = 0;
+  uint64_t bytes = 0;
+  for (const model::TensorInfo &t : spec.tensors) {
+    if (t.layer != layer)
+      continue;
+    auto data = spec.load(t);
+    if (!data.ok()) {
+      fmt::print(stderr, "error: {}\n", data.message());
+      return 1;
+    }
+    for (float v : data->toFloat())
+      sum += v;
+    bytes += t.numElements() * 4;
+  }
+  double s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  fmt::print(stderr, "read layer {}: {} as f32 in {:.3f} s (checksum {:.6g})\n",
+             layer, humanBytes(bytes), s, sum);
+  return 0;
+}
+
+int inspect(const InspectOptions &o) {
+  auto opened = std::chrono::steady_clock::now();
   auto spec = model::openModel(o.model);
   if (!spec.ok()) {
     fmt::print(stderr, "error: {}\n", spec.message());
     return 1;
   }
+  double openSeconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - opened)
+          .count();
   const model::Config &c = spec->config;
   fmt::print("model:     {} ({})\n", spec->source, spec->format);
   fmt::print("config:    dim {}, layers {}, heads {}, kv heads {}, head dim "
@@ -61,16 +96,27 @@ int inspect(const ModelOptions &o) {
     fmt::print("  {:<28} {:<5} {:<14} {:>12}\n", t.name,
                model::tensorTypeName(t.type),
                fmt::format("[{}]", fmt::join(t.shape, ", ")), t.bytes);
+  if (o.readLayer >= 0) {
+    if (o.readLayer >= c.nLayers) {
+      fmt::print(stderr, "error: --read-layer {}: the model has {} layers\n",
+                 o.readLayer, c.nLayers);
+      return 1;
+    }
+    fmt::print(stderr, "opened in {:.3f} s\n", openSeconds);
+    return readLayer(*spec, o.readLayer);
+  }
   return 0;
 }
 
 } // namespace
 
 void addInspectCommand(CLI::App &app) {
-  auto opts = std::make_shared<ModelOptions>();
+  auto opts = std::make_shared<InspectOptions>();
   CLI::App *cmd =
       app.add_subcommand("inspect", "print a model's config and tensors");
   opts->add(*cmd);
+  cmd->add_option("--read-layer", opts->readLayer,
+                  "also read one layer's tensors as f32 and time it");
   cmd->callback([opts] {
     if (int rc = inspect(*opts))
       throw CLI::RuntimeError(rc);

@@ -6,6 +6,9 @@
 #include "test/unittests/SharedData.h"
 
 #include <cmath>
+#include <cstring>
+#include <functional>
+#include <map>
 
 #include <gtest/gtest.h>
 
@@ -168,6 +171,50 @@ TEST(ModelTest, SyntheticPresetsAndOverrides) {
                           "synthetic:7b?depth=3", "synthetic:7b?layers"}) {
     auto m = openModel(bad);
     EXPECT_FALSE(m.ok()) << bad;
+  }
+}
+
+} // namespace
+
+namespace {
+
+TEST(ModelTest, CorruptCheckpointsNameTheFieldOrTensor) {
+  std::string good = ane::test::readFile(modelPath("stories260K.bin"));
+  ASSERT_GT(good.size(), 28u);
+  struct Case {
+    const char *what;
+    std::function<void(std::string &)> damage;
+    const char *error;
+  };
+  auto setI32 = [](std::string &b, size_t at, int32_t v) {
+    std::memcpy(&b[at], &v, 4);
+  };
+  const Case cases[] = {
+      {"short header", [](std::string &b) { b.resize(20); },
+       "20 bytes cannot hold the 28-byte llama2.c header"},
+      {"zero dim", [&](std::string &b) { setI32(b, 0, 0); },
+       "header field dim at offset 0 is 0"},
+      {"negative layers", [&](std::string &b) { setI32(b, 8, -3); },
+       "header field n_layers at offset 8 is -3"},
+      {"absurd seq_len", [&](std::string &b) { setI32(b, 24, 1 << 30); },
+       "header field seq_len at offset 24 is 1073741824"},
+      {"heads do not divide dim", [&](std::string &b) { setI32(b, 12, 7); },
+       "n_heads 7 does not divide dim 64"},
+      {"truncated weights", [](std::string &b) { b.resize(b.size() / 2); },
+       "needs bytes ["},
+      {"versioned export", [](std::string &b) { b.replace(0, 4, "24ka"); },
+       "versioned llama2.c exports (magic 'ak42') are not supported"},
+  };
+  for (const Case &c : cases) {
+    std::string bytes = good;
+    c.damage(bytes);
+    std::string path = ::testing::TempDir() + "/damaged.bin";
+    std::ofstream(path, std::ios::binary) << bytes;
+    auto m = openModel(path);
+    ASSERT_FALSE(m.ok()) << c.what;
+    EXPECT_NE(m.message().find(c.error), std::string::npos)
+        << c.what << ": " << m.message();
+    EXPECT_NE(m.message().find("damaged.bin"), std::string::npos) << c.what;
   }
 }
 
