@@ -10,6 +10,7 @@
 #include "lib/Dialect/AneMil/Export/MILTranslation.h"
 #include "lib/Dialect/AneMil/IR/AneMilOps.h"
 #include "lib/Dialect/Llama/IR/LlamaOps.h"
+#include "lib/Dialect/Llama/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/DialectRegistry.h"
 
@@ -20,6 +21,9 @@ inline void registerAllDialects(DialectRegistry &registry) {
   registry
       .insert<func::FuncDialect, llama::LlamaDialect, anemil::AneMilDialect>();
 }
+
+/// The passes of our dialects.
+inline void registerAllPasses() { llama::registerLlamaPasses(); }
 
 /// --to-mil, --from-mil and --format-mil.
 inline void registerAllTranslations() { anemil::registerMILTranslations(); }

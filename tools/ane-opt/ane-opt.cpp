@@ -6,6 +6,7 @@
 int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   mlir::ane::registerAllDialects(registry);
+  mlir::ane::registerAllPasses();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "ane-mlir optimizer driver\n", registry));
 }

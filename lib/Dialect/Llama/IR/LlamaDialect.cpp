@@ -124,6 +124,15 @@ LogicalResult LlamaDialect::verifyOperationAttribute(Operation *op,
   if (attr.getName() == getRoleAttrName())
     return op->emitError() << "'" << getRoleAttrName()
                            << "' belongs on a function argument";
+  // Set by passes: the kernel a function implements, the quantization
+  // scheme of the module's weights.
+  if (attr.getName() == "llama.kernel" ||
+      attr.getName() == "llama.quantization") {
+    if (!isa<StringAttr>(attr.getValue()))
+      return op->emitError()
+             << "'" << attr.getName().getValue() << "' must be a string";
+    return success();
+  }
   return op->emitError() << "unknown llama attribute '"
                          << attr.getName().getValue() << "'";
 }

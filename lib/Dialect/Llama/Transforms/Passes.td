@@ -1,0 +1,49 @@
+//===- Passes.td - llama dialect passes --------------------*- tablegen -*-===//
+
+#ifndef ANE_LLAMA_PASSES
+#define ANE_LLAMA_PASSES
+
+include "mlir/Pass/PassBase.td"
+
+def LlamaQuantizePass : Pass<"llama-quantize", "mlir::ModuleOp"> {
+  let summary = "Give matrix weight arguments a quantized type";
+  let description = [{
+    Rewrites the type of every role-tagged matrix argument (projections,
+    classifier, embedding) to `!llama.qweight<scheme, group, shape, scale>`.
+    The group is clamped to what a row allows: if it does not divide the
+    in-features, the largest power of two that does (down to 16) is used, else
+    one group per row. `f16` leaves weights as they are. The scheme is
+    recorded on the module as `llama.quantization`, for the weight packer.
+  }];
+  let options = [
+    Option<"scheme", "scheme", "std::string", /*default=*/"\"q4\"",
+           "f16, q8, q4, q3 or lut4">,
+    Option<"group", "group", "int64_t", /*default=*/"0",
+           "group size along in-features; 0 picks the scheme's default "
+           "(q4: 128, q3: 64, q8: 0 = per channel, lut4: 16)">,
+  ];
+  let dependentDialects = ["mlir::llama::LlamaDialect"];
+}
+
+def LlamaOutlineKernelsPass : Pass<"llama-outline-kernels", "mlir::ModuleOp"> {
+  let summary = "Split the layer template into the forward kernel plan";
+  let description = [{
+    Replaces @layer and @head by the kernels of one shape bucket, with static
+    sequence length `seq` and context length `ctx`:
+    `attn_qkv` (norm, Q/K/V, RoPE), `attn_core` (GQA over the cache),
+    `attn_out` (Wo + residual), `ffn_up` (norm, gate/up, SwiGLU),
+    `ffn_down` (W2 + residual) and `lm_head` (final norm + classifier).
+    Each kernel function carries `llama.kernel = "<name>"`; @embed stays for
+    the host.
+  }];
+  let options = [
+    Option<"seq", "seq", "int64_t", /*default=*/"1",
+           "tokens per call (1 for decode)">,
+    Option<"ctx", "ctx", "int64_t", /*default=*/"256",
+           "KV cache length of the bucket">,
+  ];
+  let dependentDialects = ["mlir::llama::LlamaDialect",
+                           "mlir::func::FuncDialect"];
+}
+
+#endif // ANE_LLAMA_PASSES
