@@ -7,10 +7,12 @@
 #ifndef ANE_LIB_INITALL_H
 #define ANE_LIB_INITALL_H
 
+#include "lib/Conversion/Passes.h"
 #include "lib/Dialect/AneMil/Export/MILTranslation.h"
 #include "lib/Dialect/AneMil/IR/AneMilOps.h"
 #include "lib/Dialect/Llama/IR/LlamaOps.h"
 #include "lib/Dialect/Llama/Transforms/Passes.h"
+#include "lib/Pipelines.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/DialectRegistry.h"
 
@@ -23,7 +25,11 @@ inline void registerAllDialects(DialectRegistry &registry) {
 }
 
 /// The passes of our dialects.
-inline void registerAllPasses() { llama::registerLlamaPasses(); }
+inline void registerAllPasses() {
+  llama::registerLlamaPasses();
+  ane::registerAneConversionPasses();
+  ane::registerCompilePipeline();
+}
 
 /// --to-mil, --from-mil and --format-mil.
 inline void registerAllTranslations() { anemil::registerMILTranslations(); }

@@ -130,6 +130,12 @@ std::vector<int64_t> unpackSubByte(const uint8_t *bytes, size_t count, int bits,
   return out;
 }
 
+uint64_t BlobLayout::append(uint64_t bytes) {
+  uint64_t meta = alignUp(end);
+  end = meta + kMetadataSize + bytes;
+  return meta;
+}
+
 //===----------------------------------------------------------------------===//
 // Writer
 //===----------------------------------------------------------------------===//

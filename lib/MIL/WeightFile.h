@@ -58,6 +58,19 @@ std::vector<uint8_t> packSubByte(const std::vector<int64_t> &values, int bits);
 std::vector<int64_t> unpackSubByte(const uint8_t *bytes, size_t count, int bits,
                                    bool isSigned);
 
+/// The offsets a WeightWriter will give to blobs appended in order, without
+/// writing them: the compiler lays out weight slots, the packer writes them.
+class BlobLayout {
+public:
+  /// The metadata offset of the next blob of `bytes` payload bytes.
+  uint64_t append(uint64_t bytes);
+  /// The file size after the blobs appended so far.
+  uint64_t size() const { return end; }
+
+private:
+  uint64_t end = 64;
+};
+
 /// Builds a weight.bin in memory.
 class WeightWriter {
 public:

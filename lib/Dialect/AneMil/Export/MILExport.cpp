@@ -17,6 +17,7 @@
 #include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/Path.h"
 
 using namespace mlir;
@@ -152,11 +153,20 @@ public:
       if (failed(type))
         return failure();
       SmallVector<std::string> n = locNames(arg.getLoc());
+      if (auto named = fn.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                                       "anemil.name"))
+        n.assign(1, named.str());
       std::string name = unique(
           n.empty() ? "input_" + std::to_string(arg.getArgNumber()) : n[0]);
       names[arg] = name;
       out.params.push_back({*type, name});
     }
+    // Function results may name the values they return.
+    if (auto ret = dyn_cast<func::ReturnOp>(body.getTerminator()))
+      for (auto [i, v] : llvm::enumerate(ret.getOperands()))
+        if (auto name = fn.getResultAttrOfType<StringAttr>(i, "anemil.name"))
+          if (!isa<BlockArgument>(v))
+            resultNames[v] = name.str();
     for (Operation &op : body) {
       if (auto ret = dyn_cast<func::ReturnOp>(op)) {
         for (Value v : ret.getOperands())
@@ -383,7 +393,9 @@ private:
       auto type = milType(r.getType(), op->getLoc());
       if (failed(type))
         return failure();
-      std::string name = unique(r.getResultNumber() < n.size()
+      auto forced = resultNames.find(r);
+      std::string name = unique(forced != resultNames.end() ? forced->second
+                                : r.getResultNumber() < n.size()
                                     ? n[r.getResultNumber()]
                                     : base + "_" + std::to_string(counter++));
       names[r] = name;
@@ -491,6 +503,7 @@ private:
   int opsetVersion = 18;
   int counter = 0;
   DenseMap<Value, std::string> names;
+  DenseMap<Value, std::string> resultNames;
   llvm::StringSet<> used;
 };
 
@@ -530,5 +543,175 @@ LogicalResult mlir::anemil::exportMIL(ModuleOp module, llvm::raw_ostream &os,
   if (failed(program))
     return failure();
   os << mil::printProgram(*program);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Kernel directories
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+void writeTensorList(llvm::json::OStream &j, StringRef key,
+                     ArrayRef<std::pair<std::string, mil::Type>> values) {
+  j.attributeArray(key, [&] {
+    for (const auto &[name, type] : values)
+      j.object([&] {
+        j.attribute("name", name);
+        j.attribute("dtype", std::string(mil::dtypeName(type.dtype)));
+        j.attributeArray("shape", [&] {
+          for (int64_t d : type.dims)
+            j.value(d);
+        });
+      });
+  });
+}
+
+void writeSlot(llvm::json::OStream &j, DictionaryAttr slot) {
+  j.object([&] {
+    for (StringRef key : {"role", "segment", "scheme"})
+      j.attribute(key, slot.getAs<StringAttr>(key).getValue());
+    j.attribute("group", slot.getAs<IntegerAttr>("group").getInt());
+    j.attributeArray("shape", [&] {
+      for (int64_t d : slot.getAs<DenseI64ArrayAttr>("shape").asArrayRef())
+        j.value(d);
+    });
+    auto offsets = slot.getAs<DenseI64ArrayAttr>("offsets").asArrayRef();
+    auto blobs = slot.getAs<ArrayAttr>("blobs");
+    j.attributeArray("blobs", [&] {
+      for (auto [offset, t] : llvm::zip(offsets, blobs)) {
+        auto type = cast<RankedTensorType>(cast<TypeAttr>(t).getValue());
+        j.object([&] {
+          j.attribute("offset", offset);
+          j.attribute("dtype", std::string(mil::dtypeName(
+                                   *milDType(type.getElementType()))));
+          j.attributeArray("shape", [&] {
+            for (int64_t d : type.getShape())
+              j.value(d);
+          });
+        });
+      }
+    });
+  });
+}
+
+/// Bytes of a segment: past the end of its last blob.
+uint64_t segmentSize(ArrayAttr slots, StringRef segment) {
+  uint64_t size = 64;
+  for (Attribute a : slots) {
+    auto slot = cast<DictionaryAttr>(a);
+    if (slot.getAs<StringAttr>("segment").getValue() != segment)
+      continue;
+    auto offsets = slot.getAs<DenseI64ArrayAttr>("offsets").asArrayRef();
+    for (auto [offset, t] :
+         llvm::zip(offsets, slot.getAs<ArrayAttr>("blobs"))) {
+      auto type = cast<RankedTensorType>(cast<TypeAttr>(t).getValue());
+      uint64_t bits = type.getElementType().getIntOrFloatBitWidth();
+      size = std::max<uint64_t>(
+          size, offset + 64 + (type.getNumElements() * bits + 7) / 8);
+    }
+  }
+  return size;
+}
+
+} // namespace
+
+LogicalResult mlir::anemil::exportKernelDir(ModuleOp module, StringRef dir) {
+  if (std::error_code ec = llvm::sys::fs::create_directories(dir))
+    return module.emitError()
+           << "cannot create " << dir << ": " << ec.message();
+  struct Kernel {
+    std::string name;
+    mil::Function fn;
+    ArrayAttr weights;
+  };
+  std::vector<Kernel> kernels;
+  for (auto fn : module.getOps<func::FuncOp>()) {
+    auto kernel = fn->getAttrOfType<StringAttr>("anemil.kernel");
+    if (!kernel)
+      continue;
+    // One program per kernel, its function named main.
+    OwningOpRef<ModuleOp> single = ModuleOp::create(fn.getLoc());
+    auto clone = cast<func::FuncOp>(fn->clone());
+    clone.setSymName("main");
+    single->push_back(clone);
+    auto program = exportMIL(*single, MILExportOptions());
+    if (failed(program))
+      return failure();
+    SmallString<256> path(dir);
+    llvm::sys::path::append(path, kernel.getValue() + ".mil");
+    std::error_code ec;
+    llvm::raw_fd_ostream os(path, ec);
+    if (ec)
+      return module.emitError()
+             << "cannot write " << path << ": " << ec.message();
+    os << mil::printProgram(*program);
+    kernels.push_back({kernel.getValue().str(), program->functions[0],
+                       fn->getAttrOfType<ArrayAttr>("anemil.weights")});
+  }
+  if (kernels.empty())
+    return module.emitError() << "no kernels to write: run ane-compile first";
+
+  SmallString<256> path(dir);
+  llvm::sys::path::append(path, "manifest.json");
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec);
+  if (ec)
+    return module.emitError()
+           << "cannot write " << path << ": " << ec.message();
+  llvm::json::OStream j(os, 2);
+  auto slots = module->getAttrOfType<ArrayAttr>("anemil.weight_slots");
+  j.object([&] {
+    j.attribute("format", "ane-kernels");
+    j.attribute("version", 1);
+    if (auto dtype = module->getAttrOfType<StringAttr>("anemil.dtype"))
+      j.attribute("dtype", dtype.getValue());
+    if (auto q = module->getAttrOfType<StringAttr>("llama.quantization"))
+      j.attribute("quantization", q.getValue());
+    if (auto c = module->getAttr("llama.config")) {
+      // The config's own text form keeps this file free of dialect details.
+      std::string text;
+      llvm::raw_string_ostream ss(text);
+      c.print(ss);
+      j.attribute("config", ss.str());
+    }
+    j.attribute("weight_path", "@model_path/weights/weight.bin");
+    j.attributeObject("segments", [&] {
+      for (StringRef seg : {"layer", "global"})
+        j.attributeObject(seg, [&] {
+          j.attribute("size", slots ? segmentSize(slots, seg) : 64);
+        });
+    });
+    j.attributeArray("weights", [&] {
+      if (slots)
+        for (Attribute a : slots)
+          writeSlot(j, cast<DictionaryAttr>(a));
+    });
+    j.attributeArray("kernels", [&] {
+      for (const Kernel &k : kernels)
+        j.object([&] {
+          j.attribute("name", k.name);
+          j.attribute("file", k.name + ".mil");
+          std::vector<std::pair<std::string, mil::Type>> ins, outs;
+          for (const mil::Param &p : k.fn.params)
+            ins.push_back({p.name, p.type});
+          for (const std::string &o : k.fn.outputs)
+            for (const mil::Statement &s : k.fn.body)
+              for (const auto &out : s.outputs)
+                if (out.name == o)
+                  outs.push_back({o, out.type});
+          writeTensorList(j, "inputs", ins);
+          writeTensorList(j, "outputs", outs);
+          j.attributeArray("weights", [&] {
+            if (k.weights)
+              for (Attribute a : k.weights)
+                j.value(cast<DictionaryAttr>(a)
+                            .getAs<StringAttr>("role")
+                            .getValue());
+          });
+        });
+    });
+  });
+  os << "\n";
   return success();
 }

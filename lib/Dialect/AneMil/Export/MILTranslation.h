@@ -24,15 +24,21 @@ struct MILExportOptions {
 /// Builds the MIL program for every func.func of `module` (one MIL function
 /// each). Scalar attributes become `const` statements with deterministic
 /// names; large constants go to weight.bin.
-FailureOr<ane::mil::Program> exportMIL(ModuleOp module,
+FailureOr<::ane::mil::Program> exportMIL(ModuleOp module,
                                        const MILExportOptions &options);
 /// exportMIL, then prints the canonical text.
 LogicalResult exportMIL(ModuleOp module, llvm::raw_ostream &os,
                         const MILExportOptions &options);
 
+/// Writes every kernel function (those with `anemil.kernel`) as
+/// `<dir>/<kernel>.mil`, a program whose function is `main`, and
+/// `<dir>/manifest.json`: the model config, each kernel's inputs, outputs and
+/// weight slots, and the weight segments the packer must write.
+LogicalResult exportKernelDir(ModuleOp module, StringRef dir);
+
 /// Builds an anemil module from a parsed MIL program. An op the dialect lacks
 /// is an error naming the op and its line.
-OwningOpRef<ModuleOp> importMIL(const ane::mil::Program &program,
+OwningOpRef<ModuleOp> importMIL(const ::ane::mil::Program &program,
                                 MLIRContext *context, StringRef fileName);
 
 /// The MIL parameter names of an anemil op's operands, in operand order.

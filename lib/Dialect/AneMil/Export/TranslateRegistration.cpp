@@ -3,6 +3,7 @@
 #include "lib/Dialect/AneMil/Export/MILTranslation.h"
 
 #include "lib/Dialect/AneMil/IR/AneMilOps.h"
+#include "lib/Dialect/Llama/IR/LlamaOps.h"
 #include "lib/MIL/Text.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Tools/mlir-translate/Translation.h"
@@ -39,15 +40,23 @@ void mlir::anemil::registerToMILTranslation() {
       llvm::cl::desc("with --to-mil: write weight.bin for large constants "
                      "into this directory"),
       llvm::cl::init(""));
+  static llvm::cl::opt<std::string> kernelDir(
+      "kernel-dir",
+      llvm::cl::desc("with --to-mil: write each compiled kernel as "
+                     "DIR/<kernel>.mil, and DIR/manifest.json"),
+      llvm::cl::init(""));
   static TranslateFromMLIRRegistration reg(
       "to-mil", "translate anemil to Core ML MIL text",
       [](ModuleOp module, llvm::raw_ostream &os) {
+        if (!kernelDir.empty())
+          return exportKernelDir(module, kernelDir);
         MILExportOptions options;
         options.weightsDir = weightsDir;
         return exportMIL(module, os, options);
       },
       [](DialectRegistry &registry) {
-        registry.insert<func::FuncDialect, AneMilDialect>();
+        registry
+            .insert<func::FuncDialect, AneMilDialect, llama::LlamaDialect>();
       });
 }
 

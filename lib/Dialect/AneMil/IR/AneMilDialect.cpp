@@ -169,8 +169,48 @@ Opset mlir::anemil::getIntroducedOpset(StringRef mnemonic) {
       .Default(Opset::IOS15);
 }
 
+namespace {
+LogicalResult verifyNameAttr(Operation *op, NamedAttribute attr) {
+  if (attr.getName() != "anemil.name")
+    return op->emitError() << "unknown anemil argument or result attribute '"
+                           << attr.getName().getValue() << "'";
+  if (!isa<StringAttr>(attr.getValue()))
+    return op->emitError() << "'anemil.name' must be a string";
+  return success();
+}
+} // namespace
+
+LogicalResult AneMilDialect::verifyRegionArgAttribute(Operation *op, unsigned,
+                                                      unsigned,
+                                                      NamedAttribute attr) {
+  return verifyNameAttr(op, attr);
+}
+
+LogicalResult AneMilDialect::verifyRegionResultAttribute(Operation *op,
+                                                         unsigned, unsigned,
+                                                         NamedAttribute attr) {
+  return verifyNameAttr(op, attr);
+}
+
 LogicalResult AneMilDialect::verifyOperationAttribute(Operation *op,
                                                       NamedAttribute attr) {
+  if (attr.getName() == "anemil.kernel") {
+    if (!isa<StringAttr>(attr.getValue()))
+      return op->emitError() << "'anemil.kernel' must be a string";
+    return success();
+  }
+  if (attr.getName() == "anemil.weights" ||
+      attr.getName() == "anemil.weight_slots") {
+    if (!isa<ArrayAttr>(attr.getValue()))
+      return op->emitError()
+             << "'" << attr.getName().getValue() << "' must be an array";
+    return success();
+  }
+  if (attr.getName() == "anemil.dtype") {
+    if (!isa<StringAttr>(attr.getValue()))
+      return op->emitError() << "'anemil.dtype' must be a string";
+    return success();
+  }
   if (attr.getName() != getOpsetAttrName())
     return op->emitError() << "unknown anemil attribute '"
                            << attr.getName().getValue() << "'";

@@ -22,11 +22,16 @@ def AneMil_Dialect : Dialect {
     intN -> iN (signless, two's complement), uintN -> uiN.
 
     A function states its MIL opset with `anemil.opset = #anemil.opset<ios18>`;
-    ops newer than that opset are rejected.
+    ops newer than that opset are rejected. Kernel functions made by the
+    compiler also carry `anemil.kernel` (their name in the kernel plan) and
+    `anemil.weights` (the weight slots they read); arguments and results may
+    carry `anemil.name`, the MIL name of the input or output.
   }];
   let useDefaultAttributePrinterParser = 1;
   let useDefaultTypePrinterParser = 1;
   let hasOperationAttrVerify = 1;
+  let hasRegionArgAttrVerify = 1;
+  let hasRegionResultAttrVerify = 1;
   let extraClassDeclaration = [{
     /// Name of the function attribute holding the MIL opset.
     static constexpr ::llvm::StringLiteral getOpsetAttrName() {

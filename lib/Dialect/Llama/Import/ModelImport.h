@@ -13,7 +13,7 @@ namespace mlir::llama {
 /// the @layer template (weights are role-tagged arguments; no weight data
 /// enters the IR) and @head. Sequence and context lengths are left dynamic
 /// (`?`); kernel outlining picks the buckets.
-OwningOpRef<ModuleOp> importModel(const ane::model::ModelSpec &model,
+OwningOpRef<ModuleOp> importModel(const ::ane::model::ModelSpec &model,
                                   MLIRContext *context);
 
 /// True if the command line asks for `--import-model=<file|synthetic:NAME>`.

@@ -1,0 +1,560 @@
+//===- LlamaToAneMil.cpp - convert-llama-to-anemil ------------------------===//
+//
+// Each outlined kernel is rebuilt as an anemil function, op by op, with a
+// value map. This is not a DialectConversion on purpose: the layout of a
+// value depends on what it is (activations [S, C] -> [1, C, 1, S], caches
+// [KV, C, hd] -> [1, KV*hd, 1, C], weights -> blob constants that leave the
+// signature, positions -> cos/sin tables or a mask), which a type-based
+// TypeConverter cannot express, and the signature is the runtime contract.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lib/Conversion/Passes.h"
+
+#include "lib/MIL/WeightFile.h"
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
+
+namespace mlir::ane {
+#define GEN_PASS_DEF_CONVERTLLAMATOANEMILPASS
+#include "lib/Conversion/Passes.h.inc"
+} // namespace mlir::ane
+
+using namespace mlir;
+using namespace mlir::anemil;
+
+namespace {
+
+constexpr StringLiteral kBlobPath = "@model_path/weights/weight.bin";
+
+/// The order of weight slots in a segment; every layer's segment has the
+/// same offsets because it holds the same slots in the same order.
+const llama::Role kLayerSlots[] = {
+    llama::Role::AttnNorm, llama::Role::AttnQ,   llama::Role::AttnK,
+    llama::Role::AttnV,    llama::Role::AttnOut, llama::Role::FfnNorm,
+    llama::Role::FfnGate,  llama::Role::FfnUp,   llama::Role::FfnDown};
+const llama::Role kGlobalSlots[] = {
+    llama::Role::TokenEmbd, llama::Role::OutputNorm, llama::Role::Output};
+
+bool isLayerRole(llama::Role r) { return llvm::is_contained(kLayerSlots, r); }
+
+/// How one weight is stored: its blobs, in order, with their MLIR types.
+struct Slot {
+  llama::Role role;
+  SmallVector<int64_t> shape; // [out, in] or [n]
+  std::string scheme;         // "dense", "q8", "q4", "q3", "lut4"
+  int64_t group = 0;          // effective group along in-features
+  SmallVector<RankedTensorType> blobTypes;
+  SmallVector<uint64_t> offsets;
+};
+
+uint64_t blobBytes(RankedTensorType t) {
+  unsigned bits = t.getElementType().getIntOrFloatBitWidth();
+  return (static_cast<uint64_t>(t.getNumElements()) * bits + 7) / 8;
+}
+
+/// Lays out every slot of a segment from the weight types of the module.
+class SlotTable {
+public:
+  SlotTable(MLIRContext *ctx, Type computeType)
+      : ctx(ctx), compute(computeType) {}
+
+  LogicalResult add(llama::Role role, Type weightType, Location loc) {
+    if (slots.count(static_cast<int>(role)))
+      return success();
+    Slot s;
+    s.role = role;
+    s.shape = llama::getWeightShape(weightType);
+    if (auto q = dyn_cast<llama::QWeightType>(weightType)) {
+      int64_t out = s.shape[0], in = s.shape[1];
+      s.group = q.getEffectiveGroup();
+      s.scheme = llama::stringifyQuantScheme(q.getScheme()).str();
+      Type scaleType = compute;
+      auto groups = RankedTensorType::get({out, in / s.group, 1, 1}, scaleType);
+      switch (q.getScheme()) {
+      case llama::QuantScheme::Q8:
+        s.blobTypes = {
+            RankedTensorType::get({out, in, 1, 1}, IntegerType::get(ctx, 8)),
+            groups};
+        break;
+      case llama::QuantScheme::Q4:
+      case llama::QuantScheme::Q3:
+        // MIL has no 3-bit blockwise type: q3 values live in int4.
+        s.blobTypes = {
+            RankedTensorType::get({out, in, 1, 1}, IntegerType::get(ctx, 4)),
+            groups};
+        break;
+      case llama::QuantScheme::Lut4:
+        s.blobTypes = {
+            RankedTensorType::get(
+                {out, in, 1, 1},
+                IntegerType::get(ctx, 4, IntegerType::Unsigned)),
+            RankedTensorType::get({out, in / s.group, 1, 1, 16, 1}, scaleType)};
+        break;
+      }
+    } else if (s.shape.size() == 2) {
+      s.scheme = "dense";
+      s.blobTypes = {
+          RankedTensorType::get({s.shape[0], s.shape[1], 1, 1}, compute)};
+    } else if (s.shape.size() == 1) {
+      s.scheme = "dense";
+      s.blobTypes = {RankedTensorType::get({1, s.shape[0], 1, 1}, compute)};
+    } else {
+      return emitError(loc) << "cannot lay out weight of type " << weightType;
+    }
+    slots[static_cast<int>(role)] = std::move(s);
+    return success();
+  }
+
+  /// Assigns offsets, segment by segment, in the fixed slot order.
+  void layout() {
+    for (ArrayRef<llama::Role> segment :
+         {ArrayRef<llama::Role>(kLayerSlots),
+          ArrayRef<llama::Role>(kGlobalSlots)}) {
+      ::ane::mil::BlobLayout blobs;
+      for (llama::Role r : segment) {
+        auto it = slots.find(static_cast<int>(r));
+        if (it == slots.end())
+          continue;
+        for (RankedTensorType t : it->second.blobTypes)
+          it->second.offsets.push_back(blobs.append(blobBytes(t)));
+      }
+    }
+  }
+
+  const Slot &get(llama::Role r) const { return slots.at(static_cast<int>(r)); }
+
+  /// Every slot, layer segment first, each in slot order.
+  ArrayAttr describeAll() const {
+    SmallVector<Attribute> all;
+    for (ArrayRef<llama::Role> segment : {ArrayRef<llama::Role>(kLayerSlots),
+                                          ArrayRef<llama::Role>(kGlobalSlots)})
+      for (llama::Role r : segment)
+        if (slots.count(static_cast<int>(r)))
+          all.push_back(describe(get(r)));
+    return ArrayAttr::get(ctx, all);
+  }
+
+  DictionaryAttr describe(const Slot &s) const {
+    Builder b(ctx);
+    SmallVector<NamedAttribute> fields = {
+        b.getNamedAttr("role", b.getStringAttr(llama::stringifyRole(s.role))),
+        b.getNamedAttr(
+            "segment",
+            b.getStringAttr(isLayerRole(s.role) ? "layer" : "global")),
+        b.getNamedAttr("shape", b.getDenseI64ArrayAttr(s.shape)),
+        b.getNamedAttr("scheme", b.getStringAttr(s.scheme)),
+        b.getNamedAttr("group", b.getI64IntegerAttr(s.group)),
+    };
+    SmallVector<int64_t> offsets(s.offsets.begin(), s.offsets.end());
+    fields.push_back(
+        b.getNamedAttr("offsets", b.getDenseI64ArrayAttr(offsets)));
+    SmallVector<Attribute> types;
+    for (RankedTensorType t : s.blobTypes)
+      types.push_back(TypeAttr::get(t));
+    fields.push_back(b.getNamedAttr("blobs", b.getArrayAttr(types)));
+    return b.getDictionaryAttr(fields);
+  }
+
+private:
+  MLIRContext *ctx;
+  Type compute;
+  std::map<int, Slot> slots;
+};
+
+/// Rebuilds one llama kernel as an anemil function.
+class KernelLowering {
+public:
+  KernelLowering(func::FuncOp fn, const SlotTable &slots, Type compute)
+      : fn(fn), slots(slots), compute(compute), ctx(fn.getContext()),
+        b(fn.getContext()) {}
+
+  LogicalResult run() {
+    StringRef kernel = fn->getAttrOfType<StringAttr>("llama.kernel").getValue();
+    b.setInsertionPoint(fn);
+    auto newFn = b.create<func::FuncOp>(fn.getLoc(), fn.getSymName(),
+                                        b.getFunctionType({}, {}));
+    newFn->setAttr(AneMilDialect::getOpsetAttrName(),
+                   OpsetAttr::get(ctx, Opset::IOS18));
+    newFn->setAttr("anemil.kernel", b.getStringAttr(kernel));
+    body = newFn.addEntryBlock();
+    b.setInsertionPointToStart(body);
+    if (failed(mapArguments(kernel)))
+      return failure();
+    for (Operation &op : fn.getBody().front())
+      if (failed(lower(&op)))
+        return failure();
+    // Weight slots read, in slot order.
+    SmallVector<Attribute> used;
+    for (llama::Role r : usedRoles)
+      used.push_back(slots.describe(slots.get(r)));
+    newFn->setAttr("anemil.weights", b.getArrayAttr(used));
+    // attn_core reads the new keys and values from the cache, where the
+    // host writes them; drop inputs nothing reads.
+    for (int i = static_cast<int>(body->getNumArguments()) - 1; i >= 0; --i)
+      if (body->getArgument(i).use_empty()) {
+        body->eraseArgument(i);
+        inputNames.erase(inputNames.begin() + i);
+      }
+    SmallVector<Type> inputs;
+    for (BlockArgument a : body->getArguments())
+      inputs.push_back(a.getType());
+    newFn.setFunctionType(b.getFunctionType(inputs, resultTypes));
+    for (auto [i, name] : llvm::enumerate(inputNames))
+      newFn.setArgAttr(i, "anemil.name", b.getStringAttr(name));
+    for (auto [i, name] : llvm::enumerate(outputNames))
+      newFn.setResultAttr(i, "anemil.name", b.getStringAttr(name));
+    fn.erase();
+    return success();
+  }
+
+private:
+  RankedTensorType act(int64_t channels, int64_t seq) {
+    return RankedTensorType::get({1, channels, 1, seq}, compute);
+  }
+
+  Value input(StringRef name, RankedTensorType type) {
+    inputNames.push_back(name.str());
+    return body->addArgument(type,
+                             NameLoc::get(b.getStringAttr(name), fn.getLoc()));
+  }
+
+  /// Activations enter in [1, C, 1, S]; positions become cos/sin tables
+  /// (attn_qkv) or an additive mask (attn_core); weights become constants.
+  LogicalResult mapArguments(StringRef kernel) {
+    for (BlockArgument arg : fn.getArguments()) {
+      if (auto role = fn.getArgAttrOfType<llama::RoleAttr>(
+              arg.getArgNumber(), llama::LlamaDialect::getRoleAttrName())) {
+        weights[arg] = role.getValue();
+        continue;
+      }
+      auto t = cast<RankedTensorType>(arg.getType());
+      if (t.getRank() == 1) { // positions
+        int64_t seq = t.getDimSize(0);
+        if (kernel == "attn_qkv") {
+          int64_t half = ropeHalf();
+          if (half < 0)
+            return fn.emitError() << "attn_qkv needs a llama.rope op";
+          cosTable = input("rope_cos", act(half, seq));
+          sinTable = input("rope_sin", act(half, seq));
+        }
+        // attn_core takes an additive mask instead, added when lowering
+        // the attention.
+        continue;
+      }
+      if (t.getRank() == 3) { // [kv_heads, ctx, head_dim]: k then v cache
+        values[arg] =
+            input(++caches == 1 ? "k_cache" : "v_cache",
+                  act(t.getDimSize(0) * t.getDimSize(2), t.getDimSize(1)));
+        continue;
+      }
+      if (t.getRank() != 2)
+        return fn.emitError() << "unexpected kernel argument type " << t;
+      static const char *names[] = {"x", "y", "z", "w"};
+      std::string name = activationName(kernel, arg.getArgNumber(), names);
+      values[arg] = input(name, act(t.getDimSize(1), t.getDimSize(0)));
+    }
+    return success();
+  }
+
+  std::string activationName(StringRef kernel, unsigned index,
+                             const char *const *fallback) {
+    static const std::map<std::string, std::vector<std::string>> names = {
+        {"attn_qkv", {"x"}},         {"attn_core", {"q", "k", "v"}},
+        {"attn_out", {"attn", "x"}}, {"ffn_up", {"x"}},
+        {"ffn_down", {"h", "x"}},    {"lm_head", {"x"}},
+    };
+    auto it = names.find(kernel.str());
+    if (it != names.end() && index < it->second.size())
+      return it->second[index];
+    return fallback[index % 4];
+  }
+
+  int64_t ropeHalf() {
+    int64_t half = -1;
+    fn.walk([&](llama::RopeOp r) { half = r.getHeadDim() / 2; });
+    return half;
+  }
+
+  // -- helpers building anemil ops ------------------------------------------
+
+  Value scalarConst(double v) {
+    auto t = RankedTensorType::get({}, compute);
+    return b.create<ConstOp>(
+        fn.getLoc(), t, DenseElementsAttr::get(t, FloatAttr::get(compute, v)));
+  }
+
+  Value reshape(Value x, ArrayRef<int64_t> shape) {
+    return b.create<ReshapeOp>(fn.getLoc(),
+                               RankedTensorType::get(shape, compute), x,
+                               b.getDenseI64ArrayAttr(shape));
+  }
+
+  Value transpose(Value x, ArrayRef<int64_t> perm) {
+    auto in = cast<RankedTensorType>(x.getType()).getShape();
+    SmallVector<int64_t> shape;
+    for (int64_t p : perm)
+      shape.push_back(in[p]);
+    return b.create<TransposeOp>(fn.getLoc(),
+                                 RankedTensorType::get(shape, compute), x,
+                                 b.getDenseI64ArrayAttr(perm));
+  }
+
+  template <typename OpTy> Value binary(Value x, Value y, Location loc) {
+    auto sx = cast<RankedTensorType>(x.getType()).getShape();
+    auto sy = cast<RankedTensorType>(y.getType()).getShape();
+    size_t rank = std::max(sx.size(), sy.size());
+    SmallVector<int64_t> shape(rank);
+    for (size_t i = 0; i < rank; ++i) {
+      int64_t a = i < rank - sx.size() ? 1 : sx[i - (rank - sx.size())];
+      int64_t c = i < rank - sy.size() ? 1 : sy[i - (rank - sy.size())];
+      shape[i] = a == 1 ? c : a;
+    }
+    return b.create<OpTy>(loc, RankedTensorType::get(shape, compute), x, y);
+  }
+  template <typename OpTy> Value binary(Value x, Value y) {
+    return binary<OpTy>(x, y, fn.getLoc());
+  }
+
+  Value sliceSize(Value x, ArrayRef<int64_t> begin, ArrayRef<int64_t> size) {
+    return b.create<SliceBySizeOp>(
+        fn.getLoc(), RankedTensorType::get(size, compute), x,
+        b.getDenseI64ArrayAttr(begin), b.getDenseI64ArrayAttr(size));
+  }
+
+  /// The weight of `role` as an [out, in, 1, 1] (or [1, n, 1, 1]) tensor of
+  /// the compute type, from blob constants.
+  Value weight(llama::Role role) {
+    if (!llvm::is_contained(usedRoles, role))
+      usedRoles.push_back(role);
+    const Slot &s = slots.get(role);
+    Location loc = fn.getLoc();
+    auto blob = [&](size_t i) -> Value {
+      RankedTensorType t = s.blobTypes[i];
+      return b.create<ConstOp>(loc, t,
+                               BlobAttr::get(ctx, kBlobPath, s.offsets[i], t));
+    };
+    if (s.scheme == "dense")
+      return blob(0);
+    auto out = RankedTensorType::get({s.shape[0], s.shape[1], 1, 1}, compute);
+    Value data = blob(0);
+    Value table = blob(1); // scales, or the palettes of lut4
+    if (s.scheme == "lut4")
+      return b.create<ConstexprLutToDenseOp>(loc, out, data, table, nullptr,
+                                             nullptr);
+    return b.create<ConstexprBlockwiseShiftScaleOp>(loc, out, data, table,
+                                                    Value());
+  }
+
+  Value conv(Value x, Value w, Location loc) {
+    auto xs = cast<RankedTensorType>(x.getType()).getShape();
+    auto ws = cast<RankedTensorType>(w.getType()).getShape();
+    return b.create<ConvOp>(loc, act(ws[0], xs[3]), x, w, Value(), nullptr,
+                            nullptr, nullptr,
+                            PadTypeAttr::get(ctx, PadType::Valid), nullptr);
+  }
+
+  // -- op lowerings ---------------------------------------------------------
+
+  LogicalResult lower(Operation *op) {
+    return TypeSwitch<Operation *, LogicalResult>(op)
+        .Case([&](llama::RmsNormOp o) { return lowerRmsNorm(o); })
+        .Case([&](llama::LinearOp o) { return lowerLinear(o); })
+        .Case([&](llama::LmHeadOp o) { return lowerLinear(o); })
+        .Case([&](llama::RopeOp o) { return lowerRope(o); })
+        .Case([&](llama::GqaAttentionOp o) { return lowerAttention(o); })
+        .Case([&](llama::SwiGluOp o) {
+          Value g = values.lookup(o.getGate()), u = values.lookup(o.getUp());
+          Value s = b.create<SiluOp>(fn.getLoc(), g.getType(), g);
+          values[o.getResult()] = binary<MulOp>(s, u);
+          return success();
+        })
+        .Case([&](llama::AddOp o) {
+          values[o.getResult()] = binary<AddOp>(values.lookup(o.getLhs()),
+                                                values.lookup(o.getRhs()));
+          return success();
+        })
+        .Case([&](func::ReturnOp o) { return lowerReturn(o); })
+        .Default([&](Operation *other) {
+          return other->emitError() << "cannot lower to anemil inside a kernel";
+        });
+  }
+
+  /// x * rsqrt(mean(x^2) + eps) * weight, reducing over channels.
+  LogicalResult lowerRmsNorm(llama::RmsNormOp o) {
+    Value x = values.lookup(o.getX());
+    auto shape = cast<RankedTensorType>(x.getType()).getShape();
+    Value sq = binary<MulOp>(x, x);
+    auto reduced = RankedTensorType::get({1, 1, 1, shape[3]}, compute);
+    Value ms = b.create<ReduceMeanOp>(fn.getLoc(), reduced, sq,
+                                      b.getDenseI64ArrayAttr({1}),
+                                      b.getBoolAttr(true));
+    Value r = b.create<RsqrtOp>(fn.getLoc(), reduced, ms, o.getEpsAttr());
+    Value n = binary<MulOp>(x, r);
+    auto wArg = dyn_cast<BlockArgument>(o.getWeight());
+    if (!wArg || !weights.count(wArg))
+      return o.emitError() << "the norm weight must be a role-tagged argument";
+    values[o.getResult()] = binary<MulOp>(n, weight(weights[wArg]));
+    return success();
+  }
+
+  LogicalResult lowerLinear(Operation *o) {
+    Value xv = o->getOperand(0), wv = o->getOperand(1);
+    auto wArg = dyn_cast<BlockArgument>(wv);
+    if (!wArg || !weights.count(wArg))
+      return o->emitError() << "the weight must be a role-tagged argument";
+    values[o->getResult(0)] =
+        conv(values.lookup(xv), weight(weights[wArg]), fn.getLoc());
+    return success();
+  }
+
+  /// Rotates each (even, odd) channel pair of every head by its angle,
+  /// the interleaved convention of llama2.c and GGUF: no sin/cos ops, the
+  /// tables are inputs.
+  LogicalResult lowerRope(llama::RopeOp o) {
+    Value x = values.lookup(o.getX());
+    auto shape = cast<RankedTensorType>(x.getType()).getShape();
+    int64_t hd = o.getHeadDim(), heads = shape[1] / hd, seq = shape[3];
+    Value pairs = reshape(x, {heads, hd / 2, 2, seq});
+    Value even = sliceSize(pairs, {0, 0, 0, 0}, {heads, hd / 2, 1, seq});
+    Value odd = sliceSize(pairs, {0, 0, 1, 0}, {heads, hd / 2, 1, seq});
+    Value ec = binary<MulOp>(even, cosTable);
+    Value os = binary<MulOp>(odd, sinTable);
+    Value e = binary<SubOp>(ec, os);
+    Value es = binary<MulOp>(even, sinTable);
+    Value oc = binary<MulOp>(odd, cosTable);
+    Value d = binary<AddOp>(es, oc);
+    Value joined = b.create<ConcatOp>(
+        fn.getLoc(), RankedTensorType::get({heads, hd / 2, 2, seq}, compute),
+        ValueRange{e, d}, b.getI64IntegerAttr(2), nullptr);
+    values[o.getResult()] = reshape(joined, {1, shape[1], 1, seq});
+    return success();
+  }
+
+  /// softmax(Q K^T / sqrt(hd) + mask) V with each KV head serving its group
+  /// of query heads through reshapes, never a repeated K or V.
+  LogicalResult lowerAttention(llama::GqaAttentionOp o) {
+    int64_t h = o.getNHeads(), kv = o.getNKvHeads(), hd = o.getHeadDim();
+    int64_t g = h / kv;
+    int64_t seq = o.getQ().getType().getDimSize(0);
+    int64_t ctxLen = o.getKCache().getType().getDimSize(1);
+    Value mask =
+        input("mask", RankedTensorType::get({1, 1, seq, ctxLen}, compute));
+    Value q = values.lookup(o.getQ());
+    Value kc = values.lookup(o.getKCache()), vc = values.lookup(o.getVCache());
+    Location loc = fn.getLoc();
+    Value qt = transpose(reshape(q, {1, h, hd, seq}), {0, 1, 3, 2});
+    Value qg = reshape(qt, {1, kv, g * seq, hd});
+    Value k4 = reshape(kc, {1, kv, hd, ctxLen});
+    Value scores = b.create<MatmulOp>(
+        loc, RankedTensorType::get({1, kv, g * seq, ctxLen}, compute), qg, k4,
+        nullptr, nullptr);
+    Value scaled =
+        binary<MulOp>(scores, scalarConst(1.0 / std::sqrt(double(hd))));
+    Value masked = binary<AddOp>(reshape(scaled, {1, h, seq, ctxLen}), mask);
+    Value p = b.create<SoftmaxOp>(loc, masked.getType(), masked,
+                                  b.getI64IntegerAttr(-1));
+    Value pg = reshape(p, {1, kv, g * seq, ctxLen});
+    Value v4 = reshape(vc, {1, kv, hd, ctxLen});
+    Value o4 = b.create<MatmulOp>(
+        loc, RankedTensorType::get({1, kv, g * seq, hd}, compute), pg, v4,
+        nullptr, b.getBoolAttr(true));
+    Value ot = transpose(reshape(o4, {1, h, seq, hd}), {0, 1, 3, 2});
+    values[o.getResult()] = reshape(ot, {1, h * hd, 1, seq});
+    return success();
+  }
+
+  LogicalResult lowerReturn(func::ReturnOp o) {
+    static const std::map<std::string, std::vector<std::string>> names = {
+        {"attn_qkv", {"q", "k", "v"}}, {"attn_core", {"attn"}},
+        {"attn_out", {"x_out"}},       {"ffn_up", {"h"}},
+        {"ffn_down", {"x_out"}},       {"lm_head", {"logits"}},
+    };
+    std::string kernel =
+        fn->getAttrOfType<StringAttr>("llama.kernel").getValue().str();
+    SmallVector<Value> results;
+    for (auto [i, v] : llvm::enumerate(o.getOperands())) {
+      Value r = values.lookup(v);
+      if (!r)
+        return o.emitError() << "result " << i << " was not lowered";
+      auto it = names.find(kernel);
+      outputNames.push_back(it != names.end() && i < it->second.size()
+                                ? it->second[i]
+                                : "out_" + std::to_string(i));
+      results.push_back(r);
+      resultTypes.push_back(r.getType());
+    }
+    b.create<func::ReturnOp>(o.getLoc(), results);
+    return success();
+  }
+
+  func::FuncOp fn;
+  const SlotTable &slots;
+  Type compute;
+  MLIRContext *ctx;
+  OpBuilder b;
+  Block *body = nullptr;
+  DenseMap<Value, Value> values;
+  DenseMap<BlockArgument, llama::Role> weights;
+  SmallVector<llama::Role> usedRoles;
+  SmallVector<std::string> inputNames, outputNames;
+  int caches = 0;
+  SmallVector<Type> resultTypes;
+  Value cosTable, sinTable;
+};
+
+struct ConvertLlamaToAneMilPass
+    : public mlir::ane::impl::ConvertLlamaToAneMilPassBase<
+          ConvertLlamaToAneMilPass> {
+  using ConvertLlamaToAneMilPassBase::ConvertLlamaToAneMilPassBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = &getContext();
+    if (weightBinding != "blob") {
+      module.emitError() << "weight-binding=" << weightBinding
+                         << " is not implemented yet (blob is)";
+      return signalPassFailure();
+    }
+    Type compute;
+    if (dtype == "fp16")
+      compute = Float16Type::get(ctx);
+    else if (dtype == "fp32")
+      compute = Float32Type::get(ctx);
+    else {
+      module.emitError() << "dtype must be fp16 or fp32, got '" << dtype << "'";
+      return signalPassFailure();
+    }
+    // Every weight of the module, so all kernels share one slot layout.
+    SlotTable slots(ctx, compute);
+    bool failedLayout = false;
+    module.walk([&](func::FuncOp fn) {
+      for (unsigned i = 0; i < fn.getNumArguments(); ++i)
+        if (auto role = fn.getArgAttrOfType<llama::RoleAttr>(
+                i, llama::LlamaDialect::getRoleAttrName()))
+          failedLayout |= failed(slots.add(
+              role.getValue(), fn.getArgument(i).getType(), fn.getLoc()));
+    });
+    if (failedLayout)
+      return signalPassFailure();
+    slots.layout();
+    SmallVector<func::FuncOp> kernels;
+    for (auto fn : module.getOps<func::FuncOp>())
+      if (fn->hasAttr("llama.kernel"))
+        kernels.push_back(fn);
+    if (kernels.empty()) {
+      module.emitError() << "no kernels: run llama-outline-kernels first";
+      return signalPassFailure();
+    }
+    for (func::FuncOp fn : kernels)
+      if (failed(KernelLowering(fn, slots, compute).run()))
+        return signalPassFailure();
+    // The packer lays out segments from this, host-side slots included.
+    module->setAttr("anemil.weight_slots", slots.describeAll());
+    module->setAttr("anemil.dtype", StringAttr::get(ctx, dtype));
+  }
+};
+
+} // namespace

@@ -1,0 +1,35 @@
+//===- Passes.td - conversion passes -----------------------*- tablegen -*-===//
+
+#ifndef ANE_CONVERSION_PASSES
+#define ANE_CONVERSION_PASSES
+
+include "mlir/Pass/PassBase.td"
+
+def ConvertLlamaToAneMilPass
+    : Pass<"convert-llama-to-anemil", "mlir::ModuleOp"> {
+  let summary = "Lower outlined llama kernels to anemil (MIL) programs";
+  let description = [{
+    Every function with `llama.kernel` becomes an anemil function of the same
+    name working in the `[1, C, 1, S]` layout: linear as a 1x1 `conv`,
+    RMSNorm as `reduce_mean` of squares, `rsqrt` with its epsilon and `mul`,
+    RoPE as slices, multiplies and a concat over cos/sin table inputs, GQA as
+    grouped `matmul`s over the KV cache with an additive mask input, SwiGLU as
+    `silu` and `mul`. Weights become `anemil.const` blobs at offsets that are
+    the same for every layer (`weight-binding=blob`); quantized weights
+    become `constexpr_blockwise_shift_scale` (q8, q4, q3) or
+    `constexpr_lut_to_dense` (lut4). The slots each kernel reads are listed
+    in its `anemil.weights` attribute. @embed stays: the host looks tokens up.
+  }];
+  let options = [
+    Option<"dtype", "dtype", "std::string", /*default=*/"\"fp16\"",
+           "compute and I/O element type: fp16 (the ANE's) or fp32 (exact "
+           "CPU checks)">,
+    Option<"weightBinding", "weight-binding", "std::string",
+           /*default=*/"\"blob\"",
+           "how a layer's weights reach a kernel; only blob is implemented">,
+  ];
+  let dependentDialects = ["mlir::anemil::AneMilDialect",
+                           "mlir::func::FuncDialect"];
+}
+
+#endif // ANE_CONVERSION_PASSES
