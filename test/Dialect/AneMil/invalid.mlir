@@ -91,8 +91,8 @@ func.func @f9() attributes {anemil.opset = #anemil.opset<ios15>} {
 
 // -----
 
-// expected-error @+1 {{unknown anemil attribute 'anemil.kernel'}}
-func.func @f10() attributes {anemil.kernel = 1 : i64} {
+// expected-error @+1 {{unknown anemil attribute 'anemil.layer'}}
+func.func @f10() attributes {anemil.layer = 1 : i64} {
   return
 }
 
@@ -1314,4 +1314,38 @@ func.func @f152(%s: !anemil.state<tensor<4xf16>>) attributes {anemil.opset = #an
   // expected-error @+1 {{failed to verify that output is the tensor the state wraps}}
   %v = "anemil.read_state"(%s) : (!anemil.state<tensor<4xf16>>) -> tensor<4xf32>
   return
+}
+
+// -----
+
+// expected-error @+1 {{'anemil.kernel' must be a string}}
+func.func @k() attributes {anemil.kernel = 3 : i64} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'anemil.weights' must be an array}}
+func.func @w() attributes {anemil.weights = "attn_q"} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'anemil.dtype' must be a string}}
+module attributes {anemil.dtype = 16 : i64} {}
+
+// -----
+
+// expected-error @+1 {{'anemil.name' must be a string}}
+func.func @n(%x: tensor<4xf16> {anemil.name = 1 : i64}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{unknown anemil argument or result attribute 'anemil.label'}}
+func.func @r() -> (tensor<4xf16> {anemil.label = "y"}) {
+  %c = anemil.const dense<1.0> : tensor<4xf16>
+  return %c : tensor<4xf16>
 }

@@ -334,3 +334,10 @@ func.func @f(%x: tensor<1x64xf16>, %w: tensor<512x64xf16>) {
   %l = llama.lm_head %x, %w : tensor<1x64xf16>, tensor<512x64xf16> -> tensor<1x512xf32>
   return
 }
+
+// -----
+
+// expected-error @+1 {{'llama.kernel' must be a string}}
+func.func @f() attributes {llama.kernel = 1 : i64} {
+  return
+}

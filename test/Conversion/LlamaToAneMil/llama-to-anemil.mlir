@@ -1,0 +1,58 @@
+// RUN: ane-translate --import-model='synthetic:tiny?layers=1' | ane-opt --llama-quantize=scheme=q4 --llama-outline-kernels="seq=2 ctx=8" --convert-llama-to-anemil | FileCheck %s
+// RUN: ane-translate --import-model='synthetic:tiny?layers=1' | ane-opt --llama-outline-kernels="seq=2 ctx=8" --convert-llama-to-anemil=dtype=fp32 | FileCheck %s --check-prefix=F32
+
+// The slot table of the module: layer slots at offsets equal in every
+// layer's segment, then the global slots.
+// CHECK: module attributes {anemil.dtype = "fp16", anemil.weight_slots = [{blobs = [tensor<1x64x1x1xf16>], group = 0 : i64, offsets = array<i64: 64>, role = "attn_norm", scheme = "dense", segment = "layer", shape = array<i64: 64>},
+// CHECK-SAME: {blobs = [tensor<64x64x1x1xi4>, tensor<64x1x1x1xf16>], group = 64 : i64, offsets = array<i64: 256, 2368>, role = "attn_q", scheme = "q4", segment = "layer", shape = array<i64: 64, 64>}
+
+// CHECK-LABEL: func.func @attn_qkv
+// CHECK-SAME: (%[[X:.*]]: tensor<1x64x1x2xf16> {anemil.name = "x"}, %[[COS:.*]]: tensor<1x8x1x2xf16> {anemil.name = "rope_cos"}, %[[SIN:.*]]: tensor<1x8x1x2xf16> {anemil.name = "rope_sin"})
+// CHECK-SAME: -> (tensor<1x64x1x2xf16> {anemil.name = "q"}, tensor<1x32x1x2xf16> {anemil.name = "k"}, tensor<1x32x1x2xf16> {anemil.name = "v"})
+// CHECK-SAME: anemil.kernel = "attn_qkv", anemil.opset = #anemil.opset<ios18>
+// RMSNorm: reduce_mean of squares over channels, rsqrt with epsilon, mul.
+// CHECK: %[[SQ:.*]] = anemil.mul %[[X]], %[[X]]
+// CHECK: %[[MS:.*]] = anemil.reduce_mean %[[SQ]] {axes = array<i64: 1>, keep_dims = true} : (tensor<1x64x1x2xf16>) -> tensor<1x1x1x2xf16>
+// CHECK: %[[R:.*]] = anemil.rsqrt %[[MS]] {epsilon = 9.99999974E-6 : f32}
+// CHECK: %[[N:.*]] = anemil.mul %[[X]], %[[R]]
+// CHECK: %[[G:.*]] = anemil.const #anemil.blob<"@model_path/weights/weight.bin", 64> : tensor<1x64x1x1xf16>
+// CHECK: %[[NG:.*]] = anemil.mul %[[N]], %[[G]]
+// A q4 projection: int4 data and fp16 scales per group, then a 1x1 conv.
+// CHECK: %[[D:.*]] = anemil.const #anemil.blob<"@model_path/weights/weight.bin", 256> : tensor<64x64x1x1xi4>
+// CHECK: %[[S:.*]] = anemil.const #anemil.blob<"@model_path/weights/weight.bin", 2368> : tensor<64x1x1x1xf16>
+// CHECK: %[[WQ:.*]] = anemil.constexpr_blockwise_shift_scale %[[D]], %[[S]]
+// CHECK: %[[Q:.*]] = anemil.conv %[[NG]], %[[WQ]] {pad_type = #anemil.pad_type<valid>} : (tensor<1x64x1x2xf16>, tensor<64x64x1x1xf16>) -> tensor<1x64x1x2xf16>
+// RoPE on (even, odd) pairs with the table inputs; no sin or cos op.
+// CHECK: %[[P:.*]] = anemil.reshape %[[Q]] {shape = array<i64: 4, 8, 2, 2>}
+// CHECK: %[[E:.*]] = anemil.slice_by_size %[[P]] {begin = array<i64: 0, 0, 0, 0>, size = array<i64: 4, 8, 1, 2>}
+// CHECK: %[[O:.*]] = anemil.slice_by_size %[[P]] {begin = array<i64: 0, 0, 1, 0>, size = array<i64: 4, 8, 1, 2>}
+// CHECK: anemil.mul %[[E]], %[[COS]]
+// CHECK: anemil.concat {{.*}} {axis = 2 : i64} : (tensor<4x8x1x2xf16>, tensor<4x8x1x2xf16>) -> tensor<4x8x2x2xf16>
+// CHECK-NOT: anemil.sin
+// CHECK: return
+
+// GQA: 4 query heads over 2 KV heads by reshapes, an additive mask input.
+// CHECK-LABEL: func.func @attn_core
+// CHECK-SAME: (%[[AQ:.*]]: tensor<1x64x1x2xf16> {anemil.name = "q"}, %[[KC:.*]]: tensor<1x32x1x8xf16> {anemil.name = "k_cache"}, %[[VC:.*]]: tensor<1x32x1x8xf16> {anemil.name = "v_cache"}, %[[M:.*]]: tensor<1x1x2x8xf16> {anemil.name = "mask"})
+// CHECK-SAME: anemil.weights = []
+// CHECK: anemil.reshape {{.*}} -> tensor<1x2x4x16xf16>
+// CHECK: %[[K4:.*]] = anemil.reshape %[[KC]] {shape = array<i64: 1, 2, 16, 8>}
+// CHECK: anemil.matmul {{.*}}, %[[K4]] : (tensor<1x2x4x16xf16>, tensor<1x2x16x8xf16>) -> tensor<1x2x4x8xf16>
+// CHECK: anemil.const dense<2.500000e-01> : tensor<f16>
+// CHECK: anemil.add {{.*}}, %[[M]] : (tensor<1x4x2x8xf16>, tensor<1x1x2x8xf16>) -> tensor<1x4x2x8xf16>
+// CHECK: anemil.softmax {{.*}} {axis = -1 : i64}
+// CHECK: anemil.matmul {{.*}} {transpose_y = true} : (tensor<1x2x4x8xf16>, tensor<1x2x16x8xf16>) -> tensor<1x2x4x16xf16>
+
+// CHECK-LABEL: func.func @ffn_up
+// CHECK: %[[GATE:.*]] = anemil.conv {{.*}} -> tensor<1x176x1x2xf16>
+// CHECK: %[[UP:.*]] = anemil.conv {{.*}} -> tensor<1x176x1x2xf16>
+// CHECK: %[[SG:.*]] = anemil.silu %[[GATE]]
+// CHECK: anemil.mul %[[SG]], %[[UP]]
+
+// CHECK-LABEL: func.func @lm_head
+// CHECK: anemil.conv {{.*}} -> tensor<1x512x1x2xf16>
+
+// F32: anemil.dtype = "fp32"
+// F32: {blobs = [tensor<64x64x1x1xf32>], group = 0 : i64, offsets = array<i64: 384>, role = "attn_q", scheme = "dense"
+// F32-LABEL: func.func @attn_out
+// F32-SAME: (%{{.*}}: tensor<1x64x1x2xf32> {anemil.name = "attn"}, %{{.*}}: tensor<1x64x1x2xf32> {anemil.name = "x"}) -> (tensor<1x64x1x2xf32> {anemil.name = "x_out"})
