@@ -1,0 +1,172 @@
+//===- Packing.cpp - weight slots to weight.bin segments ------------------===//
+
+#include "lib/Runtime/Packing.h"
+
+#include "lib/MIL/WeightFile.h"
+#include "lib/Support/Float16.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace ane::runtime {
+namespace {
+
+int64_t groupOf(const SlotSpec &s) {
+  return s.group > 0 ? s.group : s.shape.at(1);
+}
+
+int bitsOf(const std::string &scheme) {
+  if (scheme == "q8")
+    return 8;
+  if (scheme == "q3")
+    return 3;
+  return 4;
+}
+
+float roundTo(mil::DType t, float v) {
+  return t == mil::DType::FP16 ? ane::roundToHalf(v) : v;
+}
+
+/// Appends float values as a blob of `dtype` (fp16 or fp32).
+uint64_t appendFloats(mil::WeightWriter &w, mil::DType dtype,
+                      const std::vector<float> &v) {
+  if (dtype == mil::DType::FP16) {
+    std::vector<uint16_t> h(v.size());
+    for (size_t i = 0; i < v.size(); ++i)
+      h[i] = ane::floatToHalfBits(v[i]);
+    return w.append(mil::BlobDType::Float16, h.data(), h.size() * 2);
+  }
+  return w.append(mil::BlobDType::Float32, v.data(), v.size() * 4);
+}
+
+} // namespace
+
+QuantizedMatrix quantizeSymmetric(const float *w, int64_t rows, int64_t cols,
+                                  int64_t group, int bits) {
+  QuantizedMatrix q;
+  q.values.resize(rows * cols);
+  int64_t groups = cols / group;
+  q.scales.resize(rows * groups);
+  int64_t qmax = (int64_t(1) << (bits - 1)) - 1;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t g = 0; g < groups; ++g) {
+      const float *p = w + r * cols + g * group;
+      float amax = 0;
+      for (int64_t i = 0; i < group; ++i)
+        amax = std::max(amax, std::fabs(p[i]));
+      // Scales are stored as fp16; quantize against the stored scale.
+      float scale = ane::roundToHalf(amax > 0 ? amax / qmax : 1.0f);
+      q.scales[r * groups + g] = scale;
+      for (int64_t i = 0; i < group; ++i)
+        q.values[r * cols + g * group + i] =
+            std::clamp<int64_t>(std::lround(p[i] / scale), -qmax - 1, qmax);
+    }
+  return q;
+}
+
+PalettizedMatrix palettize(const float *w, int64_t rows, int64_t cols,
+                           int64_t group) {
+  PalettizedMatrix p;
+  p.indices.resize(rows * cols);
+  int64_t groups = cols / group;
+  p.palettes.resize(rows * groups * 16);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t g = 0; g < groups; ++g) {
+      const float *v = w + r * cols + g * group;
+      float lo = *std::min_element(v, v + group);
+      float hi = *std::max_element(v, v + group);
+      float *pal = &p.palettes[(r * groups + g) * 16];
+      for (int k = 0; k < 16; ++k)
+        pal[k] = ane::roundToHalf(lo + (hi - lo) * k / 15.0f);
+      for (int64_t i = 0; i < group; ++i) {
+        int best = 0;
+        for (int k = 1; k < 16; ++k)
+          if (std::fabs(v[i] - pal[k]) < std::fabs(v[i] - pal[best]))
+            best = k;
+        p.indices[r * cols + g * group + i] = best;
+      }
+    }
+  return p;
+}
+
+std::vector<float> effectiveWeights(const SlotSpec &s,
+                                    const std::vector<float> &w) {
+  std::vector<float> out(w.size());
+  if (s.scheme == "dense") {
+    for (size_t i = 0; i < w.size(); ++i)
+      out[i] = roundTo(s.blobs.at(0).dtype, w[i]);
+    return out;
+  }
+  int64_t rows = s.shape[0], cols = s.shape[1], group = groupOf(s);
+  mil::DType scaleType = s.blobs.at(1).dtype;
+  if (s.scheme == "lut4") {
+    PalettizedMatrix p = palettize(w.data(), rows, cols, group);
+    for (int64_t i = 0; i < rows * cols; ++i) {
+      int64_t r = i / cols, g = (i % cols) / group;
+      out[i] = roundTo(
+          scaleType, p.palettes[(r * (cols / group) + g) * 16 + p.indices[i]]);
+    }
+    return out;
+  }
+  QuantizedMatrix q =
+      quantizeSymmetric(w.data(), rows, cols, group, bitsOf(s.scheme));
+  for (int64_t i = 0; i < rows * cols; ++i) {
+    int64_t r = i / cols, g = (i % cols) / group;
+    out[i] = roundTo(scaleType, q.scales[r * (cols / group) + g] *
+                                    static_cast<float>(q.values[i]));
+  }
+  return out;
+}
+
+Result<std::vector<uint8_t>> packSegment(
+    const std::vector<SlotSpec> &slots,
+    const std::function<Result<std::vector<float>>(const SlotSpec &)> &tensor) {
+  mil::WeightWriter writer;
+  for (const SlotSpec &s : slots) {
+    auto w = tensor(s);
+    if (!w.ok())
+      return w.status();
+    int64_t count = 1;
+    for (int64_t d : s.shape)
+      count *= d;
+    if (static_cast<int64_t>(w->size()) != count)
+      return Result<std::vector<uint8_t>>::error(
+          fmt::format("slot {}: {} values for a [{}] weight", s.role, w->size(),
+                      fmt::join(s.shape, ", ")));
+    std::vector<uint64_t> offsets;
+    if (s.scheme == "dense") {
+      std::vector<float> v(w->begin(), w->end());
+      offsets.push_back(appendFloats(writer, s.blobs.at(0).dtype, v));
+    } else if (s.scheme == "lut4") {
+      PalettizedMatrix p =
+          palettize(w->data(), s.shape[0], s.shape[1], groupOf(s));
+      offsets.push_back(writer.appendValues(mil::BlobDType::UInt4, p.indices));
+      offsets.push_back(appendFloats(writer, s.blobs.at(1).dtype, p.palettes));
+    } else if (s.scheme == "q8" || s.scheme == "q4" || s.scheme == "q3") {
+      QuantizedMatrix q = quantizeSymmetric(w->data(), s.shape[0], s.shape[1],
+                                            groupOf(s), bitsOf(s.scheme));
+      auto dataType =
+          s.scheme == "q8" ? mil::BlobDType::Int8 : mil::BlobDType::Int4;
+      offsets.push_back(writer.appendValues(dataType, q.values));
+      offsets.push_back(appendFloats(writer, s.blobs.at(1).dtype, q.scales));
+    } else {
+      return Result<std::vector<uint8_t>>::error(
+          fmt::format("slot {}: unknown scheme '{}'", s.role, s.scheme));
+    }
+    if (offsets.size() != s.blobs.size())
+      return Result<std::vector<uint8_t>>::error(
+          fmt::format("slot {}: {} blobs written, {} expected", s.role,
+                      offsets.size(), s.blobs.size()));
+    for (size_t i = 0; i < offsets.size(); ++i)
+      if (offsets[i] != s.blobs[i].offset)
+        return Result<std::vector<uint8_t>>::error(fmt::format(
+            "slot {}: blob {} landed at offset {}, the manifest says {}",
+            s.role, i, offsets[i], s.blobs[i].offset));
+  }
+  return writer.bytes();
+}
+
+} // namespace ane::runtime

@@ -1,0 +1,68 @@
+//===- Packing.h - weight slots to weight.bin segments ----------*- C++ -*-===//
+//
+// The compiler lays out weight slots (role, storage scheme, blob types and
+// offsets) and lists them in the kernel manifest; packing writes a model's
+// tensors into segments with exactly that layout. Plain C++17, no MLIR.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ANE_LIB_RUNTIME_PACKING_H
+#define ANE_LIB_RUNTIME_PACKING_H
+
+#include "lib/MIL/Program.h"
+#include "lib/Support/Result.h"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace ane::runtime {
+
+struct BlobSpec {
+  mil::DType dtype = mil::DType::FP16;
+  std::vector<int64_t> shape;
+  uint64_t offset = 0;
+};
+
+struct SlotSpec {
+  std::string role;           // "attn_q", ...
+  std::string segment;        // "layer" or "global"
+  std::string scheme;         // "dense", "q8", "q4", "q3", "lut4"
+  int64_t group = 0;          // along in-features
+  std::vector<int64_t> shape; // [out, in] or [n]
+  std::vector<BlobSpec> blobs;
+};
+
+/// Symmetric per-group quantization of a row-major [rows, cols] matrix to
+/// `bits`-bit integers: scale = max|w| / (2^(bits-1) - 1) per group.
+struct QuantizedMatrix {
+  std::vector<int64_t> values; // rows * cols
+  std::vector<float> scales;   // rows * (cols / group)
+};
+QuantizedMatrix quantizeSymmetric(const float *w, int64_t rows, int64_t cols,
+                                  int64_t group, int bits);
+
+/// A 16-entry palette per group (uniform between the group's min and max)
+/// and the nearest palette index of each weight.
+struct PalettizedMatrix {
+  std::vector<int64_t> indices;
+  std::vector<float> palettes; // rows * (cols / group) * 16
+};
+PalettizedMatrix palettize(const float *w, int64_t rows, int64_t cols,
+                           int64_t group);
+
+/// The fp32 values a kernel computes with for `slot` after packing `w`:
+/// the dequantized weights (or `w` rounded to the blob's float type).
+std::vector<float> effectiveWeights(const SlotSpec &slot,
+                                    const std::vector<float> &w);
+
+/// Writes the slots of one segment, in order, from fp32 tensors, checking
+/// that every blob lands at the offset the compiler assigned.
+Result<std::vector<uint8_t>> packSegment(
+    const std::vector<SlotSpec> &slots,
+    const std::function<Result<std::vector<float>>(const SlotSpec &)> &tensor);
+
+} // namespace ane::runtime
+
+#endif // ANE_LIB_RUNTIME_PACKING_H

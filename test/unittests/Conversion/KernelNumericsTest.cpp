@@ -1,0 +1,382 @@
+//===- KernelNumericsTest.cpp - lowered kernels vs llama semantics --------===//
+//
+// Compiles synthetic:tiny for one bucket, packs its weights as the manifest
+// lays them out, runs every forward kernel in the reference MIL executor on
+// random inputs, and compares with plain C++ loops of the llama ops' meaning
+// (using the same effective, possibly quantized, weights).
+//
+//===----------------------------------------------------------------------===//
+
+#include "lib/Dialect/AneMil/Export/MILTranslation.h"
+#include "lib/Dialect/AneMil/IR/AneMilOps.h"
+#include "lib/Dialect/Llama/IR/LlamaOps.h"
+#include "lib/Dialect/Llama/Import/ModelImport.h"
+#include "lib/MIL/Text.h"
+#include "lib/Model/Model.h"
+#include "lib/Pipelines.h"
+#include "lib/Runtime/Cpu/Executor.h"
+#include "lib/Runtime/Packing.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+#include "mlir/Pass/PassManager.h"
+
+#include <cmath>
+#include <random>
+
+#include <gtest/gtest.h>
+
+using namespace mlir;
+using ::ane::mil::DType;
+using ::ane::runtime::Tensor;
+namespace model = ::ane::model;
+namespace rt = ::ane::runtime;
+
+namespace {
+
+constexpr int64_t kSeq = 3, kCtx = 8, kStart = 4; // positions 4, 5, 6
+
+struct Params {
+  const char *scheme;
+  const char *dtype;
+  double tolerance;
+};
+
+/// [S, C] row-major <-> the kernels' [1, C, 1, S].
+std::vector<float> toChannels(const std::vector<float> &sc, int64_t s,
+                              int64_t c) {
+  std::vector<float> out(sc.size());
+  for (int64_t i = 0; i < s; ++i)
+    for (int64_t j = 0; j < c; ++j)
+      out[j * s + i] = sc[i * c + j];
+  return out;
+}
+
+std::vector<float> fromChannels(const std::vector<float> &cs, int64_t s,
+                                int64_t c) {
+  std::vector<float> out(cs.size());
+  for (int64_t i = 0; i < s; ++i)
+    for (int64_t j = 0; j < c; ++j)
+      out[i * c + j] = cs[j * s + i];
+  return out;
+}
+
+// -- the llama ops' meaning, in [S, C] row-major ------------------------------
+
+std::vector<float> rmsNorm(const std::vector<float> &x, int64_t s, int64_t d,
+                           const std::vector<float> &g, double eps) {
+  std::vector<float> y(x.size());
+  for (int64_t i = 0; i < s; ++i) {
+    double ms = 0;
+    for (int64_t j = 0; j < d; ++j)
+      ms += double(x[i * d + j]) * x[i * d + j];
+    double r = 1.0 / std::sqrt(ms / d + eps);
+    for (int64_t j = 0; j < d; ++j)
+      y[i * d + j] = float(x[i * d + j] * r * g[j]);
+  }
+  return y;
+}
+
+std::vector<float> linear(const std::vector<float> &x, int64_t s, int64_t in,
+                          const std::vector<float> &w, int64_t out) {
+  std::vector<float> y(s * out);
+  for (int64_t i = 0; i < s; ++i)
+    for (int64_t o = 0; o < out; ++o) {
+      double acc = 0;
+      for (int64_t k = 0; k < in; ++k)
+        acc += double(w[o * in + k]) * x[i * in + k];
+      y[i * out + o] = float(acc);
+    }
+  return y;
+}
+
+/// Interleaved-pair RoPE at positions kStart + i.
+std::vector<float> rope(std::vector<float> x, int64_t s, int64_t width,
+                        int64_t hd, double theta) {
+  for (int64_t i = 0; i < s; ++i)
+    for (int64_t h = 0; h < width / hd; ++h)
+      for (int64_t p = 0; p < hd / 2; ++p) {
+        double a = (kStart + i) * std::pow(theta, -2.0 * p / hd);
+        float *v = &x[i * width + h * hd + 2 * p];
+        double x0 = v[0], x1 = v[1];
+        v[0] = float(x0 * std::cos(a) - x1 * std::sin(a));
+        v[1] = float(x0 * std::sin(a) + x1 * std::cos(a));
+      }
+  return x;
+}
+
+/// Causal GQA of kSeq queries at kStart.. over caches [kv, ctx, hd].
+std::vector<float> attention(const std::vector<float> &q,
+                             const std::vector<float> &k,
+                             const std::vector<float> &v, int64_t h, int64_t kv,
+                             int64_t hd) {
+  std::vector<float> out(kSeq * h * hd, 0);
+  for (int64_t i = 0; i < kSeq; ++i)
+    for (int64_t head = 0; head < h; ++head) {
+      int64_t g = head / (h / kv);
+      std::vector<double> sc(kCtx, -1e300);
+      double mx = -1e300;
+      for (int64_t t = 0; t <= kStart + i; ++t) {
+        double acc = 0;
+        for (int64_t e = 0; e < hd; ++e)
+          acc += double(q[i * h * hd + head * hd + e]) *
+                 k[(g * kCtx + t) * hd + e];
+        sc[t] = acc / std::sqrt(double(hd));
+        mx = std::max(mx, sc[t]);
+      }
+      double sum = 0;
+      for (int64_t t = 0; t <= kStart + i; ++t)
+        sum += std::exp(sc[t] - mx);
+      for (int64_t e = 0; e < hd; ++e) {
+        double acc = 0;
+        for (int64_t t = 0; t <= kStart + i; ++t)
+          acc += std::exp(sc[t] - mx) / sum * v[(g * kCtx + t) * hd + e];
+        out[i * h * hd + head * hd + e] = float(acc);
+      }
+    }
+  return out;
+}
+
+double relativeError(const std::vector<float> &got,
+                     const std::vector<float> &want) {
+  double err = 0, scale = 1e-6;
+  for (size_t i = 0; i < want.size(); ++i) {
+    err = std::max(err, std::fabs(double(got[i]) - want[i]));
+    scale = std::max(scale, std::fabs(double(want[i])));
+  }
+  return err / scale;
+}
+
+class KernelNumericsTest : public ::testing::TestWithParam<Params> {
+protected:
+  void SetUp() override {
+    auto m = model::openModel("synthetic:tiny");
+    ASSERT_TRUE(m.ok()) << m.message();
+    spec = std::move(*m);
+    c = spec.config;
+    ctx.loadDialect<anemil::AneMilDialect, llama::LlamaDialect,
+                    func::FuncDialect>();
+    module = llama::importModel(spec, &ctx);
+    ASSERT_TRUE(module);
+    PassManager pm(&ctx);
+    mlir::ane::CompileOptions options;
+    options.scheme = GetParam().scheme;
+    options.seq = kSeq;
+    options.ctx = kCtx;
+    options.dtype = GetParam().dtype;
+    mlir::ane::buildCompilePipeline(pm, options);
+    ASSERT_TRUE(succeeded(pm.run(*module)));
+    compute =
+        std::string(GetParam().dtype) == "fp16" ? DType::FP16 : DType::FP32;
+    packSegments();
+  }
+
+  rt::SlotSpec slotFrom(DictionaryAttr d) {
+    rt::SlotSpec s;
+    s.role = d.getAs<StringAttr>("role").str();
+    s.segment = d.getAs<StringAttr>("segment").str();
+    s.scheme = d.getAs<StringAttr>("scheme").str();
+    s.group = d.getAs<IntegerAttr>("group").getInt();
+    auto shape = d.getAs<DenseI64ArrayAttr>("shape").asArrayRef();
+    s.shape.assign(shape.begin(), shape.end());
+    auto offsets = d.getAs<DenseI64ArrayAttr>("offsets").asArrayRef();
+    for (auto [off, t] : llvm::zip(offsets, d.getAs<ArrayAttr>("blobs"))) {
+      auto type = cast<RankedTensorType>(cast<TypeAttr>(t).getValue());
+      rt::BlobSpec b;
+      b.dtype = *::ane::mil::parseDType(
+          anemil::stringifyDType(*anemil::getDTypeFor(type.getElementType())));
+      b.shape.assign(type.getShape().begin(), type.getShape().end());
+      b.offset = off;
+      s.blobs.push_back(b);
+    }
+    return s;
+  }
+
+  std::vector<float> tensorOf(const std::string &role, int layer) {
+    for (const model::TensorInfo &t : spec.tensors)
+      if (model::roleName(t.role) == role && t.layer == layer)
+        return spec.load(t)->toFloat();
+    ADD_FAILURE() << "no tensor for " << role;
+    return {};
+  }
+
+  void packSegments() {
+    auto slots = (*module)->getAttrOfType<ArrayAttr>("anemil.weight_slots");
+    ASSERT_TRUE(slots);
+    for (const char *segment : {"layer", "global"}) {
+      std::vector<rt::SlotSpec> list;
+      for (Attribute a : slots)
+        if (cast<DictionaryAttr>(a).getAs<StringAttr>("segment").getValue() ==
+            segment)
+          list.push_back(slotFrom(cast<DictionaryAttr>(a)));
+      int layer = std::string(segment) == "layer" ? 0 : -1;
+      auto bytes = rt::packSegment(list, [&](const rt::SlotSpec &s) {
+        return ::ane::Result<std::vector<float>>(tensorOf(s.role, layer));
+      });
+      ASSERT_TRUE(bytes.ok()) << bytes.message();
+      segments[segment] = std::move(*bytes);
+      for (const rt::SlotSpec &s : list)
+        effective[s.role] = rt::effectiveWeights(s, tensorOf(s.role, layer));
+    }
+  }
+
+  /// Exports `kernel` as its own program and runs it on `inputs`.
+  std::vector<Tensor> run(StringRef kernel, std::vector<Tensor> inputs) {
+    func::FuncOp fn = module->lookupSymbol<func::FuncOp>(kernel);
+    EXPECT_TRUE(fn) << kernel.str();
+    OwningOpRef<ModuleOp> single = ModuleOp::create(fn.getLoc());
+    auto clone = cast<func::FuncOp>(fn->clone());
+    clone.setSymName("main");
+    single->push_back(clone);
+    auto program = anemil::exportMIL(*single, anemil::MILExportOptions());
+    EXPECT_TRUE(succeeded(program));
+    // Through text, as the runtime receives it.
+    auto parsed = ::ane::mil::parseProgram(::ane::mil::printProgram(*program));
+    EXPECT_TRUE(parsed.ok()) << parsed.message();
+    const std::vector<uint8_t> &seg =
+        segments[kernel == "lm_head" ? "global" : "layer"];
+    auto reader = ::ane::mil::WeightReader::fromBuffer(seg.data(), seg.size(),
+                                                       "segment", nullptr);
+    EXPECT_TRUE(reader.ok()) << reader.message();
+    rt::WeightFiles files;
+    files.emplace("@model_path/weights/weight.bin", *reader);
+    auto exec = rt::Executor::create(*parsed, "main", files);
+    EXPECT_TRUE(exec.ok()) << exec.message();
+    if (!exec.ok())
+      return {};
+    auto out = exec->run(inputs);
+    EXPECT_TRUE(out.ok()) << out.message();
+    return out.ok() ? *out : std::vector<Tensor>{};
+  }
+
+  /// Random [S, C] activations, rounded to the compute type.
+  std::vector<float> random(int64_t n, unsigned seed, float scale = 1.0f) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> d(0.0f, scale);
+    std::vector<float> v(n);
+    for (float &x : v)
+      x = rt::storeAs(compute, d(rng));
+    return v;
+  }
+
+  Tensor input(const std::vector<float> &sc, int64_t s, int64_t ch) {
+    return Tensor::floats(compute, {1, ch, 1, s}, toChannels(sc, s, ch));
+  }
+
+  void expectClose(const Tensor &got, const std::vector<float> &wantSC,
+                   int64_t s, int64_t ch, const char *what) {
+    ASSERT_EQ(got.shape, (::ane::mil::Shape{1, ch, 1, s})) << what;
+    double err = relativeError(fromChannels(got.f, s, ch), wantSC);
+    EXPECT_LE(err, GetParam().tolerance)
+        << what << " (" << GetParam().scheme << ", " << GetParam().dtype << ")";
+  }
+
+  model::ModelSpec spec;
+  model::Config c;
+  MLIRContext ctx;
+  OwningOpRef<ModuleOp> module;
+  DType compute = DType::FP16;
+  std::map<std::string, std::vector<uint8_t>> segments;
+  std::map<std::string, std::vector<float>> effective;
+};
+
+TEST_P(KernelNumericsTest, AttnQkv) {
+  int64_t d = c.dim, qd = c.nHeads * c.headDim, kvd = c.kvDim(),
+          half = c.headDim / 2;
+  std::vector<float> x = random(kSeq * d, 1);
+  std::vector<float> cosT(half * kSeq), sinT(half * kSeq);
+  for (int64_t p = 0; p < half; ++p)
+    for (int64_t i = 0; i < kSeq; ++i) {
+      double a = (kStart + i) * std::pow(c.ropeTheta, -2.0 * p / c.headDim);
+      cosT[p * kSeq + i] = rt::storeAs(compute, float(std::cos(a)));
+      sinT[p * kSeq + i] = rt::storeAs(compute, float(std::sin(a)));
+    }
+  auto out =
+      run("attn_qkv",
+          {input(x, kSeq, d), Tensor::floats(compute, {1, half, 1, kSeq}, cosT),
+           Tensor::floats(compute, {1, half, 1, kSeq}, sinT)});
+  ASSERT_EQ(out.size(), 3u);
+  std::vector<float> n = rmsNorm(x, kSeq, d, effective["attn_norm"], c.normEps);
+  expectClose(out[0],
+              rope(linear(n, kSeq, d, effective["attn_q"], qd), kSeq, qd,
+                   c.headDim, c.ropeTheta),
+              kSeq, qd, "q");
+  expectClose(out[1],
+              rope(linear(n, kSeq, d, effective["attn_k"], kvd), kSeq, kvd,
+                   c.headDim, c.ropeTheta),
+              kSeq, kvd, "k");
+  expectClose(out[2], linear(n, kSeq, d, effective["attn_v"], kvd), kSeq, kvd,
+              "v");
+}
+
+TEST_P(KernelNumericsTest, AttnCore) {
+  int64_t h = c.nHeads, kv = c.nKvHeads, hd = c.headDim;
+  std::vector<float> q = random(kSeq * h * hd, 2);
+  std::vector<float> k = random(kv * kCtx * hd, 3),
+                     v = random(kv * kCtx * hd, 4);
+  // Caches [kv, ctx, hd] enter as [1, kv*hd, 1, ctx].
+  auto cacheInput = [&](const std::vector<float> &cache) {
+    std::vector<float> cs(cache.size());
+    for (int64_t g = 0; g < kv; ++g)
+      for (int64_t t = 0; t < kCtx; ++t)
+        for (int64_t e = 0; e < hd; ++e)
+          cs[(g * hd + e) * kCtx + t] = cache[(g * kCtx + t) * hd + e];
+    return Tensor::floats(compute, {1, kv * hd, 1, kCtx}, cs);
+  };
+  std::vector<float> mask(kSeq * kCtx);
+  for (int64_t i = 0; i < kSeq; ++i)
+    for (int64_t t = 0; t < kCtx; ++t)
+      mask[i * kCtx + t] = t <= kStart + i ? 0.0f : -1e4f;
+  auto out =
+      run("attn_core", {input(q, kSeq, h * hd), cacheInput(k), cacheInput(v),
+                        Tensor::floats(compute, {1, 1, kSeq, kCtx}, mask)});
+  ASSERT_EQ(out.size(), 1u);
+  expectClose(out[0], attention(q, k, v, h, kv, hd), kSeq, h * hd, "attn");
+}
+
+TEST_P(KernelNumericsTest, AttnOutFfnAndHead) {
+  int64_t d = c.dim, qd = c.nHeads * c.headDim, f = c.hiddenDim,
+          vocab = c.vocabSize;
+  std::vector<float> a = random(kSeq * qd, 5), x = random(kSeq * d, 6);
+  auto o = run("attn_out", {input(a, kSeq, qd), input(x, kSeq, d)});
+  ASSERT_EQ(o.size(), 1u);
+  std::vector<float> want = linear(a, kSeq, qd, effective["attn_out"], d);
+  for (size_t i = 0; i < want.size(); ++i)
+    want[i] += x[i];
+  expectClose(o[0], want, kSeq, d, "attn_out");
+
+  auto up = run("ffn_up", {input(x, kSeq, d)});
+  ASSERT_EQ(up.size(), 1u);
+  std::vector<float> n = rmsNorm(x, kSeq, d, effective["ffn_norm"], c.normEps);
+  std::vector<float> g = linear(n, kSeq, d, effective["ffn_gate"], f);
+  std::vector<float> u = linear(n, kSeq, d, effective["ffn_up"], f);
+  for (size_t i = 0; i < g.size(); ++i)
+    g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+  expectClose(up[0], g, kSeq, f, "ffn_up");
+
+  std::vector<float> hid = random(kSeq * f, 7);
+  auto down = run("ffn_down", {input(hid, kSeq, f), input(x, kSeq, d)});
+  ASSERT_EQ(down.size(), 1u);
+  want = linear(hid, kSeq, f, effective["ffn_down"], d);
+  for (size_t i = 0; i < want.size(); ++i)
+    want[i] += x[i];
+  expectClose(down[0], want, kSeq, d, "ffn_down");
+
+  auto logits = run("lm_head", {input(x, kSeq, d)});
+  ASSERT_EQ(logits.size(), 1u);
+  expectClose(logits[0],
+              linear(rmsNorm(x, kSeq, d, effective["output_norm"], c.normEps),
+                     kSeq, d, effective["output"], vocab),
+              kSeq, vocab, "lm_head");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Schemes, KernelNumericsTest,
+    ::testing::Values(Params{"f16", "fp32", 1e-5}, Params{"f16", "fp16", 1e-2},
+                      Params{"q8", "fp32", 1e-5}, Params{"q4", "fp32", 1e-5},
+                      Params{"q4", "fp16", 1e-2}, Params{"q3", "fp32", 1e-5},
+                      Params{"lut4", "fp16", 1e-2}),
+    [](const ::testing::TestParamInfo<Params> &p) {
+      return std::string(p.param.scheme) + "_" + p.param.dtype;
+    });
+
+} // namespace
