@@ -10,6 +10,7 @@
 #include "lib/Conversion/Passes.h"
 #include "lib/Dialect/AneMil/Export/MILTranslation.h"
 #include "lib/Dialect/AneMil/IR/AneMilOps.h"
+#include "lib/Dialect/AneMil/Transforms/Passes.h"
 #include "lib/Dialect/Llama/IR/LlamaOps.h"
 #include "lib/Dialect/Llama/Transforms/Passes.h"
 #include "lib/Pipelines.h"
@@ -27,6 +28,7 @@ inline void registerAllDialects(DialectRegistry &registry) {
 /// The passes of our dialects.
 inline void registerAllPasses() {
   llama::registerLlamaPasses();
+  anemil::registerAneMilPasses();
   ane::registerAneConversionPasses();
   ane::registerCompilePipeline();
 }

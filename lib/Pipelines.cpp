@@ -3,6 +3,7 @@
 #include "lib/Pipelines.h"
 
 #include "lib/Conversion/Passes.h"
+#include "lib/Dialect/AneMil/Transforms/Passes.h"
 #include "lib/Dialect/Llama/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
 
@@ -16,6 +17,14 @@ void mlir::ane::buildCompilePipeline(OpPassManager &pm,
       llama::LlamaOutlineKernelsPassOptions{o.seq, o.ctx}));
   pm.addPass(createConvertLlamaToAneMilPass(
       ConvertLlamaToAneMilPassOptions{o.dtype, o.weightBinding}));
+  if (!o.family.empty()) {
+    anemil::AneMilLegalizeAnePassOptions legalize;
+    legalize.family = o.family;
+    pm.addPass(anemil::createAneMilLegalizeAnePass(legalize));
+    anemil::AneMilVerifyAnePassOptions verify;
+    verify.family = o.family;
+    pm.addPass(anemil::createAneMilVerifyAnePass(verify));
+  }
 }
 
 void mlir::ane::registerCompilePipeline() {

@@ -24,12 +24,18 @@ struct CompileOptions : public PassPipelineOptions<CompileOptions> {
   Option<std::string> dtype{*this, "dtype",
                             llvm::cl::desc("fp16 (ANE) or fp32 (exact CPU)"),
                             llvm::cl::init("fp16")};
+  Option<std::string> family{
+      *this, "family",
+      llvm::cl::desc("ANE family (m1-m4): legalize and verify for it; empty "
+                     "for the cpu backend"),
+      llvm::cl::init("")};
   Option<std::string> weightBinding{*this, "weight-binding",
                                     llvm::cl::desc("blob (input comes later)"),
                                     llvm::cl::init("blob")};
 };
 
-/// llama-quantize -> llama-outline-kernels -> convert-llama-to-anemil.
+/// llama-quantize -> llama-outline-kernels -> convert-llama-to-anemil, then
+/// anemil-legalize-ane and anemil-verify-ane when a family is given.
 void buildCompilePipeline(OpPassManager &pm, const CompileOptions &options);
 
 /// Registers `ane-compile{...}` for ane-opt.

@@ -9,6 +9,7 @@
 
 #include "lib/Dialect/AneMil/Export/MILTranslation.h"
 #include "lib/Dialect/AneMil/IR/AneMilOps.h"
+#include "lib/Dialect/AneMil/Transforms/Passes.h"
 #include "lib/Dialect/Llama/IR/LlamaOps.h"
 #include "lib/Dialect/Llama/Import/ModelImport.h"
 #include "lib/MIL/Text.h"
@@ -367,6 +368,36 @@ TEST_P(KernelNumericsTest, AttnOutFfnAndHead) {
               linear(rmsNorm(x, kSeq, d, effective["output_norm"], c.normEps),
                      kSeq, d, effective["output"], vocab),
               kSeq, vocab, "lm_head");
+}
+
+/// anemil-legalize-ane tiles the classifier: [1, V, 1, S] becomes
+/// [1, V/T, T, S] holding vocabulary index t * (V/T) + c.
+TEST_P(KernelNumericsTest, TiledLmHead) {
+  PassManager pm(&ctx);
+  anemil::AneMilLegalizeAnePassOptions legalize;
+  legalize.axisLimit = 200; // 512 -> 3 tiles of 171, the last one padded
+  pm.addPass(anemil::createAneMilLegalizeAnePass(legalize));
+  ASSERT_TRUE(succeeded(pm.run(*module)));
+  int64_t d = c.dim, vocab = c.vocabSize, tile = 171, tiles = 3;
+  std::vector<float> x = random(kSeq * d, 8);
+  auto logits = run("lm_head", {input(x, kSeq, d)});
+  ASSERT_EQ(logits.size(), 1u);
+  ASSERT_EQ(logits[0].shape, (::ane::mil::Shape{1, tile, tiles, kSeq}));
+  std::vector<float> got(kSeq * vocab);
+  for (int64_t ch = 0; ch < tile; ++ch)
+    for (int64_t t = 0; t < tiles; ++t)
+      for (int64_t i = 0; i < kSeq; ++i) {
+        float v = logits[0].f[(ch * tiles + t) * kSeq + i];
+        int64_t token = t * tile + ch;
+        if (token < vocab)
+          got[i * vocab + token] = v;
+        else
+          EXPECT_EQ(v, 0.0f) << "padding";
+      }
+  std::vector<float> want =
+      linear(rmsNorm(x, kSeq, d, effective["output_norm"], c.normEps), kSeq, d,
+             effective["output"], vocab);
+  EXPECT_LE(relativeError(got, want), GetParam().tolerance);
 }
 
 INSTANTIATE_TEST_SUITE_P(

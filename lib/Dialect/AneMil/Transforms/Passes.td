@@ -1,0 +1,48 @@
+//===- Passes.td - anemil dialect passes -------------------*- tablegen -*-===//
+
+#ifndef ANE_ANEMIL_PASSES
+#define ANE_ANEMIL_PASSES
+
+include "mlir/Pass/PassBase.td"
+
+def AneMilLegalizeAnePass : Pass<"anemil-legalize-ane", "mlir::ModuleOp"> {
+  let summary = "Tile convolutions whose output channels exceed the ANE limit";
+  let description = [{
+    A 1x1 `conv` with more output channels than the family allows (16384 on
+    m1-m3, 65536 on m4), such as an lm_head over a 32000-token vocabulary,
+    becomes one `conv` per tile of weight rows (`slice_by_size` of the
+    constant weight) and a `concat` of the tiles along axis 2, so no axis of
+    any value exceeds the limit: `[1, V, 1, S]` becomes `[1, V/T, T, S]`
+    with vocabulary index `t * V/T + c`. A last, shorter tile is padded with
+    zeros.
+  }];
+  let options = [
+    Option<"family", "family", "std::string", /*default=*/"\"m2\"",
+           "ANE family: m1, m2, m3 or m4">,
+    Option<"axisLimit", "axis-limit", "int64_t", /*default=*/"0",
+           "override the family's axis limit (for tests)">,
+  ];
+  let dependentDialects = ["mlir::anemil::AneMilDialect"];
+}
+
+def AneMilVerifyAnePass : Pass<"anemil-verify-ane", "mlir::ModuleOp"> {
+  let summary = "Report everything the ANE would reject";
+  let description = [{
+    One error per violation, in every function with `anemil.kernel`:
+    compute that is not fp16 (fp32 only as a cast in or out), an axis over
+    the family's limit, an input or output whose channel rows are not a
+    multiple of 64 bytes, an op outside the ANE-supported list
+    (MIL_SPEC_NOTES section 4), more than one input when `single-input` is
+    set, and more kernels than `max-programs`.
+  }];
+  let options = [
+    Option<"family", "family", "std::string", /*default=*/"\"m2\"",
+           "ANE family: m1, m2, m3 or m4">,
+    Option<"singleInput", "single-input", "bool", /*default=*/"false",
+           "require one input per kernel (see anemil-pack-inputs)">,
+    Option<"maxPrograms", "max-programs", "int64_t", /*default=*/"100",
+           "compile budget: kernels per process">,
+  ];
+}
+
+#endif // ANE_ANEMIL_PASSES
