@@ -11,6 +11,8 @@ using namespace mlir;
 
 void mlir::ane::buildCompilePipeline(OpPassManager &pm,
                                      const CompileOptions &o) {
+  if (o.fuse)
+    pm.addPass(llama::createLlamaFusePass());
   pm.addPass(llama::createLlamaQuantizePass(
       llama::LlamaQuantizePassOptions{o.scheme, o.group}));
   pm.addPass(llama::createLlamaOutlineKernelsPass(

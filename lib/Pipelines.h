@@ -11,6 +11,9 @@
 namespace mlir::ane {
 
 struct CompileOptions : public PassPipelineOptions<CompileOptions> {
+  Option<bool> fuse{*this, "fuse",
+                    llvm::cl::desc("fuse Q/K/V and gate/up, fold norms"),
+                    llvm::cl::init(true)};
   Option<std::string> scheme{*this, "scheme",
                              llvm::cl::desc("f16, q8, q4, q3 or lut4"),
                              llvm::cl::init("f16")};
@@ -34,8 +37,9 @@ struct CompileOptions : public PassPipelineOptions<CompileOptions> {
                                     llvm::cl::init("blob")};
 };
 
-/// llama-quantize -> llama-outline-kernels -> convert-llama-to-anemil, then
-/// anemil-legalize-ane and anemil-verify-ane when a family is given.
+/// llama-fuse -> llama-quantize -> llama-outline-kernels ->
+/// convert-llama-to-anemil, then anemil-legalize-ane and anemil-verify-ane when
+/// a family is given.
 void buildCompilePipeline(OpPassManager &pm, const CompileOptions &options);
 
 /// Registers `ane-compile{...}` for ane-opt.

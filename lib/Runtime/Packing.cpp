@@ -44,6 +44,40 @@ uint64_t appendFloats(mil::WeightWriter &w, mil::DType dtype,
 
 } // namespace
 
+Result<std::vector<float>> assembleSlotTensor(
+    const SlotSpec &slot,
+    const std::function<Result<std::vector<float>>(const std::string &)>
+        &roleTensor) {
+  std::vector<float> out;
+  if (slot.fusedFrom.empty()) {
+    auto t = roleTensor(slot.role);
+    if (!t.ok())
+      return t.status();
+    out = std::move(*t);
+  } else {
+    for (const std::string &role : slot.fusedFrom) {
+      auto t = roleTensor(role);
+      if (!t.ok())
+        return t.status();
+      out.insert(out.end(), t->begin(), t->end());
+    }
+  }
+  if (!slot.foldNorm.empty()) {
+    auto g = roleTensor(slot.foldNorm);
+    if (!g.ok())
+      return g.status();
+    int64_t cols = slot.shape.size() == 2 ? slot.shape[1] : 0;
+    if (cols == 0 || static_cast<int64_t>(g->size()) != cols ||
+        out.size() % cols != 0)
+      return Result<std::vector<float>>::error(
+          fmt::format("slot {}: cannot fold a {}-element norm into [{}]",
+                      slot.role, g->size(), fmt::join(slot.shape, ", ")));
+    for (size_t i = 0; i < out.size(); ++i)
+      out[i] *= (*g)[i % cols];
+  }
+  return out;
+}
+
 QuantizedMatrix quantizeSymmetric(const float *w, int64_t rows, int64_t cols,
                                   int64_t group, int bits) {
   QuantizedMatrix q;

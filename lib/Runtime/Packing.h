@@ -32,7 +32,16 @@ struct SlotSpec {
   int64_t group = 0;          // along in-features
   std::vector<int64_t> shape; // [out, in] or [n]
   std::vector<BlobSpec> blobs;
+  std::vector<std::string> fusedFrom; // roles stacked by rows (llama-fuse)
+  std::string foldNorm;               // role of a norm scale folded in
 };
+
+/// The fp32 tensor a slot holds, from the model's tensors by role: the
+/// fused roles stacked by rows, then each column scaled by the folded norm.
+Result<std::vector<float>> assembleSlotTensor(
+    const SlotSpec &slot,
+    const std::function<Result<std::vector<float>>(const std::string &role)>
+        &roleTensor);
 
 /// Symmetric per-group quantization of a row-major [rows, cols] matrix to
 /// `bits`-bit integers: scale = max|w| / (2^(bits-1) - 1) per group.

@@ -32,9 +32,10 @@ constexpr StringLiteral kBlobPath = "@model_path/weights/weight.bin";
 /// The order of weight slots in a segment; every layer's segment has the
 /// same offsets because it holds the same slots in the same order.
 const llama::Role kLayerSlots[] = {
-    llama::Role::AttnNorm, llama::Role::AttnQ,   llama::Role::AttnK,
-    llama::Role::AttnV,    llama::Role::AttnOut, llama::Role::FfnNorm,
-    llama::Role::FfnGate,  llama::Role::FfnUp,   llama::Role::FfnDown};
+    llama::Role::AttnNorm,  llama::Role::AttnQ,   llama::Role::AttnK,
+    llama::Role::AttnV,     llama::Role::AttnQkv, llama::Role::AttnOut,
+    llama::Role::FfnNorm,   llama::Role::FfnGate, llama::Role::FfnUp,
+    llama::Role::FfnGateUp, llama::Role::FfnDown};
 const llama::Role kGlobalSlots[] = {
     llama::Role::TokenEmbd, llama::Role::OutputNorm, llama::Role::Output};
 
@@ -48,6 +49,8 @@ struct Slot {
   int64_t group = 0;          // effective group along in-features
   SmallVector<RankedTensorType> blobTypes;
   SmallVector<uint64_t> offsets;
+  ArrayAttr fusedFrom;      // llama-fuse: roles stacked by rows
+  llama::RoleAttr foldNorm; // llama-fuse: norm scale folded in
 };
 
 uint64_t blobBytes(RankedTensorType t) {
@@ -61,11 +64,16 @@ public:
   SlotTable(MLIRContext *ctx, Type computeType)
       : ctx(ctx), compute(computeType) {}
 
-  LogicalResult add(llama::Role role, Type weightType, Location loc) {
+  LogicalResult add(llama::Role role, Type weightType, DictionaryAttr attrs,
+                    Location loc) {
     if (slots.count(static_cast<int>(role)))
       return success();
     Slot s;
     s.role = role;
+    if (attrs) {
+      s.fusedFrom = attrs.getAs<ArrayAttr>("llama.fused_from");
+      s.foldNorm = attrs.getAs<llama::RoleAttr>("llama.fold_norm");
+    }
     s.shape = llama::getWeightShape(weightType);
     if (auto q = dyn_cast<llama::QWeightType>(weightType)) {
       int64_t out = s.shape[0], in = s.shape[1];
@@ -155,6 +163,17 @@ public:
     for (RankedTensorType t : s.blobTypes)
       types.push_back(TypeAttr::get(t));
     fields.push_back(b.getNamedAttr("blobs", b.getArrayAttr(types)));
+    if (s.fusedFrom) {
+      SmallVector<Attribute> names;
+      for (Attribute r : s.fusedFrom)
+        names.push_back(b.getStringAttr(
+            llama::stringifyRole(cast<llama::RoleAttr>(r).getValue())));
+      fields.push_back(b.getNamedAttr("fused_from", b.getArrayAttr(names)));
+    }
+    if (s.foldNorm)
+      fields.push_back(b.getNamedAttr(
+          "fold_norm",
+          b.getStringAttr(llama::stringifyRole(s.foldNorm.getValue()))));
     return b.getDictionaryAttr(fields);
   }
 
@@ -365,6 +384,19 @@ private:
         .Case([&](llama::LmHeadOp o) { return lowerLinear(o); })
         .Case([&](llama::RopeOp o) { return lowerRope(o); })
         .Case([&](llama::GqaAttentionOp o) { return lowerAttention(o); })
+        .Case([&](llama::SplitOp o) {
+          Value x = values.lookup(o.getX());
+          int64_t seq = cast<RankedTensorType>(x.getType()).getDimSize(3);
+          SmallVector<Type> types;
+          for (int64_t size : o.getSizes())
+            types.push_back(act(size, seq));
+          auto split = b.create<anemil::SplitOp>(
+              fn.getLoc(), types, x, b.getI64IntegerAttr(1), nullptr,
+              b.getDenseI64ArrayAttr(o.getSizes()));
+          for (auto [r, n] : llvm::zip(o.getResults(), split.getOutputs()))
+            values[r] = n;
+          return success();
+        })
         .Case([&](llama::SwiGluOp o) {
           Value g = values.lookup(o.getGate()), u = values.lookup(o.getUp());
           Value s = b.create<SiluOp>(fn.getLoc(), g.getType(), g);
@@ -393,6 +425,10 @@ private:
                                       b.getBoolAttr(true));
     Value r = b.create<RsqrtOp>(fn.getLoc(), reduced, ms, o.getEpsAttr());
     Value n = binary<MulOp>(x, r);
+    if (!o.getWeight()) { // folded into the next projections
+      values[o.getResult()] = n;
+      return success();
+    }
     auto wArg = dyn_cast<BlockArgument>(o.getWeight());
     if (!wArg || !weights.count(wArg))
       return o.emitError() << "the norm weight must be a role-tagged argument";
@@ -534,8 +570,9 @@ struct ConvertLlamaToAneMilPass
       for (unsigned i = 0; i < fn.getNumArguments(); ++i)
         if (auto role = fn.getArgAttrOfType<llama::RoleAttr>(
                 i, llama::LlamaDialect::getRoleAttrName()))
-          failedLayout |= failed(slots.add(
-              role.getValue(), fn.getArgument(i).getType(), fn.getLoc()));
+          failedLayout |=
+              failed(slots.add(role.getValue(), fn.getArgument(i).getType(),
+                               fn.getArgAttrDict(i), fn.getLoc()));
     });
     if (failedLayout)
       return signalPassFailure();

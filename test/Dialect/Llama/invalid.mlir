@@ -341,3 +341,57 @@ func.func @f(%x: tensor<1x64xf16>, %w: tensor<512x64xf16>) {
 func.func @f() attributes {llama.kernel = 1 : i64} {
   return
 }
+
+// -----
+
+func.func @f(%x: tensor<4x64xf32>) {
+  // expected-error @+1 {{sizes sum to 96, the input has 64 features}}
+  %a:2 = llama.split %x {sizes = array<i64: 32, 64>} : tensor<4x64xf32> -> tensor<4x32xf32>, tensor<4x64xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<4x64xf32>) {
+  // expected-error @+1 {{has 1 results for 2 sizes}}
+  %a = llama.split %x {sizes = array<i64: 32, 32>} : tensor<4x64xf32> -> tensor<4x32xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<4x64xf32>) {
+  // expected-error @+1 {{result has shape [4, 16], expected [4, 32]}}
+  %a:2 = llama.split %x {sizes = array<i64: 32, 32>} : tensor<4x64xf32> -> tensor<4x16xf32>, tensor<4x32xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<4x64xf32>) {
+  // expected-error @+1 {{sizes must be positive}}
+  %a:2 = llama.split %x {sizes = array<i64: 64, 0>} : tensor<4x64xf32> -> tensor<4x64xf32>, tensor<4x0xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<4x64xf32>) {
+  // expected-error @+1 {{results must have the input's element type}}
+  %a:2 = llama.split %x {sizes = array<i64: 32, 32>} : tensor<4x64xf32> -> tensor<4x32xf16>, tensor<4x32xf32>
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'llama.fold_norm' must be a #llama.role}}
+func.func @f(%w: tensor<64x64xf32> {llama.fold_norm = "attn_norm"}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'llama.fused_from' must be a list of #llama.role}}
+func.func @f(%w: tensor<64x64xf32> {llama.fused_from = []}) {
+  return
+}

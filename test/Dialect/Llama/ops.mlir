@@ -79,6 +79,23 @@ func.func @lm_head(%x: tensor<1x64xf32>, %w: tensor<512x64xf32> {llama.role = #l
   return %l : tensor<1x512xf32>
 }
 
+// CHECK-LABEL: func.func @split_and_unscaled_norm
+// CHECK: %[[N:.*]] = llama.rms_norm %{{.*}} {eps = 9.99999974E-6 : f32} : tensor<2x128xf32>
+// CHECK: llama.split %[[N]] {sizes = array<i64: 64, 32, 32>} : tensor<2x128xf32> -> tensor<2x64xf32>, tensor<2x32xf32>, tensor<2x32xf32>
+func.func @split_and_unscaled_norm(%x: tensor<2x128xf32>) -> (tensor<2x64xf32>, tensor<2x32xf32>, tensor<2x32xf32>) {
+  %n = llama.rms_norm %x {eps = 1.0e-05 : f32} : tensor<2x128xf32>
+  %q, %k, %v = llama.split %n {sizes = array<i64: 64, 32, 32>} : tensor<2x128xf32> -> tensor<2x64xf32>, tensor<2x32xf32>, tensor<2x32xf32>
+  return %q, %k, %v : tensor<2x64xf32>, tensor<2x32xf32>, tensor<2x32xf32>
+}
+
+// CHECK-LABEL: func.func @fused_roles
+// CHECK-SAME: {llama.role = #llama.role<attn_qkv>}
+// CHECK-SAME: {llama.role = #llama.role<ffn_gate_up>}
+func.func @fused_roles(%a: tensor<128x64xf32> {llama.role = #llama.role<attn_qkv>},
+                       %b: tensor<344x64xf32> {llama.role = #llama.role<ffn_gate_up>}) {
+  return
+}
+
 // CHECK-LABEL: func.func @roles_without_config_shape_check
 // CHECK-SAME: #llama.role<attn_k>
 // CHECK-SAME: #llama.role<attn_v>

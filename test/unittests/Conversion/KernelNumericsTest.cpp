@@ -23,6 +23,7 @@
 
 #include <cmath>
 #include <random>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -40,6 +41,7 @@ struct Params {
   const char *scheme;
   const char *dtype;
   double tolerance;
+  bool fuse;
 };
 
 /// [S, C] row-major <-> the kernels' [1, C, 1, S].
@@ -164,6 +166,7 @@ protected:
     options.seq = kSeq;
     options.ctx = kCtx;
     options.dtype = GetParam().dtype;
+    options.fuse = GetParam().fuse;
     mlir::ane::buildCompilePipeline(pm, options);
     ASSERT_TRUE(succeeded(pm.run(*module)));
     compute =
@@ -189,6 +192,11 @@ protected:
       b.offset = off;
       s.blobs.push_back(b);
     }
+    if (auto from = d.getAs<ArrayAttr>("fused_from"))
+      for (Attribute r : from)
+        s.fusedFrom.push_back(cast<StringAttr>(r).str());
+    if (auto fold = d.getAs<StringAttr>("fold_norm"))
+      s.foldNorm = fold.str();
     return s;
   }
 
@@ -210,13 +218,21 @@ protected:
             segment)
           list.push_back(slotFrom(cast<DictionaryAttr>(a)));
       int layer = std::string(segment) == "layer" ? 0 : -1;
-      auto bytes = rt::packSegment(list, [&](const rt::SlotSpec &s) {
-        return ::ane::Result<std::vector<float>>(tensorOf(s.role, layer));
-      });
+      auto byRole = [&](const std::string &role) {
+        // Norms live in the layer or global segment of the same layer.
+        return ::ane::Result<std::vector<float>>(tensorOf(role, layer));
+      };
+      auto slotTensor = [&](const rt::SlotSpec &s) {
+        return rt::assembleSlotTensor(s, byRole);
+      };
+      auto bytes = rt::packSegment(list, slotTensor);
       ASSERT_TRUE(bytes.ok()) << bytes.message();
       segments[segment] = std::move(*bytes);
       for (const rt::SlotSpec &s : list)
-        effective[s.role] = rt::effectiveWeights(s, tensorOf(s.role, layer));
+        effective[s.role] = rt::effectiveWeights(s, *slotTensor(s));
+      for (const rt::SlotSpec &s : list)
+        if (!s.foldNorm.empty())
+          folded.insert(s.foldNorm);
     }
   }
 
@@ -278,6 +294,41 @@ protected:
   DType compute = DType::FP16;
   std::map<std::string, std::vector<uint8_t>> segments;
   std::map<std::string, std::vector<float>> effective;
+  std::set<std::string> folded;
+
+  /// The norm scale a kernel applies itself: ones once it is folded away.
+  std::vector<float> normScale(const std::string &role) {
+    if (folded.count(role))
+      return std::vector<float>(c.dim, 1.0f);
+    return effective.at(role);
+  }
+
+  /// Projections of `n` by `roles`, through the fused slot when there is one.
+  std::vector<std::vector<float>> project(const std::vector<float> &n,
+                                          const std::string &fused,
+                                          std::vector<std::string> roles,
+                                          std::vector<int64_t> widths) {
+    std::vector<std::vector<float>> out;
+    if (!effective.count(fused)) {
+      for (size_t i = 0; i < roles.size(); ++i)
+        out.push_back(linear(n, kSeq, c.dim, effective[roles[i]], widths[i]));
+      return out;
+    }
+    int64_t total = 0;
+    for (int64_t w : widths)
+      total += w;
+    std::vector<float> all = linear(n, kSeq, c.dim, effective[fused], total);
+    int64_t at = 0;
+    for (int64_t w : widths) {
+      std::vector<float> part(kSeq * w);
+      for (int64_t i = 0; i < kSeq; ++i)
+        for (int64_t j = 0; j < w; ++j)
+          part[i * w + j] = all[i * total + at + j];
+      out.push_back(part);
+      at += w;
+    }
+    return out;
+  }
 };
 
 TEST_P(KernelNumericsTest, AttnQkv) {
@@ -296,17 +347,14 @@ TEST_P(KernelNumericsTest, AttnQkv) {
           {input(x, kSeq, d), Tensor::floats(compute, {1, half, 1, kSeq}, cosT),
            Tensor::floats(compute, {1, half, 1, kSeq}, sinT)});
   ASSERT_EQ(out.size(), 3u);
-  std::vector<float> n = rmsNorm(x, kSeq, d, effective["attn_norm"], c.normEps);
-  expectClose(out[0],
-              rope(linear(n, kSeq, d, effective["attn_q"], qd), kSeq, qd,
-                   c.headDim, c.ropeTheta),
-              kSeq, qd, "q");
-  expectClose(out[1],
-              rope(linear(n, kSeq, d, effective["attn_k"], kvd), kSeq, kvd,
-                   c.headDim, c.ropeTheta),
-              kSeq, kvd, "k");
-  expectClose(out[2], linear(n, kSeq, d, effective["attn_v"], kvd), kSeq, kvd,
-              "v");
+  std::vector<float> n = rmsNorm(x, kSeq, d, normScale("attn_norm"), c.normEps);
+  auto qkv =
+      project(n, "attn_qkv", {"attn_q", "attn_k", "attn_v"}, {qd, kvd, kvd});
+  expectClose(out[0], rope(qkv[0], kSeq, qd, c.headDim, c.ropeTheta), kSeq, qd,
+              "q");
+  expectClose(out[1], rope(qkv[1], kSeq, kvd, c.headDim, c.ropeTheta), kSeq,
+              kvd, "k");
+  expectClose(out[2], qkv[2], kSeq, kvd, "v");
 }
 
 TEST_P(KernelNumericsTest, AttnCore) {
@@ -347,9 +395,9 @@ TEST_P(KernelNumericsTest, AttnOutFfnAndHead) {
 
   auto up = run("ffn_up", {input(x, kSeq, d)});
   ASSERT_EQ(up.size(), 1u);
-  std::vector<float> n = rmsNorm(x, kSeq, d, effective["ffn_norm"], c.normEps);
-  std::vector<float> g = linear(n, kSeq, d, effective["ffn_gate"], f);
-  std::vector<float> u = linear(n, kSeq, d, effective["ffn_up"], f);
+  std::vector<float> n = rmsNorm(x, kSeq, d, normScale("ffn_norm"), c.normEps);
+  auto gu = project(n, "ffn_gate_up", {"ffn_gate", "ffn_up"}, {f, f});
+  std::vector<float> g = gu[0], u = gu[1];
   for (size_t i = 0; i < g.size(); ++i)
     g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
   expectClose(up[0], g, kSeq, f, "ffn_up");
@@ -365,7 +413,7 @@ TEST_P(KernelNumericsTest, AttnOutFfnAndHead) {
   auto logits = run("lm_head", {input(x, kSeq, d)});
   ASSERT_EQ(logits.size(), 1u);
   expectClose(logits[0],
-              linear(rmsNorm(x, kSeq, d, effective["output_norm"], c.normEps),
+              linear(rmsNorm(x, kSeq, d, normScale("output_norm"), c.normEps),
                      kSeq, d, effective["output"], vocab),
               kSeq, vocab, "lm_head");
 }
@@ -395,19 +443,35 @@ TEST_P(KernelNumericsTest, TiledLmHead) {
           EXPECT_EQ(v, 0.0f) << "padding";
       }
   std::vector<float> want =
-      linear(rmsNorm(x, kSeq, d, effective["output_norm"], c.normEps), kSeq, d,
+      linear(rmsNorm(x, kSeq, d, normScale("output_norm"), c.normEps), kSeq, d,
              effective["output"], vocab);
   EXPECT_LE(relativeError(got, want), GetParam().tolerance);
+
+  // A fused gate/up (352 channels) over the limit becomes two convs.
+  auto up = run("ffn_up", {input(x, kSeq, d)});
+  ASSERT_EQ(up.size(), 1u);
+  int64_t f = c.hiddenDim;
+  std::vector<float> n = rmsNorm(x, kSeq, d, normScale("ffn_norm"), c.normEps);
+  auto gu = project(n, "ffn_gate_up", {"ffn_gate", "ffn_up"}, {f, f});
+  for (size_t i = 0; i < gu[0].size(); ++i)
+    gu[0][i] = gu[0][i] / (1.0f + std::exp(-gu[0][i])) * gu[1][i];
+  expectClose(up[0], gu[0], kSeq, f, "legalized ffn_up");
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Schemes, KernelNumericsTest,
-    ::testing::Values(Params{"f16", "fp32", 1e-5}, Params{"f16", "fp16", 1e-2},
-                      Params{"q8", "fp32", 1e-5}, Params{"q4", "fp32", 1e-5},
-                      Params{"q4", "fp16", 1e-2}, Params{"q3", "fp32", 1e-5},
-                      Params{"lut4", "fp16", 1e-2}),
-    [](const ::testing::TestParamInfo<Params> &p) {
-      return std::string(p.param.scheme) + "_" + p.param.dtype;
-    });
+INSTANTIATE_TEST_SUITE_P(Schemes, KernelNumericsTest,
+                         ::testing::Values(Params{"f16", "fp32", 1e-5, false},
+                                           Params{"f16", "fp32", 1e-5, true},
+                                           Params{"f16", "fp16", 1e-2, true},
+                                           Params{"q8", "fp32", 1e-5, true},
+                                           Params{"q4", "fp32", 1e-5, false},
+                                           Params{"q4", "fp32", 1e-5, true},
+                                           Params{"q4", "fp16", 1e-2, true},
+                                           Params{"q3", "fp32", 1e-5, true},
+                                           Params{"lut4", "fp16", 1e-2, true}),
+                         [](const ::testing::TestParamInfo<Params> &p) {
+                           return std::string(p.param.scheme) + "_" +
+                                  p.param.dtype +
+                                  (p.param.fuse ? "_fused" : "");
+                         });
 
 } // namespace

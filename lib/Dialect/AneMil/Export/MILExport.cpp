@@ -572,6 +572,14 @@ void writeSlot(llvm::json::OStream &j, DictionaryAttr slot) {
     for (StringRef key : {"role", "segment", "scheme"})
       j.attribute(key, slot.getAs<StringAttr>(key).getValue());
     j.attribute("group", slot.getAs<IntegerAttr>("group").getInt());
+    // Transforms the packer applies to the model's tensors (llama-fuse).
+    if (auto from = slot.getAs<ArrayAttr>("fused_from"))
+      j.attributeArray("fused_from", [&] {
+        for (Attribute r : from)
+          j.value(cast<StringAttr>(r).getValue());
+      });
+    if (auto fold = slot.getAs<StringAttr>("fold_norm"))
+      j.attribute("fold_norm", fold.getValue());
     j.attributeArray("shape", [&] {
       for (int64_t d : slot.getAs<DenseI64ArrayAttr>("shape").asArrayRef())
         j.value(d);

@@ -22,9 +22,48 @@ int64_t mlir::anemil::aneAxisLimit(StringRef family) {
 
 namespace {
 
+/// A fused projection whose only user splits it along channels: one conv
+/// per part, on rows of the weight, in place of the conv and the split.
+LogicalResult splitConv(ConvOp conv, SplitOp split, int64_t limit) {
+  auto w = conv.getWeight().getType();
+  OpBuilder b(split);
+  int64_t at = 0;
+  for (Value part : split.getOutputs()) {
+    auto t = cast<RankedTensorType>(part.getType());
+    int64_t rows = t.getDimSize(1);
+    if (rows > limit)
+      return split.emitError()
+             << "a part of " << rows << " channels is still over the limit";
+    auto wt = RankedTensorType::get({rows, w.getDimSize(1), 1, 1},
+                                    w.getElementType());
+    Value slice = b.create<SliceBySizeOp>(
+        conv.getLoc(), wt, conv.getWeight(),
+        b.getDenseI64ArrayAttr({at, 0, 0, 0}),
+        b.getDenseI64ArrayAttr({rows, w.getDimSize(1), 1, 1}));
+    Value y = b.create<ConvOp>(conv.getLoc(), t, conv.getX(), slice, Value(),
+                               conv.getStridesAttr(), conv.getDilationsAttr(),
+                               conv.getPadAttr(), conv.getPadTypeAttr(),
+                               conv.getGroupsAttr());
+    part.replaceAllUsesWith(y);
+    at += rows;
+  }
+  split.erase();
+  conv.erase();
+  return success();
+}
+
 /// Splits `conv` (x [1, Cin, 1, S], weight [Cout, Cin, 1, 1]) into tiles of
 /// at most `limit` output channels, concatenated along axis 2.
 LogicalResult tileConv(ConvOp conv, int64_t limit) {
+  if (conv->hasOneUse())
+    if (auto split = dyn_cast<SplitOp>(*conv->getUsers().begin()))
+      if (split.getAxis() == 1)
+        return splitConv(conv, split, limit);
+  for (Operation *user : conv->getUsers())
+    if (!isa<func::ReturnOp>(user))
+      return conv.emitError()
+             << "only a conv returned by its kernel (or split right after) "
+                "can be tiled over the axis limit";
   auto out = conv.getOutput().getType();
   auto w = conv.getWeight().getType();
   if (out.getRank() != 4 || out.getDimSize(0) != 1 || out.getDimSize(2) != 1 ||

@@ -14,7 +14,8 @@ def AneMilLegalizeAnePass : Pass<"anemil-legalize-ane", "mlir::ModuleOp"> {
     constant weight) and a `concat` of the tiles along axis 2, so no axis of
     any value exceeds the limit: `[1, V, 1, S]` becomes `[1, V/T, T, S]`
     with vocabulary index `t * V/T + c`. A last, shorter tile is padded with
-    zeros.
+    zeros. A wide fused projection followed by a `split` (gate/up of large
+    models) becomes one conv per part instead.
   }];
   let options = [
     Option<"family", "family", "std::string", /*default=*/"\"m2\"",

@@ -23,7 +23,10 @@ def Llama_Role : I32EnumAttr<"Role", "the role of a weight argument", [
     I32EnumAttrCase<"FfnNorm", 8, "ffn_norm">,
     I32EnumAttrCase<"OutputNorm", 9, "output_norm">,
     I32EnumAttrCase<"Output", 10, "output">,
-    I32EnumAttrCase<"TokenEmbd", 11, "token_embd">
+    I32EnumAttrCase<"TokenEmbd", 11, "token_embd">,
+    // Made by llama-fuse: Q, K and V (or gate and up) stacked by rows.
+    I32EnumAttrCase<"AttnQkv", 12, "attn_qkv">,
+    I32EnumAttrCase<"FfnGateUp", 13, "ffn_gate_up">
   ]> {
   let cppNamespace = "::mlir::llama";
   let genSpecializedAttr = 0;

@@ -141,6 +141,20 @@ LogicalResult LlamaDialect::verifyRegionArgAttribute(Operation *op,
                                                      unsigned regionIndex,
                                                      unsigned argIndex,
                                                      NamedAttribute attr) {
+  // Recorded by llama-fuse for the packer.
+  if (attr.getName() == "llama.fold_norm") {
+    if (!isa<RoleAttr>(attr.getValue()))
+      return op->emitError() << "'llama.fold_norm' must be a #llama.role";
+    return success();
+  }
+  if (attr.getName() == "llama.fused_from") {
+    auto roles = dyn_cast<ArrayAttr>(attr.getValue());
+    if (!roles || roles.empty() ||
+        !llvm::all_of(roles, [](Attribute a) { return isa<RoleAttr>(a); }))
+      return op->emitError()
+             << "'llama.fused_from' must be a list of #llama.role";
+    return success();
+  }
   if (attr.getName() != getRoleAttrName())
     return op->emitError() << "unknown llama argument attribute '"
                            << attr.getName().getValue() << "'";

@@ -49,6 +49,10 @@ SmallVector<int64_t> mlir::llama::getExpectedWeightShape(ConfigAttr c,
   case Role::Output:
   case Role::TokenEmbd:
     return {vocab, dim};
+  case Role::AttnQkv:
+    return {qDim + 2 * kvDim, dim};
+  case Role::FfnGateUp:
+    return {2 * hidden, dim};
   }
   return {};
 }
@@ -101,8 +105,34 @@ LogicalResult EmbeddingOp::verify() {
 }
 
 LogicalResult RmsNormOp::verify() {
+  if (!getWeight())
+    return success();
   return expectShape(*this, "weight", getWeight().getType().getShape(),
                      {cols(getX())});
+}
+
+LogicalResult SplitOp::verify() {
+  ArrayRef<int64_t> sizes = getSizes();
+  if (sizes.size() != getResults().size())
+    return emitOpError() << "has " << getResults().size() << " results for "
+                         << sizes.size() << " sizes";
+  int64_t total = 0;
+  for (auto [size, r] : llvm::zip(sizes, getResults())) {
+    if (size <= 0)
+      return emitOpError() << "sizes must be positive";
+    total += size;
+    if (failed(expectShape(*this, "result",
+                           cast<RankedTensorType>(r.getType()).getShape(),
+                           {rows(getX()), size})))
+      return failure();
+    if (cast<RankedTensorType>(r.getType()).getElementType() !=
+        getX().getType().getElementType())
+      return emitOpError() << "results must have the input's element type";
+  }
+  if (total != cols(getX()))
+    return emitOpError() << "sizes sum to " << total << ", the input has "
+                         << cols(getX()) << " features";
+  return success();
 }
 
 LogicalResult LinearOp::verify() {

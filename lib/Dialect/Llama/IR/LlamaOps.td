@@ -46,14 +46,36 @@ def Llama_RmsNormOp : Llama_Op<"rms_norm", [Pure, AllTypesMatch<["x", "result"]>
   let summary = "Root-mean-square normalization with a learned scale";
   let description = [{
     `result[s, i] = x[s, i] / sqrt(mean_j(x[s, j]^2) + eps) * weight[i]`.
+    Without a weight (after `llama-fuse` folded it into the next projection)
+    the scale is 1.
 
     ```mlir
     %n = llama.rms_norm %x, %w {eps = 1.0e-05 : f32} : tensor<4x64xf32>, tensor<64xf32>
+    %u = llama.rms_norm %x {eps = 1.0e-05 : f32} : tensor<4x64xf32>
     ```
   }];
-  let arguments = (ins Llama_Activation:$x, Llama_Vector:$weight, F32Attr:$eps);
+  let arguments = (ins Llama_Activation:$x, Optional<Llama_Vector>:$weight,
+                       F32Attr:$eps);
   let results = (outs Llama_Activation:$result);
-  let assemblyFormat = "$x `,` $weight attr-dict `:` type($x) `,` type($weight)";
+  let assemblyFormat = [{
+    $x (`,` $weight^)? attr-dict `:` type($x) (`,` type($weight)^)?
+  }];
+  let hasVerifier = 1;
+}
+
+def Llama_SplitOp : Llama_Op<"split", [Pure]> {
+  let summary = "Split features into consecutive parts";
+  let description = [{
+    Undoes a fused projection: `sizes` are the widths of the parts.
+
+    ```mlir
+    %q, %k, %v = llama.split %qkv {sizes = array<i64: 64, 32, 32>}
+        : tensor<4x128xf32> -> tensor<4x64xf32>, tensor<4x32xf32>, tensor<4x32xf32>
+    ```
+  }];
+  let arguments = (ins Llama_Activation:$x, DenseI64ArrayAttr:$sizes);
+  let results = (outs Variadic<Llama_Activation>:$results);
+  let assemblyFormat = "$x attr-dict `:` type($x) `->` type($results)";
   let hasVerifier = 1;
 }
 

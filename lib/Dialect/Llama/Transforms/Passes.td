@@ -5,6 +5,23 @@
 
 include "mlir/Pass/PassBase.td"
 
+def LlamaFusePass : Pass<"llama-fuse", "mlir::ModuleOp"> {
+  let summary = "Fuse Q/K/V and gate/up projections; fold RMSNorm scales";
+  let description = [{
+    Q, K and V projections of one input become a single `llama.linear` on a
+    new weight argument with role `attn_qkv` (rows stacked Q, K, V) followed
+    by `llama.split`; gate and up become `ffn_gate_up`. With `fold-norms`, an
+    RMSNorm whose result only feeds projections loses its weight, which moves
+    into them: W' = W diag(g). The new arguments record what the packer must
+    do: `llama.fused_from = [roles]` and `llama.fold_norm = role`.
+  }];
+  let options = [
+    Option<"foldNorms", "fold-norms", "bool", /*default=*/"true",
+           "fold RMSNorm weights into the following projections">,
+  ];
+  let dependentDialects = ["mlir::llama::LlamaDialect"];
+}
+
 def LlamaQuantizePass : Pass<"llama-quantize", "mlir::ModuleOp"> {
   let summary = "Give matrix weight arguments a quantized type";
   let description = [{
