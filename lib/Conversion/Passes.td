@@ -17,8 +17,11 @@ def ConvertLlamaToAneMilPass
     `silu` and `mul`. Weights become `anemil.const` blobs at offsets that are
     the same for every layer (`weight-binding=blob`); quantized weights
     become `constexpr_blockwise_shift_scale` (q8, q4, q3) or
-    `constexpr_lut_to_dense` (lut4). The slots each kernel reads are listed
-    in its `anemil.weights` attribute. @embed stays: the host looks tokens up.
+    `constexpr_lut_to_dense` (lut4). With `weight-binding=input` weights are
+    program inputs instead (`w_<role>`, and `w_<role>_scale` for q8, which is
+    dequantized in the graph by `cast` and `mul`). The slots each kernel
+    reads are listed in its `anemil.weights` attribute. @embed stays: the
+    host looks tokens up.
   }];
   let options = [
     Option<"dtype", "dtype", "std::string", /*default=*/"\"fp16\"",
@@ -26,7 +29,8 @@ def ConvertLlamaToAneMilPass
            "CPU checks)">,
     Option<"weightBinding", "weight-binding", "std::string",
            /*default=*/"\"blob\"",
-           "how a layer's weights reach a kernel; only blob is implemented">,
+           "how a layer's weights reach a kernel: blob (constants at fixed "
+           "offsets) or input (program inputs named w_<role>; dense or q8)">,
   ];
   let dependentDialects = ["mlir::anemil::AneMilDialect",
                            "mlir::func::FuncDialect"];

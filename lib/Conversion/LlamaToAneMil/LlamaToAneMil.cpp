@@ -186,9 +186,10 @@ private:
 /// Rebuilds one llama kernel as an anemil function.
 class KernelLowering {
 public:
-  KernelLowering(func::FuncOp fn, const SlotTable &slots, Type compute)
+  KernelLowering(func::FuncOp fn, const SlotTable &slots, Type compute,
+                 bool inputBinding)
       : fn(fn), slots(slots), compute(compute), ctx(fn.getContext()),
-        b(fn.getContext()) {}
+        b(fn.getContext()), inputBinding(inputBinding) {}
 
   LogicalResult run() {
     StringRef kernel = fn->getAttrOfType<StringAttr>("llama.kernel").getValue();
@@ -203,8 +204,10 @@ public:
     if (failed(mapArguments(kernel)))
       return failure();
     for (Operation &op : fn.getBody().front())
-      if (failed(lower(&op)))
+      if (failed(lower(&op))) {
+        newFn.erase(); // leave no half-built kernel behind
         return failure();
+      }
     // Weight slots read, in slot order.
     SmallVector<Attribute> used;
     for (llama::Role r : usedRoles)
@@ -345,11 +348,37 @@ private:
 
   /// The weight of `role` as an [out, in, 1, 1] (or [1, n, 1, 1]) tensor of
   /// the compute type, from blob constants.
-  Value weight(llama::Role role) {
+  /// The weight as program inputs (weight-binding=input): dense weights in
+  /// the compute type, q8 as int8 data and scales dequantized in the graph
+  /// (MIL inputs have no sub-byte types, so other schemes need blobs).
+  FailureOr<Value> weightInput(const Slot &s) {
+    std::string base = "w_" + llama::stringifyRole(s.role).str();
+    Location loc = fn.getLoc();
+    if (s.scheme == "dense")
+      return input(base, s.blobTypes[0]);
+    if (s.scheme != "q8")
+      return fn.emitError()
+             << "weight-binding=input carries weights as fp16/fp32 or int8; "
+                "scheme "
+             << s.scheme << " needs weight-binding=blob";
+    int64_t out = s.shape[0], in = s.shape[1], groups = in / s.group;
+    Value data = input(base, s.blobTypes[0]);
+    Value scale = input(base + "_scale", s.blobTypes[1]);
+    auto wide = RankedTensorType::get({out, in, 1, 1}, compute);
+    Value f = b.create<CastOp>(loc, wide, data,
+                               DTypeAttr::get(ctx, *getDTypeFor(compute)));
+    Value grouped = reshape(f, {out, groups, s.group, 1});
+    Value scaled = binary<MulOp>(grouped, scale);
+    return reshape(scaled, {out, in, 1, 1});
+  }
+
+  FailureOr<Value> weight(llama::Role role) {
     if (!llvm::is_contained(usedRoles, role))
       usedRoles.push_back(role);
     const Slot &s = slots.get(role);
     Location loc = fn.getLoc();
+    if (inputBinding)
+      return weightInput(s);
     auto blob = [&](size_t i) -> Value {
       RankedTensorType t = s.blobTypes[i];
       return b.create<ConstOp>(loc, t,
@@ -361,10 +390,10 @@ private:
     Value data = blob(0);
     Value table = blob(1); // scales, or the palettes of lut4
     if (s.scheme == "lut4")
-      return b.create<ConstexprLutToDenseOp>(loc, out, data, table, nullptr,
-                                             nullptr);
-    return b.create<ConstexprBlockwiseShiftScaleOp>(loc, out, data, table,
-                                                    Value());
+      return Value(b.create<ConstexprLutToDenseOp>(loc, out, data, table,
+                                                   nullptr, nullptr));
+    return Value(b.create<ConstexprBlockwiseShiftScaleOp>(loc, out, data, table,
+                                                          Value()));
   }
 
   Value conv(Value x, Value w, Location loc) {
@@ -432,7 +461,10 @@ private:
     auto wArg = dyn_cast<BlockArgument>(o.getWeight());
     if (!wArg || !weights.count(wArg))
       return o.emitError() << "the norm weight must be a role-tagged argument";
-    values[o.getResult()] = binary<MulOp>(n, weight(weights[wArg]));
+    auto g = weight(weights[wArg]);
+    if (failed(g))
+      return failure();
+    values[o.getResult()] = binary<MulOp>(n, *g);
     return success();
   }
 
@@ -441,8 +473,10 @@ private:
     auto wArg = dyn_cast<BlockArgument>(wv);
     if (!wArg || !weights.count(wArg))
       return o->emitError() << "the weight must be a role-tagged argument";
-    values[o->getResult(0)] =
-        conv(values.lookup(xv), weight(weights[wArg]), fn.getLoc());
+    auto w = weight(weights[wArg]);
+    if (failed(w))
+      return failure();
+    values[o->getResult(0)] = conv(values.lookup(xv), *w, fn.getLoc());
     return success();
   }
 
@@ -539,6 +573,7 @@ private:
   int caches = 0;
   SmallVector<Type> resultTypes;
   Value cosTable, sinTable;
+  bool inputBinding = false;
 };
 
 struct ConvertLlamaToAneMilPass
@@ -549,9 +584,9 @@ struct ConvertLlamaToAneMilPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
-    if (weightBinding != "blob") {
-      module.emitError() << "weight-binding=" << weightBinding
-                         << " is not implemented yet (blob is)";
+    if (weightBinding != "blob" && weightBinding != "input") {
+      module.emitError() << "weight-binding must be blob or input, got '"
+                         << weightBinding << "'";
       return signalPassFailure();
     }
     Type compute;
@@ -586,7 +621,8 @@ struct ConvertLlamaToAneMilPass
       return signalPassFailure();
     }
     for (func::FuncOp fn : kernels)
-      if (failed(KernelLowering(fn, slots, compute).run()))
+      if (failed(KernelLowering(fn, slots, compute, weightBinding == "input")
+                     .run()))
         return signalPassFailure();
     // The packer lays out segments from this, host-side slots included.
     module->setAttr("anemil.weight_slots", slots.describeAll());

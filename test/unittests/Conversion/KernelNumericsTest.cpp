@@ -42,6 +42,7 @@ struct Params {
   const char *dtype;
   double tolerance;
   bool fuse;
+  const char *binding = "blob";
 };
 
 /// [S, C] row-major <-> the kernels' [1, C, 1, S].
@@ -167,6 +168,7 @@ protected:
     options.ctx = kCtx;
     options.dtype = GetParam().dtype;
     options.fuse = GetParam().fuse;
+    options.weightBinding = GetParam().binding;
     mlir::ane::buildCompilePipeline(pm, options);
     ASSERT_TRUE(succeeded(pm.run(*module)));
     compute =
@@ -228,8 +230,11 @@ protected:
       auto bytes = rt::packSegment(list, slotTensor);
       ASSERT_TRUE(bytes.ok()) << bytes.message();
       segments[segment] = std::move(*bytes);
-      for (const rt::SlotSpec &s : list)
+      for (const rt::SlotSpec &s : list) {
         effective[s.role] = rt::effectiveWeights(s, *slotTensor(s));
+        slotSpecs[s.role] = s;
+        slotValues[s.role] = *slotTensor(s);
+      }
       for (const rt::SlotSpec &s : list)
         if (!s.foldNorm.empty())
           folded.insert(s.foldNorm);
@@ -256,6 +261,9 @@ protected:
     EXPECT_TRUE(reader.ok()) << reader.message();
     rt::WeightFiles files;
     files.emplace("@model_path/weights/weight.bin", *reader);
+    // Weight inputs follow the activations.
+    for (size_t i = inputs.size(); i < parsed->functions[0].params.size(); ++i)
+      inputs.push_back(weightInput(parsed->functions[0].params[i]));
     auto exec = rt::Executor::create(*parsed, "main", files);
     EXPECT_TRUE(exec.ok()) << exec.message();
     if (!exec.ok())
@@ -294,7 +302,29 @@ protected:
   DType compute = DType::FP16;
   std::map<std::string, std::vector<uint8_t>> segments;
   std::map<std::string, std::vector<float>> effective;
+  std::map<std::string, rt::SlotSpec> slotSpecs;
+  std::map<std::string, std::vector<float>> slotValues;
   std::set<std::string> folded;
+
+  /// The value of a weight input (`w_<role>` or `w_<role>_scale`) as the
+  /// runtime would pass it under weight-binding=input.
+  Tensor weightInput(const ::ane::mil::Param &p) {
+    std::string role = p.name.substr(2);
+    bool scale =
+        role.size() > 6 && role.compare(role.size() - 6, 6, "_scale") == 0;
+    if (scale)
+      role = role.substr(0, role.size() - 6);
+    const rt::SlotSpec &s = slotSpecs.at(role);
+    const std::vector<float> &w = slotValues.at(role);
+    if (s.scheme == "dense")
+      return Tensor::floats(p.type.dtype, p.type.dims, w);
+    int64_t group = s.group > 0 ? s.group : s.shape[1];
+    rt::QuantizedMatrix q =
+        rt::quantizeSymmetric(w.data(), s.shape[0], s.shape[1], group, 8);
+    if (scale)
+      return Tensor::floats(p.type.dtype, p.type.dims, q.scales);
+    return Tensor::ints(p.type.dtype, p.type.dims, q.values);
+  }
 
   /// The norm scale a kernel applies itself: ones once it is folded away.
   std::vector<float> normScale(const std::string &role) {
@@ -458,20 +488,19 @@ TEST_P(KernelNumericsTest, TiledLmHead) {
   expectClose(up[0], gu[0], kSeq, f, "legalized ffn_up");
 }
 
-INSTANTIATE_TEST_SUITE_P(Schemes, KernelNumericsTest,
-                         ::testing::Values(Params{"f16", "fp32", 1e-5, false},
-                                           Params{"f16", "fp32", 1e-5, true},
-                                           Params{"f16", "fp16", 1e-2, true},
-                                           Params{"q8", "fp32", 1e-5, true},
-                                           Params{"q4", "fp32", 1e-5, false},
-                                           Params{"q4", "fp32", 1e-5, true},
-                                           Params{"q4", "fp16", 1e-2, true},
-                                           Params{"q3", "fp32", 1e-5, true},
-                                           Params{"lut4", "fp16", 1e-2, true}),
-                         [](const ::testing::TestParamInfo<Params> &p) {
-                           return std::string(p.param.scheme) + "_" +
-                                  p.param.dtype +
-                                  (p.param.fuse ? "_fused" : "");
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Schemes, KernelNumericsTest,
+    ::testing::Values(
+        Params{"f16", "fp32", 1e-5, false}, Params{"f16", "fp32", 1e-5, true},
+        Params{"f16", "fp16", 1e-2, true}, Params{"q8", "fp32", 1e-5, true},
+        Params{"q4", "fp32", 1e-5, false}, Params{"q4", "fp32", 1e-5, true},
+        Params{"q4", "fp16", 1e-2, true}, Params{"q3", "fp32", 1e-5, true},
+        Params{"lut4", "fp16", 1e-2, true},
+        Params{"f16", "fp16", 1e-2, true, "input"},
+        Params{"q8", "fp32", 1e-5, true, "input"}),
+    [](const ::testing::TestParamInfo<Params> &p) {
+      return std::string(p.param.scheme) + "_" + p.param.dtype +
+             (p.param.fuse ? "_fused" : "") + "_" + p.param.binding;
+    });
 
 } // namespace
