@@ -203,4 +203,32 @@ Result<std::vector<uint8_t>> packSegment(
   return writer.bytes();
 }
 
+Result<Tensor> packInputs(const std::vector<PackedPart> &parts,
+                          int64_t channels,
+                          const std::vector<const Tensor *> &inputs) {
+  if (parts.size() != inputs.size() || parts.empty() || channels <= 0)
+    return Result<Tensor>::error("packInputs: one input per part is needed");
+  int64_t total = 0;
+  for (const PackedPart &p : parts)
+    total = std::max(total, p.offset + p.columns);
+  mil::DType dtype = inputs[0]->dtype;
+  Tensor packed = Tensor::zeros(dtype, {1, channels, 1, total});
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const Tensor &in = *inputs[i];
+    const PackedPart &p = parts[i];
+    if (in.dtype != dtype || in.numElements() != channels * p.columns)
+      return Result<Tensor>::error(
+          fmt::format("packInputs: input '{}' does not fit {} x {}", p.name,
+                      channels, p.columns));
+    for (int64_t f = 0; f < in.numElements(); ++f) {
+      int64_t at = (f / p.columns) * total + p.offset + f % p.columns;
+      if (packed.isFloat())
+        packed.f[at] = in.f[f];
+      else
+        packed.i[at] = in.i[f];
+    }
+  }
+  return packed;
+}
+
 } // namespace ane::runtime

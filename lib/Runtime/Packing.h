@@ -10,6 +10,7 @@
 #define ANE_LIB_RUNTIME_PACKING_H
 
 #include "lib/MIL/Program.h"
+#include "lib/Runtime/Cpu/Tensor.h"
 #include "lib/Support/Result.h"
 
 #include <cstdint>
@@ -71,6 +72,19 @@ std::vector<float> effectiveWeights(const SlotSpec &slot,
 Result<std::vector<uint8_t>> packSegment(
     const std::vector<SlotSpec> &slots,
     const std::function<Result<std::vector<float>>(const SlotSpec &)> &tensor);
+
+/// One input's place in a packed input (anemil-pack-inputs).
+struct PackedPart {
+  std::string name;
+  int64_t offset = 0;  // first column
+  int64_t columns = 0; // its width in columns
+};
+
+/// Builds the packed [1, channels, 1, S_total] input: input i's element f
+/// goes to channel f / columns_i, column offset_i + f % columns_i.
+Result<Tensor> packInputs(const std::vector<PackedPart> &parts,
+                          int64_t channels,
+                          const std::vector<const Tensor *> &inputs);
 
 } // namespace ane::runtime
 

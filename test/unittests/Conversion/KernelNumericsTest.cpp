@@ -488,6 +488,43 @@ TEST_P(KernelNumericsTest, TiledLmHead) {
   expectClose(up[0], gu[0], kSeq, f, "legalized ffn_up");
 }
 
+/// anemil-pack-inputs: one packed input gives bit-identical results.
+TEST_P(KernelNumericsTest, PackedInputs) {
+  if (std::string(GetParam().binding) != "blob")
+    return; // weight inputs of another dtype cannot share the packed input
+  int64_t h = c.nHeads, kv = c.nKvHeads, hd = c.headDim;
+  std::vector<Tensor> inputs = {
+      input(random(kSeq * h * hd, 11), kSeq, h * hd),
+      Tensor::floats(compute, {1, kv * hd, 1, kCtx},
+                     random(kv * hd * kCtx, 12)),
+      Tensor::floats(compute, {1, kv * hd, 1, kCtx},
+                     random(kv * hd * kCtx, 13)),
+      Tensor::floats(compute, {1, 1, kSeq, kCtx},
+                     std::vector<float>(kSeq * kCtx, 0.0f))};
+  auto plain = run("attn_core", inputs);
+  ASSERT_EQ(plain.size(), 1u);
+  PassManager pm(&ctx);
+  pm.addPass(anemil::createAneMilPackInputsPass());
+  ASSERT_TRUE(succeeded(pm.run(*module)));
+  auto fn = module->lookupSymbol<func::FuncOp>("attn_core");
+  ASSERT_EQ(fn.getNumArguments(), 1u);
+  std::vector<rt::PackedPart> parts;
+  for (Attribute a : fn->getAttrOfType<ArrayAttr>("anemil.packed_inputs")) {
+    auto d = cast<DictionaryAttr>(a);
+    parts.push_back({d.getAs<StringAttr>("name").str(),
+                     d.getAs<IntegerAttr>("offset").getInt(),
+                     d.getAs<IntegerAttr>("columns").getInt()});
+  }
+  int64_t channels =
+      fn.getArgumentTypes()[0].cast<RankedTensorType>().getDimSize(1);
+  auto packed = rt::packInputs(
+      parts, channels, {&inputs[0], &inputs[1], &inputs[2], &inputs[3]});
+  ASSERT_TRUE(packed.ok()) << packed.message();
+  auto out = run("attn_core", {*packed});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].f, plain[0].f);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Schemes, KernelNumericsTest,
     ::testing::Values(

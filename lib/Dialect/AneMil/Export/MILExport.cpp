@@ -632,6 +632,7 @@ LogicalResult mlir::anemil::exportKernelDir(ModuleOp module, StringRef dir) {
     std::string name;
     mil::Function fn;
     ArrayAttr weights;
+    ArrayAttr packed;
   };
   std::vector<Kernel> kernels;
   for (auto fn : module.getOps<func::FuncOp>()) {
@@ -655,7 +656,8 @@ LogicalResult mlir::anemil::exportKernelDir(ModuleOp module, StringRef dir) {
              << "cannot write " << path << ": " << ec.message();
     os << mil::printProgram(*program);
     kernels.push_back({kernel.getValue().str(), program->functions[0],
-                       fn->getAttrOfType<ArrayAttr>("anemil.weights")});
+                       fn->getAttrOfType<ArrayAttr>("anemil.weights"),
+                       fn->getAttrOfType<ArrayAttr>("anemil.packed_inputs")});
   }
   if (kernels.empty())
     return module.emitError() << "no kernels to write: run ane-compile first";
@@ -710,6 +712,25 @@ LogicalResult mlir::anemil::exportKernelDir(ModuleOp module, StringRef dir) {
                   outs.push_back({o, out.type});
           writeTensorList(j, "inputs", ins);
           writeTensorList(j, "outputs", outs);
+          if (k.packed)
+            // Where each original input sits in the single packed input.
+            j.attributeArray("packing", [&] {
+              for (Attribute a : k.packed) {
+                auto d = cast<DictionaryAttr>(a);
+                j.object([&] {
+                  j.attribute("name", d.getAs<StringAttr>("name").getValue());
+                  j.attribute("offset",
+                              d.getAs<IntegerAttr>("offset").getInt());
+                  j.attribute("columns",
+                              d.getAs<IntegerAttr>("columns").getInt());
+                  j.attributeArray("shape", [&] {
+                    for (int64_t v :
+                         d.getAs<DenseI64ArrayAttr>("shape").asArrayRef())
+                      j.value(v);
+                  });
+                });
+              }
+            });
           j.attributeArray("weights", [&] {
             if (k.weights)
               for (Attribute a : k.weights)

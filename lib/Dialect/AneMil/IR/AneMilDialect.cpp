@@ -200,7 +200,8 @@ LogicalResult AneMilDialect::verifyOperationAttribute(Operation *op,
     return success();
   }
   if (attr.getName() == "anemil.weights" ||
-      attr.getName() == "anemil.weight_slots") {
+      attr.getName() == "anemil.weight_slots" ||
+      attr.getName() == "anemil.packed_inputs") {
     if (!isa<ArrayAttr>(attr.getValue()))
       return op->emitError()
              << "'" << attr.getName().getValue() << "' must be an array";

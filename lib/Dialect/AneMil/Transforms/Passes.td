@@ -46,4 +46,17 @@ def AneMilVerifyAnePass : Pass<"anemil-verify-ane", "mlir::ModuleOp"> {
   ];
 }
 
+def AneMilPackInputsPass : Pass<"anemil-pack-inputs", "mlir::ModuleOp"> {
+  let summary = "Pack all inputs of each kernel into one [1, C, 1, S] input";
+  let description = [{
+    For requests that must carry a single input: every kernel's inputs become
+    column ranges of one `packed` input `[1, C, 1, S_total]`, with C the
+    greatest common divisor of the inputs' sizes; inside, `slice_by_size`
+    takes each range and `reshape` restores its shape. Input i's element f
+    sits at channel f / w_i, column offset_i + f % w_i, where w_i is its
+    width in columns. The layout is recorded in `anemil.packed_inputs`.
+  }];
+  let dependentDialects = ["mlir::anemil::AneMilDialect"];
+}
+
 #endif // ANE_ANEMIL_PASSES
