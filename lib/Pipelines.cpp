@@ -18,7 +18,7 @@ void mlir::ane::buildCompilePipeline(OpPassManager &pm,
   pm.addPass(llama::createLlamaOutlineKernelsPass(
       llama::LlamaOutlineKernelsPassOptions{o.seq, o.ctx}));
   pm.addPass(createConvertLlamaToAneMilPass(
-      ConvertLlamaToAneMilPassOptions{o.dtype, o.weightBinding}));
+      ConvertLlamaToAneMilPassOptions{o.dtype, o.weightBinding, o.backward}));
   if (!o.family.empty()) {
     anemil::AneMilLegalizeAnePassOptions legalize;
     legalize.family = o.family;

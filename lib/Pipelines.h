@@ -27,6 +27,9 @@ struct CompileOptions : public PassPipelineOptions<CompileOptions> {
   Option<std::string> dtype{*this, "dtype",
                             llvm::cl::desc("fp16 (ANE) or fp32 (exact CPU)"),
                             llvm::cl::init("fp16")};
+  Option<bool> backward{*this, "backward",
+                        llvm::cl::desc("also emit the 5 backward kernels"),
+                        llvm::cl::init(false)};
   Option<std::string> family{
       *this, "family",
       llvm::cl::desc("ANE family (m1-m4): legalize and verify for it; empty "

@@ -31,6 +31,9 @@ def ConvertLlamaToAneMilPass
            /*default=*/"\"blob\"",
            "how a layer's weights reach a kernel: blob (constants at fixed "
            "offsets) or input (program inputs named w_<role>; dense or q8)">,
+    Option<"backward", "backward", "bool", /*default=*/"false",
+           "also emit the input-gradient kernels lm_head_bwd, ffn_down_bwd, "
+           "ffn_up_bwd, attn_core_bwd (with Wo^T) and attn_qkv_bwd">,
   ];
   let dependentDialects = ["mlir::anemil::AneMilDialect",
                            "mlir::func::FuncDialect"];

@@ -187,18 +187,19 @@ private:
 class KernelLowering {
 public:
   KernelLowering(func::FuncOp fn, const SlotTable &slots, Type compute,
-                 bool inputBinding)
+                 bool inputBinding, bool backward = false)
       : fn(fn), slots(slots), compute(compute), ctx(fn.getContext()),
-        b(fn.getContext()), inputBinding(inputBinding) {}
+        b(fn.getContext()), inputBinding(inputBinding), backward(backward) {}
 
   LogicalResult run() {
     StringRef kernel = fn->getAttrOfType<StringAttr>("llama.kernel").getValue();
+    std::string name = backward ? kernel.str() + "_bwd" : kernel.str();
     b.setInsertionPoint(fn);
-    auto newFn = b.create<func::FuncOp>(fn.getLoc(), fn.getSymName(),
-                                        b.getFunctionType({}, {}));
+    auto newFn =
+        b.create<func::FuncOp>(fn.getLoc(), name, b.getFunctionType({}, {}));
     newFn->setAttr(AneMilDialect::getOpsetAttrName(),
                    OpsetAttr::get(ctx, Opset::IOS18));
-    newFn->setAttr("anemil.kernel", b.getStringAttr(kernel));
+    newFn->setAttr("anemil.kernel", b.getStringAttr(name));
     body = newFn.addEntryBlock();
     b.setInsertionPointToStart(body);
     if (failed(mapArguments(kernel)))
@@ -208,6 +209,9 @@ public:
         newFn.erase(); // leave no half-built kernel behind
         return failure();
       }
+    // Backward kernels recompute what they need; drop the rest.
+    if (backward)
+      eraseDeadOps();
     // Weight slots read, in slot order.
     SmallVector<Attribute> used;
     for (llama::Role r : usedRoles)
@@ -228,7 +232,8 @@ public:
       newFn.setArgAttr(i, "anemil.name", b.getStringAttr(name));
     for (auto [i, name] : llvm::enumerate(outputNames))
       newFn.setResultAttr(i, "anemil.name", b.getStringAttr(name));
-    fn.erase();
+    if (!backward)
+      fn.erase();
     return success();
   }
 
@@ -372,7 +377,21 @@ private:
     return reshape(scaled, {out, in, 1, 1});
   }
 
+  /// The weight of a role, built once per kernel (a backward kernel reads
+  /// each weight twice: to recompute and to transpose).
   FailureOr<Value> weight(llama::Role role) {
+    auto cached = weightValues.find(static_cast<int>(role));
+    if (cached != weightValues.end())
+      return cached->second;
+    // Built where first needed; in a kernel's single block that dominates
+    // every later use.
+    auto w = buildWeight(role);
+    if (succeeded(w))
+      weightValues[static_cast<int>(role)] = *w;
+    return w;
+  }
+
+  FailureOr<Value> buildWeight(llama::Role role) {
     if (!llvm::is_contained(usedRoles, role))
       usedRoles.push_back(role);
     const Slot &s = slots.get(role);
@@ -437,7 +456,9 @@ private:
                                                 values.lookup(o.getRhs()));
           return success();
         })
-        .Case([&](func::ReturnOp o) { return lowerReturn(o); })
+        .Case([&](func::ReturnOp o) {
+          return backward ? lowerBackward(o) : lowerReturn(o);
+        })
         .Default([&](Operation *other) {
           return other->emitError() << "cannot lower to anemil inside a kernel";
         });
@@ -484,23 +505,29 @@ private:
   /// the interleaved convention of llama2.c and GGUF: no sin/cos ops, the
   /// tables are inputs.
   LogicalResult lowerRope(llama::RopeOp o) {
-    Value x = values.lookup(o.getX());
+    values[o.getResult()] =
+        rotate(values.lookup(o.getX()), o.getHeadDim(), /*inverse=*/false);
+    return success();
+  }
+
+  /// Rotates each (even, odd) pair by the table angles, or by their
+  /// negatives (the transpose, for the backward).
+  Value rotate(Value x, int64_t hd, bool inverse) {
     auto shape = cast<RankedTensorType>(x.getType()).getShape();
-    int64_t hd = o.getHeadDim(), heads = shape[1] / hd, seq = shape[3];
+    int64_t heads = shape[1] / hd, seq = shape[3];
     Value pairs = reshape(x, {heads, hd / 2, 2, seq});
     Value even = sliceSize(pairs, {0, 0, 0, 0}, {heads, hd / 2, 1, seq});
     Value odd = sliceSize(pairs, {0, 0, 1, 0}, {heads, hd / 2, 1, seq});
     Value ec = binary<MulOp>(even, cosTable);
     Value os = binary<MulOp>(odd, sinTable);
-    Value e = binary<SubOp>(ec, os);
+    Value e = inverse ? binary<AddOp>(ec, os) : binary<SubOp>(ec, os);
     Value es = binary<MulOp>(even, sinTable);
     Value oc = binary<MulOp>(odd, cosTable);
-    Value d = binary<AddOp>(es, oc);
+    Value d = inverse ? binary<SubOp>(oc, es) : binary<AddOp>(es, oc);
     Value joined = b.create<ConcatOp>(
         fn.getLoc(), RankedTensorType::get({heads, hd / 2, 2, seq}, compute),
         ValueRange{e, d}, b.getI64IntegerAttr(2), nullptr);
-    values[o.getResult()] = reshape(joined, {1, shape[1], 1, seq});
-    return success();
+    return reshape(joined, {1, shape[1], 1, seq});
   }
 
   /// softmax(Q K^T / sqrt(hd) + mask) V with each KV head serving its group
@@ -528,12 +555,239 @@ private:
                                   b.getI64IntegerAttr(-1));
     Value pg = reshape(p, {1, kv, g * seq, ctxLen});
     Value v4 = reshape(vc, {1, kv, hd, ctxLen});
+    attn = {qg, k4, v4, pg, h, kv, hd, seq, ctxLen};
     Value o4 = b.create<MatmulOp>(
         loc, RankedTensorType::get({1, kv, g * seq, hd}, compute), pg, v4,
         nullptr, b.getBoolAttr(true));
     Value ot = transpose(reshape(o4, {1, h, seq, hd}), {0, 1, 3, 2});
     values[o.getResult()] = reshape(ot, {1, h * hd, 1, seq});
     return success();
+  }
+
+  // -- backward kernels (input gradients) ------------------------------------
+
+  /// W^T g for a weight [out, in, 1, 1] and a gradient [1, out, 1, S].
+  Value projectT(Value w, Value g) {
+    auto ws = cast<RankedTensorType>(w.getType()).getShape();
+    int64_t seq = cast<RankedTensorType>(g.getType()).getDimSize(3);
+    Value wm = reshape(w, {ws[0], ws[1]});
+    Value gm = reshape(g, {ws[0], seq});
+    Value r = b.create<MatmulOp>(fn.getLoc(),
+                                 RankedTensorType::get({ws[1], seq}, compute),
+                                 wm, gm, b.getBoolAttr(true), nullptr);
+    return reshape(r, {1, ws[1], 1, seq});
+  }
+
+  Value zeros(Type t) {
+    auto tensor = cast<RankedTensorType>(t);
+    return b.create<FillOp>(fn.getLoc(), tensor,
+                            b.getDenseI64ArrayAttr(tensor.getShape()),
+                            FloatAttr::get(compute, 0.0));
+  }
+
+  void addGrad(Value of, Value g) {
+    auto it = grads.find(of);
+    grads[of] = it == grads.end() ? g : binary<AddOp>(it->second, g);
+  }
+
+  Value reduceKeep(Value x, int64_t axis, bool mean) {
+    auto shape =
+        SmallVector<int64_t>(cast<RankedTensorType>(x.getType()).getShape());
+    shape[axis] = 1;
+    auto t = RankedTensorType::get(shape, compute);
+    if (mean)
+      return b.create<ReduceMeanOp>(fn.getLoc(), t, x,
+                                    b.getDenseI64ArrayAttr({axis}),
+                                    b.getBoolAttr(true));
+    return b.create<ReduceSumOp>(
+        fn.getLoc(), t, x, b.getDenseI64ArrayAttr({axis}), b.getBoolAttr(true));
+  }
+
+  /// The gradient each op passes to its operands, in reverse order.
+  LogicalResult backprop(Operation *op) {
+    Location loc = fn.getLoc();
+    auto gradOf = [&](Value v) { return grads.lookup(v); };
+    if (auto add = dyn_cast<llama::AddOp>(op)) {
+      if (Value g = gradOf(add.getResult())) {
+        addGrad(add.getLhs(), g);
+        addGrad(add.getRhs(), g);
+      }
+      return success();
+    }
+    if (isa<llama::LinearOp, llama::LmHeadOp>(op)) {
+      Value g = gradOf(op->getResult(0));
+      if (!g)
+        return success();
+      auto w = weight(weights[cast<BlockArgument>(op->getOperand(1))]);
+      if (failed(w))
+        return failure();
+      addGrad(op->getOperand(0), projectT(*w, g));
+      return success();
+    }
+    if (auto split = dyn_cast<llama::SplitOp>(op)) {
+      SmallVector<Value> parts;
+      bool any = false;
+      for (Value r : split.getResults()) {
+        Value g = gradOf(r);
+        any |= bool(g);
+        parts.push_back(g ? g : zeros(values.lookup(r).getType()));
+      }
+      if (any)
+        addGrad(split.getX(),
+                b.create<ConcatOp>(loc, values.lookup(split.getX()).getType(),
+                                   parts, b.getI64IntegerAttr(1), nullptr));
+      return success();
+    }
+    if (auto sw = dyn_cast<llama::SwiGluOp>(op)) {
+      Value g = gradOf(sw.getResult());
+      if (!g)
+        return success();
+      Value a = values.lookup(sw.getGate()), u = values.lookup(sw.getUp());
+      Value sig = b.create<SigmoidOp>(loc, a.getType(), a);
+      Value silu = binary<MulOp>(a, sig);
+      // silu'(a) = sig * (1 + a * (1 - sig))
+      Value one = scalarConst(1.0);
+      Value dsilu = binary<MulOp>(
+          sig, binary<AddOp>(one, binary<MulOp>(a, binary<SubOp>(one, sig))));
+      addGrad(sw.getGate(), binary<MulOp>(binary<MulOp>(g, u), dsilu));
+      addGrad(sw.getUp(), binary<MulOp>(g, silu));
+      return success();
+    }
+    if (auto norm = dyn_cast<llama::RmsNormOp>(op)) {
+      Value g = gradOf(norm.getResult());
+      if (!g)
+        return success();
+      Value x = values.lookup(norm.getX());
+      int64_t d = cast<RankedTensorType>(x.getType()).getDimSize(1);
+      Value gw = g;
+      if (norm.getWeight()) {
+        auto w = weight(weights[cast<BlockArgument>(norm.getWeight())]);
+        if (failed(w))
+          return failure();
+        gw = binary<MulOp>(g, *w);
+      }
+      // dx = r gw - x r^3 sum(gw x) / D, with r = rsqrt(mean(x^2) + eps).
+      Value ms = reduceKeep(binary<MulOp>(x, x), 1, /*mean=*/true);
+      Value r = b.create<RsqrtOp>(loc, ms.getType(), ms, norm.getEpsAttr());
+      Value s = reduceKeep(binary<MulOp>(gw, x), 1, /*mean=*/false);
+      Value r3 = binary<MulOp>(binary<MulOp>(r, r), r);
+      Value coef = binary<MulOp>(binary<MulOp>(r3, s), scalarConst(1.0 / d));
+      addGrad(norm.getX(),
+              binary<SubOp>(binary<MulOp>(gw, r), binary<MulOp>(x, coef)));
+      return success();
+    }
+    if (auto rope = dyn_cast<llama::RopeOp>(op)) {
+      if (Value g = gradOf(rope.getResult()))
+        addGrad(rope.getX(), rotate(g, rope.getHeadDim(), /*inverse=*/true));
+      return success();
+    }
+    if (auto at = dyn_cast<llama::GqaAttentionOp>(op)) {
+      Value g = gradOf(at.getResult());
+      if (!g)
+        return success();
+      return backpropAttention(at, g);
+    }
+    return op->emitError() << "has no backward rule";
+  }
+
+  /// O = P V, P = softmax(Q K^T / sqrt(hd) + mask), per KV-head group:
+  /// dV = P^T dO, dP = dO V^T, dS = P (dP - rowsum(dP P)), dQ = dS K / sqrt
+  /// (hd), dK = dS^T Q / sqrt(hd).
+  LogicalResult backpropAttention(llama::GqaAttentionOp at, Value g) {
+    Location loc = fn.getLoc();
+    auto &a = attn;
+    int64_t gs = (a.h / a.kv) * a.seq;
+    Value go =
+        reshape(transpose(reshape(g, {1, a.h, a.hd, a.seq}), {0, 1, 3, 2}),
+                {1, a.kv, gs, a.hd});
+    auto t = [&](ArrayRef<int64_t> s) {
+      return RankedTensorType::get(s, compute);
+    };
+    Value dv = b.create<MatmulOp>(loc, t({1, a.kv, a.ctx, a.hd}), a.p, go,
+                                  b.getBoolAttr(true), nullptr);
+    Value dp = b.create<MatmulOp>(loc, t({1, a.kv, gs, a.ctx}), go, a.v4,
+                                  nullptr, nullptr);
+    Value rs = reduceKeep(binary<MulOp>(dp, a.p), 3, /*mean=*/false);
+    Value ds = binary<MulOp>(a.p, binary<SubOp>(dp, rs));
+    Value dss = binary<MulOp>(ds, scalarConst(1.0 / std::sqrt(double(a.hd))));
+    Value dq = b.create<MatmulOp>(loc, t({1, a.kv, gs, a.hd}), dss, a.k4,
+                                  nullptr, b.getBoolAttr(true));
+    Value dk = b.create<MatmulOp>(loc, t({1, a.kv, a.ctx, a.hd}), dss, a.qg,
+                                  b.getBoolAttr(true), nullptr);
+    addGrad(at.getQ(),
+            reshape(transpose(reshape(dq, {1, a.h, a.seq, a.hd}), {0, 1, 3, 2}),
+                    {1, a.h * a.hd, 1, a.seq}));
+    // Cache gradients in the cache layout [1, kv*hd, 1, ctx].
+    auto toCache = [&](Value v) {
+      return reshape(transpose(v, {0, 1, 3, 2}), {1, a.kv * a.hd, 1, a.ctx});
+    };
+    addGrad(at.getKCache(), toCache(dk));
+    addGrad(at.getVCache(), toCache(dv));
+    return success();
+  }
+
+  /// Seeds output gradients, runs backprop over the kernel in reverse and
+  /// returns the gradients of the kernel's differentiable inputs.
+  LogicalResult lowerBackward(func::ReturnOp ret) {
+    static const std::map<std::string, std::vector<std::string>> outNames = {
+        {"attn_qkv", {"q", "k", "v"}},
+        {"ffn_up", {"h"}},
+        {"ffn_down", {"x_out"}},
+        {"lm_head", {"logits"}}};
+    // The inputs each backward kernel differentiates, by argument index.
+    static const std::map<std::string,
+                          std::vector<std::pair<unsigned, std::string>>>
+        wrt = {{"attn_qkv", {{0, "x"}}},
+               {"attn_core", {{0, "q"}, {3, "k_cache"}, {4, "v_cache"}}},
+               {"ffn_up", {{0, "x"}}},
+               {"ffn_down", {{0, "h"}}},
+               {"lm_head", {{0, "x"}}}};
+    std::string kernel =
+        fn->getAttrOfType<StringAttr>("llama.kernel").getValue().str();
+    if (kernel == "attn_core") {
+      // attn_out is folded in: the gradient arrives at its output and goes
+      // through Wo^T; the residual's share is the host's.
+      const Slot &wo = slots.get(llama::Role::AttnOut);
+      Value dxo = input("d_x_out", act(wo.shape[0], attn.seq));
+      auto w = weight(llama::Role::AttnOut);
+      if (failed(w))
+        return failure();
+      grads[ret.getOperand(0)] = projectT(*w, dxo);
+    } else {
+      const auto &names = outNames.at(kernel);
+      for (auto [i, v] : llvm::enumerate(ret.getOperands()))
+        grads[v] = input("d_" + names.at(i),
+                         cast<RankedTensorType>(values.lookup(v).getType()));
+    }
+    SmallVector<Operation *> ops;
+    for (Operation &op : fn.getBody().front())
+      if (!isa<func::ReturnOp>(op))
+        ops.push_back(&op);
+    for (Operation *op : llvm::reverse(ops))
+      if (failed(backprop(op)))
+        return failure();
+    SmallVector<Value> results;
+    for (auto [index, name] : wrt.at(kernel)) {
+      Value arg = fn.getArgument(index);
+      Value g = grads.lookup(arg);
+      results.push_back(g ? g : zeros(values.lookup(arg).getType()));
+      outputNames.push_back("d_" + name);
+      resultTypes.push_back(results.back().getType());
+    }
+    b.create<func::ReturnOp>(ret.getLoc(), results);
+    return success();
+  }
+
+  void eraseDeadOps() {
+    bool changed = true;
+    while (changed) {
+      changed = false;
+      for (Operation &op : llvm::make_early_inc_range(llvm::reverse(*body)))
+        if (!isa<func::ReturnOp>(op) && op.use_empty()) {
+          op.erase();
+          changed = true;
+        }
+    }
   }
 
   LogicalResult lowerReturn(func::ReturnOp o) {
@@ -574,6 +828,14 @@ private:
   SmallVector<Type> resultTypes;
   Value cosTable, sinTable;
   bool inputBinding = false;
+  bool backward = false;
+  /// Forward values of the attention, kept for its backward.
+  struct {
+    Value qg, k4, v4, p;
+    int64_t h = 0, kv = 0, hd = 0, seq = 0, ctx = 0;
+  } attn;
+  DenseMap<Value, Value> grads;
+  DenseMap<int, Value> weightValues;
 };
 
 struct ConvertLlamaToAneMilPass
@@ -620,9 +882,17 @@ struct ConvertLlamaToAneMilPass
       module.emitError() << "no kernels: run llama-outline-kernels first";
       return signalPassFailure();
     }
+    bool inputs = weightBinding == "input";
+    // Backward kernels first: they read the llama kernels the forward
+    // lowering then replaces. attn_out's backward is part of attn_core's.
+    if (backward)
+      for (func::FuncOp fn : kernels)
+        if (fn->getAttrOfType<StringAttr>("llama.kernel").getValue() !=
+                "attn_out" &&
+            failed(KernelLowering(fn, slots, compute, inputs, true).run()))
+          return signalPassFailure();
     for (func::FuncOp fn : kernels)
-      if (failed(KernelLowering(fn, slots, compute, weightBinding == "input")
-                     .run()))
+      if (failed(KernelLowering(fn, slots, compute, inputs).run()))
         return signalPassFailure();
     // The packer lays out segments from this, host-side slots included.
     module->setAttr("anemil.weight_slots", slots.describeAll());

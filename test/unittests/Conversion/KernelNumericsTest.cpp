@@ -22,6 +22,7 @@
 #include "mlir/Pass/PassManager.h"
 
 #include <cmath>
+#include <functional>
 #include <random>
 #include <set>
 
@@ -169,6 +170,7 @@ protected:
     options.dtype = GetParam().dtype;
     options.fuse = GetParam().fuse;
     options.weightBinding = GetParam().binding;
+    options.backward = true;
     mlir::ane::buildCompilePipeline(pm, options);
     ASSERT_TRUE(succeeded(pm.run(*module)));
     compute =
@@ -255,15 +257,21 @@ protected:
     auto parsed = ::ane::mil::parseProgram(::ane::mil::printProgram(*program));
     EXPECT_TRUE(parsed.ok()) << parsed.message();
     const std::vector<uint8_t> &seg =
-        segments[kernel == "lm_head" ? "global" : "layer"];
+        segments[kernel.starts_with("lm_head") ? "global" : "layer"];
     auto reader = ::ane::mil::WeightReader::fromBuffer(seg.data(), seg.size(),
                                                        "segment", nullptr);
     EXPECT_TRUE(reader.ok()) << reader.message();
     rt::WeightFiles files;
     files.emplace("@model_path/weights/weight.bin", *reader);
-    // Weight inputs follow the activations.
-    for (size_t i = inputs.size(); i < parsed->functions[0].params.size(); ++i)
-      inputs.push_back(weightInput(parsed->functions[0].params[i]));
+    // Weight inputs (w_*) may sit anywhere among the others.
+    std::vector<Tensor> all;
+    size_t next = 0;
+    for (const ::ane::mil::Param &p : parsed->functions[0].params)
+      if (p.name.rfind("w_", 0) == 0)
+        all.push_back(weightInput(p));
+      else if (next < inputs.size())
+        all.push_back(inputs[next++]);
+    inputs = std::move(all);
     auto exec = rt::Executor::create(*parsed, "main", files);
     EXPECT_TRUE(exec.ok()) << exec.message();
     if (!exec.ok())
@@ -486,6 +494,132 @@ TEST_P(KernelNumericsTest, TiledLmHead) {
   for (size_t i = 0; i < gu[0].size(); ++i)
     gu[0][i] = gu[0][i] / (1.0f + std::exp(-gu[0][i])) * gu[1][i];
   expectClose(up[0], gu[0], kSeq, f, "legalized ffn_up");
+}
+
+/// L = sum_i <upstream_i, out_i> of a forward run, in double.
+double lossOf(const std::vector<Tensor> &outs,
+              const std::vector<std::vector<float>> &upstream) {
+  double l = 0;
+  for (size_t i = 0; i < upstream.size(); ++i)
+    for (size_t k = 0; k < upstream[i].size(); ++k)
+      l += double(outs[i].f[k]) * upstream[i][k];
+  return l;
+}
+
+/// Compares an analytic gradient with central differences of `loss` on a
+/// few coordinates of input `which`.
+void checkGradient(const std::function<double(std::vector<Tensor>)> &loss,
+                   std::vector<Tensor> inputs, size_t which, const Tensor &grad,
+                   const char *what) {
+  ASSERT_EQ(grad.f.size(), inputs[which].f.size()) << what;
+  double scale = 1e-3;
+  for (float g : grad.f)
+    scale = std::max(scale, double(std::fabs(g)));
+  const float h = 1e-2f;
+  size_t n = inputs[which].f.size();
+  for (size_t k = 0; k < 6; ++k) {
+    size_t at = (k * 7919 + 13) % n;
+    std::vector<Tensor> plus = inputs, minus = inputs;
+    plus[which].f[at] += h;
+    minus[which].f[at] -= h;
+    double numeric = (loss(plus) - loss(minus)) / (2 * h);
+    EXPECT_NEAR(grad.f[at], numeric, 2e-2 * scale)
+        << what << " coordinate " << at;
+  }
+}
+
+/// Every backward kernel against finite differences of its forward kernel.
+TEST_P(KernelNumericsTest, BackwardMatchesFiniteDifferences) {
+  if (std::string(GetParam().dtype) != "fp32")
+    return; // finite differences need fp32 resolution
+  int64_t d = c.dim, h = c.nHeads, kv = c.nKvHeads, hd = c.headDim,
+          f = c.hiddenDim, vocab = c.vocabSize, half = hd / 2;
+  auto t = [&](std::vector<int64_t> shape, unsigned seed, float scale = 1.0f) {
+    int64_t n = 1;
+    for (int64_t v : shape)
+      n *= v;
+    return Tensor::floats(compute, shape, random(n, seed, scale));
+  };
+  auto act = [&](int64_t ch, unsigned seed) {
+    return t({1, ch, 1, kSeq}, seed);
+  };
+
+  // lm_head: d_x from d_logits.
+  {
+    std::vector<Tensor> in = {act(d, 21)};
+    Tensor up = act(vocab, 22);
+    auto g = run("lm_head_bwd", {in[0], up});
+    ASSERT_EQ(g.size(), 1u);
+    checkGradient(
+        [&](std::vector<Tensor> x) {
+          return lossOf(run("lm_head", x), {up.f});
+        },
+        in, 0, g[0], "lm_head_bwd");
+  }
+  // ffn_down: d_h from d_x_out.
+  {
+    std::vector<Tensor> in = {act(f, 23), act(d, 24)};
+    Tensor up = act(d, 25);
+    auto g = run("ffn_down_bwd", {up});
+    ASSERT_EQ(g.size(), 1u);
+    checkGradient(
+        [&](std::vector<Tensor> x) {
+          return lossOf(run("ffn_down", x), {up.f});
+        },
+        in, 0, g[0], "ffn_down_bwd");
+  }
+  // ffn_up: d_x from d_h (RMSNorm, gate/up, SwiGLU).
+  {
+    std::vector<Tensor> in = {act(d, 26)};
+    Tensor up = act(f, 27);
+    auto g = run("ffn_up_bwd", {in[0], up});
+    ASSERT_EQ(g.size(), 1u);
+    checkGradient(
+        [&](std::vector<Tensor> x) { return lossOf(run("ffn_up", x), {up.f}); },
+        in, 0, g[0], "ffn_up_bwd");
+  }
+  // attn_qkv: d_x from d_q, d_k, d_v (RoPE^T, projections^T, RMSNorm).
+  {
+    std::vector<float> cosT(half * kSeq), sinT(half * kSeq);
+    for (int64_t p = 0; p < half; ++p)
+      for (int64_t i = 0; i < kSeq; ++i) {
+        double a = (kStart + i) * std::pow(c.ropeTheta, -2.0 * p / hd);
+        cosT[p * kSeq + i] = float(std::cos(a));
+        sinT[p * kSeq + i] = float(std::sin(a));
+      }
+    std::vector<Tensor> in = {
+        act(d, 28), Tensor::floats(compute, {1, half, 1, kSeq}, cosT),
+        Tensor::floats(compute, {1, half, 1, kSeq}, sinT)};
+    Tensor dq = act(h * hd, 29), dk = act(kv * hd, 30), dv = act(kv * hd, 31);
+    auto g = run("attn_qkv_bwd", {in[0], in[1], in[2], dq, dk, dv});
+    ASSERT_EQ(g.size(), 1u);
+    checkGradient(
+        [&](std::vector<Tensor> x) {
+          return lossOf(run("attn_qkv", x), {dq.f, dk.f, dv.f});
+        },
+        in, 0, g[0], "attn_qkv_bwd");
+  }
+  // attn_core with attn_out's Wo: d_q, d_k_cache, d_v_cache from d_x_out.
+  {
+    std::vector<float> mask(kSeq * kCtx);
+    for (int64_t i = 0; i < kSeq; ++i)
+      for (int64_t j = 0; j < kCtx; ++j)
+        mask[i * kCtx + j] = j <= kStart + i ? 0.0f : -1e4f;
+    std::vector<Tensor> in = {
+        act(h * hd, 32), t({1, kv * hd, 1, kCtx}, 33),
+        t({1, kv * hd, 1, kCtx}, 34),
+        Tensor::floats(compute, {1, 1, kSeq, kCtx}, mask)};
+    Tensor x0 = act(d, 35), up = act(d, 36);
+    auto g = run("attn_core_bwd", {in[0], in[1], in[2], in[3], up});
+    ASSERT_EQ(g.size(), 3u);
+    auto loss = [&](std::vector<Tensor> x) {
+      auto a = run("attn_core", x);
+      return lossOf(run("attn_out", {a.at(0), x0}), {up.f});
+    };
+    checkGradient(loss, in, 0, g[0], "attn_core_bwd d_q");
+    checkGradient(loss, in, 1, g[1], "attn_core_bwd d_k_cache");
+    checkGradient(loss, in, 2, g[2], "attn_core_bwd d_v_cache");
+  }
 }
 
 /// anemil-pack-inputs: one packed input gives bit-identical results.
