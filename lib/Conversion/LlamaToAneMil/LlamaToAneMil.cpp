@@ -615,27 +615,36 @@ private:
       return success();
     }
     if (isa<llama::LinearOp, llama::LmHeadOp>(op)) {
-      Value g = gradOf(op->getResult(0));
-      if (!g)
-        return success();
       auto w = weight(weights[cast<BlockArgument>(op->getOperand(1))]);
       if (failed(w))
         return failure();
-      addGrad(op->getOperand(0), projectT(*w, g));
+      if (Value g = gradOf(op->getResult(0))) {
+        addGrad(op->getOperand(0), projectT(*w, g));
+        return success();
+      }
+      // A fused projection: sum W_i^T g_i over the row blocks of its split
+      // parts, never a concatenation of all part gradients.
+      auto parts = splitGrads.find(op->getResult(0));
+      if (parts == splitGrads.end())
+        return success();
+      auto ws = cast<RankedTensorType>((*w).getType()).getShape();
+      int64_t at = 0;
+      for (auto [rows, g] : parts->second) {
+        if (g) {
+          auto t = RankedTensorType::get({rows, ws[1], 1, 1}, compute);
+          Value wi = b.create<SliceBySizeOp>(
+              loc, t, *w, b.getDenseI64ArrayAttr({at, 0, 0, 0}),
+              b.getDenseI64ArrayAttr({rows, ws[1], 1, 1}));
+          addGrad(op->getOperand(0), projectT(wi, g));
+        }
+        at += rows;
+      }
       return success();
     }
     if (auto split = dyn_cast<llama::SplitOp>(op)) {
-      SmallVector<Value> parts;
-      bool any = false;
-      for (Value r : split.getResults()) {
-        Value g = gradOf(r);
-        any |= bool(g);
-        parts.push_back(g ? g : zeros(values.lookup(r).getType()));
-      }
-      if (any)
-        addGrad(split.getX(),
-                b.create<ConcatOp>(loc, values.lookup(split.getX()).getType(),
-                                   parts, b.getI64IntegerAttr(1), nullptr));
+      auto &parts = splitGrads[split.getX()];
+      for (auto [size, r] : llvm::zip(split.getSizes(), split.getResults()))
+        parts.push_back({size, gradOf(r)});
       return success();
     }
     if (auto sw = dyn_cast<llama::SwiGluOp>(op)) {
@@ -835,6 +844,8 @@ private:
     int64_t h = 0, kv = 0, hd = 0, seq = 0, ctx = 0;
   } attn;
   DenseMap<Value, Value> grads;
+  /// Per-part gradients of a split's input: (rows, gradient or null).
+  DenseMap<Value, SmallVector<std::pair<int64_t, Value>>> splitGrads;
   DenseMap<int, Value> weightValues;
 };
 
