@@ -22,6 +22,25 @@
 // CHECK-NOT: slice_by_size
 // CHECK: anemil.conv {{.*}} -> tensor<1x16x1x2xf16>
 
+// The classifier's backward: d_logits comes in the tiled layout of the
+// logits, and W^T g is a sum of per-tile products on row slices of W.
+// CHECK-LABEL: func.func @head_bwd
+// CHECK-SAME: %[[G:.*]]: tensor<1x14x3x2xf16> {anemil.name = "d_logits"}
+// CHECK: %[[W:.*]] = anemil.const
+// CHECK: %[[W0:.*]] = anemil.slice_by_size %[[W]] {begin = array<i64: 0, 0, 0, 0>, size = array<i64: 14, 8, 1, 1>}
+// CHECK: %[[R0:.*]] = anemil.reshape %[[W0]] {shape = array<i64: 14, 8>}
+// CHECK: %[[G0:.*]] = anemil.slice_by_size %[[G]] {begin = array<i64: 0, 0, 0, 0>, size = array<i64: 1, 14, 1, 2>}
+// CHECK: %[[H0:.*]] = anemil.reshape %[[G0]] {shape = array<i64: 14, 2>}
+// CHECK: %[[M0:.*]] = anemil.matmul %[[R0]], %[[H0]] {transpose_x = true} : (tensor<14x8xf16>, tensor<14x2xf16>) -> tensor<8x2xf16>
+// CHECK: anemil.slice_by_size %[[G]] {begin = array<i64: 0, 0, 1, 0>, size = array<i64: 1, 14, 1, 2>}
+// CHECK: %[[M1:.*]] = anemil.matmul
+// CHECK: %[[S1:.*]] = anemil.add %[[M0]], %[[M1]]
+// CHECK: %[[W2:.*]] = anemil.slice_by_size %[[W]] {begin = array<i64: 28, 0, 0, 0>, size = array<i64: 12, 8, 1, 1>}
+// CHECK: anemil.slice_by_size %[[G]] {begin = array<i64: 0, 0, 2, 0>, size = array<i64: 1, 12, 1, 2>}
+// CHECK: %[[M2:.*]] = anemil.matmul {{.*}} -> tensor<8x2xf16>
+// CHECK: %[[S2:.*]] = anemil.add %[[S1]], %[[M2]]
+// CHECK: return %[[S2]]
+
 // WIDE-LABEL: func.func @head
 // WIDE-NOT: slice_by_size
 // FAMILY: error: unknown ANE family 'm9' (m1, m2, m3, m4)
@@ -36,4 +55,12 @@ func.func @narrow(%x: tensor<1x8x1x2xf16>) -> tensor<1x16x1x2xf16> {
   %w = anemil.const #anemil.blob<"@model_path/weights/weight.bin", 64> : tensor<16x8x1x1xf16>
   %y = anemil.conv %x, %w {pad_type = #anemil.pad_type<valid>} : (tensor<1x8x1x2xf16>, tensor<16x8x1x1xf16>) -> tensor<1x16x1x2xf16>
   return %y : tensor<1x16x1x2xf16>
+}
+
+func.func @head_bwd(%g: tensor<1x40x1x2xf16> {anemil.name = "d_logits"}) -> (tensor<8x2xf16> {anemil.name = "d_x"}) attributes {anemil.kernel = "lm_head_bwd"} {
+  %w = anemil.const #anemil.blob<"@model_path/weights/weight.bin", 64> : tensor<40x8x1x1xf16>
+  %wm = anemil.reshape %w {shape = array<i64: 40, 8>} : (tensor<40x8x1x1xf16>) -> tensor<40x8xf16>
+  %gm = anemil.reshape %g {shape = array<i64: 40, 2>} : (tensor<1x40x1x2xf16>) -> tensor<40x2xf16>
+  %y = anemil.matmul %wm, %gm {transpose_x = true} : (tensor<40x8xf16>, tensor<40x2xf16>) -> tensor<8x2xf16>
+  return %y : tensor<8x2xf16>
 }

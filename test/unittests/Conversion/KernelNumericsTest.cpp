@@ -459,13 +459,18 @@ TEST_P(KernelNumericsTest, AttnOutFfnAndHead) {
 /// anemil-legalize-ane tiles the classifier: [1, V, 1, S] becomes
 /// [1, V/T, T, S] holding vocabulary index t * (V/T) + c.
 TEST_P(KernelNumericsTest, TiledLmHead) {
+  int64_t d = c.dim, vocab = c.vocabSize, tile = 171, tiles = 3;
+  std::vector<float> x = random(kSeq * d, 8);
+  std::vector<float> dLogits = random(kSeq * vocab, 9);
+  auto plainBwd =
+      run("lm_head_bwd", {input(x, kSeq, d), input(dLogits, kSeq, vocab)});
+  ASSERT_EQ(plainBwd.size(), 1u);
+
   PassManager pm(&ctx);
   anemil::AneMilLegalizeAnePassOptions legalize;
   legalize.axisLimit = 200; // 512 -> 3 tiles of 171, the last one padded
   pm.addPass(anemil::createAneMilLegalizeAnePass(legalize));
   ASSERT_TRUE(succeeded(pm.run(*module)));
-  int64_t d = c.dim, vocab = c.vocabSize, tile = 171, tiles = 3;
-  std::vector<float> x = random(kSeq * d, 8);
   auto logits = run("lm_head", {input(x, kSeq, d)});
   ASSERT_EQ(logits.size(), 1u);
   ASSERT_EQ(logits[0].shape, (::ane::mil::Shape{1, tile, tiles, kSeq}));
@@ -484,6 +489,18 @@ TEST_P(KernelNumericsTest, TiledLmHead) {
       linear(rmsNorm(x, kSeq, d, normScale("output_norm"), c.normEps), kSeq, d,
              effective["output"], vocab);
   EXPECT_LE(relativeError(got, want), GetParam().tolerance);
+
+  // lm_head_bwd takes d_logits in the same tiled layout, padding ignored.
+  std::vector<float> tiled(tile * tiles * kSeq, 1e3f);
+  for (int64_t token = 0; token < vocab; ++token)
+    for (int64_t i = 0; i < kSeq; ++i)
+      tiled[((token % tile) * tiles + token / tile) * kSeq + i] =
+          dLogits[i * vocab + token];
+  auto bwd = run("lm_head_bwd",
+                 {input(x, kSeq, d),
+                  Tensor::floats(compute, {1, tile, tiles, kSeq}, tiled)});
+  ASSERT_EQ(bwd.size(), 1u);
+  EXPECT_LE(relativeError(bwd[0].f, plainBwd[0].f), GetParam().tolerance);
 
   // A fused gate/up (352 channels) over the limit becomes two convs.
   auto up = run("ffn_up", {input(x, kSeq, d)});

@@ -22,6 +22,13 @@ int64_t mlir::anemil::aneAxisLimit(StringRef family) {
 
 namespace {
 
+/// Tiles of at most `limit` along an axis of `n`: the same split for the
+/// classifier and its backward, so d_logits arrives in the logits layout.
+std::pair<int64_t, int64_t> tilesFor(int64_t n, int64_t limit) {
+  int64_t tiles = (n + limit - 1) / limit;
+  return {tiles, (n + tiles - 1) / tiles};
+}
+
 /// A fused projection whose only user splits it along channels: one conv
 /// per part, on rows of the weight, in place of the conv and the split.
 LogicalResult splitConv(ConvOp conv, SplitOp split, int64_t limit) {
@@ -71,8 +78,7 @@ LogicalResult tileConv(ConvOp conv, int64_t limit) {
     return conv.emitError() << "only 1x1 convs over [1, C, 1, S] without "
                                "bias can be tiled";
   int64_t cout = out.getDimSize(1), seq = out.getDimSize(3);
-  int64_t tiles = (cout + limit - 1) / limit;
-  int64_t tile = (cout + tiles - 1) / tiles;
+  auto [tiles, tile] = tilesFor(cout, limit);
   Type et = out.getElementType();
   OpBuilder b(conv);
   Location loc = conv.getLoc();
@@ -109,6 +115,58 @@ LogicalResult tileConv(ConvOp conv, int64_t limit) {
   return success();
 }
 
+/// W^T g whose contraction axis is over the limit (the classifier's
+/// backward): x = reshape(W [K, N, 1, 1]), y = reshape(g [1, K, 1, S]) with
+/// g a kernel input. g is taken in the tiled layout [1, K/T, T, S] that the
+/// forward classifier emits, and the product becomes the sum of per-tile
+/// products on row slices of W, so no computed value spans K.
+LogicalResult tileTransposedMatmul(MatmulOp mm, int64_t limit) {
+  auto wReshape = mm.getX().getDefiningOp<ReshapeOp>();
+  auto gReshape = mm.getY().getDefiningOp<ReshapeOp>();
+  auto g = gReshape ? dyn_cast<BlockArgument>(gReshape.getX()) : nullptr;
+  if (!mm.getTransposeX().value_or(false) ||
+      mm.getTransposeY().value_or(false) || !wReshape || !g ||
+      !gReshape->hasOneUse() || !g.hasOneUse())
+    return mm.emitError() << "only W^T g with g a kernel input can be tiled "
+                             "along a contraction axis over the limit";
+  auto wt = cast<RankedTensorType>(wReshape.getX().getType());
+  auto gt = cast<RankedTensorType>(g.getType());
+  int64_t k = wt.getDimSize(0), n = wt.getDimSize(1), seq = gt.getDimSize(3);
+  if (wt.getRank() != 4 || wt.getDimSize(2) != 1 || wt.getDimSize(3) != 1 ||
+      gt.getRank() != 4 || gt.getDimSize(1) != k || gt.getDimSize(2) != 1)
+    return mm.emitError() << "expected W [K, N, 1, 1] and g [1, K, 1, S]";
+  auto [tiles, tile] = tilesFor(k, limit);
+  Type et = gt.getElementType();
+  g.setType(RankedTensorType::get({1, tile, tiles, seq}, et));
+  OpBuilder b(mm);
+  Location loc = mm.getLoc();
+  Value sum;
+  for (int64_t t = 0; t < tiles; ++t) {
+    int64_t rows = std::min(tile, k - t * tile);
+    Value w = b.create<SliceBySizeOp>(
+        loc, RankedTensorType::get({rows, n, 1, 1}, wt.getElementType()),
+        wReshape.getX(), b.getDenseI64ArrayAttr({t * tile, 0, 0, 0}),
+        b.getDenseI64ArrayAttr({rows, n, 1, 1}));
+    w = b.create<ReshapeOp>(loc, RankedTensorType::get({rows, n}, et), w,
+                            b.getDenseI64ArrayAttr({rows, n}));
+    Value part = b.create<SliceBySizeOp>(
+        loc, RankedTensorType::get({1, rows, 1, seq}, et), g,
+        b.getDenseI64ArrayAttr({0, 0, t, 0}),
+        b.getDenseI64ArrayAttr({1, rows, 1, seq}));
+    part = b.create<ReshapeOp>(loc, RankedTensorType::get({rows, seq}, et),
+                               part, b.getDenseI64ArrayAttr({rows, seq}));
+    Value y = b.create<MatmulOp>(loc, mm.getType(), w, part,
+                                 mm.getTransposeXAttr(), nullptr);
+    sum = sum ? b.create<AddOp>(loc, mm.getType(), sum, y).getResult() : y;
+  }
+  mm.replaceAllUsesWith(sum);
+  mm.erase();
+  gReshape.erase();
+  if (wReshape->use_empty())
+    wReshape.erase();
+  return success();
+}
+
 struct AneMilLegalizeAnePass
     : public anemil::impl::AneMilLegalizeAnePassBase<AneMilLegalizeAnePass> {
   using AneMilLegalizeAnePassBase::AneMilLegalizeAnePassBase;
@@ -125,14 +183,31 @@ struct AneMilLegalizeAnePass
       if (conv.getOutput().getType().getDimSize(1) > limit)
         wide.push_back(conv);
     });
+    SmallVector<MatmulOp> deep;
+    getOperation().walk([&](MatmulOp mm) {
+      auto x = cast<RankedTensorType>(mm.getX().getType());
+      if (mm.getTransposeX().value_or(false) && x.getDimSize(0) > limit)
+        deep.push_back(mm);
+    });
     for (ConvOp conv : wide) {
       auto fn = conv->getParentOfType<func::FuncOp>();
       if (failed(tileConv(conv, limit)))
         return signalPassFailure();
-      fn.setFunctionType(FunctionType::get(
-          &getContext(), fn.getArgumentTypes(),
-          fn.getBody().front().getTerminator()->getOperandTypes()));
+      updateSignature(fn);
     }
+    for (MatmulOp mm : deep) {
+      auto fn = mm->getParentOfType<func::FuncOp>();
+      if (failed(tileTransposedMatmul(mm, limit)))
+        return signalPassFailure();
+      updateSignature(fn);
+    }
+  }
+
+  /// Tiling changes the shapes of kernel inputs and results.
+  void updateSignature(func::FuncOp fn) {
+    fn.setFunctionType(FunctionType::get(
+        &getContext(), fn.getBody().front().getArgumentTypes(),
+        fn.getBody().front().getTerminator()->getOperandTypes()));
   }
 };
 
