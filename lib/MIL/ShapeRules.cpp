@@ -376,6 +376,29 @@ ShapeOrError sliceByIndexShape(const Shape &x, const SliceByIndexParams &p) {
   return {out, {}};
 }
 
+ShapeOrError padShape(const Shape &x, const std::vector<int64_t> &pad) {
+  // Far beyond any real tensor, and far from overflowing the sums below.
+  constexpr int64_t kMaxDim = int64_t(1) << 40;
+  if (pad.size() % 2 != 0 || pad.size() > 2 * x.size())
+    return ShapeOrError::fail(fmt::format(
+        "pad needs an even number of entries, at most {}", 2 * x.size()));
+  Shape out = x;
+  size_t first = x.size() - pad.size() / 2;
+  for (size_t k = 0; k < pad.size(); ++k)
+    if (pad[k] < 0)
+      return ShapeOrError::fail(
+          fmt::format("pad entry {} is negative: {}", k, pad[k]));
+  for (size_t a = first; a < x.size(); ++a)
+    if (!isDyn(x[a])) {
+      int64_t before = pad[2 * (a - first)], after = pad[2 * (a - first) + 1];
+      if (x[a] > kMaxDim || before > kMaxDim || after > kMaxDim)
+        return ShapeOrError::fail(
+            fmt::format("padded axis {} is too large", a));
+      out[a] = x[a] + before + after;
+    }
+  return {out, {}};
+}
+
 ShapeOrError sliceBySizeShape(const Shape &x, const std::vector<int64_t> &begin,
                               const std::vector<int64_t> &size) {
   if (begin.size() != x.size() || size.size() != x.size())

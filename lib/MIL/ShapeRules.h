@@ -77,6 +77,9 @@ ShapeOrError reduceShape(const Shape &x,
                          const std::optional<std::vector<int64_t>> &axes,
                          bool keepDims);
 
+/// pad (constant mode): `pad` holds (before, after) pairs for the last
+/// pad.size() / 2 axes.
+ShapeOrError padShape(const Shape &x, const std::vector<int64_t> &pad);
 ShapeOrError transposeShape(const Shape &x, const std::vector<int64_t> &perm);
 ShapeOrError expandDimsShape(const Shape &x, const std::vector<int64_t> &axes);
 /// squeeze: with no axes, every size-1 dimension; listed non-1 dims are kept.

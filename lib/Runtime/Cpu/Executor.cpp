@@ -8,9 +8,9 @@
 
 #include "lib/Runtime/Cpu/Executor.h"
 
-#include "lib/Support/Float16.h"
 #include "lib/MIL/ShapeRules.h"
 #include "lib/MIL/Text.h"
+#include "lib/Support/Float16.h"
 
 #include <algorithm>
 #include <array>
@@ -1042,7 +1042,9 @@ Tensor gatherElements(const Tensor &x, DType dtype, const Shape &shape,
   std::vector<int64_t> idx(shape.size(), 0);
   for (int64_t n = 0; n < r.numElements(); ++n) {
     int64_t s = srcOffset(idx);
-    if (r.isFloat())
+    if (s < 0)
+      ; // no source element: stays zero
+    else if (r.isFloat())
       r.f[n] = x.f[s];
     else
       r.i[n] = x.i[s];
@@ -1136,6 +1138,36 @@ Status sliceBySizeOp(const OpContext &c, Outputs &out) {
     for (size_t d = 0; d < rank; ++d) {
       int64_t b = (*begin)[d] < 0 ? (*begin)[d] + x->shape[d] : (*begin)[d];
       off += (b + idx[d]) * st[d];
+    }
+    return off;
+  }));
+  return Status::success();
+}
+
+/// Constant-mode pad with zeros, the only mode the compiler emits.
+Status padOp(const OpContext &c, Outputs &out) {
+  TRY_ASSIGN(x, c.tensor("x"));
+  TRY_ASSIGN(pad, c.intList("pad"));
+  TRY_ASSIGN(mode, c.string("mode", "constant"));
+  TRY_ASSIGN(value, c.floatScalar("constant_val", 0.0));
+  if (!pad)
+    return Status::error("pad needs 'pad'");
+  if (mode != "constant" || value != 0.0)
+    return Status::error("only constant pad with zeros is supported");
+  auto s = mil::padShape(x->shape, *pad);
+  if (!s.ok())
+    return Status::error(s.error);
+  std::vector<int64_t> st = stridesOf(x->shape);
+  size_t rank = x->shape.size(), first = rank - pad->size() / 2;
+  out.push_back(gatherElements(*x, x->dtype, s.shape, [&](const auto &idx) {
+    int64_t off = 0;
+    for (size_t d = 0; d < rank; ++d) {
+      int64_t i = idx[d];
+      if (d >= first)
+        i -= (*pad)[2 * (d - first)];
+      if (i < 0 || i >= x->shape[d])
+        return int64_t(-1);
+      off += i * st[d];
     }
     return off;
   }));
@@ -1557,6 +1589,7 @@ const std::map<std::string, OpFn> &opTable() {
       {"squeeze", squeezeOp},
       {"slice_by_index", sliceByIndexOp},
       {"slice_by_size", sliceBySizeOp},
+      {"pad", padOp},
       {"concat", concatOp},
       {"split", splitOp},
       {"gather", gatherOp},

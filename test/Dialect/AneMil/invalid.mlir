@@ -1078,6 +1078,30 @@ func.func @f122(%x: tensor<4x10xf16>) {
 
 // -----
 
+func.func @pad_odd(%x: tensor<4x10xf16>) {
+  // expected-error @+1 {{pad needs an even number of entries, at most 4}}
+  %z = anemil.pad %x {pad = array<i64: 1, 2, 3>} : (tensor<4x10xf16>) -> tensor<4x10xf16>
+  return
+}
+
+// -----
+
+func.func @pad_negative(%x: tensor<4x10xf16>) {
+  // expected-error @+1 {{pad entry 1 is negative: -2}}
+  %z = anemil.pad %x {pad = array<i64: 0, -2>} : (tensor<4x10xf16>) -> tensor<4x8xf16>
+  return
+}
+
+// -----
+
+func.func @pad_shape(%x: tensor<4x10xf16>) {
+  // expected-error @+1 {{result shape [4, 12] does not match the inferred shape [4, 13]}}
+  %z = anemil.pad %x {pad = array<i64: 1, 2>} : (tensor<4x10xf16>) -> tensor<4x12xf16>
+  return
+}
+
+// -----
+
 func.func @f123(%x: tensor<4x10xf16>) {
   // expected-error @+1 {{begin and size need 2 entries}}
   %z = anemil.slice_by_size %x {begin = array<i64: 0>, size = array<i64: 4, 10>} : (tensor<4x10xf16>) -> tensor<4x10xf16>
@@ -1327,6 +1351,20 @@ func.func @k() attributes {anemil.kernel = 3 : i64} {
 
 // expected-error @+1 {{'anemil.weights' must be an array}}
 func.func @w() attributes {anemil.weights = "attn_q"} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'anemil.padded_channels' must map names to positive channel counts}}
+func.func @p() attributes {anemil.padded_channels = {x = 0 : i64}} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'anemil.padded_channels' must map names to positive channel counts}}
+func.func @p() attributes {anemil.padded_channels = [172]} {
   return
 }
 

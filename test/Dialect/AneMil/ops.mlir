@@ -203,6 +203,7 @@ func.func @reductions(%x: tensor<1x64x1x8xf16>) {
 // CHECK: anemil.slice_by_index %{{.*}} {begin = array<i64: 0, 0, 0, 0>, end = array<i64: 1, 32, 1, 8>} : (tensor<1x64x1x8xf16>) -> tensor<1x32x1x8xf16>
 // CHECK: anemil.slice_by_index %{{.*}} {begin = array<i64: 0, 1, 0, 0>, begin_mask = array<i1: true, false, true, true>, end = array<i64: 0, 64, 0, 0>, end_mask = array<i1: true, false, true, true>, squeeze_mask = array<i1: true, false, false, false>, stride = array<i64: 1, 2, 1, 1>} : (tensor<1x64x1x8xf16>) -> tensor<32x1x8xf16>
 // CHECK: anemil.slice_by_size %{{.*}} {begin = array<i64: 0, 32, 0, 0>, size = array<i64: 1, 32, 1, -1>} : (tensor<1x64x1x8xf16>) -> tensor<1x32x1x8xf16>
+// CHECK: anemil.pad %{{.*}} {pad = array<i64: 0, 24, 0, 0>} : (tensor<1x32x1x8xf16>) -> tensor<1x32x25x8xf16>
 // CHECK: anemil.concat %{{.*}}, %{{.*}} {axis = 1 : i64} : (tensor<1x32x1x8xf16>, tensor<1x32x1x8xf16>) -> tensor<1x64x1x8xf16>
 // CHECK: anemil.concat %{{.*}}, %{{.*}} {axis = 3 : i64, interleave = true} : (tensor<1x32x1x8xf16>, tensor<1x32x1x8xf16>) -> tensor<1x32x1x16xf16>
 // CHECK: anemil.split %{{.*}} {axis = 1 : i64, num_splits = 2 : i64} : (tensor<1x64x1x8xf16>) -> (tensor<1x32x1x8xf16>, tensor<1x32x1x8xf16>)
@@ -225,6 +226,7 @@ func.func @shapes(%x: tensor<1x64x1x8xf16>, %y: tensor<64x8xf16>, %h: tensor<1x3
                                  begin_mask = array<i1: true, false, true, true>, end_mask = array<i1: true, false, true, true>,
                                  squeeze_mask = array<i1: true, false, false, false>} : (tensor<1x64x1x8xf16>) -> tensor<32x1x8xf16>
   %7 = anemil.slice_by_size %x {begin = array<i64: 0, 32, 0, 0>, size = array<i64: 1, 32, 1, -1>} : (tensor<1x64x1x8xf16>) -> tensor<1x32x1x8xf16>
+  %p = anemil.pad %h {pad = array<i64: 0, 24, 0, 0>} : (tensor<1x32x1x8xf16>) -> tensor<1x32x25x8xf16>
   %8 = anemil.concat %h, %h {axis = 1 : i64} : (tensor<1x32x1x8xf16>, tensor<1x32x1x8xf16>) -> tensor<1x64x1x8xf16>
   %9 = anemil.concat %h, %h {axis = 3 : i64, interleave = true} : (tensor<1x32x1x8xf16>, tensor<1x32x1x8xf16>) -> tensor<1x32x1x16xf16>
   %10:2 = anemil.split %x {axis = 1 : i64, num_splits = 2 : i64} : (tensor<1x64x1x8xf16>) -> (tensor<1x32x1x8xf16>, tensor<1x32x1x8xf16>)

@@ -468,7 +468,8 @@ TEST_P(KernelNumericsTest, TiledLmHead) {
 
   PassManager pm(&ctx);
   anemil::AneMilLegalizeAnePassOptions legalize;
-  legalize.axisLimit = 200; // 512 -> 3 tiles of 171, the last one padded
+  legalize.axisLimit = 200;     // 512 -> 3 tiles of 171, the last one padded
+  legalize.padChannels = false; // PaddedChannels covers that
   pm.addPass(anemil::createAneMilLegalizeAnePass(legalize));
   ASSERT_TRUE(succeeded(pm.run(*module)));
   auto logits = run("lm_head", {input(x, kSeq, d)});
@@ -511,6 +512,56 @@ TEST_P(KernelNumericsTest, TiledLmHead) {
   for (size_t i = 0; i < gu[0].size(); ++i)
     gu[0][i] = gu[0][i] / (1.0f + std::exp(-gu[0][i])) * gu[1][i];
   expectClose(up[0], gu[0], kSeq, f, "legalized ffn_up");
+}
+
+/// anemil-legalize-ane pads kernel inputs and outputs to 64-byte rows: the
+/// logical channels are unchanged, padded outputs are zero and padded
+/// inputs are never read.
+TEST_P(KernelNumericsTest, PaddedChannels) {
+  int64_t d = c.dim, f = c.hiddenDim;
+  std::vector<float> x = random(kSeq * d, 14), hid = random(kSeq * f, 15);
+  auto up = run("ffn_up", {input(x, kSeq, d)});
+  auto down = run("ffn_down", {input(hid, kSeq, f), input(x, kSeq, d)});
+  ASSERT_EQ(up.size(), 1u);
+  ASSERT_EQ(down.size(), 1u);
+
+  PassManager pm(&ctx);
+  anemil::AneMilLegalizeAnePassOptions legalize;
+  legalize.family = "m2";
+  pm.addPass(anemil::createAneMilLegalizeAnePass(legalize));
+  ASSERT_TRUE(succeeded(pm.run(*module)));
+  int64_t per = std::string(GetParam().dtype) == "fp16" ? 32 : 16;
+  int64_t fp = (f + per - 1) / per * per;
+  auto fn = module->lookupSymbol<func::FuncOp>("ffn_up");
+  auto padded = fn->getAttrOfType<DictionaryAttr>("anemil.padded_channels");
+  if (fp == f) { // 176 fp32 channels are 704-byte rows already
+    EXPECT_FALSE(padded);
+    EXPECT_EQ(run("ffn_up", {input(x, kSeq, d)})[0].f, up[0].f);
+    return;
+  }
+  ASSERT_TRUE(padded);
+  EXPECT_EQ(padded.getAs<IntegerAttr>("h").getInt(), f);
+
+  auto upPadded = run("ffn_up", {input(x, kSeq, d)});
+  ASSERT_EQ(upPadded.size(), 1u);
+  ASSERT_EQ(upPadded[0].shape, (::ane::mil::Shape{1, fp, 1, kSeq}));
+  for (int64_t ch = 0; ch < fp; ++ch)
+    for (int64_t i = 0; i < kSeq; ++i) {
+      float v = upPadded[0].f[ch * kSeq + i];
+      if (ch < f)
+        EXPECT_EQ(v, up[0].f[ch * kSeq + i]) << "channel " << ch;
+      else
+        EXPECT_EQ(v, 0.0f) << "padding channel " << ch;
+    }
+
+  std::vector<float> hidPadded(fp * kSeq, 1e3f);
+  Tensor hidLogical = input(hid, kSeq, f);
+  std::copy(hidLogical.f.begin(), hidLogical.f.end(), hidPadded.begin());
+  auto downPadded =
+      run("ffn_down", {Tensor::floats(compute, {1, fp, 1, kSeq}, hidPadded),
+                       input(x, kSeq, d)});
+  ASSERT_EQ(downPadded.size(), 1u);
+  EXPECT_EQ(downPadded[0].f, down[0].f);
 }
 
 /// L = sum_i <upstream_i, out_i> of a forward run, in double.

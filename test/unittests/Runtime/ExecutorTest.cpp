@@ -212,6 +212,19 @@ TEST_F(ExecutorTest, BroadcastSliceConcatSplitTranspose) {
   EXPECT_EQ(out[3].f, (std::vector<float>{3, 6, 6, 9, 0, 3, 1, 4}));
 }
 
+TEST_F(ExecutorTest, PadWithZerosOnTheLastAxes) {
+  std::string body =
+      "            tensor<int32, [2]> pd = const()[name = string(\"pd\"), val "
+      "= tensor<int32, [2]>([1, 2])];\n"
+      "            tensor<fp32, [2, 5]> p = pad(pad = pd, x = x)[name = "
+      "string(\"p\")];";
+  auto out = run("ios18", "tensor<fp32, [2, 2]> x", body, "p",
+                 {Tensor::floats(DType::FP32, {2, 2}, {1, 2, 3, 4})});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].shape, (mil::Shape{2, 5}));
+  EXPECT_EQ(out[0].f, (std::vector<float>{0, 1, 2, 0, 0, 0, 3, 4, 0, 0}));
+}
+
 TEST_F(ExecutorTest, GatherBandPartSelectCompare) {
   std::string body =
       "            tensor<fp32, [3, 2]> tbl = const()[name = string(\"tbl\"), "

@@ -31,10 +31,11 @@ ArrayRef<StringRef> mlir::anemil::getMILOperandNames(StringRef mnemonic) {
                          "minimum", "greater_equal", "less", "matmul"})
       t[op] = {"x", "y"};
     for (StringRef op :
-         {"cast", "sqrt", "rsqrt", "exp", "sigmoid", "silu", "gelu", "softmax",
-          "reduce_sum", "reduce_mean", "reduce_max", "reshape", "transpose",
-          "expand_dims", "squeeze", "slice_by_index", "slice_by_size", "split",
-          "band_part"})
+         {"cast",          "sqrt",        "rsqrt",      "exp",
+          "sigmoid",       "silu",        "gelu",       "softmax",
+          "reduce_sum",    "reduce_mean", "reduce_max", "reshape",
+          "transpose",     "expand_dims", "squeeze",    "slice_by_index",
+          "slice_by_size", "split",       "pad",        "band_part"})
       t[op] = {"x"};
     t["const"] = {};
     t["fill"] = {};
@@ -633,6 +634,7 @@ LogicalResult mlir::anemil::exportKernelDir(ModuleOp module, StringRef dir) {
     mil::Function fn;
     ArrayAttr weights;
     ArrayAttr packed;
+    DictionaryAttr padded;
   };
   std::vector<Kernel> kernels;
   for (auto fn : module.getOps<func::FuncOp>()) {
@@ -655,9 +657,11 @@ LogicalResult mlir::anemil::exportKernelDir(ModuleOp module, StringRef dir) {
       return module.emitError()
              << "cannot write " << path << ": " << ec.message();
     os << mil::printProgram(*program);
-    kernels.push_back({kernel.getValue().str(), program->functions[0],
-                       fn->getAttrOfType<ArrayAttr>("anemil.weights"),
-                       fn->getAttrOfType<ArrayAttr>("anemil.packed_inputs")});
+    kernels.push_back(
+        {kernel.getValue().str(), program->functions[0],
+         fn->getAttrOfType<ArrayAttr>("anemil.weights"),
+         fn->getAttrOfType<ArrayAttr>("anemil.packed_inputs"),
+         fn->getAttrOfType<DictionaryAttr>("anemil.padded_channels")});
   }
   if (kernels.empty())
     return module.emitError() << "no kernels to write: run ane-compile first";
@@ -712,6 +716,14 @@ LogicalResult mlir::anemil::exportKernelDir(ModuleOp module, StringRef dir) {
                   outs.push_back({o, out.type});
           writeTensorList(j, "inputs", ins);
           writeTensorList(j, "outputs", outs);
+          if (k.padded)
+            // The logical channel count of each input or output whose
+            // channels were padded to 64-byte rows.
+            j.attributeObject("padded_channels", [&] {
+              for (NamedAttribute a : k.padded)
+                j.attribute(a.getName().getValue(),
+                            cast<IntegerAttr>(a.getValue()).getInt());
+            });
           if (k.packed)
             // Where each original input sits in the single packed input.
             j.attributeArray("packing", [&] {

@@ -207,6 +207,16 @@ LogicalResult AneMilDialect::verifyOperationAttribute(Operation *op,
              << "'" << attr.getName().getValue() << "' must be an array";
     return success();
   }
+  if (attr.getName() == "anemil.padded_channels") {
+    auto dict = dyn_cast<DictionaryAttr>(attr.getValue());
+    if (!dict || llvm::any_of(dict, [](NamedAttribute a) {
+          auto c = dyn_cast<IntegerAttr>(a.getValue());
+          return !c || c.getInt() < 1;
+        }))
+      return op->emitError() << "'anemil.padded_channels' must map names to "
+                                "positive channel counts";
+    return success();
+  }
   if (attr.getName() == "anemil.dtype") {
     if (!isa<StringAttr>(attr.getValue()))
       return op->emitError() << "'anemil.dtype' must be a string";

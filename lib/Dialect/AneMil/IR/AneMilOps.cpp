@@ -467,6 +467,12 @@ LogicalResult SliceBySizeOp::verify() {
                        getOutput().getType());
 }
 
+LogicalResult PadOp::verify() {
+  return checkInferred(*this,
+                       mil::padShape(shapeOf(getX()), toVector(getPad())),
+                       getOutput().getType());
+}
+
 LogicalResult ConcatOp::verify() {
   std::vector<mil::Shape> shapes;
   for (Value v : getValues())

@@ -505,6 +505,23 @@ def AneMil_SliceBySizeOp : AneMil_Op<"slice_by_size", [Pure, AllElementTypesMatc
   let hasVerifier = 1;
 }
 
+def AneMil_PadOp : AneMil_Op<"pad", [Pure, AllElementTypesMatch<["x", "output"]>]> {
+  let summary = "Pad the last axes with zeros";
+  let description = [{
+    MIL `pad` in its default constant mode with `constant_val` 0: `pad`
+    holds a (before, after) pair for each of the last `pad.size() / 2` axes.
+
+    ```mlir
+    %p = anemil.pad %x {pad = array<i64: 0, 0, 0, 24, 0, 0, 0, 0>}
+        : (tensor<1x40x1x8xf16>) -> tensor<1x64x1x8xf16>
+    ```
+  }];
+  let arguments = (ins AneMil_ShapeTensor:$x, DenseI64ArrayAttr:$pad);
+  let results = (outs AneMil_ShapeTensor:$output);
+  let assemblyFormat = "$x attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 def AneMil_ConcatOp : AneMil_Op<"concat", [Pure, SameOperandsAndResultElementType]> {
   let summary = "Concatenate `values` along `axis` (optionally interleaved)";
   let description = [{

@@ -22,6 +22,23 @@ int64_t mlir::anemil::aneAxisLimit(StringRef family) {
 
 namespace {
 
+RankedTensorType withChannels(RankedTensorType t, int64_t c) {
+  SmallVector<int64_t> shape(t.getShape());
+  shape[1] = c;
+  return RankedTensorType::get(shape, t.getElementType());
+}
+
+/// `x` [1, C, H, S] completed to `channels` with zeros by MIL's `pad`
+/// (verified on the ANE, unlike `fill`).
+Value padChannelsWithZeros(OpBuilder &b, Location loc, Value x,
+                           int64_t channels) {
+  auto t = cast<RankedTensorType>(x.getType());
+  return b.create<PadOp>(
+      loc, withChannels(t, channels), x,
+      b.getDenseI64ArrayAttr(
+          {0, 0, 0, channels - t.getDimSize(1), 0, 0, 0, 0}));
+}
+
 /// Tiles of at most `limit` along an axis of `n`: the same split for the
 /// classifier and its backward, so d_logits arrives in the logits layout.
 std::pair<int64_t, int64_t> tilesFor(int64_t n, int64_t limit) {
@@ -94,16 +111,8 @@ LogicalResult tileConv(ConvOp conv, int64_t limit) {
         loc, RankedTensorType::get({1, rows, 1, seq}, et), conv.getX(), slice,
         Value(), conv.getStridesAttr(), conv.getDilationsAttr(),
         conv.getPadAttr(), conv.getPadTypeAttr(), conv.getGroupsAttr());
-    if (rows < tile) {
-      // Pad the short last tile so tiles stack along axis 2.
-      auto padType = RankedTensorType::get({1, tile - rows, 1, seq}, et);
-      Value zeros = b.create<FillOp>(loc, padType,
-                                     b.getDenseI64ArrayAttr(padType.getShape()),
-                                     FloatAttr::get(et, 0.0));
-      y = b.create<ConcatOp>(loc, RankedTensorType::get({1, tile, 1, seq}, et),
-                             ValueRange{y, zeros}, b.getI64IntegerAttr(1),
-                             nullptr);
-    }
+    if (rows < tile) // the short last tile, padded so tiles stack on axis 2
+      y = padChannelsWithZeros(b, loc, y, tile);
     parts.push_back(y);
   }
   Value joined =
@@ -167,6 +176,66 @@ LogicalResult tileTransposedMatmul(MatmulOp mm, int64_t limit) {
   return success();
 }
 
+/// The channel count of an activation [1, C, H, S] rounded up to 64-byte
+/// rows, or 0 when `t` needs no padding (the rule anemil-verify-ane checks).
+int64_t paddedChannels(Type t) {
+  auto tensor = dyn_cast<RankedTensorType>(t);
+  if (!tensor || tensor.getRank() != 4 || tensor.getDimSize(0) != 1 ||
+      tensor.getDimSize(1) <= 1)
+    return 0;
+  int64_t bytes = tensor.getElementTypeBitWidth() / 8;
+  if (bytes == 0 || 64 % bytes != 0)
+    return 0;
+  int64_t per = 64 / bytes, c = tensor.getDimSize(1);
+  return c % per == 0 ? 0 : (c + per - 1) / per * per;
+}
+
+std::string ioName(func::FuncOp fn, bool result, unsigned i) {
+  auto name = result ? fn.getResultAttrOfType<StringAttr>(i, "anemil.name")
+                     : fn.getArgAttrOfType<StringAttr>(i, "anemil.name");
+  if (name)
+    return name.str();
+  return (result ? "result" : "arg") + std::to_string(i);
+}
+
+/// Pads the channels of a kernel's inputs and outputs to 64-byte rows:
+/// inputs are sliced back to their logical width on entry, outputs are
+/// completed with zeros before the return.
+void padKernelIO(func::FuncOp fn) {
+  Block &entry = fn.getBody().front();
+  Location loc = fn.getLoc();
+  SmallVector<NamedAttribute> logical;
+  OpBuilder b = OpBuilder::atBlockBegin(&entry);
+  for (BlockArgument arg : entry.getArguments()) {
+    int64_t c = paddedChannels(arg.getType());
+    if (!c)
+      continue;
+    auto t = cast<RankedTensorType>(arg.getType());
+    arg.setType(withChannels(t, c));
+    auto slice = b.create<SliceBySizeOp>(loc, t, arg,
+                                         b.getDenseI64ArrayAttr({0, 0, 0, 0}),
+                                         b.getDenseI64ArrayAttr(t.getShape()));
+    arg.replaceAllUsesExcept(slice, slice);
+    logical.push_back(b.getNamedAttr(ioName(fn, false, arg.getArgNumber()),
+                                     b.getI64IntegerAttr(t.getDimSize(1))));
+  }
+  Operation *ret = entry.getTerminator();
+  b.setInsertionPoint(ret);
+  for (OpOperand &operand : ret->getOpOperands()) {
+    int64_t c = paddedChannels(operand.get().getType());
+    if (!c)
+      continue;
+    auto t = cast<RankedTensorType>(operand.get().getType());
+    Value full = padChannelsWithZeros(b, loc, operand.get(), c);
+    logical.push_back(
+        b.getNamedAttr(ioName(fn, true, operand.getOperandNumber()),
+                       b.getI64IntegerAttr(t.getDimSize(1))));
+    operand.set(full);
+  }
+  if (!logical.empty())
+    fn->setAttr("anemil.padded_channels", b.getDictionaryAttr(logical));
+}
+
 struct AneMilLegalizeAnePass
     : public anemil::impl::AneMilLegalizeAnePassBase<AneMilLegalizeAnePass> {
   using AneMilLegalizeAnePassBase::AneMilLegalizeAnePassBase;
@@ -201,6 +270,12 @@ struct AneMilLegalizeAnePass
         return signalPassFailure();
       updateSignature(fn);
     }
+    if (padChannels)
+      for (auto fn : getOperation().getOps<func::FuncOp>())
+        if (fn->hasAttr("anemil.kernel")) {
+          padKernelIO(fn);
+          updateSignature(fn);
+        }
   }
 
   /// Tiling changes the shapes of kernel inputs and results.

@@ -6,7 +6,7 @@
 include "mlir/Pass/PassBase.td"
 
 def AneMilLegalizeAnePass : Pass<"anemil-legalize-ane", "mlir::ModuleOp"> {
-  let summary = "Tile convolutions whose output channels exceed the ANE limit";
+  let summary = "Tile axes over the ANE limit and pad unaligned channels";
   let description = [{
     A 1x1 `conv` with more output channels than the family allows (16384 on
     m1-m3, 65536 on m4), such as an lm_head over a 32000-token vocabulary,
@@ -15,13 +15,24 @@ def AneMilLegalizeAnePass : Pass<"anemil-legalize-ane", "mlir::ModuleOp"> {
     any value exceeds the limit: `[1, V, 1, S]` becomes `[1, V/T, T, S]`
     with vocabulary index `t * V/T + c`. A last, shorter tile is padded with
     zeros. A wide fused projection followed by a `split` (gate/up of large
-    models) becomes one conv per part instead.
+    models) becomes one conv per part instead. The classifier's backward
+    (`W^T g` by a `matmul` with `transpose_x` over the vocabulary) takes `g`
+    in the same tiled layout and sums the per-tile products.
+
+    With `pad-channels`, every kernel input and output `[1, C, H, S]` whose
+    rows (C elements) are not a multiple of 64 bytes gets C rounded up: an
+    input is sliced back to C channels on entry (the padding is never read),
+    an output is completed with zeros. The kernel's
+    `anemil.padded_channels` records the logical C of each padded tensor by
+    name, and the manifest carries it to the runtime.
   }];
   let options = [
     Option<"family", "family", "std::string", /*default=*/"\"m2\"",
            "ANE family: m1, m2, m3 or m4">,
     Option<"axisLimit", "axis-limit", "int64_t", /*default=*/"0",
            "override the family's axis limit (for tests)">,
+    Option<"padChannels", "pad-channels", "bool", /*default=*/"true",
+           "pad kernel inputs and outputs to 64-byte rows">,
   ];
   let dependentDialects = ["mlir::anemil::AneMilDialect"];
 }

@@ -58,6 +58,7 @@ const llvm::StringSet<> &aneOps() {
                                         "expand_dims",
                                         "squeeze",
                                         "slice_by_size",
+                                        "pad",
                                         "slice_by_index",
                                         "concat",
                                         "split",
