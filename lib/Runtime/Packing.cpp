@@ -186,6 +186,9 @@ Result<std::vector<uint8_t>> packSegment(
           s.scheme == "q8" ? mil::BlobDType::Int8 : mil::BlobDType::Int4;
       offsets.push_back(writer.appendValues(dataType, q.values));
       offsets.push_back(appendFloats(writer, s.blobs.at(1).dtype, q.scales));
+      if (s.scheme == "q8" && s.blobs.size() == 3) // per-channel zero points
+        offsets.push_back(writer.appendValues(
+            mil::BlobDType::Int8, std::vector<int64_t>(s.shape[0], 0)));
     } else {
       return Result<std::vector<uint8_t>>::error(
           fmt::format("slot {}: unknown scheme '{}'", s.role, s.scheme));

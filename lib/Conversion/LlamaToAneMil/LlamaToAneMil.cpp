@@ -61,8 +61,10 @@ uint64_t blobBytes(RankedTensorType t) {
 /// Lays out every slot of a segment from the weight types of the module.
 class SlotTable {
 public:
-  SlotTable(MLIRContext *ctx, Type computeType)
-      : ctx(ctx), compute(computeType) {}
+  /// `blobBound`: weights are blob constants (not program inputs), so
+  /// per-channel int8 can take MIL's constexpr_affine_dequantize form.
+  SlotTable(MLIRContext *ctx, Type computeType, bool blobBound)
+      : ctx(ctx), compute(computeType), blobBound(blobBound) {}
 
   LogicalResult add(llama::Role role, Type weightType, DictionaryAttr attrs,
                     Location loc) {
@@ -86,6 +88,12 @@ public:
         s.blobTypes = {
             RankedTensorType::get({out, in, 1, 1}, IntegerType::get(ctx, 8)),
             groups};
+        if (s.group == in && blobBound) {
+          // Per-channel: one scale and one (zero) zero point per row.
+          s.blobTypes[1] = RankedTensorType::get({out}, scaleType);
+          s.blobTypes.push_back(
+              RankedTensorType::get({out}, IntegerType::get(ctx, 8)));
+        }
         break;
       case llama::QuantScheme::Q4:
       case llama::QuantScheme::Q3:
@@ -180,6 +188,7 @@ public:
 private:
   MLIRContext *ctx;
   Type compute;
+  bool blobBound;
   std::map<int, Slot> slots;
 };
 
@@ -411,6 +420,9 @@ private:
     if (s.scheme == "lut4")
       return Value(b.create<ConstexprLutToDenseOp>(loc, out, data, table,
                                                    nullptr, nullptr));
+    if (s.blobTypes.size() == 3) // per-channel int8
+      return Value(b.create<ConstexprAffineDequantizeOp>(
+          loc, out, data, table, blob(2), b.getI64IntegerAttr(0)));
     return Value(b.create<ConstexprBlockwiseShiftScaleOp>(loc, out, data, table,
                                                           Value()));
   }
@@ -872,7 +884,7 @@ struct ConvertLlamaToAneMilPass
       return signalPassFailure();
     }
     // Every weight of the module, so all kernels share one slot layout.
-    SlotTable slots(ctx, compute);
+    SlotTable slots(ctx, compute, weightBinding == "blob");
     bool failedLayout = false;
     module.walk([&](func::FuncOp fn) {
       for (unsigned i = 0; i < fn.getNumArguments(); ++i)

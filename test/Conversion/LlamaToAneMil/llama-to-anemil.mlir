@@ -1,5 +1,21 @@
 // RUN: ane-translate --import-model='synthetic:tiny?layers=1' | ane-opt --llama-quantize=scheme=q4 --llama-outline-kernels="seq=2 ctx=8" --convert-llama-to-anemil | FileCheck %s
 // RUN: ane-translate --import-model='synthetic:tiny?layers=1' | ane-opt --llama-outline-kernels="seq=2 ctx=8" --convert-llama-to-anemil=dtype=fp32 | FileCheck %s --check-prefix=F32
+// RUN: ane-translate --import-model='synthetic:tiny?layers=1' | ane-opt --llama-quantize=scheme=q8 --llama-outline-kernels="seq=2 ctx=8" --convert-llama-to-anemil | FileCheck %s --check-prefix=Q8
+// RUN: ane-translate --import-model='synthetic:tiny?layers=1' | ane-opt --llama-quantize="scheme=q8 group=32" --llama-outline-kernels="seq=2 ctx=8" --convert-llama-to-anemil | FileCheck %s --check-prefix=Q8G
+
+// Per-channel int8 (q8's default) is MIL's affine form: int8 data, one fp16
+// scale and one zero point per output row, along axis 0.
+// Q8: {blobs = [tensor<64x64x1x1xi8>, tensor<64xf16>, tensor<64xi8>], group = 64 : i64, offsets = array<i64: 256, 4416, 4608>, role = "attn_q", scheme = "q8"
+// Q8-LABEL: func.func @attn_qkv
+// Q8: %[[D:.*]] = anemil.const #anemil.blob<"@model_path/weights/weight.bin", 256> : tensor<64x64x1x1xi8>
+// Q8: %[[S:.*]] = anemil.const #anemil.blob<"@model_path/weights/weight.bin", 4416> : tensor<64xf16>
+// Q8: %[[Z:.*]] = anemil.const #anemil.blob<"@model_path/weights/weight.bin", 4608> : tensor<64xi8>
+// Q8: anemil.constexpr_affine_dequantize %[[D]], %[[S]], %[[Z]] {axis = 0 : i64} : (tensor<64x64x1x1xi8>, tensor<64xf16>, tensor<64xi8>) -> tensor<64x64x1x1xf16>
+// Grouped int8 stays blockwise.
+// Q8G: {blobs = [tensor<64x64x1x1xi8>, tensor<64x2x1x1xf16>], group = 32 : i64
+// Q8G-LABEL: func.func @attn_qkv
+// Q8G-NOT: constexpr_affine_dequantize
+// Q8G: anemil.constexpr_blockwise_shift_scale {{.*}} : (tensor<64x64x1x1xi8>, tensor<64x2x1x1xf16>) -> tensor<64x64x1x1xf16>
 
 // The slot table of the module: layer slots at offsets equal in every
 // layer's segment, then the global slots.

@@ -1,8 +1,8 @@
 //===- ExecutorTest.cpp - reference MIL executor vs hand-written loops ----===//
 
 #include "lib/Runtime/Cpu/Executor.h"
-#include "lib/Support/Float16.h"
 #include "lib/MIL/Text.h"
+#include "lib/Support/Float16.h"
 
 #include <cmath>
 #include <functional>
