@@ -42,6 +42,29 @@ uint64_t appendFloats(mil::WeightWriter &w, mil::DType dtype,
   return w.append(mil::BlobDType::Float32, v.data(), v.size() * 4);
 }
 
+/// Reorders each head's rows from interleaved pairs (2p, 2p+1) to halves
+/// (p, p + hd/2) in the first `slot.ropeRows` rows.
+Status toRotateHalfOrder(std::vector<float> &w, const SlotSpec &slot) {
+  int64_t hd = slot.headDim, rows = slot.ropeRows;
+  int64_t cols = slot.shape.size() == 2 ? slot.shape[1] : 0;
+  if (hd <= 0 || hd % 2 != 0 || rows < 0 || rows % hd != 0 || cols <= 0 ||
+      rows > slot.shape[0] || static_cast<int64_t>(w.size()) < rows * cols)
+    return Status::error(
+        fmt::format("slot {}: cannot reorder {} rows of heads of {} in [{}]",
+                    slot.role, rows, hd, fmt::join(slot.shape, ", ")));
+  std::vector<float> head(hd * cols);
+  for (int64_t h0 = 0; h0 < rows; h0 += hd) {
+    float *base = w.data() + h0 * cols;
+    for (int64_t r = 0; r < hd; ++r) {
+      int64_t to = r % 2 == 0 ? r / 2 : hd / 2 + r / 2;
+      std::copy(base + r * cols, base + (r + 1) * cols,
+                head.begin() + to * cols);
+    }
+    std::copy(head.begin(), head.end(), base);
+  }
+  return Status::success();
+}
+
 } // namespace
 
 Result<std::vector<float>> assembleSlotTensor(
@@ -61,6 +84,11 @@ Result<std::vector<float>> assembleSlotTensor(
         return t.status();
       out.insert(out.end(), t->begin(), t->end());
     }
+  }
+  if (slot.ropeRows) {
+    Status s = toRotateHalfOrder(out, slot);
+    if (!s.ok())
+      return s;
   }
   if (!slot.foldNorm.empty()) {
     auto g = roleTensor(slot.foldNorm);

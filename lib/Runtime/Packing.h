@@ -35,10 +35,13 @@ struct SlotSpec {
   std::vector<BlobSpec> blobs;
   std::vector<std::string> fusedFrom; // roles stacked by rows (llama-fuse)
   std::string foldNorm;               // role of a norm scale folded in
+  int64_t ropeRows = 0; // leading rows stored per head as [even; odd] rows
+  int64_t headDim = 0;
 };
 
 /// The fp32 tensor a slot holds, from the model's tensors by role: the
-/// fused roles stacked by rows, then each column scaled by the folded norm.
+/// fused roles stacked by rows, the first `ropeRows` rows reordered per head
+/// for rotate-half RoPE, then each column scaled by the folded norm.
 Result<std::vector<float>> assembleSlotTensor(
     const SlotSpec &slot,
     const std::function<Result<std::vector<float>>(const std::string &role)>

@@ -51,6 +51,7 @@ struct Slot {
   SmallVector<uint64_t> offsets;
   ArrayAttr fusedFrom;      // llama-fuse: roles stacked by rows
   llama::RoleAttr foldNorm; // llama-fuse: norm scale folded in
+  int64_t ropeRows = 0;     // leading Q/K rows in rotate-half order
 };
 
 uint64_t blobBytes(RankedTensorType t) {
@@ -63,8 +64,11 @@ class SlotTable {
 public:
   /// `blobBound`: weights are blob constants (not program inputs), so
   /// per-channel int8 can take MIL's constexpr_affine_dequantize form.
-  SlotTable(MLIRContext *ctx, Type computeType, bool blobBound)
-      : ctx(ctx), compute(computeType), blobBound(blobBound) {}
+  /// `qkRows`: the rows of Q and of K (0 when the module has no config).
+  SlotTable(MLIRContext *ctx, Type computeType, bool blobBound,
+            std::pair<int64_t, int64_t> qkRows, int64_t headDim)
+      : ctx(ctx), compute(computeType), blobBound(blobBound), qkRows(qkRows),
+        headDim(headDim) {}
 
   LogicalResult add(llama::Role role, Type weightType, DictionaryAttr attrs,
                     Location loc) {
@@ -77,6 +81,8 @@ public:
       s.foldNorm = attrs.getAs<llama::RoleAttr>("llama.fold_norm");
     }
     s.shape = llama::getWeightShape(weightType);
+    if (failed(setRopeRows(s, loc)))
+      return failure();
     if (auto q = dyn_cast<llama::QWeightType>(weightType)) {
       int64_t out = s.shape[0], in = s.shape[1];
       s.group = q.getEffectiveGroup();
@@ -121,6 +127,28 @@ public:
       return emitError(loc) << "cannot lay out weight of type " << weightType;
     }
     slots[static_cast<int>(role)] = std::move(s);
+    return success();
+  }
+
+  /// Q and K rows are stored with each head's interleaved pairs split into
+  /// halves (rows 0, 2, 4, ... then 1, 3, 5, ...), so RoPE is rotate-half
+  /// on contiguous slices. Q and K move alike, which leaves Q Kᵀ unchanged.
+  LogicalResult setRopeRows(Slot &s, Location loc) {
+    bool fusedQkv = s.role == llama::Role::AttnQkv;
+    if (s.role != llama::Role::AttnQ && s.role != llama::Role::AttnK &&
+        !fusedQkv)
+      return success();
+    if (!headDim || !qkRows.first)
+      return emitError(loc) << "attention weights need the module's "
+                               "#llama.config for their RoPE row order";
+    s.ropeRows = s.role == llama::Role::AttnQ   ? qkRows.first
+                 : s.role == llama::Role::AttnK ? qkRows.second
+                                                : qkRows.first + qkRows.second;
+    if (s.shape.size() != 2 || s.ropeRows > s.shape[0] ||
+        s.ropeRows % headDim != 0)
+      return emitError(loc)
+             << "weight " << llama::stringifyRole(s.role) << " does not hold "
+             << s.ropeRows << " rows of heads of " << headDim;
     return success();
   }
 
@@ -182,6 +210,12 @@ public:
       fields.push_back(b.getNamedAttr(
           "fold_norm",
           b.getStringAttr(llama::stringifyRole(s.foldNorm.getValue()))));
+    if (s.ropeRows) {
+      fields.push_back(
+          b.getNamedAttr("rope_rows", b.getI64IntegerAttr(s.ropeRows)));
+      fields.push_back(
+          b.getNamedAttr("head_dim", b.getI64IntegerAttr(headDim)));
+    }
     return b.getDictionaryAttr(fields);
   }
 
@@ -189,6 +223,8 @@ private:
   MLIRContext *ctx;
   Type compute;
   bool blobBound;
+  std::pair<int64_t, int64_t> qkRows;
+  int64_t headDim;
   std::map<int, Slot> slots;
 };
 
@@ -513,32 +549,38 @@ private:
     return success();
   }
 
-  /// Rotates each (even, odd) channel pair of every head by its angle,
-  /// the interleaved convention of llama2.c and GGUF: no sin/cos ops, the
-  /// tables are inputs.
+  /// RoPE as rotate-half: the slot table stores each head's Q/K rows as
+  /// [even members; odd members] of the checkpoint's interleaved pairs, so
+  /// pair p is (p, p + hd/2). No sin/cos ops: the tables are inputs.
   LogicalResult lowerRope(llama::RopeOp o) {
     values[o.getResult()] =
         rotate(values.lookup(o.getX()), o.getHeadDim(), /*inverse=*/false);
     return success();
   }
 
-  /// Rotates each (even, odd) pair by the table angles, or by their
-  /// negatives (the transpose, for the backward).
+  /// Rotates each pair (x1[p], x2[p]) of the two halves of every head by
+  /// the table angles, or by their negatives (the transpose, for the
+  /// backward).
   Value rotate(Value x, int64_t hd, bool inverse) {
     auto shape = cast<RankedTensorType>(x.getType()).getShape();
     int64_t heads = shape[1] / hd, seq = shape[3];
-    Value pairs = reshape(x, {heads, hd / 2, 2, seq});
-    Value even = sliceSize(pairs, {0, 0, 0, 0}, {heads, hd / 2, 1, seq});
-    Value odd = sliceSize(pairs, {0, 0, 1, 0}, {heads, hd / 2, 1, seq});
-    Value ec = binary<MulOp>(even, cosTable);
-    Value os = binary<MulOp>(odd, sinTable);
-    Value e = inverse ? binary<AddOp>(ec, os) : binary<SubOp>(ec, os);
-    Value es = binary<MulOp>(even, sinTable);
-    Value oc = binary<MulOp>(odd, cosTable);
-    Value d = inverse ? binary<SubOp>(oc, es) : binary<AddOp>(es, oc);
+    if (!cosHalves) {
+      // [1, hd/2, 1, S] tables broadcast over [heads, 1, hd/2, S] halves.
+      cosHalves = reshape(cosTable, {1, 1, hd / 2, seq});
+      sinHalves = reshape(sinTable, {1, 1, hd / 2, seq});
+    }
+    Value halves = reshape(x, {heads, 2, hd / 2, seq});
+    Value x1 = sliceSize(halves, {0, 0, 0, 0}, {heads, 1, hd / 2, seq});
+    Value x2 = sliceSize(halves, {0, 1, 0, 0}, {heads, 1, hd / 2, seq});
+    Value c1 = binary<MulOp>(x1, cosHalves);
+    Value s2 = binary<MulOp>(x2, sinHalves);
+    Value y1 = inverse ? binary<AddOp>(c1, s2) : binary<SubOp>(c1, s2);
+    Value s1 = binary<MulOp>(x1, sinHalves);
+    Value c2 = binary<MulOp>(x2, cosHalves);
+    Value y2 = inverse ? binary<SubOp>(c2, s1) : binary<AddOp>(s1, c2);
     Value joined = b.create<ConcatOp>(
-        fn.getLoc(), RankedTensorType::get({heads, hd / 2, 2, seq}, compute),
-        ValueRange{e, d}, b.getI64IntegerAttr(2), nullptr);
+        fn.getLoc(), RankedTensorType::get({heads, 2, hd / 2, seq}, compute),
+        ValueRange{y1, y2}, b.getI64IntegerAttr(1), nullptr);
     return reshape(joined, {1, shape[1], 1, seq});
   }
 
@@ -848,6 +890,7 @@ private:
   int caches = 0;
   SmallVector<Type> resultTypes;
   Value cosTable, sinTable;
+  Value cosHalves, sinHalves; // the tables shaped for rotate()
   bool inputBinding = false;
   bool backward = false;
   /// Forward values of the attention, kept for its backward.
@@ -884,7 +927,14 @@ struct ConvertLlamaToAneMilPass
       return signalPassFailure();
     }
     // Every weight of the module, so all kernels share one slot layout.
-    SlotTable slots(ctx, compute, weightBinding == "blob");
+    std::pair<int64_t, int64_t> qkRows{0, 0};
+    int64_t headDim = 0;
+    if (auto config = module->getAttrOfType<llama::ConfigAttr>(
+            llama::LlamaDialect::getConfigAttrName())) {
+      headDim = config.getHeadDim();
+      qkRows = {config.getNHeads() * headDim, config.getNKvHeads() * headDim};
+    }
+    SlotTable slots(ctx, compute, weightBinding == "blob", qkRows, headDim);
     bool failedLayout = false;
     module.walk([&](func::FuncOp fn) {
       for (unsigned i = 0; i < fn.getNumArguments(); ++i)

@@ -5,7 +5,7 @@
 
 // Per-channel int8 (q8's default) is MIL's affine form: int8 data, one fp16
 // scale and one zero point per output row, along axis 0.
-// Q8: {blobs = [tensor<64x64x1x1xi8>, tensor<64xf16>, tensor<64xi8>], group = 64 : i64, offsets = array<i64: 256, 4416, 4608>, role = "attn_q", scheme = "q8"
+// Q8: {blobs = [tensor<64x64x1x1xi8>, tensor<64xf16>, tensor<64xi8>], group = 64 : i64, head_dim = 16 : i64, offsets = array<i64: 256, 4416, 4608>, role = "attn_q", rope_rows = 64 : i64, scheme = "q8"
 // Q8-LABEL: func.func @attn_qkv
 // Q8: %[[D:.*]] = anemil.const #anemil.blob<"@model_path/weights/weight.bin", 256> : tensor<64x64x1x1xi8>
 // Q8: %[[S:.*]] = anemil.const #anemil.blob<"@model_path/weights/weight.bin", 4416> : tensor<64xf16>
@@ -20,7 +20,10 @@
 // The slot table of the module: layer slots at offsets equal in every
 // layer's segment, then the global slots.
 // CHECK: module attributes {anemil.dtype = "fp16", anemil.weight_slots = [{blobs = [tensor<1x64x1x1xf16>], group = 0 : i64, offsets = array<i64: 64>, role = "attn_norm", scheme = "dense", segment = "layer", shape = array<i64: 64>},
-// CHECK-SAME: {blobs = [tensor<64x64x1x1xi4>, tensor<64x1x1x1xf16>], group = 64 : i64, offsets = array<i64: 256, 2368>, role = "attn_q", scheme = "q4", segment = "layer", shape = array<i64: 64, 64>}
+// CHECK-SAME: {blobs = [tensor<64x64x1x1xi4>, tensor<64x1x1x1xf16>], group = 64 : i64, head_dim = 16 : i64, offsets = array<i64: 256, 2368>, role = "attn_q", rope_rows = 64 : i64, scheme = "q4", segment = "layer", shape = array<i64: 64, 64>}
+// Q and K rows are stored in rotate-half order (rope_rows of them); V is not.
+// CHECK-SAME: role = "attn_k", rope_rows = 32 : i64
+// CHECK-SAME: role = "attn_v", scheme
 
 // CHECK-LABEL: func.func @attn_qkv
 // CHECK-SAME: (%[[X:.*]]: tensor<1x64x1x2xf16> {anemil.name = "x"}, %[[COS:.*]]: tensor<1x8x1x2xf16> {anemil.name = "rope_cos"}, %[[SIN:.*]]: tensor<1x8x1x2xf16> {anemil.name = "rope_sin"})
@@ -38,12 +41,13 @@
 // CHECK: %[[S:.*]] = anemil.const #anemil.blob<"@model_path/weights/weight.bin", 2368> : tensor<64x1x1x1xf16>
 // CHECK: %[[WQ:.*]] = anemil.constexpr_blockwise_shift_scale %[[D]], %[[S]]
 // CHECK: %[[Q:.*]] = anemil.conv %[[NG]], %[[WQ]] {pad_type = #anemil.pad_type<valid>} : (tensor<1x64x1x2xf16>, tensor<64x64x1x1xf16>) -> tensor<1x64x1x2xf16>
-// RoPE on (even, odd) pairs with the table inputs; no sin or cos op.
-// CHECK: %[[P:.*]] = anemil.reshape %[[Q]] {shape = array<i64: 4, 8, 2, 2>}
-// CHECK: %[[E:.*]] = anemil.slice_by_size %[[P]] {begin = array<i64: 0, 0, 0, 0>, size = array<i64: 4, 8, 1, 2>}
-// CHECK: %[[O:.*]] = anemil.slice_by_size %[[P]] {begin = array<i64: 0, 0, 1, 0>, size = array<i64: 4, 8, 1, 2>}
-// CHECK: anemil.mul %[[E]], %[[COS]]
-// CHECK: anemil.concat {{.*}} {axis = 2 : i64} : (tensor<4x8x1x2xf16>, tensor<4x8x1x2xf16>) -> tensor<4x8x2x2xf16>
+// RoPE as rotate-half with the table inputs; no sin or cos op.
+// CHECK: %[[C:.*]] = anemil.reshape %[[COS]] {shape = array<i64: 1, 1, 8, 2>}
+// CHECK: %[[H:.*]] = anemil.reshape %[[Q]] {shape = array<i64: 4, 2, 8, 2>}
+// CHECK: %[[X1:.*]] = anemil.slice_by_size %[[H]] {begin = array<i64: 0, 0, 0, 0>, size = array<i64: 4, 1, 8, 2>}
+// CHECK: %[[X2:.*]] = anemil.slice_by_size %[[H]] {begin = array<i64: 0, 1, 0, 0>, size = array<i64: 4, 1, 8, 2>}
+// CHECK: anemil.mul %[[X1]], %[[C]]
+// CHECK: anemil.concat {{.*}} {axis = 1 : i64} : (tensor<4x1x8x2xf16>, tensor<4x1x8x2xf16>) -> tensor<4x2x8x2xf16>
 // CHECK-NOT: anemil.sin
 // CHECK: return
 
@@ -69,6 +73,6 @@
 // CHECK: anemil.conv {{.*}} -> tensor<1x512x1x2xf16>
 
 // F32: anemil.dtype = "fp32"
-// F32: {blobs = [tensor<64x64x1x1xf32>], group = 0 : i64, offsets = array<i64: 384>, role = "attn_q", scheme = "dense"
+// F32: {blobs = [tensor<64x64x1x1xf32>], group = 0 : i64, head_dim = 16 : i64, offsets = array<i64: 384>, role = "attn_q", rope_rows = 64 : i64, scheme = "dense"
 // F32-LABEL: func.func @attn_out
 // F32-SAME: (%{{.*}}: tensor<1x64x1x2xf32> {anemil.name = "attn"}, %{{.*}}: tensor<1x64x1x2xf32> {anemil.name = "x"}) -> (tensor<1x64x1x2xf32> {anemil.name = "x_out"})

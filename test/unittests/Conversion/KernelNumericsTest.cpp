@@ -94,17 +94,20 @@ std::vector<float> linear(const std::vector<float> &x, int64_t s, int64_t in,
   return y;
 }
 
-/// Interleaved-pair RoPE at positions kStart + i.
-std::vector<float> rope(std::vector<float> x, int64_t s, int64_t width,
-                        int64_t hd, double theta) {
+/// llama RoPE at positions kStart + i, which rotates the interleaved pairs
+/// (2p, 2p+1) of the checkpoint's rows. The slots hold Q/K rows in
+/// rotate-half order, so a projection through them has pair p at
+/// (p, p + hd/2): this moves the pair, rotates it, and leaves it there.
+std::vector<float> ropeOfSlotRows(std::vector<float> x, int64_t s,
+                                  int64_t width, int64_t hd, double theta) {
   for (int64_t i = 0; i < s; ++i)
     for (int64_t h = 0; h < width / hd; ++h)
       for (int64_t p = 0; p < hd / 2; ++p) {
         double a = (kStart + i) * std::pow(theta, -2.0 * p / hd);
-        float *v = &x[i * width + h * hd + 2 * p];
-        double x0 = v[0], x1 = v[1];
-        v[0] = float(x0 * std::cos(a) - x1 * std::sin(a));
-        v[1] = float(x0 * std::sin(a) + x1 * std::cos(a));
+        float *head = &x[i * width + h * hd];
+        double x0 = head[p], x1 = head[p + hd / 2];
+        head[p] = float(x0 * std::cos(a) - x1 * std::sin(a));
+        head[p + hd / 2] = float(x0 * std::sin(a) + x1 * std::cos(a));
       }
   return x;
 }
@@ -195,6 +198,10 @@ protected:
       b.shape.assign(type.getShape().begin(), type.getShape().end());
       b.offset = off;
       s.blobs.push_back(b);
+    }
+    if (auto rows = d.getAs<IntegerAttr>("rope_rows")) {
+      s.ropeRows = rows.getInt();
+      s.headDim = d.getAs<IntegerAttr>("head_dim").getInt();
     }
     if (auto from = d.getAs<ArrayAttr>("fused_from"))
       for (Attribute r : from)
@@ -388,10 +395,10 @@ TEST_P(KernelNumericsTest, AttnQkv) {
   std::vector<float> n = rmsNorm(x, kSeq, d, normScale("attn_norm"), c.normEps);
   auto qkv =
       project(n, "attn_qkv", {"attn_q", "attn_k", "attn_v"}, {qd, kvd, kvd});
-  expectClose(out[0], rope(qkv[0], kSeq, qd, c.headDim, c.ropeTheta), kSeq, qd,
-              "q");
-  expectClose(out[1], rope(qkv[1], kSeq, kvd, c.headDim, c.ropeTheta), kSeq,
-              kvd, "k");
+  expectClose(out[0], ropeOfSlotRows(qkv[0], kSeq, qd, c.headDim, c.ropeTheta),
+              kSeq, qd, "q");
+  expectClose(out[1], ropeOfSlotRows(qkv[1], kSeq, kvd, c.headDim, c.ropeTheta),
+              kSeq, kvd, "k");
   expectClose(out[2], qkv[2], kSeq, kvd, "v");
 }
 

@@ -581,6 +581,11 @@ void writeSlot(llvm::json::OStream &j, DictionaryAttr slot) {
       });
     if (auto fold = slot.getAs<StringAttr>("fold_norm"))
       j.attribute("fold_norm", fold.getValue());
+    // The leading rows stored per head as [even rows; odd rows].
+    if (auto rows = slot.getAs<IntegerAttr>("rope_rows")) {
+      j.attribute("rope_rows", rows.getInt());
+      j.attribute("head_dim", slot.getAs<IntegerAttr>("head_dim").getInt());
+    }
     j.attributeArray("shape", [&] {
       for (int64_t d : slot.getAs<DenseI64ArrayAttr>("shape").asArrayRef())
         j.value(d);
