@@ -247,6 +247,23 @@ LogicalResult ConstexprLutToDenseOp::verify() {
 // Quantization and casts
 //===----------------------------------------------------------------------===//
 
+/// The shared shape rules of quantize and dequantize: an optional axis of
+/// the input, scale and zero point scalar or 1-D along it, and an output of
+/// the input's shape.
+static LogicalResult checkPerAxisQuantization(Operation *op, Value input,
+                                              Value scale, Value zeroPoint,
+                                              std::optional<int64_t> axis,
+                                              Type output) {
+  mil::Shape in = shapeOf(input);
+  if (axis && failed(checkAxis(op, *axis, in.size())))
+    return failure();
+  if (failed(checkPerAxisParam(op, scale, "scale", in, axis)) ||
+      (zeroPoint &&
+       failed(checkPerAxisParam(op, zeroPoint, "zero_point", in, axis))))
+    return failure();
+  return checkInferred(op, {in, {}}, output);
+}
+
 LogicalResult QuantizeOp::verify() {
   if (failed(requireConst(*this, getScale(), "scale", true)) ||
       (getZeroPoint() &&
@@ -262,15 +279,8 @@ LogicalResult QuantizeOp::verify() {
     return emitOpError() << "zero_point dtype must equal output_dtype";
   if (elementTypeOf(getScale()) != elementTypeOf(getInput()))
     return emitOpError() << "scale dtype must equal the input dtype";
-  mil::Shape in = shapeOf(getInput());
-  if (getAxis() && failed(checkAxis(*this, *getAxis(), in.size())))
-    return failure();
-  if (failed(checkPerAxisParam(*this, getScale(), "scale", in, getAxis())) ||
-      (getZeroPoint() &&
-       failed(checkPerAxisParam(*this, getZeroPoint(), "zero_point", in,
-                                getAxis()))))
-    return failure();
-  return checkInferred(*this, {in, {}}, getOutput().getType());
+  return checkPerAxisQuantization(*this, getInput(), getScale(), getZeroPoint(),
+                                  getAxis(), getOutput().getType());
 }
 
 LogicalResult DequantizeOp::verify() {
@@ -283,15 +293,8 @@ LogicalResult DequantizeOp::verify() {
     return emitOpError() << "zero_point dtype must equal the input dtype";
   if (elementTypeOf(getOutput()) != elementTypeOf(getScale()))
     return emitOpError() << "output dtype must equal the scale dtype";
-  mil::Shape in = shapeOf(getInput());
-  if (getAxis() && failed(checkAxis(*this, *getAxis(), in.size())))
-    return failure();
-  if (failed(checkPerAxisParam(*this, getScale(), "scale", in, getAxis())) ||
-      (getZeroPoint() &&
-       failed(checkPerAxisParam(*this, getZeroPoint(), "zero_point", in,
-                                getAxis()))))
-    return failure();
-  return checkInferred(*this, {in, {}}, getOutput().getType());
+  return checkPerAxisQuantization(*this, getInput(), getScale(), getZeroPoint(),
+                                  getAxis(), getOutput().getType());
 }
 
 LogicalResult CastOp::verify() {
