@@ -1,0 +1,216 @@
+//===- Reference.cpp - plain fp32 Llama forward pass ----------------------===//
+
+#include "lib/Runtime/Reference.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+
+using namespace ane;
+using namespace ane::runtime;
+using model::Role;
+
+namespace {
+
+Result<std::vector<float>> tensorOf(const model::ModelSpec &spec, Role role,
+                                    int layer) {
+  const model::TensorInfo *t = spec.find(role, layer);
+  if (!t)
+    return Result<std::vector<float>>::error(
+        fmt::format("{}: no tensor {} for layer {}", spec.source,
+                    model::roleName(role), layer));
+  auto data = spec.load(*t);
+  if (!data.ok())
+    return data.status();
+  return data->toFloat();
+}
+
+void rmsNorm(float *out, const float *x, const std::vector<float> &w, int64_t n,
+             double eps) {
+  double ss = 0;
+  for (int64_t i = 0; i < n; ++i)
+    ss += double(x[i]) * x[i];
+  float r = float(1.0 / std::sqrt(ss / n + eps));
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = w[i] * (r * x[i]);
+}
+
+/// out[rows] = W[rows, cols] x[cols]
+void matVec(float *out, const std::vector<float> &w, const float *x,
+            int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *row = w.data() + r * cols;
+    float acc = 0;
+    for (int64_t c = 0; c < cols; ++c)
+      acc += row[c] * x[c];
+    out[r] = acc;
+  }
+}
+
+/// Rotates the interleaved pairs (2p, 2p+1) of every head by pos * θ_p.
+void rope(float *v, int64_t width, int64_t hd, int64_t pos, double theta) {
+  for (int64_t i = 0; i < width; i += 2) {
+    double freq = 1.0 / std::pow(theta, double(i % hd) / double(hd));
+    double a = pos * freq;
+    float c = float(std::cos(a)), s = float(std::sin(a));
+    float v0 = v[i], v1 = v[i + 1];
+    v[i] = v0 * c - v1 * s;
+    v[i + 1] = v0 * s + v1 * c;
+  }
+}
+
+void softmax(float *x, int64_t n) {
+  float mx = *std::max_element(x, x + n);
+  float sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - mx);
+    sum += x[i];
+  }
+  for (int64_t i = 0; i < n; ++i)
+    x[i] /= sum;
+}
+
+int32_t argmax(const std::vector<float> &v) {
+  return int32_t(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+/// llama2.c's safe_printf: a single-byte piece that is neither printable
+/// nor whitespace is not printed.
+bool printable(const std::string &piece) {
+  if (piece.size() != 1)
+    return !piece.empty();
+  unsigned char b = piece[0];
+  return std::isprint(b) || std::isspace(b);
+}
+
+} // namespace
+
+Result<ReferenceModel> ReferenceModel::load(const model::ModelSpec &spec,
+                                            int64_t context) {
+  ReferenceModel m;
+  m.config_ = spec.config;
+  if (Status s = m.config_.validate(); !s.ok())
+    return s;
+  if (context < 0 || context > (int64_t(1) << 24))
+    return Result<ReferenceModel>::error(
+        fmt::format("context {} is out of range", context));
+  m.context = context ? context : m.config_.maxSeqLen;
+  auto take = [&](std::vector<float> &into, Role role, int layer) -> Status {
+    auto t = tensorOf(spec, role, layer);
+    if (!t.ok())
+      return t.status();
+    into = std::move(*t);
+    return Status::success();
+  };
+  Status s = take(m.embedding, Role::TokenEmbd, -1);
+  if (s.ok())
+    s = take(m.outputNorm, Role::OutputNorm, -1);
+  if (s.ok())
+    s = take(m.output, Role::Output, -1);
+  const model::Config &c = m.config_;
+  m.layers.resize(c.nLayers);
+  for (int l = 0; s.ok() && l < c.nLayers; ++l) {
+    Layer &L = m.layers[l];
+    std::pair<std::vector<float> *, Role> roles[] = {
+        {&L.attnNorm, Role::AttnNorm}, {&L.wq, Role::AttnQ},
+        {&L.wk, Role::AttnK},          {&L.wv, Role::AttnV},
+        {&L.wo, Role::AttnOut},        {&L.ffnNorm, Role::FfnNorm},
+        {&L.gate, Role::FfnGate},      {&L.up, Role::FfnUp},
+        {&L.down, Role::FfnDown}};
+    for (auto &[into, role] : roles)
+      if (s.ok())
+        s = take(*into, role, l);
+    L.keys.assign(m.context * c.kvDim(), 0.0f);
+    L.values.assign(m.context * c.kvDim(), 0.0f);
+  }
+  if (!s.ok())
+    return s;
+  return m;
+}
+
+Result<std::vector<float>> ReferenceModel::forward(int32_t token, int64_t pos) {
+  const model::Config &c = config_;
+  if (token < 0 || token >= c.vocabSize)
+    return Result<std::vector<float>>::error(fmt::format(
+        "token {} is outside the vocabulary of {}", token, c.vocabSize));
+  if (pos < 0 || pos >= context)
+    return Result<std::vector<float>>::error(
+        fmt::format("position {} is outside the context of {}", pos, context));
+  int64_t d = c.dim, hd = c.headDim, kvd = c.kvDim(), qd = c.nHeads * hd;
+  int64_t group = c.nHeads / c.nKvHeads;
+  std::vector<float> x(embedding.begin() + token * d,
+                       embedding.begin() + (token + 1) * d);
+  std::vector<float> xb(std::max(d, qd)), q(qd), att(pos + 1), h1(c.hiddenDim),
+      h3(c.hiddenDim), out(std::max(d, qd));
+  for (Layer &L : layers) {
+    rmsNorm(xb.data(), x.data(), L.attnNorm, d, c.normEps);
+    float *k = L.keys.data() + pos * kvd, *v = L.values.data() + pos * kvd;
+    matVec(q.data(), L.wq, xb.data(), qd, d);
+    matVec(k, L.wk, xb.data(), kvd, d);
+    matVec(v, L.wv, xb.data(), kvd, d);
+    rope(q.data(), qd, hd, pos, c.ropeTheta);
+    rope(k, kvd, hd, pos, c.ropeTheta);
+    for (int64_t h = 0; h < c.nHeads; ++h) {
+      const float *qh = q.data() + h * hd;
+      int64_t kvOff = (h / group) * hd;
+      for (int64_t t = 0; t <= pos; ++t) {
+        const float *kt = L.keys.data() + t * kvd + kvOff;
+        float dot = 0;
+        for (int64_t i = 0; i < hd; ++i)
+          dot += qh[i] * kt[i];
+        att[t] = dot / std::sqrt(float(hd));
+      }
+      softmax(att.data(), pos + 1);
+      float *oh = xb.data() + h * hd;
+      std::fill(oh, oh + hd, 0.0f);
+      for (int64_t t = 0; t <= pos; ++t) {
+        const float *vt = L.values.data() + t * kvd + kvOff;
+        for (int64_t i = 0; i < hd; ++i)
+          oh[i] += att[t] * vt[i];
+      }
+    }
+    matVec(out.data(), L.wo, xb.data(), d, qd);
+    for (int64_t i = 0; i < d; ++i)
+      x[i] += out[i];
+    rmsNorm(xb.data(), x.data(), L.ffnNorm, d, c.normEps);
+    matVec(h1.data(), L.gate, xb.data(), c.hiddenDim, d);
+    matVec(h3.data(), L.up, xb.data(), c.hiddenDim, d);
+    for (int64_t i = 0; i < c.hiddenDim; ++i)
+      h1[i] = h1[i] / (1.0f + std::exp(-h1[i])) * h3[i];
+    matVec(out.data(), L.down, h1.data(), d, c.hiddenDim);
+    for (int64_t i = 0; i < d; ++i)
+      x[i] += out[i];
+  }
+  rmsNorm(xb.data(), x.data(), outputNorm, d, c.normEps);
+  std::vector<float> logits(c.vocabSize);
+  matVec(logits.data(), output, xb.data(), c.vocabSize, d);
+  return logits;
+}
+
+Result<std::string>
+ane::runtime::generateGreedy(ReferenceModel &model,
+                             const model::Tokenizer &tokenizer,
+                             const std::string &prompt, int64_t steps) {
+  std::vector<int32_t> tokens = tokenizer.encode(prompt, true, false);
+  if (tokens.empty())
+    return Result<std::string>::error("the prompt encodes to no tokens");
+  std::string text;
+  int32_t token = tokens[0];
+  for (int64_t pos = 0; pos < steps;) {
+    auto logits = model.forward(token, pos);
+    if (!logits.ok())
+      return logits.status();
+    int32_t next =
+        pos + 1 < int64_t(tokens.size()) ? tokens[pos + 1] : argmax(*logits);
+    ++pos;
+    if (next == tokenizer.bos())
+      break;
+    std::string piece = tokenizer.decode(token, next);
+    if (printable(piece))
+      text += piece;
+    token = next;
+  }
+  return text + "\n";
+}

@@ -1,0 +1,57 @@
+//===- Reference.h - plain fp32 Llama forward pass --------------*- C++ -*-===//
+//
+// The ground truth the compiled kernels are measured against: llama2.c's
+// forward pass in fp32 over a ModelSpec's tensors, one token at a time with
+// a KV cache. Straightforward loops on purpose; speed is not its job.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ANE_LIB_RUNTIME_REFERENCE_H
+#define ANE_LIB_RUNTIME_REFERENCE_H
+
+#include "lib/Model/Model.h"
+#include "lib/Model/Tokenizer.h"
+#include "lib/Support/Result.h"
+
+#include <string>
+#include <vector>
+
+namespace ane::runtime {
+
+class ReferenceModel {
+public:
+  /// Dequantizes every tensor to fp32 (a small model's worth of memory).
+  /// `context` sizes the KV cache; 0 means the model's own max_seq_len
+  /// (which a GGUF may set below what its RoPE handles).
+  static Result<ReferenceModel> load(const model::ModelSpec &spec,
+                                     int64_t context = 0);
+
+  /// The logits of `token` at position `pos`; positions must come in order
+  /// from 0, as the KV cache is filled one position per call.
+  Result<std::vector<float>> forward(int32_t token, int64_t pos);
+
+  const model::Config &config() const { return config_; }
+
+private:
+  struct Layer {
+    std::vector<float> attnNorm, wq, wk, wv, wo, ffnNorm, gate, up, down;
+    std::vector<float> keys, values; // [context, kvDim]
+  };
+
+  model::Config config_;
+  int64_t context = 0;
+  std::vector<float> embedding, outputNorm, output;
+  std::vector<Layer> layers;
+};
+
+/// llama2.c's `generate` with greedy sampling: the prompt (with BOS) is
+/// forced for its first tokens, then argmax, for `steps` forward steps in
+/// all; stops early at BOS. Returns the text llama2.c prints, final newline
+/// included.
+Result<std::string> generateGreedy(ReferenceModel &model,
+                                   const model::Tokenizer &tokenizer,
+                                   const std::string &prompt, int64_t steps);
+
+} // namespace ane::runtime
+
+#endif // ANE_LIB_RUNTIME_REFERENCE_H
