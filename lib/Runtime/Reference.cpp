@@ -190,7 +190,7 @@ Result<std::vector<float>> ReferenceModel::forward(int32_t token, int64_t pos) {
 }
 
 Result<std::string>
-ane::runtime::generateGreedy(ReferenceModel &model,
+ane::runtime::generateGreedy(const StepFn &step,
                              const model::Tokenizer &tokenizer,
                              const std::string &prompt, int64_t steps) {
   std::vector<int32_t> tokens = tokenizer.encode(prompt, true, false);
@@ -199,7 +199,7 @@ ane::runtime::generateGreedy(ReferenceModel &model,
   std::string text;
   int32_t token = tokens[0];
   for (int64_t pos = 0; pos < steps;) {
-    auto logits = model.forward(token, pos);
+    auto logits = step(token, pos);
     if (!logits.ok())
       return logits.status();
     int32_t next =

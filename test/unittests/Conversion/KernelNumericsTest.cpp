@@ -18,6 +18,7 @@
 #include "lib/Runtime/Cpu/Executor.h"
 #include "lib/Runtime/Packing.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "test/unittests/Conversion/CompiledKernels.h"
 
 #include "mlir/Pass/PassManager.h"
 
@@ -181,36 +182,6 @@ protected:
     packSegments();
   }
 
-  rt::SlotSpec slotFrom(DictionaryAttr d) {
-    rt::SlotSpec s;
-    s.role = d.getAs<StringAttr>("role").str();
-    s.segment = d.getAs<StringAttr>("segment").str();
-    s.scheme = d.getAs<StringAttr>("scheme").str();
-    s.group = d.getAs<IntegerAttr>("group").getInt();
-    auto shape = d.getAs<DenseI64ArrayAttr>("shape").asArrayRef();
-    s.shape.assign(shape.begin(), shape.end());
-    auto offsets = d.getAs<DenseI64ArrayAttr>("offsets").asArrayRef();
-    for (auto [off, t] : llvm::zip(offsets, d.getAs<ArrayAttr>("blobs"))) {
-      auto type = cast<RankedTensorType>(cast<TypeAttr>(t).getValue());
-      rt::BlobSpec b;
-      b.dtype = *::ane::mil::parseDType(
-          anemil::stringifyDType(*anemil::getDTypeFor(type.getElementType())));
-      b.shape.assign(type.getShape().begin(), type.getShape().end());
-      b.offset = off;
-      s.blobs.push_back(b);
-    }
-    if (auto rows = d.getAs<IntegerAttr>("rope_rows")) {
-      s.ropeRows = rows.getInt();
-      s.headDim = d.getAs<IntegerAttr>("head_dim").getInt();
-    }
-    if (auto from = d.getAs<ArrayAttr>("fused_from"))
-      for (Attribute r : from)
-        s.fusedFrom.push_back(cast<StringAttr>(r).str());
-    if (auto fold = d.getAs<StringAttr>("fold_norm"))
-      s.foldNorm = fold.str();
-    return s;
-  }
-
   std::vector<float> tensorOf(const std::string &role, int layer) {
     for (const model::TensorInfo &t : spec.tensors)
       if (model::roleName(t.role) == role && t.layer == layer)
@@ -220,14 +191,8 @@ protected:
   }
 
   void packSegments() {
-    auto slots = (*module)->getAttrOfType<ArrayAttr>("anemil.weight_slots");
-    ASSERT_TRUE(slots);
     for (const char *segment : {"layer", "global"}) {
-      std::vector<rt::SlotSpec> list;
-      for (Attribute a : slots)
-        if (cast<DictionaryAttr>(a).getAs<StringAttr>("segment").getValue() ==
-            segment)
-          list.push_back(slotFrom(cast<DictionaryAttr>(a)));
+      std::vector<rt::SlotSpec> list = ::ane::test::slotsOf(*module, segment);
       int layer = std::string(segment) == "layer" ? 0 : -1;
       auto byRole = [&](const std::string &role) {
         // Norms live in the layer or global segment of the same layer.
@@ -252,17 +217,7 @@ protected:
 
   /// Exports `kernel` as its own program and runs it on `inputs`.
   std::vector<Tensor> run(StringRef kernel, std::vector<Tensor> inputs) {
-    func::FuncOp fn = module->lookupSymbol<func::FuncOp>(kernel);
-    EXPECT_TRUE(fn) << kernel.str();
-    OwningOpRef<ModuleOp> single = ModuleOp::create(fn.getLoc());
-    auto clone = cast<func::FuncOp>(fn->clone());
-    clone.setSymName("main");
-    single->push_back(clone);
-    auto program = anemil::exportMIL(*single, anemil::MILExportOptions());
-    EXPECT_TRUE(succeeded(program));
-    // Through text, as the runtime receives it.
-    auto parsed = ::ane::mil::parseProgram(::ane::mil::printProgram(*program));
-    EXPECT_TRUE(parsed.ok()) << parsed.message();
+    auto parsed = ::ane::test::kernelProgram(*module, kernel);
     const std::vector<uint8_t> &seg =
         segments[kernel.starts_with("lm_head") ? "global" : "layer"];
     auto reader = ::ane::mil::WeightReader::fromBuffer(seg.data(), seg.size(),
@@ -273,13 +228,13 @@ protected:
     // Weight inputs (w_*) may sit anywhere among the others.
     std::vector<Tensor> all;
     size_t next = 0;
-    for (const ::ane::mil::Param &p : parsed->functions[0].params)
+    for (const ::ane::mil::Param &p : parsed.functions[0].params)
       if (p.name.rfind("w_", 0) == 0)
         all.push_back(weightInput(p));
       else if (next < inputs.size())
         all.push_back(inputs[next++]);
     inputs = std::move(all);
-    auto exec = rt::Executor::create(*parsed, "main", files);
+    auto exec = rt::Executor::create(parsed, "main", files);
     EXPECT_TRUE(exec.ok()) << exec.message();
     if (!exec.ok())
       return {};

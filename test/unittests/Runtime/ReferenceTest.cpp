@@ -23,7 +23,9 @@ void expectGoldenStory(const std::string &modelFile,
   ASSERT_TRUE(model.ok()) << model.message();
   auto tokenizer = Tokenizer::create(vocab);
   ASSERT_TRUE(tokenizer.ok()) << tokenizer.message();
-  auto text = generateGreedy(*model, *tokenizer, "Once upon a time", 200);
+  auto text = generateGreedy(
+      [&](int32_t token, int64_t pos) { return model->forward(token, pos); },
+      *tokenizer, "Once upon a time", 200);
   ASSERT_TRUE(text.ok()) << text.message();
   EXPECT_EQ(*text, test::readFile(test::sharedPath(
                        "golden/stories260K_greedy_once_upon_a_time_n200.txt")))

@@ -1,0 +1,144 @@
+//===- EndToEndTest.cpp - compiled kernels against the reference ----------===//
+//
+// stories260K through the whole chain: import, ane-compile for the cpu
+// backend, one packed weight segment per layer, the engine decoding token by
+// token through the emitted MIL, compared with the fp32 reference forward
+// and llama2.c's text.
+//
+//===----------------------------------------------------------------------===//
+
+#include "test/unittests/Conversion/CompiledKernels.h"
+#include "test/unittests/SharedData.h"
+
+#include "lib/Dialect/Llama/IR/LlamaOps.h"
+#include "lib/Dialect/Llama/Import/ModelImport.h"
+#include "lib/Model/Llama2c.h"
+#include "lib/Model/Tokenizer.h"
+#include "lib/Pipelines.h"
+#include "lib/Runtime/Engine.h"
+#include "lib/Runtime/Reference.h"
+#include "mlir/Pass/PassManager.h"
+
+#include <cmath>
+
+using namespace mlir;
+namespace rt = ::ane::runtime;
+namespace model = ::ane::model;
+
+namespace {
+
+constexpr int64_t kSteps = 200;
+constexpr int64_t kContext = 256; // the smallest bucket holding 200 steps
+
+model::Role roleNamed(const std::string &name) {
+  for (int r = 0; r <= int(model::Role::Output); ++r)
+    if (model::roleName(model::Role(r)) == name)
+      return model::Role(r);
+  ADD_FAILURE() << "unknown role " << name;
+  return model::Role::TokenEmbd;
+}
+
+/// The weight segment of `layer` (-1: the global one) for `slots`.
+std::vector<uint8_t> packSegment(const model::ModelSpec &spec,
+                                 const std::vector<rt::SlotSpec> &slots,
+                                 int layer) {
+  auto byRole =
+      [&](const std::string &role) -> ::ane::Result<std::vector<float>> {
+    const model::TensorInfo *t = spec.find(roleNamed(role), layer);
+    if (!t)
+      return ::ane::Result<std::vector<float>>::error("no tensor " + role);
+    auto data = spec.load(*t);
+    if (!data.ok())
+      return data.status();
+    return data->toFloat();
+  };
+  auto bytes = rt::packSegment(slots, [&](const rt::SlotSpec &s) {
+    return rt::assembleSlotTensor(s, byRole);
+  });
+  EXPECT_TRUE(bytes.ok()) << bytes.message();
+  return bytes.ok() ? *bytes : std::vector<uint8_t>();
+}
+
+/// Compiles `spec` for one decode bucket and packs every layer's weights.
+rt::CompiledModel compile(const model::ModelSpec &spec, MLIRContext &ctx) {
+  rt::CompiledModel m;
+  OwningOpRef<ModuleOp> module = llama::importModel(spec, &ctx);
+  EXPECT_TRUE(module);
+  if (!module)
+    return m;
+  PassManager pm(&ctx);
+  mlir::ane::CompileOptions options;
+  options.scheme = "f16";
+  options.dtype = "fp32";
+  options.seq = 1;
+  options.ctx = kContext;
+  mlir::ane::buildCompilePipeline(pm, options);
+  EXPECT_TRUE(succeeded(pm.run(*module)));
+  m.config = spec.config;
+  m.context = kContext;
+  m.dtype = ::ane::mil::DType::FP32;
+  for (const char *k :
+       {"attn_qkv", "attn_core", "attn_out", "ffn_up", "ffn_down", "lm_head"})
+    m.kernels[k] = ::ane::test::kernelProgram(*module, k);
+  std::vector<rt::SlotSpec> layerSlots = ::ane::test::slotsOf(*module, "layer");
+  for (int l = 0; l < spec.config.nLayers; ++l)
+    m.layerSegments.push_back(packSegment(spec, layerSlots, l));
+  m.globalSegment =
+      packSegment(spec, ::ane::test::slotsOf(*module, "global"), -1);
+  auto embedding = spec.load(*spec.find(model::Role::TokenEmbd));
+  EXPECT_TRUE(embedding.ok()) << embedding.message();
+  if (embedding.ok())
+    m.embedding = embedding->toFloat();
+  return m;
+}
+
+double maxRelativeError(const std::vector<float> &got,
+                        const std::vector<float> &want) {
+  double err = 0, scale = 1e-6;
+  for (size_t i = 0; i < want.size(); ++i) {
+    err = std::max(err, std::fabs(double(got[i]) - want[i]));
+    scale = std::max(scale, std::fabs(double(want[i])));
+  }
+  return err / scale;
+}
+
+TEST(EndToEndTest, Fp32KernelsMatchTheReferenceAndLlama2c) {
+  auto spec =
+      model::openModel(::ane::test::sharedPath("models/stories260K.bin"));
+  ASSERT_TRUE(spec.ok()) << spec.message();
+  auto vocab =
+      model::readLlama2cTokenizer(::ane::test::sharedPath("models/tok512.bin"));
+  ASSERT_TRUE(vocab.ok()) << vocab.message();
+  auto tokenizer = model::Tokenizer::create(*vocab);
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.message();
+
+  MLIRContext ctx;
+  ctx.loadDialect<anemil::AneMilDialect, llama::LlamaDialect,
+                  func::FuncDialect>();
+  rt::CompiledModel compiled = compile(*spec, ctx);
+  auto engine = rt::Engine::create(compiled);
+  ASSERT_TRUE(engine.ok()) << engine.message();
+  auto reference = rt::ReferenceModel::load(*spec, kContext);
+  ASSERT_TRUE(reference.ok()) << reference.message();
+
+  double worst = 0;
+  auto step = [&](int32_t token,
+                  int64_t pos) -> ::ane::Result<std::vector<float>> {
+    auto got = engine->decode(token, pos);
+    auto want = reference->forward(token, pos);
+    if (!got.ok() || !want.ok())
+      return got.ok() ? want : got;
+    worst = std::max(worst, maxRelativeError(*got, *want));
+    return got;
+  };
+  auto text = rt::generateGreedy(step, *tokenizer, "Once upon a time", kSteps);
+  ASSERT_TRUE(text.ok()) << text.message();
+  EXPECT_EQ(*text, ::ane::test::readFile(::ane::test::sharedPath(
+                       "golden/stories260K_greedy_once_upon_a_time_n200.txt")));
+  EXPECT_LE(worst, 1e-4) << "max relative logit error over the run";
+  RecordProperty("max_relative_logit_error", std::to_string(worst));
+  std::printf("max relative logit error over %lld steps: %.3g\n",
+              (long long)kSteps, worst);
+}
+
+} // namespace
