@@ -106,6 +106,64 @@ Result<std::vector<float>> assembleSlotTensor(
   return out;
 }
 
+namespace {
+
+/// Squared error of `p` quantized with `scale` into [-qmax-1, qmax]; the
+/// codes go to `codes` when it is given.
+double groupError(const float *p, int64_t n, float scale, int64_t qmax,
+                  int64_t *codes) {
+  double err = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t c = std::clamp<int64_t>(std::lround(p[i] / scale), -qmax - 1, qmax);
+    double d = double(p[i]) - double(c) * scale;
+    err += d * d;
+    if (codes)
+      codes[i] = c;
+  }
+  return err;
+}
+
+/// The fp16 scale of one group. 8-bit codes are fine at amax / qmax; with 4
+/// or 3 bits that wastes levels on a lone outlier, so the scale is the
+/// least-squares best of a small grid of divisors around qmax (the negative
+/// side reaches -qmax-1), then refitted to its own codes.
+float groupScale(const float *p, int64_t n, int64_t qmax, int bits) {
+  float amax = 0;
+  for (int64_t i = 0; i < n; ++i)
+    amax = std::max(amax, std::fabs(p[i]));
+  if (amax == 0)
+    return 1.0f;
+  float best = ane::roundToHalf(amax / qmax);
+  if (bits > 4 || best == 0)
+    return best;
+  double bestErr = groupError(p, n, best, qmax, nullptr);
+  for (double d = qmax - 2.0; d <= qmax + 1.0; d += 0.25) {
+    float s = ane::roundToHalf(float(amax / d));
+    if (s == 0)
+      continue;
+    double e = groupError(p, n, s, qmax, nullptr);
+    if (e < bestErr) {
+      bestErr = e;
+      best = s;
+    }
+  }
+  std::vector<int64_t> codes(n);
+  groupError(p, n, best, qmax, codes.data());
+  double wq = 0, qq = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    wq += double(p[i]) * codes[i];
+    qq += double(codes[i]) * codes[i];
+  }
+  if (qq > 0) {
+    float refit = ane::roundToHalf(float(wq / qq));
+    if (refit > 0 && groupError(p, n, refit, qmax, nullptr) < bestErr)
+      best = refit;
+  }
+  return best;
+}
+
+} // namespace
+
 QuantizedMatrix quantizeSymmetric(const float *w, int64_t rows, int64_t cols,
                                   int64_t group, int bits) {
   QuantizedMatrix q;
@@ -116,15 +174,10 @@ QuantizedMatrix quantizeSymmetric(const float *w, int64_t rows, int64_t cols,
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t g = 0; g < groups; ++g) {
       const float *p = w + r * cols + g * group;
-      float amax = 0;
-      for (int64_t i = 0; i < group; ++i)
-        amax = std::max(amax, std::fabs(p[i]));
       // Scales are stored as fp16; quantize against the stored scale.
-      float scale = ane::roundToHalf(amax > 0 ? amax / qmax : 1.0f);
+      float scale = groupScale(p, group, qmax, bits);
       q.scales[r * groups + g] = scale;
-      for (int64_t i = 0; i < group; ++i)
-        q.values[r * cols + g * group + i] =
-            std::clamp<int64_t>(std::lround(p[i] / scale), -qmax - 1, qmax);
+      groupError(p, group, scale, qmax, q.values.data() + r * cols + g * group);
     }
   return q;
 }

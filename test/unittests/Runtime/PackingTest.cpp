@@ -1,9 +1,12 @@
 //===- PackingTest.cpp - slot assembly of the weight packer ---------------===//
 
 #include "lib/Runtime/Packing.h"
+#include "lib/Support/Float16.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <map>
 
 using namespace ane;
@@ -66,6 +69,29 @@ TEST(PackingTest, RopeRowsThatAreNotWholeHeadsAreAnError) {
   EXPECT_NE(w.message().find("cannot reorder 6 rows of heads of 4"),
             std::string::npos)
       << w.message();
+}
+
+/// With 4 bits a lone outlier should not set the step: the chosen scales
+/// reconstruct better than amax / 7, and every code stays in [-8, 7].
+TEST(PackingTest, FourBitScalesBeatAmaxOverQmax) {
+  std::vector<float> w;
+  for (int i = 0; i < 64; ++i)
+    w.push_back(0.01f * float((i * 37) % 23 - 11));
+  w[5] = 0.9f; // the outlier
+  QuantizedMatrix q = quantizeSymmetric(w.data(), 1, 64, 64, 4);
+  ASSERT_EQ(q.scales.size(), 1u);
+  double searched = 0, naive = 0;
+  float naiveScale = ane::roundToHalf(0.9f / 7); // stored as fp16 too
+  for (int i = 0; i < 64; ++i) {
+    EXPECT_GE(q.values[i], -8);
+    EXPECT_LE(q.values[i], 7);
+    double d = w[i] - q.values[i] * q.scales[0];
+    searched += d * d;
+    double n = w[i] - std::clamp<long>(std::lround(w[i] / naiveScale), -8, 7) *
+                          naiveScale;
+    naive += n * n;
+  }
+  EXPECT_LT(searched, naive);
 }
 
 } // namespace
