@@ -36,7 +36,9 @@ struct CompiledModel {
 class Engine {
 public:
   /// Binds every layer's segment to the kernels once (on the cpu backend,
-  /// binding materialises the layer's constants).
+  /// binding materialises the layer's constants, so this first engine holds
+  /// every layer's weights; swapping them per layer is still to come).
+  /// `model` must outlive the engine: executors read its segments.
   static Result<Engine> create(const CompiledModel &model);
 
   /// The logits of `token` at `pos`; positions come in order from 0.
