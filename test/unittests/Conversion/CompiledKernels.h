@@ -18,6 +18,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+
 namespace ane::test {
 
 inline runtime::SlotSpec slotFromAttr(mlir::DictionaryAttr d) {
@@ -86,6 +89,17 @@ inline mil::Program kernelProgram(mlir::ModuleOp module,
   auto parsed = mil::parseProgram(mil::printProgram(*program));
   EXPECT_TRUE(parsed.ok()) << parsed.message();
   return parsed.ok() ? *parsed : mil::Program();
+}
+
+/// max |got - want| relative to max |want|.
+inline double relativeError(const std::vector<float> &got,
+                            const std::vector<float> &want) {
+  double err = 0, scale = 1e-6;
+  for (size_t i = 0; i < want.size() && i < got.size(); ++i) {
+    err = std::max(err, std::fabs(double(got[i]) - want[i]));
+    scale = std::max(scale, std::fabs(double(want[i])));
+  }
+  return got.size() == want.size() ? err / scale : INFINITY;
 }
 
 } // namespace ane::test

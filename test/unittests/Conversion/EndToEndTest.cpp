@@ -20,6 +20,7 @@
 #include "mlir/Pass/PassManager.h"
 
 #include <cmath>
+#include <optional>
 
 using namespace mlir;
 namespace rt = ::ane::runtime;
@@ -96,29 +97,34 @@ rt::CompiledModel compile(const model::ModelSpec &spec, MLIRContext &ctx,
   return m;
 }
 
-double maxRelativeError(const std::vector<float> &got,
-                        const std::vector<float> &want) {
-  double err = 0, scale = 1e-6;
-  for (size_t i = 0; i < want.size(); ++i) {
-    err = std::max(err, std::fabs(double(got[i]) - want[i]));
-    scale = std::max(scale, std::fabs(double(want[i])));
+/// stories260K.bin with its tok512 vocabulary.
+struct Stories {
+  model::ModelSpec spec;
+  std::optional<model::Tokenizer> tokenizer;
+
+  void load() {
+    auto m =
+        model::openModel(::ane::test::sharedPath("models/stories260K.bin"));
+    ASSERT_TRUE(m.ok()) << m.message();
+    spec = std::move(*m);
+    auto vocab = model::readLlama2cTokenizer(
+        ::ane::test::sharedPath("models/tok512.bin"));
+    ASSERT_TRUE(vocab.ok()) << vocab.message();
+    auto t = model::Tokenizer::create(*vocab);
+    ASSERT_TRUE(t.ok()) << t.message();
+    tokenizer = std::move(*t);
   }
-  return err / scale;
-}
+};
 
 int32_t argmax(const std::vector<float> &v) {
   return int32_t(std::max_element(v.begin(), v.end()) - v.begin());
 }
 
 TEST(EndToEndTest, Fp32KernelsMatchTheReferenceAndLlama2c) {
-  auto spec =
-      model::openModel(::ane::test::sharedPath("models/stories260K.bin"));
-  ASSERT_TRUE(spec.ok()) << spec.message();
-  auto vocab =
-      model::readLlama2cTokenizer(::ane::test::sharedPath("models/tok512.bin"));
-  ASSERT_TRUE(vocab.ok()) << vocab.message();
-  auto tokenizer = model::Tokenizer::create(*vocab);
-  ASSERT_TRUE(tokenizer.ok()) << tokenizer.message();
+  Stories stories;
+  ASSERT_NO_FATAL_FAILURE(stories.load());
+  model::ModelSpec *spec = &stories.spec;
+  model::Tokenizer *tokenizer = &*stories.tokenizer;
 
   MLIRContext ctx;
   ctx.loadDialect<anemil::AneMilDialect, llama::LlamaDialect,
@@ -136,7 +142,7 @@ TEST(EndToEndTest, Fp32KernelsMatchTheReferenceAndLlama2c) {
     auto want = reference->forward(token, pos);
     if (!got.ok() || !want.ok())
       return got.ok() ? want : got;
-    worst = std::max(worst, maxRelativeError(*got, *want));
+    worst = std::max(worst, ::ane::test::relativeError(*got, *want));
     return got;
   };
   auto text = rt::generateGreedy(step, *tokenizer, "Once upon a time", kSteps);
@@ -161,14 +167,10 @@ class AgreementTest : public ::testing::TestWithParam<Agreement> {};
 /// Teacher-forced top-1 agreement with the fp32 reference over the 200
 /// positions of the golden run: both see the reference's greedy tokens.
 TEST_P(AgreementTest, TopOneAgreesWithTheReference) {
-  auto spec =
-      model::openModel(::ane::test::sharedPath("models/stories260K.bin"));
-  ASSERT_TRUE(spec.ok()) << spec.message();
-  auto vocab =
-      model::readLlama2cTokenizer(::ane::test::sharedPath("models/tok512.bin"));
-  ASSERT_TRUE(vocab.ok()) << vocab.message();
-  auto tokenizer = model::Tokenizer::create(*vocab);
-  ASSERT_TRUE(tokenizer.ok()) << tokenizer.message();
+  Stories stories;
+  ASSERT_NO_FATAL_FAILURE(stories.load());
+  model::ModelSpec *spec = &stories.spec;
+  model::Tokenizer *tokenizer = &*stories.tokenizer;
   auto reference = rt::ReferenceModel::load(*spec, kContext);
   ASSERT_TRUE(reference.ok()) << reference.message();
   std::vector<int32_t> tokens =

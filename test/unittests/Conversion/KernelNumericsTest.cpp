@@ -145,15 +145,7 @@ std::vector<float> attention(const std::vector<float> &q,
   return out;
 }
 
-double relativeError(const std::vector<float> &got,
-                     const std::vector<float> &want) {
-  double err = 0, scale = 1e-6;
-  for (size_t i = 0; i < want.size(); ++i) {
-    err = std::max(err, std::fabs(double(got[i]) - want[i]));
-    scale = std::max(scale, std::fabs(double(want[i])));
-  }
-  return err / scale;
-}
+using ::ane::test::relativeError;
 
 class KernelNumericsTest : public ::testing::TestWithParam<Params> {
 protected:
