@@ -47,10 +47,15 @@ std::pair<Tensor, Tensor> ropeTables(const model::Config &c, mil::DType dtype,
 
 /// Writes column `pos` of a [1, C, 1, context] cache from a [1, C, 1, 1]
 /// kernel output.
-void writeColumn(Tensor &cache, const Tensor &column, int64_t pos) {
+Status writeColumn(Tensor &cache, const Tensor &column, int64_t pos) {
   int64_t channels = cache.shape[1], context = cache.shape[3];
+  if (int64_t(column.f.size()) != channels)
+    return Status::error(fmt::format("a K/V output of {} values for a cache "
+                                     "of {} channels",
+                                     column.f.size(), channels));
   for (int64_t ch = 0; ch < channels; ++ch)
     cache.f[ch * context + pos] = column.f[ch];
+  return Status::success();
 }
 
 } // namespace
@@ -97,7 +102,11 @@ Result<std::vector<Tensor>> Engine::run(Executor &kernel,
           fmt::format("no value for kernel input '{}'", p.name));
     ordered.push_back(std::move(it->second));
   }
-  return kernel.run(ordered);
+  auto outs = kernel.run(ordered);
+  if (outs.ok() &&
+      (outs->empty() || outs->size() != kernel.function().outputs.size()))
+    return Result<std::vector<Tensor>>::error("wrong number of outputs");
+  return outs;
 }
 
 Result<std::vector<float>> Engine::decode(int32_t token, int64_t pos) {
@@ -128,8 +137,13 @@ Result<std::vector<float>> Engine::decode(int32_t token, int64_t pos) {
                    {{"x", x}, {"rope_cos", cosT}, {"rope_sin", sinT}});
     if (!qkv.ok())
       return fail("attn_qkv", l, qkv.status());
-    writeColumn(keys[l], (*qkv)[1], pos);
-    writeColumn(values[l], (*qkv)[2], pos);
+    if (qkv->size() != 3)
+      return fail("attn_qkv", l, Status::error("expected outputs q, k, v"));
+    Status kv = writeColumn(keys[l], (*qkv)[1], pos);
+    if (kv.ok())
+      kv = writeColumn(values[l], (*qkv)[2], pos);
+    if (!kv.ok())
+      return fail("attn_qkv", l, kv);
     auto attn = run(k.at("attn_core"), {{"q", (*qkv)[0]},
                                         {"k_cache", keys[l]},
                                         {"v_cache", values[l]},
