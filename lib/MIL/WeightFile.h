@@ -23,6 +23,10 @@
 
 namespace ane::mil {
 
+/// The BLOBFILE path compiled models use: the weight.bin beside model.mil,
+/// which the runtime binds to a layer's weight segment.
+constexpr const char *kModelWeightPath = "@model_path/weights/weight.bin";
+
 /// BlobDataType codes of the format.
 enum class BlobDType : uint32_t {
   Float16 = 1,

@@ -11,10 +11,6 @@ using namespace ane::runtime;
 
 namespace {
 
-constexpr const char *kWeightPath = "@model_path/weights/weight.bin";
-constexpr const char *kLayerKernels[] = {"attn_qkv", "attn_core", "attn_out",
-                                         "ffn_up", "ffn_down"};
-
 Result<Executor> bindKernel(const CompiledModel &m, const std::string &kernel,
                             const std::vector<uint8_t> &segment,
                             const std::string &segmentName) {
@@ -27,7 +23,7 @@ Result<Executor> bindKernel(const CompiledModel &m, const std::string &kernel,
   if (!reader.ok())
     return reader.status();
   WeightFiles files;
-  files.emplace(kWeightPath, *reader);
+  files.emplace(mil::kModelWeightPath, *reader);
   return Executor::create(it->second, "main", files);
 }
 
@@ -85,7 +81,7 @@ Result<Engine> Engine::create(const CompiledModel &m) {
     e.keys.push_back(Tensor::zeros(m.dtype, {1, c.kvDim(), 1, m.context}));
     e.values.push_back(Tensor::zeros(m.dtype, {1, c.kvDim(), 1, m.context}));
   }
-  auto head = bindKernel(m, "lm_head", m.globalSegment, "global");
+  auto head = bindKernel(m, kHeadKernel, m.globalSegment, "global");
   if (!head.ok())
     return Result<Engine>::error("lm_head: " + head.message());
   e.head.push_back(std::move(*head));

@@ -22,6 +22,11 @@
 
 namespace ane::runtime {
 
+/// The forward kernels of a layer, in the order they run, and the head.
+inline constexpr const char *kLayerKernels[] = {
+    "attn_qkv", "attn_core", "attn_out", "ffn_up", "ffn_down"};
+inline constexpr const char *kHeadKernel = "lm_head";
+
 /// Everything the engine runs: the compiled kernels and packed weights.
 struct CompiledModel {
   model::Config config;

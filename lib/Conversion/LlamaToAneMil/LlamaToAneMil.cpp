@@ -27,8 +27,6 @@ using namespace mlir::anemil;
 
 namespace {
 
-constexpr StringLiteral kBlobPath = "@model_path/weights/weight.bin";
-
 /// The order of weight slots in a segment; every layer's segment has the
 /// same offsets because it holds the same slots in the same order.
 const llama::Role kLayerSlots[] = {
@@ -445,8 +443,9 @@ private:
       return weightInput(s);
     auto blob = [&](size_t i) -> Value {
       RankedTensorType t = s.blobTypes[i];
-      return b.create<ConstOp>(loc, t,
-                               BlobAttr::get(ctx, kBlobPath, s.offsets[i], t));
+      return b.create<ConstOp>(
+          loc, t,
+          BlobAttr::get(ctx, ::ane::mil::kModelWeightPath, s.offsets[i], t));
     };
     if (s.scheme == "dense")
       return blob(0);

@@ -82,9 +82,10 @@ rt::CompiledModel compile(const model::ModelSpec &spec, MLIRContext &ctx,
   m.config = spec.config;
   m.context = kContext;
   m.dtype = dtype == "fp16" ? ::ane::mil::DType::FP16 : ::ane::mil::DType::FP32;
-  for (const char *k :
-       {"attn_qkv", "attn_core", "attn_out", "ffn_up", "ffn_down", "lm_head"})
+  for (const char *k : rt::kLayerKernels)
     m.kernels[k] = ::ane::test::kernelProgram(*module, k);
+  m.kernels[rt::kHeadKernel] =
+      ::ane::test::kernelProgram(*module, rt::kHeadKernel);
   std::vector<rt::SlotSpec> layerSlots = ::ane::test::slotsOf(*module, "layer");
   for (int l = 0; l < spec.config.nLayers; ++l)
     m.layerSegments.push_back(packSegment(spec, layerSlots, l));

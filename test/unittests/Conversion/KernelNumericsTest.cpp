@@ -216,7 +216,7 @@ protected:
                                                        "segment", nullptr);
     EXPECT_TRUE(reader.ok()) << reader.message();
     rt::WeightFiles files;
-    files.emplace("@model_path/weights/weight.bin", *reader);
+    files.emplace(::ane::mil::kModelWeightPath, *reader);
     // Weight inputs (w_*) may sit anywhere among the others.
     std::vector<Tensor> all;
     size_t next = 0;

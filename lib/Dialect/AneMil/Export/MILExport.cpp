@@ -694,7 +694,7 @@ LogicalResult mlir::anemil::exportKernelDir(ModuleOp module, StringRef dir) {
       c.print(ss);
       j.attribute("config", ss.str());
     }
-    j.attribute("weight_path", "@model_path/weights/weight.bin");
+    j.attribute("weight_path", ::ane::mil::kModelWeightPath);
     j.attributeObject("segments", [&] {
       for (StringRef seg : {"layer", "global"})
         j.attributeObject(seg, [&] {

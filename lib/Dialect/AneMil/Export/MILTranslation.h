@@ -4,6 +4,7 @@
 #define ANE_LIB_DIALECT_ANEMIL_EXPORT_MILTRANSLATION_H
 
 #include "lib/MIL/Program.h"
+#include "lib/MIL/WeightFile.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 #include "mlir/Support/LogicalResult.h"
@@ -18,7 +19,7 @@ struct MILExportOptions {
   /// such constants are an error.
   std::string weightsDir;
   /// The BLOBFILE path written into the text.
-  std::string blobPath = "@model_path/weights/weight.bin";
+  std::string blobPath = ::ane::mil::kModelWeightPath;
 };
 
 /// Builds the MIL program for every func.func of `module` (one MIL function
