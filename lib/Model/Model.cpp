@@ -38,6 +38,13 @@ Status Config::validate() const {
   return Status::success();
 }
 
+std::optional<Role> parseRole(std::string_view name) {
+  for (int r = 0; r <= int(Role::Output); ++r)
+    if (roleName(Role(r)) == name)
+      return Role(r);
+  return std::nullopt;
+}
+
 std::string_view roleName(Role role) {
   switch (role) {
   case Role::TokenEmbd:

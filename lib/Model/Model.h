@@ -58,6 +58,7 @@ enum class Role {
   Output,
 };
 std::string_view roleName(Role role);
+std::optional<Role> parseRole(std::string_view name);
 /// The GGUF tensor name of a role in a layer (`blk.3.attn_q.weight`).
 std::string ggufTensorName(Role role, int layer);
 /// The [rows, cols] (or [n]) shape a role must have under `config`.

@@ -2,8 +2,11 @@
 
 #include "lib/Runtime/Engine.h"
 
+#include "lib/MIL/Text.h"
+
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cmath>
 
 using namespace ane;
@@ -11,155 +14,365 @@ using namespace ane::runtime;
 
 namespace {
 
-Result<Executor> bindKernel(const CompiledModel &m, const std::string &kernel,
-                            const std::vector<uint8_t> &segment,
-                            const std::string &segmentName) {
-  auto it = m.kernels.find(kernel);
-  if (it == m.kernels.end())
-    return Result<Executor>::error(
-        fmt::format("the model has no '{}' kernel", kernel));
-  auto reader = mil::WeightReader::fromBuffer(segment.data(), segment.size(),
-                                              segmentName, nullptr);
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+Result<WeightFiles> weightFilesOf(Bytes segment, const std::string &name) {
+  auto reader =
+      mil::WeightReader::fromBuffer(segment.data, segment.size, name, nullptr);
   if (!reader.ok())
     return reader.status();
   WeightFiles files;
-  files.emplace(mil::kModelWeightPath, *reader);
-  return Executor::create(it->second, "main", files);
+  files.emplace(mil::kModelWeightPath, std::move(*reader));
+  return files;
 }
 
-/// cos and sin of pos * θ^(-2p/hd), p < hd/2, as [1, hd/2, 1, 1] tables.
+/// cos and sin of (pos + s) * θ^(-2p/hd) as [1, hd/2, 1, seq] tables.
 std::pair<Tensor, Tensor> ropeTables(const model::Config &c, mil::DType dtype,
-                                     int64_t pos) {
+                                     int64_t pos, int64_t seq) {
   int64_t half = c.headDim / 2;
-  std::vector<float> cosT(half), sinT(half);
-  for (int64_t p = 0; p < half; ++p) {
-    double a = pos * std::pow(c.ropeTheta, -2.0 * p / c.headDim);
-    cosT[p] = float(std::cos(a));
-    sinT[p] = float(std::sin(a));
-  }
-  return {Tensor::floats(dtype, {1, half, 1, 1}, cosT),
-          Tensor::floats(dtype, {1, half, 1, 1}, sinT)};
+  std::vector<float> cosT(half * seq), sinT(half * seq);
+  for (int64_t p = 0; p < half; ++p)
+    for (int64_t s = 0; s < seq; ++s) {
+      double a = (pos + s) * std::pow(c.ropeTheta, -2.0 * p / c.headDim);
+      cosT[p * seq + s] = float(std::cos(a));
+      sinT[p * seq + s] = float(std::sin(a));
+    }
+  return {Tensor::floats(dtype, {1, half, 1, seq}, cosT),
+          Tensor::floats(dtype, {1, half, 1, seq}, sinT)};
 }
 
-/// Writes column `pos` of a [1, C, 1, context] cache from a [1, C, 1, 1]
-/// kernel output.
-Status writeColumn(Tensor &cache, const Tensor &column, int64_t pos) {
-  int64_t channels = cache.shape[1], context = cache.shape[3];
-  if (int64_t(column.f.size()) != channels)
-    return Status::error(fmt::format("a K/V output of {} values for a cache "
-                                     "of {} channels",
-                                     column.f.size(), channels));
+/// Row s of the [1, 1, seq, ctx] mask lets token pos + s see columns up to
+/// pos + s. -1e4 rather than -inf keeps fp16 softmax finite.
+Tensor causalMask(mil::DType dtype, int64_t pos, int64_t seq, int64_t ctx) {
+  std::vector<float> m(seq * ctx, -1e4f);
+  for (int64_t s = 0; s < seq; ++s)
+    for (int64_t t = 0; t <= pos + s && t < ctx; ++t)
+      m[s * ctx + t] = 0.0f;
+  return Tensor::floats(dtype, {1, 1, seq, ctx}, m);
+}
+
+/// Copies columns of a [1, C, 1, seq] kernel output to columns pos.. of a
+/// [1, C, 1, columns] cache.
+Status writeColumns(Tensor &cache, const Tensor &out, int64_t pos) {
+  int64_t channels = cache.shape[1], columns = cache.shape[3];
+  if (out.shape.size() != 4 || out.shape[1] != channels ||
+      pos + out.shape[3] > columns)
+    return Status::error(
+        fmt::format("a K/V output of shape {} for a cache of {} channels",
+                    mil::formatShape(out.shape), channels));
+  int64_t seq = out.shape[3];
   for (int64_t ch = 0; ch < channels; ++ch)
-    cache.f[ch * context + pos] = column.f[ch];
+    for (int64_t s = 0; s < seq; ++s)
+      cache.f[ch * columns + pos + s] = out.f[ch * seq + s];
   return Status::success();
+}
+
+/// Column `s` of a [1, C, 1, seq] activation as a [1, C, 1, 1] one.
+Tensor column(const Tensor &x, int64_t s) {
+  int64_t channels = x.shape[1], seq = x.shape[3];
+  std::vector<float> v(channels);
+  for (int64_t ch = 0; ch < channels; ++ch)
+    v[ch] = x.f[ch * seq + s];
+  return Tensor::floats(x.dtype, {1, channels, 1, 1}, v);
+}
+
+int64_t blobCount(const std::vector<SlotSpec> &slots,
+                  const std::vector<std::string> &roles) {
+  int64_t n = 0;
+  for (const std::string &r : roles)
+    for (const SlotSpec &s : slots)
+      if (s.role == r)
+        n += int64_t(s.blobs.size());
+  return n;
+}
+
+/// Decodes every blob of `segment`'s slots into tensors, by role.
+Result<std::map<std::string, std::vector<Tensor>>>
+decodeSlots(const std::vector<SlotSpec> &slots, Bytes segment,
+            const std::string &name) {
+  auto files = weightFilesOf(segment, name);
+  if (!files.ok())
+    return files.status();
+  std::map<std::string, std::vector<Tensor>> out;
+  for (const SlotSpec &s : slots)
+    for (const BlobSpec &b : s.blobs) {
+      mil::Type type;
+      type.dtype = b.dtype;
+      type.dims = b.shape;
+      auto t = decodeLiteral(
+          mil::Value::makeBlobFile(type, mil::kModelWeightPath, b.offset),
+          *files);
+      if (!t.ok())
+        return Status::error(
+            fmt::format("{} slot '{}': {}", name, s.role, t.message()));
+      out[s.role].push_back(std::move(*t));
+    }
+  return out;
 }
 
 } // namespace
 
-Result<Engine> Engine::create(const CompiledModel &m) {
-  const model::Config &c = m.config;
-  if (int64_t(m.layerSegments.size()) != c.nLayers)
-    return Result<Engine>::error(fmt::format(
-        "{} layer segments for {} layers", m.layerSegments.size(), c.nLayers));
-  if (int64_t(m.embedding.size()) != c.vocabSize * c.dim)
-    return Result<Engine>::error("the embedding table is not [vocab, dim]");
-  if (m.context <= 0)
-    return Result<Engine>::error("the context bucket must be positive");
+Result<Engine> Engine::create(const ModelImage &image) {
+  const KernelSet &ks = image.kernels;
+  const model::Config &c = ks.config;
+  if (Status s = ks.validate(); !s.ok())
+    return s;
+  if (int64_t(image.layerSegments.size()) != c.nLayers)
+    return Status::error(fmt::format("{} layer segments for {} layers",
+                                     image.layerSegments.size(), c.nLayers));
+  uint64_t rowBytes = uint64_t(c.dim) * (ks.dtype == mil::DType::FP32 ? 4 : 2);
+  if (image.embedding.size != uint64_t(c.vocabSize) * rowBytes)
+    return Status::error("the embedding table is not [vocab, dim] of the "
+                         "kernels' float type");
   Engine e;
-  e.model = &m;
-  for (int64_t l = 0; l < c.nLayers; ++l) {
-    std::map<std::string, Executor> bound;
-    for (const char *k : kLayerKernels) {
-      auto exec =
-          bindKernel(m, k, m.layerSegments[l], fmt::format("layer {}", l));
-      if (!exec.ok())
-        return Result<Engine>::error(
-            fmt::format("{} of layer {}: {}", k, l, exec.message()));
-      bound.emplace(k, std::move(*exec));
-    }
-    e.layers.push_back(std::move(bound));
-    e.keys.push_back(Tensor::zeros(m.dtype, {1, c.kvDim(), 1, m.context}));
-    e.values.push_back(Tensor::zeros(m.dtype, {1, c.kvDim(), 1, m.context}));
+  e.image = &image;
+  e.seqBuckets = ks.seqBuckets();
+  e.ctxBuckets = ks.ctxBuckets();
+  if (e.seqBuckets.empty() || e.seqBuckets.front() != 1 || e.ctxBuckets.empty())
+    return Status::error("the kernel set has no decode (seq 1) bucket");
+
+  std::vector<mil::Program> programs;
+  for (size_t i = 0; i < ks.programs.size(); ++i) {
+    auto p = mil::parseProgram(ks.programs[i]);
+    if (!p.ok())
+      return Status::error(fmt::format("program {}: {}", i, p.message()));
+    programs.push_back(std::move(*p));
   }
-  auto head = bindKernel(m, kHeadKernel, m.globalSegment, "global");
-  if (!head.ok())
-    return Result<Engine>::error("lm_head: " + head.message());
-  e.head.push_back(std::move(*head));
+  for (const KernelDesc &d : ks.kernels) {
+    auto exec = Executor::createUnbound(programs[d.program], "main");
+    if (!exec.ok())
+      return Status::error(fmt::format("kernel '{}' (seq {}): {}", d.name,
+                                       d.seq, exec.message()));
+    Kernel k{&d, std::move(*exec), {}};
+    // The weight inputs (input binding) follow the activations.
+    int64_t weightInputs =
+        ks.weightBinding == "input" ? blobCount(ks.slots, d.weights) : 0;
+    const auto &params = k.exec.function().params;
+    if (weightInputs > int64_t(params.size()))
+      return Status::error(fmt::format(
+          "kernel '{}' has fewer inputs than its weights need", d.name));
+    for (size_t i = 0; i + weightInputs < params.size(); ++i)
+      k.activations.push_back(params[i].name);
+    e.kernels.emplace(Key{d.name, d.seq, d.ctx}, std::move(k));
+  }
+  for (const char *name : kLayerKernels)
+    for (int64_t seq : e.seqBuckets)
+      for (int64_t ctx : e.ctxBuckets)
+        if (!ks.find(name, seq, ctx))
+          return Status::error(fmt::format(
+              "the kernel set has no '{}' for seq {}, ctx {}", name, seq, ctx));
+  if (!ks.find(kHeadKernel, 1))
+    return Status::error("the kernel set has no lm_head for seq 1");
+
+  if (ks.weightBinding == "input") {
+    std::vector<SlotSpec> layerSlots = ks.slotsOf("layer");
+    for (int64_t l = 0; l < c.nLayers; ++l) {
+      auto w = decodeSlots(layerSlots, image.layerSegments[l],
+                           fmt::format("layer {}", l));
+      if (!w.ok())
+        return w.status();
+      e.inputWeights.push_back(std::move(*w));
+    }
+    auto g = decodeSlots(ks.slotsOf("global"), image.globalSegment, "global");
+    if (!g.ok())
+      return g.status();
+    e.inputWeights.push_back(std::move(*g));
+  }
   return e;
 }
 
-Result<std::vector<Tensor>> Engine::run(Executor &kernel,
+Result<Engine::Kernel *> Engine::kernel(const char *name, int64_t seq,
+                                        int64_t ctx) {
+  const KernelDesc *d = image->kernels.find(name, seq, ctx);
+  if (!d)
+    return Status::error(
+        fmt::format("no '{}' kernel for seq {}, ctx {}", name, seq, ctx));
+  return &kernels.at(Key{d->name, d->seq, d->ctx});
+}
+
+Status Engine::bindLayer(Kernel &k, int64_t layer) {
+  if (image->kernels.weightBinding == "input" || k.desc->weights.empty() ||
+      k.boundLayer == layer)
+    return Status::success(); // weights arrive as inputs, or are in place
+  auto start = Clock::now();
+  Bytes segment =
+      layer < 0 ? image->globalSegment : image->layerSegments[layer];
+  auto files = weightFilesOf(
+      segment, layer < 0 ? "global segment" : fmt::format("layer {}", layer));
+  if (!files.ok())
+    return files.status();
+  k.exec.bindWeights(std::move(*files));
+  k.boundLayer = layer;
+  stats_.swaps += 1;
+  stats_.swapSeconds += secondsSince(start);
+  return Status::success();
+}
+
+Result<std::vector<Tensor>> Engine::run(Kernel &k, int64_t layer,
                                         std::map<std::string, Tensor> inputs) {
   std::vector<Tensor> ordered;
-  for (const mil::Param &p : kernel.function().params) {
-    auto it = inputs.find(p.name);
+  for (const std::string &name : k.activations) {
+    auto it = inputs.find(name);
     if (it == inputs.end())
-      return Result<std::vector<Tensor>>::error(
-          fmt::format("no value for kernel input '{}'", p.name));
+      return Status::error(fmt::format("no value for input '{}'", name));
     ordered.push_back(std::move(it->second));
   }
-  auto outs = kernel.run(ordered);
-  if (outs.ok() &&
-      (outs->empty() || outs->size() != kernel.function().outputs.size()))
-    return Result<std::vector<Tensor>>::error("wrong number of outputs");
+  if (!inputWeights.empty()) {
+    auto &bound = inputWeights[layer < 0 ? inputWeights.size() - 1 : layer];
+    for (const std::string &role : k.desc->weights)
+      for (const Tensor &t : bound.at(role))
+        ordered.push_back(t);
+  }
+  auto start = Clock::now();
+  auto outs = k.exec.run(ordered);
+  stats_.kernelCalls += 1;
+  stats_.kernelSeconds += secondsSince(start);
+  if (outs.ok() && outs->size() != k.desc->outputs.size())
+    return Status::error("wrong number of outputs");
   return outs;
 }
 
-Result<std::vector<float>> Engine::decode(int32_t token, int64_t pos) {
-  const model::Config &c = model->config;
-  if (token < 0 || token >= c.vocabSize)
-    return Result<std::vector<float>>::error(
-        fmt::format("token {} is outside the vocabulary", token));
-  if (pos < 0 || pos >= model->context)
-    return Result<std::vector<float>>::error(fmt::format(
-        "position {} is outside the context bucket {}", pos, model->context));
-  mil::DType dt = model->dtype;
-  Tensor x = Tensor::floats(
-      dt, {1, c.dim, 1, 1},
-      std::vector<float>(model->embedding.begin() + token * c.dim,
-                         model->embedding.begin() + (token + 1) * c.dim));
-  auto [cosT, sinT] = ropeTables(c, dt, pos);
-  std::vector<float> maskValues(model->context, -1e4f);
-  for (int64_t t = 0; t <= pos; ++t)
-    maskValues[t] = 0.0f;
-  Tensor mask = Tensor::floats(dt, {1, 1, 1, model->context}, maskValues);
-  auto fail = [](const char *kernel, size_t layer, const Status &s) {
-    return Result<std::vector<float>>::error(
-        fmt::format("{} of layer {}: {}", kernel, layer, s.message()));
-  };
-  for (size_t l = 0; l < layers.size(); ++l) {
-    auto &k = layers[l];
-    auto qkv = run(k.at("attn_qkv"),
-                   {{"x", x}, {"rope_cos", cosT}, {"rope_sin", sinT}});
+Status Engine::growCaches(int64_t needed) {
+  const model::Config &c = image->kernels.config;
+  int64_t columns = 0;
+  for (int64_t b : ctxBuckets)
+    if (b >= needed) {
+      columns = b;
+      break;
+    }
+  if (columns == 0)
+    return Status::error(
+        fmt::format("{} positions do not fit the largest context bucket {}",
+                    needed, ctxBuckets.back()));
+  if (columns == cacheColumns)
+    return Status::success();
+  mil::DType dt = image->kernels.dtype;
+  for (int64_t l = 0; l < c.nLayers; ++l) {
+    Tensor k = Tensor::zeros(dt, {1, c.kvDim(), 1, columns});
+    Tensor v = Tensor::zeros(dt, {1, c.kvDim(), 1, columns});
+    if (cacheColumns) {
+      int64_t keep = std::min(cacheColumns, columns);
+      for (int64_t ch = 0; ch < c.kvDim(); ++ch)
+        for (int64_t t = 0; t < keep; ++t) {
+          k.f[ch * columns + t] = keys[l].f[ch * cacheColumns + t];
+          v.f[ch * columns + t] = values[l].f[ch * cacheColumns + t];
+        }
+      keys[l] = std::move(k);
+      values[l] = std::move(v);
+    } else {
+      keys.push_back(std::move(k));
+      values.push_back(std::move(v));
+    }
+  }
+  cacheColumns = columns;
+  return Status::success();
+}
+
+Result<Tensor> Engine::runChunk(const std::vector<int32_t> &tokens,
+                                size_t first, int64_t seq, int64_t pos) {
+  const model::Config &c = image->kernels.config;
+  mil::DType dt = image->kernels.dtype;
+  std::vector<float> xs(c.dim * seq);
+  for (int64_t s = 0; s < seq; ++s) {
+    std::vector<float> row = embeddingRow(*image, tokens[first + s]);
+    for (int64_t ch = 0; ch < c.dim; ++ch)
+      xs[ch * seq + s] = row[ch];
+  }
+  Tensor x = Tensor::floats(dt, {1, c.dim, 1, seq}, std::move(xs));
+  if (Status s = growCaches(pos + seq); !s.ok())
+    return s;
+  auto [cosT, sinT] = ropeTables(c, dt, pos, seq);
+  Tensor mask = causalMask(dt, pos, seq, cacheColumns);
+
+  Kernel *ks[5];
+  for (int i = 0; i < 5; ++i) {
+    auto k = kernel(kLayerKernels[i], seq, cacheColumns);
+    if (!k.ok())
+      return k.status();
+    ks[i] = *k;
+  }
+  for (int64_t l = 0; l < c.nLayers; ++l) {
+    auto step =
+        [&](int i,
+            std::map<std::string, Tensor> in) -> Result<std::vector<Tensor>> {
+      Status bound = bindLayer(*ks[i], l);
+      auto out = bound.ok() ? run(*ks[i], l, std::move(in))
+                            : Result<std::vector<Tensor>>(bound);
+      if (!out.ok())
+        return Status::error(fmt::format("{} of layer {}: {}", kLayerKernels[i],
+                                         l, out.message()));
+      return out;
+    };
+    auto qkv = step(0, {{"x", x}, {"rope_cos", cosT}, {"rope_sin", sinT}});
     if (!qkv.ok())
-      return fail("attn_qkv", l, qkv.status());
+      return qkv.status();
     if (qkv->size() != 3)
-      return fail("attn_qkv", l, Status::error("expected outputs q, k, v"));
-    Status kv = writeColumn(keys[l], (*qkv)[1], pos);
+      return Status::error("attn_qkv must return q, k, v");
+    Status kv = writeColumns(keys[l], (*qkv)[1], pos);
     if (kv.ok())
-      kv = writeColumn(values[l], (*qkv)[2], pos);
+      kv = writeColumns(values[l], (*qkv)[2], pos);
     if (!kv.ok())
-      return fail("attn_qkv", l, kv);
-    auto attn = run(k.at("attn_core"), {{"q", (*qkv)[0]},
-                                        {"k_cache", keys[l]},
-                                        {"v_cache", values[l]},
-                                        {"mask", mask}});
+      return Status::error(fmt::format("layer {}: {}", l, kv.message()));
+    auto attn = step(1, {{"q", (*qkv)[0]},
+                         {"k_cache", keys[l]},
+                         {"v_cache", values[l]},
+                         {"mask", mask}});
     if (!attn.ok())
-      return fail("attn_core", l, attn.status());
-    auto out = run(k.at("attn_out"), {{"attn", (*attn)[0]}, {"x", x}});
+      return attn.status();
+    auto out = step(2, {{"attn", (*attn)[0]}, {"x", x}});
     if (!out.ok())
-      return fail("attn_out", l, out.status());
+      return out.status();
     x = (*out)[0];
-    auto h = run(k.at("ffn_up"), {{"x", x}});
+    auto h = step(3, {{"x", x}});
     if (!h.ok())
-      return fail("ffn_up", l, h.status());
-    auto down = run(k.at("ffn_down"), {{"h", (*h)[0]}, {"x", x}});
+      return h.status();
+    auto down = step(4, {{"h", (*h)[0]}, {"x", x}});
     if (!down.ok())
-      return fail("ffn_down", l, down.status());
+      return down.status();
     x = (*down)[0];
   }
-  auto logits = run(head[0], {{"x", x}});
+  return x;
+}
+
+Result<std::vector<float>> Engine::forward(const std::vector<int32_t> &tokens,
+                                           int64_t pos) {
+  const model::Config &c = image->kernels.config;
+  if (tokens.empty())
+    return Status::error("no tokens to run");
+  for (int32_t t : tokens)
+    if (t < 0 || t >= c.vocabSize)
+      return Status::error(
+          fmt::format("token {} is outside the vocabulary", t));
+  if (pos < 0 || pos + int64_t(tokens.size()) > maxContext())
+    return Status::error(
+        fmt::format("positions {}..{} are outside the context of {}", pos,
+                    pos + int64_t(tokens.size()) - 1, maxContext()));
+  Tensor last;
+  size_t done = 0;
+  while (done < tokens.size()) {
+    // Whole chunks of the largest bucket that fits, then single tokens.
+    int64_t seq = 1;
+    for (int64_t b : seqBuckets)
+      if (b <= int64_t(tokens.size() - done))
+        seq = b;
+    auto x = runChunk(tokens, done, seq, pos + int64_t(done));
+    if (!x.ok())
+      return x.status();
+    last = column(*x, seq - 1);
+    done += size_t(seq);
+  }
+  auto head = kernel(kHeadKernel, 1, 0);
+  if (!head.ok())
+    return head.status();
+  Status bound = bindLayer(**head, -1);
+  if (!bound.ok())
+    return Status::error("lm_head: " + bound.message());
+  auto logits = run(**head, -1, {{"x", last}});
   if (!logits.ok())
-    return Result<std::vector<float>>::error("lm_head: " + logits.message());
+    return Status::error("lm_head: " + logits.message());
   return (*logits)[0].f;
 }

@@ -1,23 +1,24 @@
 //===- Engine.h - a model's kernels run layer by layer ----------*- C++ -*-===//
 //
-// Runs the six forward kernels of one shape bucket for a whole model: the
-// host looks up the token embedding, builds the RoPE tables and the causal
-// mask, keeps each layer's K/V caches, and binds layer L's weight segment
-// before running its kernels. This first engine decodes one token per step
-// (the S=1 bucket) on the cpu backend.
+// Runs a ModelImage: the host looks up token embeddings, builds the RoPE
+// tables and the causal mask, and keeps each layer's K/V caches; every layer
+// runs through the same compiled kernels with its weight segment swapped in
+// (DESIGN.md section 4). Prompts go through the prefill bucket in whole
+// chunks and one token at a time after that; the KV caches live in the
+// smallest context bucket that holds the sequence so far.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef ANE_LIB_RUNTIME_ENGINE_H
 #define ANE_LIB_RUNTIME_ENGINE_H
 
-#include "lib/MIL/Program.h"
-#include "lib/Model/Model.h"
 #include "lib/Runtime/Cpu/Executor.h"
+#include "lib/Runtime/KernelSet.h"
 #include "lib/Support/Result.h"
 
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace ane::runtime {
@@ -27,37 +28,63 @@ inline constexpr const char *kLayerKernels[] = {
     "attn_qkv", "attn_core", "attn_out", "ffn_up", "ffn_down"};
 inline constexpr const char *kHeadKernel = "lm_head";
 
-/// Everything the engine runs: the compiled kernels and packed weights.
-struct CompiledModel {
-  model::Config config;
-  int64_t context = 0;                             // the KV cache bucket
-  mil::DType dtype = mil::DType::FP16;             // the kernels' compute type
-  std::map<std::string, mil::Program> kernels;     // by kernel name
-  std::vector<std::vector<uint8_t>> layerSegments; // weight.bin per layer
-  std::vector<uint8_t> globalSegment;
-  std::vector<float> embedding; // [vocab, dim], looked up on the host
+struct EngineStats {
+  int64_t swaps = 0;        // layer weight bindings
+  double swapSeconds = 0;   // spent binding them
+  int64_t kernelCalls = 0;  // program runs
+  double kernelSeconds = 0; // spent in them
 };
 
 class Engine {
 public:
-  /// Binds every layer's segment to the kernels once (on the cpu backend,
-  /// binding materialises the layer's constants, so this first engine holds
-  /// every layer's weights; swapping them per layer is still to come).
-  /// `model` must outlive the engine: executors read its segments.
-  static Result<Engine> create(const CompiledModel &model);
+  /// Checks the image against its kernel set and prepares one executor per
+  /// kernel and bucket. With `input` binding each layer's weights are
+  /// decoded into their own tensors here, once. `image` must outlive the
+  /// engine.
+  static Result<Engine> create(const ModelImage &image);
 
-  /// The logits of `token` at `pos`; positions come in order from 0.
-  Result<std::vector<float>> decode(int32_t token, int64_t pos);
+  /// Runs `tokens` at positions pos, pos + 1, ... and returns the logits of
+  /// the last one. Positions continue the sequence so far (or restart it
+  /// at 0).
+  Result<std::vector<float>> forward(const std::vector<int32_t> &tokens,
+                                     int64_t pos);
+  Result<std::vector<float>> decode(int32_t token, int64_t pos) {
+    return forward({token}, pos);
+  }
+
+  /// The longest sequence the context buckets hold.
+  int64_t maxContext() const { return ctxBuckets.back(); }
+  /// The largest seq bucket (1 when there is no prefill bucket).
+  int64_t prefillChunk() const { return seqBuckets.back(); }
+  const EngineStats &stats() const { return stats_; }
 
 private:
-  Result<std::vector<Tensor>> run(Executor &kernel,
-                                  std::map<std::string, Tensor> inputs);
+  using Key = std::tuple<std::string, int64_t, int64_t>; // name, seq, ctx
+  static constexpr int64_t kUnbound = -2; // -1 is the global segment
+  struct Kernel {
+    const KernelDesc *desc = nullptr;
+    Executor exec;
+    std::vector<std::string> activations; // non-weight inputs, in order
+    int64_t boundLayer = kUnbound;        // whose weights it holds
+  };
 
-  const CompiledModel *model = nullptr;
-  // executors[layer][kernel]; the lm_head one is bound to the global segment.
-  std::vector<std::map<std::string, Executor>> layers;
-  std::vector<Executor> head;
-  std::vector<Tensor> keys, values; // [1, kvDim, 1, context] per layer
+  Result<Kernel *> kernel(const char *name, int64_t seq, int64_t ctx);
+  /// Presents layer `layer`'s weights (-1: the global ones) to `k`.
+  Status bindLayer(Kernel &k, int64_t layer);
+  Result<std::vector<Tensor>> run(Kernel &k, int64_t layer,
+                                  std::map<std::string, Tensor> inputs);
+  Result<Tensor> runChunk(const std::vector<int32_t> &tokens, size_t first,
+                          int64_t seq, int64_t pos);
+  Status growCaches(int64_t needed);
+
+  const ModelImage *image = nullptr;
+  std::vector<int64_t> seqBuckets, ctxBuckets;
+  std::map<Key, Kernel> kernels;
+  // With input binding: per layer (the last entry: global), role -> blobs.
+  std::vector<std::map<std::string, std::vector<Tensor>>> inputWeights;
+  int64_t cacheColumns = 0;
+  std::vector<Tensor> keys, values; // [1, kvDim, 1, cacheColumns] per layer
+  EngineStats stats_;
 };
 
 } // namespace ane::runtime

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -165,20 +166,30 @@ float groupScale(const float *p, int64_t n, int64_t qmax, int bits) {
 } // namespace
 
 QuantizedMatrix quantizeSymmetric(const float *w, int64_t rows, int64_t cols,
-                                  int64_t group, int bits) {
+                                  int64_t group, int bits, int threads) {
   QuantizedMatrix q;
   q.values.resize(rows * cols);
   int64_t groups = cols / group;
   q.scales.resize(rows * groups);
   int64_t qmax = (int64_t(1) << (bits - 1)) - 1;
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t g = 0; g < groups; ++g) {
-      const float *p = w + r * cols + g * group;
-      // Scales are stored as fp16; quantize against the stored scale.
-      float scale = groupScale(p, group, qmax, bits);
-      q.scales[r * groups + g] = scale;
-      groupError(p, group, scale, qmax, q.values.data() + r * cols + g * group);
-    }
+  auto quantizeRows = [&](int64_t from, int64_t to) {
+    for (int64_t r = from; r < to; ++r)
+      for (int64_t g = 0; g < groups; ++g) {
+        const float *p = w + r * cols + g * group;
+        // Scales are stored as fp16; quantize against the stored scale.
+        float scale = groupScale(p, group, qmax, bits);
+        q.scales[r * groups + g] = scale;
+        groupError(p, group, scale, qmax,
+                   q.values.data() + r * cols + g * group);
+      }
+  };
+  int64_t n = std::clamp<int64_t>(threads, 1, std::max<int64_t>(rows, 1));
+  std::vector<std::thread> pool;
+  for (int64_t t = 1; t < n; ++t)
+    pool.emplace_back(quantizeRows, rows * t / n, rows * (t + 1) / n);
+  quantizeRows(0, rows / n);
+  for (std::thread &t : pool)
+    t.join();
   return q;
 }
 
@@ -238,7 +249,8 @@ std::vector<float> effectiveWeights(const SlotSpec &s,
 
 Result<std::vector<uint8_t>> packSegment(
     const std::vector<SlotSpec> &slots,
-    const std::function<Result<std::vector<float>>(const SlotSpec &)> &tensor) {
+    const std::function<Result<std::vector<float>>(const SlotSpec &)> &tensor,
+    int threads) {
   mil::WeightWriter writer;
   for (const SlotSpec &s : slots) {
     auto w = tensor(s);
@@ -261,8 +273,9 @@ Result<std::vector<uint8_t>> packSegment(
       offsets.push_back(writer.appendValues(mil::BlobDType::UInt4, p.indices));
       offsets.push_back(appendFloats(writer, s.blobs.at(1).dtype, p.palettes));
     } else if (s.scheme == "q8" || s.scheme == "q4" || s.scheme == "q3") {
-      QuantizedMatrix q = quantizeSymmetric(w->data(), s.shape[0], s.shape[1],
-                                            groupOf(s), bitsOf(s.scheme));
+      QuantizedMatrix q =
+          quantizeSymmetric(w->data(), s.shape[0], s.shape[1], groupOf(s),
+                            bitsOf(s.scheme), threads);
       auto dataType =
           s.scheme == "q8" ? mil::BlobDType::Int8 : mil::BlobDType::Int4;
       offsets.push_back(writer.appendValues(dataType, q.values));

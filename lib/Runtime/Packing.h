@@ -53,8 +53,9 @@ struct QuantizedMatrix {
   std::vector<int64_t> values; // rows * cols
   std::vector<float> scales;   // rows * (cols / group)
 };
+/// `threads` split the rows.
 QuantizedMatrix quantizeSymmetric(const float *w, int64_t rows, int64_t cols,
-                                  int64_t group, int bits);
+                                  int64_t group, int bits, int threads = 1);
 
 /// A 16-entry palette per group (uniform between the group's min and max)
 /// and the nearest palette index of each weight.
@@ -74,7 +75,8 @@ std::vector<float> effectiveWeights(const SlotSpec &slot,
 /// that every blob lands at the offset the compiler assigned.
 Result<std::vector<uint8_t>> packSegment(
     const std::vector<SlotSpec> &slots,
-    const std::function<Result<std::vector<float>>(const SlotSpec &)> &tensor);
+    const std::function<Result<std::vector<float>>(const SlotSpec &)> &tensor,
+    int threads = 1);
 
 /// One input's place in a packed input (anemil-pack-inputs).
 struct PackedPart {

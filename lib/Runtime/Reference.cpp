@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 
 using namespace ane;
@@ -70,19 +69,6 @@ void softmax(float *x, int64_t n) {
   }
   for (int64_t i = 0; i < n; ++i)
     x[i] /= sum;
-}
-
-int32_t argmax(const std::vector<float> &v) {
-  return int32_t(std::max_element(v.begin(), v.end()) - v.begin());
-}
-
-/// llama2.c's safe_printf: a single-byte piece that is neither printable
-/// nor whitespace is not printed.
-bool printable(const std::string &piece) {
-  if (piece.size() != 1)
-    return !piece.empty();
-  unsigned char b = piece[0];
-  return std::isprint(b) || std::isspace(b);
 }
 
 } // namespace
@@ -187,30 +173,4 @@ Result<std::vector<float>> ReferenceModel::forward(int32_t token, int64_t pos) {
   std::vector<float> logits(c.vocabSize);
   matVec(logits.data(), output, xb.data(), c.vocabSize, d);
   return logits;
-}
-
-Result<std::string>
-ane::runtime::generateGreedy(const StepFn &step,
-                             const model::Tokenizer &tokenizer,
-                             const std::string &prompt, int64_t steps) {
-  std::vector<int32_t> tokens = tokenizer.encode(prompt, true, false);
-  if (tokens.empty())
-    return Result<std::string>::error("the prompt encodes to no tokens");
-  std::string text;
-  int32_t token = tokens[0];
-  for (int64_t pos = 0; pos < steps;) {
-    auto logits = step(token, pos);
-    if (!logits.ok())
-      return logits.status();
-    int32_t next =
-        pos + 1 < int64_t(tokens.size()) ? tokens[pos + 1] : argmax(*logits);
-    ++pos;
-    if (next == tokenizer.bos())
-      break;
-    std::string piece = tokenizer.decode(token, next);
-    if (printable(piece))
-      text += piece;
-    token = next;
-  }
-  return text + "\n";
 }

@@ -10,10 +10,8 @@
 #define ANE_LIB_RUNTIME_REFERENCE_H
 
 #include "lib/Model/Model.h"
-#include "lib/Model/Tokenizer.h"
 #include "lib/Support/Result.h"
 
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -44,18 +42,6 @@ private:
   std::vector<float> embedding, outputNorm, output;
   std::vector<Layer> layers;
 };
-
-/// One forward step: the logits of `token` at `pos`.
-using StepFn =
-    std::function<Result<std::vector<float>>(int32_t token, int64_t pos)>;
-
-/// llama2.c's `generate` with greedy sampling: the prompt (with BOS) is
-/// forced for its first tokens, then argmax, for `steps` forward steps in
-/// all; stops early at BOS. Returns the text llama2.c prints, final newline
-/// included.
-Result<std::string> generateGreedy(const StepFn &step,
-                                   const model::Tokenizer &tokenizer,
-                                   const std::string &prompt, int64_t steps);
 
 } // namespace ane::runtime
 

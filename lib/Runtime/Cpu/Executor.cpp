@@ -1677,21 +1677,38 @@ Status runStatement(const mil::Statement &st,
 
 } // namespace
 
-Result<Executor> Executor::create(const mil::Program &program,
-                                  const std::string &functionName,
-                                  const WeightFiles &weights) {
+Result<Executor> Executor::createUnbound(const mil::Program &program,
+                                         const std::string &functionName) {
   Executor e;
   e.program = std::make_shared<mil::Program>(program);
   e.fn = e.program->function(functionName);
   if (!e.fn)
     return Result<Executor>::error("no function named '" + functionName + "'");
-  e.weights = weights;
-  if (Status s = e.materialise(weights); !s.ok())
+  return e;
+}
+
+Result<Executor> Executor::create(const mil::Program &program,
+                                  const std::string &functionName,
+                                  const WeightFiles &weights) {
+  auto e = createUnbound(program, functionName);
+  if (!e.ok())
+    return e;
+  e->bindWeights(weights);
+  // Materialise now so that bad weights fail here, not in the first run.
+  if (Status s = e->materialise(weights); !s.ok())
     return s;
   return e;
 }
 
+void Executor::bindWeights(WeightFiles files) {
+  weights = std::move(files);
+  constants.clear();
+  constantsStale = true;
+}
+
 Status Executor::materialise(const WeightFiles &weights) {
+  constants.clear();
+  constantsStale = false;
   std::map<std::string, Tensor> noStates;
   for (const mil::Statement &st : fn->body) {
     // Constants depend only on constants, so they can run ahead of time.
@@ -1718,6 +1735,11 @@ const Tensor *Executor::state(const std::string &param) const {
 }
 
 Result<std::vector<Tensor>> Executor::run(const std::vector<Tensor> &inputs) {
+  if (constantsStale)
+    if (Status s = materialise(weights); !s.ok()) {
+      constantsStale = true;
+      return s;
+    }
   Env env = constants;
   size_t next = 0;
   for (const mil::Param &p : fn->params) {

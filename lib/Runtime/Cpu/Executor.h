@@ -2,8 +2,8 @@
 //
 // Runs one function of a parsed MIL program with MIL's semantics: NumPy
 // broadcasting, fp16 storage with fp32 accumulation, fp32 programs in fp32.
-// Constants (inline or BLOBFILE) and constexpr_* ops are materialised once,
-// when the executor is created.
+// Constants (inline or BLOBFILE) and constexpr_* ops are materialised once
+// per weight binding: at creation, or on the first run after bindWeights.
 //
 //===----------------------------------------------------------------------===//
 
@@ -31,6 +31,14 @@ public:
   static Result<Executor> create(const mil::Program &program,
                                  const std::string &functionName,
                                  const WeightFiles &weights);
+  /// An executor whose constants wait for bindWeights and the next run.
+  static Result<Executor> createUnbound(const mil::Program &program,
+                                        const std::string &functionName);
+
+  /// Points BLOBFILE constants at other files (a layer's weight swap). Only
+  /// pointers change here; the constants that read them are rebuilt by the
+  /// next run, and the previous ones are freed now.
+  void bindWeights(WeightFiles files);
 
   /// Runs the function on inputs given in parameter order; returns the
   /// function outputs in order. State parameters take no input here.
@@ -48,7 +56,8 @@ private:
 
   std::shared_ptr<const mil::Program> program;
   const mil::Function *fn = nullptr;
-  Env constants; // const and constexpr_* results, computed once
+  Env constants; // const and constexpr_* results, computed once per binding
+  bool constantsStale = true;
   WeightFiles weights;
   std::map<std::string, Tensor> states;
 };

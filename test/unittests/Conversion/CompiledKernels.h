@@ -1,9 +1,8 @@
-//===- CompiledKernels.h - compiled modules as the runtime sees them -*- C++
-//-*-===//
+//===- CompiledKernels.h - compiled kernels as the runtime sees them -*- C++
+//-*-//
 //
 // Test helpers that turn a module compiled by ane-compile into what the
-// runtime consumes: slot specs from `anemil.weight_slots` and one parsed MIL
-// program per kernel.
+// runtime consumes: one parsed MIL program per kernel.
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,9 +10,7 @@
 #define ANE_TEST_UNITTESTS_CONVERSION_COMPILEDKERNELS_H
 
 #include "lib/Dialect/AneMil/Export/MILTranslation.h"
-#include "lib/Dialect/AneMil/IR/AneMilOps.h"
 #include "lib/MIL/Text.h"
-#include "lib/Runtime/Packing.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
 #include <gtest/gtest.h>
@@ -22,52 +19,6 @@
 #include <cmath>
 
 namespace ane::test {
-
-inline runtime::SlotSpec slotFromAttr(mlir::DictionaryAttr d) {
-  using namespace mlir;
-  runtime::SlotSpec s;
-  s.role = d.getAs<StringAttr>("role").str();
-  s.segment = d.getAs<StringAttr>("segment").str();
-  s.scheme = d.getAs<StringAttr>("scheme").str();
-  s.group = d.getAs<IntegerAttr>("group").getInt();
-  auto shape = d.getAs<DenseI64ArrayAttr>("shape").asArrayRef();
-  s.shape.assign(shape.begin(), shape.end());
-  auto offsets = d.getAs<DenseI64ArrayAttr>("offsets").asArrayRef();
-  for (auto [off, t] : llvm::zip(offsets, d.getAs<ArrayAttr>("blobs"))) {
-    auto type = cast<RankedTensorType>(cast<TypeAttr>(t).getValue());
-    runtime::BlobSpec b;
-    b.dtype = *mil::parseDType(
-        anemil::stringifyDType(*anemil::getDTypeFor(type.getElementType())));
-    b.shape.assign(type.getShape().begin(), type.getShape().end());
-    b.offset = off;
-    s.blobs.push_back(b);
-  }
-  if (auto rows = d.getAs<IntegerAttr>("rope_rows")) {
-    s.ropeRows = rows.getInt();
-    s.headDim = d.getAs<IntegerAttr>("head_dim").getInt();
-  }
-  if (auto from = d.getAs<ArrayAttr>("fused_from"))
-    for (Attribute r : from)
-      s.fusedFrom.push_back(cast<StringAttr>(r).str());
-  if (auto fold = d.getAs<StringAttr>("fold_norm"))
-    s.foldNorm = fold.str();
-  return s;
-}
-
-/// The slots of one segment ("layer" or "global"), in layout order.
-inline std::vector<runtime::SlotSpec> slotsOf(mlir::ModuleOp module,
-                                              llvm::StringRef segment) {
-  std::vector<runtime::SlotSpec> list;
-  auto slots = module->getAttrOfType<mlir::ArrayAttr>("anemil.weight_slots");
-  EXPECT_TRUE(slots) << "the module has no anemil.weight_slots";
-  if (slots)
-    for (mlir::Attribute a : slots) {
-      auto d = mlir::cast<mlir::DictionaryAttr>(a);
-      if (d.getAs<mlir::StringAttr>("segment").getValue() == segment)
-        list.push_back(slotFromAttr(d));
-    }
-  return list;
-}
 
 /// `kernel` exported as its own program (function `main`) and parsed back
 /// from its text, as the runtime receives it.

@@ -10,19 +10,17 @@
 #include "test/unittests/Conversion/CompiledKernels.h"
 #include "test/unittests/SharedData.h"
 
-#include "lib/Dialect/Llama/IR/LlamaOps.h"
-#include "lib/Dialect/Llama/Import/ModelImport.h"
+#include "lib/Compile.h"
 #include "lib/Model/Llama2c.h"
 #include "lib/Model/Tokenizer.h"
-#include "lib/Pipelines.h"
 #include "lib/Runtime/Engine.h"
+#include "lib/Runtime/Generate.h"
+#include "lib/Runtime/ModelPacker.h"
 #include "lib/Runtime/Reference.h"
-#include "mlir/Pass/PassManager.h"
 
 #include <cmath>
 #include <optional>
 
-using namespace mlir;
 namespace rt = ::ane::runtime;
 namespace model = ::ane::model;
 
@@ -31,71 +29,27 @@ namespace {
 constexpr int64_t kSteps = 200;
 constexpr int64_t kContext = 256; // the smallest bucket holding 200 steps
 
-model::Role roleNamed(const std::string &name) {
-  for (int r = 0; r <= int(model::Role::Output); ++r)
-    if (model::roleName(model::Role(r)) == name)
-      return model::Role(r);
-  ADD_FAILURE() << "unknown role " << name;
-  return model::Role::TokenEmbd;
-}
-
-/// The weight segment of `layer` (-1: the global one) for `slots`.
-std::vector<uint8_t> packSegment(const model::ModelSpec &spec,
-                                 const std::vector<rt::SlotSpec> &slots,
-                                 int layer) {
-  auto byRole =
-      [&](const std::string &role) -> ::ane::Result<std::vector<float>> {
-    const model::TensorInfo *t = spec.find(roleNamed(role), layer);
-    if (!t)
-      return ::ane::Result<std::vector<float>>::error("no tensor " + role);
-    auto data = spec.load(*t);
-    if (!data.ok())
-      return data.status();
-    return data->toFloat();
-  };
-  auto bytes = rt::packSegment(slots, [&](const rt::SlotSpec &s) {
-    return rt::assembleSlotTensor(s, byRole);
-  });
-  EXPECT_TRUE(bytes.ok()) << bytes.message();
-  return bytes.ok() ? *bytes : std::vector<uint8_t>();
-}
-
-/// Compiles `spec` for one decode bucket and packs every layer's weights.
-rt::CompiledModel compile(const model::ModelSpec &spec, MLIRContext &ctx,
-                          const std::string &scheme = "f16",
-                          const std::string &dtype = "fp32",
-                          int64_t group = 0) {
-  rt::CompiledModel m;
-  OwningOpRef<ModuleOp> module = llama::importModel(spec, &ctx);
-  EXPECT_TRUE(module);
-  if (!module)
-    return m;
-  PassManager pm(&ctx);
-  mlir::ane::CompileOptions options;
-  options.scheme = scheme;
-  options.dtype = dtype;
-  options.group = group;
-  options.seq = 1;
-  options.ctx = kContext;
-  mlir::ane::buildCompilePipeline(pm, options);
-  EXPECT_TRUE(succeeded(pm.run(*module)));
-  m.config = spec.config;
-  m.context = kContext;
-  m.dtype = dtype == "fp16" ? ::ane::mil::DType::FP16 : ::ane::mil::DType::FP32;
-  for (const char *k : rt::kLayerKernels)
-    m.kernels[k] = ::ane::test::kernelProgram(*module, k);
-  m.kernels[rt::kHeadKernel] =
-      ::ane::test::kernelProgram(*module, rt::kHeadKernel);
-  std::vector<rt::SlotSpec> layerSlots = ::ane::test::slotsOf(*module, "layer");
-  for (int l = 0; l < spec.config.nLayers; ++l)
-    m.layerSegments.push_back(packSegment(spec, layerSlots, l));
-  m.globalSegment =
-      packSegment(spec, ::ane::test::slotsOf(*module, "global"), -1);
-  auto embedding = spec.load(*spec.find(model::Role::TokenEmbd));
-  EXPECT_TRUE(embedding.ok()) << embedding.message();
-  if (embedding.ok())
-    m.embedding = embedding->toFloat();
-  return m;
+/// Compiles `spec` for the given buckets and packs it into memory.
+rt::ModelImage compile(const model::ModelSpec &spec,
+                       const std::string &scheme = "f16",
+                       const std::string &dtype = "fp32", int64_t group = 0,
+                       std::vector<int64_t> seq = {1},
+                       std::vector<int64_t> ctx = {kContext},
+                       const std::string &binding = "blob") {
+  mlir::ane::KernelSetOptions o;
+  o.scheme = scheme;
+  o.dtype = dtype;
+  o.group = group;
+  o.seqBuckets = std::move(seq);
+  o.ctxBuckets = std::move(ctx);
+  o.weightBinding = binding;
+  auto kernels = mlir::ane::compileKernelSet(spec, o);
+  EXPECT_TRUE(kernels.ok()) << kernels.message();
+  if (!kernels.ok())
+    return {};
+  auto image = rt::packImage(spec, std::move(*kernels));
+  EXPECT_TRUE(image.ok()) << image.message();
+  return image.ok() ? std::move(*image) : rt::ModelImage();
 }
 
 /// stories260K.bin with its tok512 vocabulary.
@@ -127,10 +81,8 @@ TEST(EndToEndTest, Fp32KernelsMatchTheReferenceAndLlama2c) {
   model::ModelSpec *spec = &stories.spec;
   model::Tokenizer *tokenizer = &*stories.tokenizer;
 
-  MLIRContext ctx;
-  ctx.loadDialect<anemil::AneMilDialect, llama::LlamaDialect,
-                  func::FuncDialect>();
-  rt::CompiledModel compiled = compile(*spec, ctx);
+  // Two context buckets: the caches move to the larger one at position 64.
+  rt::ModelImage compiled = compile(*spec, "f16", "fp32", 0, {1}, {64, 256});
   auto engine = rt::Engine::create(compiled);
   ASSERT_TRUE(engine.ok()) << engine.message();
   auto reference = rt::ReferenceModel::load(*spec, kContext);
@@ -185,11 +137,8 @@ TEST_P(AgreementTest, TopOneAgreesWithTheReference) {
       tokens.push_back(want.back());
   }
 
-  MLIRContext ctx;
-  ctx.loadDialect<anemil::AneMilDialect, llama::LlamaDialect,
-                  func::FuncDialect>();
-  rt::CompiledModel compiled = compile(*spec, ctx, GetParam().scheme,
-                                       GetParam().dtype, GetParam().group);
+  rt::ModelImage compiled =
+      compile(*spec, GetParam().scheme, GetParam().dtype, GetParam().group);
   auto engine = rt::Engine::create(compiled);
   ASSERT_TRUE(engine.ok()) << engine.message();
   int64_t agree = 0;
@@ -215,5 +164,76 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<Agreement> &info) {
       return std::string(info.param.scheme) + "_" + info.param.dtype;
     });
+
+/// The prompt through the prefill bucket (chunks of 4, then single tokens)
+/// gives the logits the reference gets token by token.
+TEST(EndToEndTest, PrefillChunksMatchTheReference) {
+  Stories stories;
+  ASSERT_NO_FATAL_FAILURE(stories.load());
+  std::vector<int32_t> tokens = stories.tokenizer->encode(
+      "Once upon a time, there was a little girl named Lily.", true, false);
+  ASSERT_GT(tokens.size(), 9u);
+  rt::ModelImage compiled =
+      compile(stories.spec, "f16", "fp32", 0, {1, 4}, {kContext});
+  auto engine = rt::Engine::create(compiled);
+  ASSERT_TRUE(engine.ok()) << engine.message();
+  EXPECT_EQ(engine->prefillChunk(), 4);
+  auto reference = rt::ReferenceModel::load(stories.spec, kContext);
+  ASSERT_TRUE(reference.ok()) << reference.message();
+  std::vector<float> want;
+  for (size_t pos = 0; pos < tokens.size(); ++pos) {
+    auto logits = reference->forward(tokens[pos], int64_t(pos));
+    ASSERT_TRUE(logits.ok()) << logits.message();
+    want = *logits;
+  }
+  auto got = engine->forward(tokens, 0);
+  ASSERT_TRUE(got.ok()) << got.message();
+  EXPECT_LE(::ane::test::relativeError(*got, want), 1e-4);
+  // Decoding continues from the prefilled caches.
+  auto next = engine->decode(argmax(*got), int64_t(tokens.size()));
+  auto nextWant = reference->forward(argmax(want), int64_t(tokens.size()));
+  ASSERT_TRUE(next.ok() && nextWant.ok());
+  EXPECT_LE(::ane::test::relativeError(*next, *nextWant), 1e-4);
+}
+
+/// Each step binds every layer's segment to the four kernels with weights
+/// (attn_core has none); lm_head keeps the global segment bound.
+TEST(EndToEndTest, EveryStepSwapsEachLayersWeightsIn) {
+  Stories stories;
+  ASSERT_NO_FATAL_FAILURE(stories.load());
+  rt::ModelImage compiled = compile(stories.spec, "q8", "fp16");
+  auto engine = rt::Engine::create(compiled);
+  ASSERT_TRUE(engine.ok()) << engine.message();
+  int64_t layers = stories.spec.config.nLayers;
+  ASSERT_TRUE(engine->decode(1, 0).ok());
+  EXPECT_EQ(engine->stats().swaps, 4 * layers + 1);
+  ASSERT_TRUE(engine->decode(403, 1).ok());
+  EXPECT_EQ(engine->stats().swaps, 2 * 4 * layers + 1);
+  EXPECT_EQ(engine->stats().kernelCalls, 2 * (5 * layers + 1));
+}
+
+/// Weights passed as kernel inputs compute what blob constants compute.
+TEST(EndToEndTest, InputBindingMatchesBlobBinding) {
+  Stories stories;
+  ASSERT_NO_FATAL_FAILURE(stories.load());
+  for (const char *scheme : {"f16", "q8"}) {
+    rt::ModelImage blob = compile(stories.spec, scheme, "fp32");
+    rt::ModelImage input =
+        compile(stories.spec, scheme, "fp32", 0, {1}, {kContext}, "input");
+    auto a = rt::Engine::create(blob);
+    auto b = rt::Engine::create(input);
+    ASSERT_TRUE(a.ok()) << a.message();
+    ASSERT_TRUE(b.ok()) << b.message();
+    int32_t token = 1;
+    for (int64_t pos = 0; pos < 16; ++pos) {
+      auto x = a->decode(token, pos);
+      auto y = b->decode(token, pos);
+      ASSERT_TRUE(x.ok() && y.ok()) << x.message() << y.message();
+      EXPECT_LE(::ane::test::relativeError(*y, *x), 1e-5) << scheme << pos;
+      token = argmax(*x);
+    }
+    EXPECT_EQ(b->stats().swaps, 0) << "input binding passes buffers";
+  }
+}
 
 } // namespace

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "lib/Compile.h"
 #include "lib/Dialect/AneMil/Export/MILTranslation.h"
 #include "lib/Dialect/AneMil/IR/AneMilOps.h"
 #include "lib/Dialect/AneMil/Transforms/Passes.h"
@@ -184,7 +185,7 @@ protected:
 
   void packSegments() {
     for (const char *segment : {"layer", "global"}) {
-      std::vector<rt::SlotSpec> list = ::ane::test::slotsOf(*module, segment);
+      std::vector<rt::SlotSpec> list = mlir::ane::slotSpecsOf(*module, segment);
       int layer = std::string(segment) == "layer" ? 0 : -1;
       auto byRole = [&](const std::string &role) {
         // Norms live in the layer or global segment of the same layer.

@@ -2,6 +2,7 @@
 
 #include "lib/Runtime/Reference.h"
 #include "lib/Model/Llama2c.h"
+#include "lib/Runtime/Generate.h"
 #include "test/unittests/SharedData.h"
 
 #include <gtest/gtest.h>

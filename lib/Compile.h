@@ -1,0 +1,49 @@
+//===- Compile.h - a model to a runtime kernel set --------------*- C++ -*-===//
+//
+// What `ane-exec compile` and `run` do before the runtime takes over: import
+// a ModelSpec, run ane-compile once per shape bucket, export every kernel as
+// MIL text, and describe the weight slots for the packer. The weights never
+// enter the IR; packing them is the runtime's ModelPacker.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ANE_LIB_COMPILE_H
+#define ANE_LIB_COMPILE_H
+
+#include "lib/Model/Model.h"
+#include "lib/Runtime/KernelSet.h"
+#include "lib/Support/Result.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinOps.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mlir::ane {
+
+struct KernelSetOptions {
+  std::string scheme = "f16"; // f16, q8, q4, q3, lut4
+  int64_t group = 0;          // 0: the scheme's default
+  std::string dtype = "fp16"; // fp16 or fp32
+  std::string weightBinding = "blob";
+  bool fuse = true;
+  std::vector<int64_t> seqBuckets = {1}; // must include 1 (decode)
+  std::vector<int64_t> ctxBuckets = {256};
+};
+
+/// Compiles `spec` for every (seq, ctx) bucket pair. Diagnostics become the
+/// error message.
+::ane::Result<::ane::runtime::KernelSet>
+compileKernelSet(const ::ane::model::ModelSpec &spec,
+                 const KernelSetOptions &options);
+
+/// The runtime's view of one `anemil.weight_slots` entry.
+::ane::runtime::SlotSpec slotSpecFromAttr(DictionaryAttr slot);
+/// The slots of `segment` ("layer" or "global") of a compiled module.
+std::vector<::ane::runtime::SlotSpec> slotSpecsOf(ModuleOp module,
+                                                  StringRef segment);
+
+} // namespace mlir::ane
+
+#endif // ANE_LIB_COMPILE_H

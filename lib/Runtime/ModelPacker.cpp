@@ -1,0 +1,161 @@
+//===- ModelPacker.cpp - a model's tensors into weight segments -----------===//
+
+#include "lib/Runtime/ModelPacker.h"
+
+#include "lib/Support/Float16.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+namespace ane::runtime {
+namespace {
+
+/// The fp32 tensor of `role` in `layer` (-1: global), dequantized.
+Result<std::vector<float>> roleTensor(const model::ModelSpec &spec,
+                                      const std::string &role, int64_t layer) {
+  auto r = model::parseRole(role);
+  if (!r)
+    return Status::error(fmt::format("unknown weight role '{}'", role));
+  const model::TensorInfo *t = spec.find(*r, int(layer));
+  // llama2.c shares the classifier with the embedding.
+  if (!t && *r == model::Role::Output && spec.config.sharedClassifier)
+    t = spec.find(model::Role::TokenEmbd);
+  if (!t)
+    return Status::error(
+        layer < 0 ? fmt::format("{}: no tensor '{}'", spec.source, role)
+                  : fmt::format("{}: no tensor '{}' in layer {}", spec.source,
+                                role, layer));
+  auto data = spec.load(*t);
+  if (!data.ok())
+    return data.status();
+  return data->toFloat();
+}
+
+Result<std::vector<uint8_t>> packOne(const model::ModelSpec &spec,
+                                     const std::vector<SlotSpec> &slots,
+                                     int64_t layer, int threads) {
+  // Global slots read global tensors; layer slots read this layer's.
+  auto bytes = packSegment(
+      slots,
+      [&](const SlotSpec &s) {
+        return assembleSlotTensor(s, [&](const std::string &role) {
+          return roleTensor(spec, role, s.segment == "global" ? -1 : layer);
+        });
+      },
+      threads);
+  if (!bytes.ok())
+    return Status::error(fmt::format(
+        "{}: {}", layer < 0 ? "global segment" : fmt::format("layer {}", layer),
+        bytes.message()));
+  return bytes;
+}
+
+Result<std::vector<uint8_t>> packEmbedding(const model::ModelSpec &spec,
+                                           mil::DType dtype) {
+  auto e = roleTensor(spec, "token_embd", -1);
+  if (!e.ok())
+    return e.status();
+  const model::Config &c = spec.config;
+  if (int64_t(e->size()) != c.vocabSize * c.dim)
+    return Status::error("the token embedding is not [vocab, dim]");
+  std::vector<uint8_t> out;
+  if (dtype == mil::DType::FP32) {
+    out.resize(e->size() * 4);
+    std::memcpy(out.data(), e->data(), out.size());
+    return out;
+  }
+  out.resize(e->size() * 2);
+  for (size_t i = 0; i < e->size(); ++i) {
+    uint16_t h = ane::floatToHalfBits((*e)[i]);
+    std::memcpy(&out[2 * i], &h, 2);
+  }
+  return out;
+}
+
+} // namespace
+
+Status packModel(const model::ModelSpec &spec, const KernelSet &kernels,
+                 const SegmentSink &sink, const PackProgress &progress,
+                 int threads) {
+  const int64_t layers = kernels.config.nLayers;
+  if (spec.config.nLayers != layers || spec.config.dim != kernels.config.dim)
+    return Status::error(
+        fmt::format("{} does not match the kernel set's config", spec.source));
+  const int64_t total = layers + 2;
+  int64_t done = 0;
+  auto finished = [&] {
+    if (progress)
+      progress(++done, total);
+  };
+  auto embedding = packEmbedding(spec, kernels.dtype);
+  if (!embedding.ok())
+    return embedding.status();
+  if (Status s = sink(SectionKind::Embedding, 0, std::move(*embedding));
+      !s.ok())
+    return s;
+  finished();
+  auto global = packOne(spec, kernels.slotsOf("global"), -1, threads);
+  if (!global.ok())
+    return global.status();
+  if (global->size() != kernels.globalSegmentBytes)
+    return Status::error(fmt::format("the global segment is {} bytes, the "
+                                     "manifest says {}",
+                                     global->size(),
+                                     kernels.globalSegmentBytes));
+  if (Status s = sink(SectionKind::GlobalSegment, 0, std::move(*global));
+      !s.ok())
+    return s;
+  finished();
+  std::vector<SlotSpec> layerSlots = kernels.slotsOf("layer");
+  for (int64_t l = 0; l < layers; ++l) {
+    auto seg = packOne(spec, layerSlots, l, threads);
+    if (!seg.ok())
+      return seg.status();
+    if (seg->size() != kernels.layerSegmentBytes)
+      return Status::error(
+          fmt::format("layer {}: the segment is {} bytes, the manifest says {}",
+                      l, seg->size(), kernels.layerSegmentBytes));
+    if (Status s = sink(SectionKind::LayerSegment, l, std::move(*seg)); !s.ok())
+      return s;
+    finished();
+  }
+  return Status::success();
+}
+
+Result<ModelImage> packImage(const model::ModelSpec &spec, KernelSet kernels,
+                             const PackProgress &progress, int threads) {
+  struct Buffers {
+    std::vector<uint8_t> embedding, global;
+    std::vector<std::vector<uint8_t>> layers;
+  };
+  auto buffers = std::make_shared<Buffers>();
+  Status s = packModel(
+      spec, kernels,
+      [&](SectionKind kind, int64_t, std::vector<uint8_t> &&bytes) {
+        if (kind == SectionKind::Embedding)
+          buffers->embedding = std::move(bytes);
+        else if (kind == SectionKind::GlobalSegment)
+          buffers->global = std::move(bytes);
+        else
+          buffers->layers.push_back(std::move(bytes));
+        return Status::success();
+      },
+      progress, threads);
+  if (!s.ok())
+    return s;
+  ModelImage image;
+  image.kernels = std::move(kernels);
+  auto view = [](const std::vector<uint8_t> &v) {
+    return Bytes{v.data(), v.size()};
+  };
+  for (const auto &l : buffers->layers)
+    image.layerSegments.push_back(view(l));
+  image.globalSegment = view(buffers->global);
+  image.embedding = view(buffers->embedding);
+  image.tokenizer = spec.tokenizer;
+  image.owner = buffers;
+  return image;
+}
+
+} // namespace ane::runtime
