@@ -1,6 +1,7 @@
 //===- Compile.cpp - a model to a runtime kernel set ----------------------===//
 
 #include "lib/Compile.h"
+#include "lib/WeightSlots.h"
 
 #include "lib/Dialect/AneMil/Export/MILTranslation.h"
 #include "lib/Dialect/AneMil/IR/AneMilOps.h"
@@ -133,9 +134,10 @@ LogicalResult addKernels(ModuleOp module, int64_t seq, int64_t ctx,
 
 } // namespace
 
-::ane::Result<rt::KernelSet>
-mlir::ane::compileKernelSet(const ::ane::model::ModelSpec &spec,
-                            const KernelSetOptions &options) {
+namespace ane {
+
+Result<rt::KernelSet> compileKernelSet(const model::ModelSpec &spec,
+                                       const KernelSetOptions &options) {
   if (std::find(options.seqBuckets.begin(), options.seqBuckets.end(), 1) ==
           options.seqBuckets.end() ||
       options.ctxBuckets.empty())
@@ -171,7 +173,7 @@ mlir::ane::compileKernelSet(const ::ane::model::ModelSpec &spec,
       int64_t ctx = options.ctxBuckets[c];
       OwningOpRef<ModuleOp> module = imported->clone();
       PassManager pm(&context);
-      CompileOptions o;
+      mlir::ane::CompileOptions o;
       o.scheme = options.scheme;
       o.group = options.group;
       o.dtype = options.dtype;
@@ -179,7 +181,7 @@ mlir::ane::compileKernelSet(const ::ane::model::ModelSpec &spec,
       o.fuse = options.fuse;
       o.seq = seq;
       o.ctx = ctx;
-      buildCompilePipeline(pm, o);
+      mlir::ane::buildCompilePipeline(pm, o);
       if (failed(pm.run(*module)))
         return fail(
             fmt::format("ane-compile failed for seq {}, ctx {}", seq, ctx));
@@ -197,8 +199,10 @@ mlir::ane::compileKernelSet(const ::ane::model::ModelSpec &spec,
         return fail(fmt::format("cannot export the kernels of seq {}, ctx {}",
                                 seq, ctx));
       if (set.slots.empty()) {
-        std::vector<rt::SlotSpec> layer = slotSpecsOf(*module, "layer");
-        std::vector<rt::SlotSpec> global = slotSpecsOf(*module, "global");
+        std::vector<rt::SlotSpec> layer =
+            mlir::ane::slotSpecsOf(*module, "layer");
+        std::vector<rt::SlotSpec> global =
+            mlir::ane::slotSpecsOf(*module, "global");
         set.layerSegmentBytes = segmentBytes(layer);
         set.globalSegmentBytes = segmentBytes(global);
         set.slots = layer;
@@ -209,3 +213,5 @@ mlir::ane::compileKernelSet(const ::ane::model::ModelSpec &spec,
     return ::ane::Status::error("the compiled kernel set: " + s.message());
   return set;
 }
+
+} // namespace ane

@@ -3,7 +3,8 @@
 // What `ane-exec compile` and `run` do before the runtime takes over: import
 // a ModelSpec, run ane-compile once per shape bucket, export every kernel as
 // MIL text, and describe the weight slots for the packer. The weights never
-// enter the IR; packing them is the runtime's ModelPacker.
+// enter the IR; packing them is the runtime's ModelPacker. The header is
+// free of MLIR so that plain C++ tools (ane-exec) can include it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,14 +14,12 @@
 #include "lib/Model/Model.h"
 #include "lib/Runtime/KernelSet.h"
 #include "lib/Support/Result.h"
-#include "mlir/IR/BuiltinAttributes.h"
-#include "mlir/IR/BuiltinOps.h"
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-namespace mlir::ane {
+namespace ane {
 
 struct KernelSetOptions {
   std::string scheme = "f16"; // f16, q8, q4, q3, lut4
@@ -34,16 +33,9 @@ struct KernelSetOptions {
 
 /// Compiles `spec` for every (seq, ctx) bucket pair. Diagnostics become the
 /// error message.
-::ane::Result<::ane::runtime::KernelSet>
-compileKernelSet(const ::ane::model::ModelSpec &spec,
-                 const KernelSetOptions &options);
+Result<runtime::KernelSet> compileKernelSet(const model::ModelSpec &spec,
+                                            const KernelSetOptions &options);
 
-/// The runtime's view of one `anemil.weight_slots` entry.
-::ane::runtime::SlotSpec slotSpecFromAttr(DictionaryAttr slot);
-/// The slots of `segment` ("layer" or "global") of a compiled module.
-std::vector<::ane::runtime::SlotSpec> slotSpecsOf(ModuleOp module,
-                                                  StringRef segment);
-
-} // namespace mlir::ane
+} // namespace ane
 
 #endif // ANE_LIB_COMPILE_H

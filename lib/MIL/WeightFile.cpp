@@ -102,6 +102,17 @@ int blobBits(BlobDType d) {
 
 std::vector<uint8_t> packSubByte(const std::vector<int64_t> &values, int bits) {
   std::vector<uint8_t> out((values.size() * bits + 7) / 8, 0);
+  // Whole bytes and nibbles (int8, int4: most weights) take the short way.
+  if (bits == 8) {
+    for (size_t i = 0; i < values.size(); ++i)
+      out[i] = static_cast<uint8_t>(values[i]);
+    return out;
+  }
+  if (bits == 4) {
+    for (size_t i = 0; i < values.size(); ++i)
+      out[i / 2] |= static_cast<uint8_t>((values[i] & 0xF) << (4 * (i % 2)));
+    return out;
+  }
   uint64_t mask = (uint64_t(1) << bits) - 1;
   for (size_t i = 0; i < values.size(); ++i) {
     uint64_t v = static_cast<uint64_t>(values[i]) & mask;
@@ -117,6 +128,14 @@ std::vector<uint8_t> packSubByte(const std::vector<int64_t> &values, int bits) {
 std::vector<int64_t> unpackSubByte(const uint8_t *bytes, size_t count, int bits,
                                    bool isSigned) {
   std::vector<int64_t> out(count);
+  if (bits == 8 || bits == 4) {
+    int64_t signBit = int64_t(1) << (bits - 1);
+    for (size_t i = 0; i < count; ++i) {
+      int64_t v = bits == 8 ? bytes[i] : (bytes[i / 2] >> (4 * (i % 2))) & 0xF;
+      out[i] = isSigned && (v & signBit) ? v - 2 * signBit : v;
+    }
+    return out;
+  }
   for (size_t i = 0; i < count; ++i) {
     uint64_t v = 0;
     size_t bit = i * bits;

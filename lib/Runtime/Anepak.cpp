@@ -444,6 +444,16 @@ void resealAnepak(uint8_t *data, uint64_t size) {
   std::memcpy(data + 48, &sum, 8);
 }
 
+bool hasAnepakMagic(const std::string &path) {
+  char magic[8] = {};
+  std::FILE *f = std::fopen(path.c_str(), "rb");
+  if (!f)
+    return false;
+  bool yes = std::fread(magic, 1, 8, f) == 8 && !std::memcmp(magic, kMagic, 8);
+  std::fclose(f);
+  return yes;
+}
+
 Result<ModelImage> openAnepak(const std::string &path) {
   auto file = MappedFile::open(path);
   if (!file.ok())

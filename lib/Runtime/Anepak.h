@@ -73,6 +73,9 @@ Status writeAnepak(const std::string &path, const model::ModelSpec &spec,
                    const KernelSet &kernels, const PackProgress &progress = {},
                    int threads = 1);
 
+/// Whether the file at `path` starts with the .anepak magic.
+bool hasAnepakMagic(const std::string &path);
+
 /// Maps and checks a .anepak: every section's bounds and checksum, the
 /// manifest, and that the sections match it. Errors name the file and the
 /// section.

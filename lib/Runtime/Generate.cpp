@@ -111,8 +111,9 @@ generate(const ForwardFn &forward, const model::Tokenizer &tokenizer,
     if (stats.newTokens == newTokens)
       break;
     logits = forward({next}, int64_t(tokens.size()) - 1);
+    ++stats.decodeSteps;
   }
-  stats.newSeconds =
+  stats.decodeSeconds =
       std::chrono::duration<double>(Clock::now() - start).count();
   if (!logits.ok())
     return logits.status();

@@ -51,8 +51,9 @@ using ForwardFn = std::function<Result<std::vector<float>>(
 struct GenerationStats {
   int64_t promptTokens = 0; // BOS included
   int64_t newTokens = 0;
+  int64_t decodeSteps = 0;  // forward calls after the prompt's
   double promptSeconds = 0; // the prompt's forward pass
-  double newSeconds = 0;    // the decode steps after it
+  double decodeSeconds = 0; // the decode steps and sampling after it
 };
 
 /// llama2.c's loop with prefill: `prompt` (BOS first) in one forward call,

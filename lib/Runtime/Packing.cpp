@@ -113,14 +113,33 @@ namespace {
 /// codes go to `codes` when it is given.
 double groupError(const float *p, int64_t n, float scale, int64_t qmax,
                   int64_t *codes) {
+  // This loop runs about fifteen times per weight while a 4-bit scale is
+  // searched, so it rounds with the 1.5 * 2^23 trick (nearest even, exact
+  // for |x| < 2^22; clamping first keeps x small) and sums in eight float
+  // lanes, which the compiler vectorises.
+  const float inv = 1.0f / scale, lo = float(-qmax - 1), hi = float(qmax);
+  const float magic = 12582912.0f;
+  auto code = [&](float v) {
+    float x = std::clamp(v * inv, lo - 1.0f, hi + 1.0f);
+    return std::clamp((x + magic) - magic, lo, hi);
+  };
+  float lanes[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) {
+      float d = p[i + k] - code(p[i + k]) * scale;
+      lanes[k] += d * d;
+    }
   double err = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t c = std::clamp<int64_t>(std::lround(p[i] / scale), -qmax - 1, qmax);
-    double d = double(p[i]) - double(c) * scale;
+  for (float l : lanes)
+    err += l;
+  for (; i < n; ++i) {
+    float d = p[i] - code(p[i]) * scale;
     err += d * d;
-    if (codes)
-      codes[i] = c;
   }
+  if (codes)
+    for (int64_t j = 0; j < n; ++j)
+      codes[j] = int64_t(code(p[j]));
   return err;
 }
 

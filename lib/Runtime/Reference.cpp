@@ -73,10 +73,28 @@ void softmax(float *x, int64_t n) {
 
 } // namespace
 
+Status ReferenceModel::loadWeights(int layer, Layer &L) const {
+  std::pair<std::vector<float> *, Role> roles[] = {
+      {&L.attnNorm, Role::AttnNorm}, {&L.wq, Role::AttnQ},
+      {&L.wk, Role::AttnK},          {&L.wv, Role::AttnV},
+      {&L.wo, Role::AttnOut},        {&L.ffnNorm, Role::FfnNorm},
+      {&L.gate, Role::FfnGate},      {&L.up, Role::FfnUp},
+      {&L.down, Role::FfnDown}};
+  for (auto &[into, role] : roles) {
+    auto t = tensorOf(*spec, role, layer);
+    if (!t.ok())
+      return t.status();
+    *into = std::move(*t);
+  }
+  return Status::success();
+}
+
 Result<ReferenceModel> ReferenceModel::load(const model::ModelSpec &spec,
-                                            int64_t context) {
+                                            int64_t context, bool streaming) {
   ReferenceModel m;
   m.config_ = spec.config;
+  m.spec = &spec;
+  m.streaming = streaming;
   if (Status s = m.config_.validate(); !s.ok())
     return s;
   if (context < 0 || context > (int64_t(1) << 24))
@@ -99,15 +117,8 @@ Result<ReferenceModel> ReferenceModel::load(const model::ModelSpec &spec,
   m.layers.resize(c.nLayers);
   for (int l = 0; s.ok() && l < c.nLayers; ++l) {
     Layer &L = m.layers[l];
-    std::pair<std::vector<float> *, Role> roles[] = {
-        {&L.attnNorm, Role::AttnNorm}, {&L.wq, Role::AttnQ},
-        {&L.wk, Role::AttnK},          {&L.wv, Role::AttnV},
-        {&L.wo, Role::AttnOut},        {&L.ffnNorm, Role::FfnNorm},
-        {&L.gate, Role::FfnGate},      {&L.up, Role::FfnUp},
-        {&L.down, Role::FfnDown}};
-    for (auto &[into, role] : roles)
-      if (s.ok())
-        s = take(*into, role, l);
+    if (!streaming)
+      s = m.loadWeights(l, L);
     L.keys.assign(m.context * c.kvDim(), 0.0f);
     L.values.assign(m.context * c.kvDim(), 0.0f);
   }
@@ -130,12 +141,17 @@ Result<std::vector<float>> ReferenceModel::forward(int32_t token, int64_t pos) {
                        embedding.begin() + (token + 1) * d);
   std::vector<float> xb(std::max(d, qd)), q(qd), att(pos + 1), h1(c.hiddenDim),
       h3(c.hiddenDim), out(std::max(d, qd));
-  for (Layer &L : layers) {
-    rmsNorm(xb.data(), x.data(), L.attnNorm, d, c.normEps);
+  for (size_t l = 0; l < layers.size(); ++l) {
+    Layer &L = layers[l];
+    if (streaming)
+      if (Status s = loadWeights(int(l), scratch); !s.ok())
+        return s;
+    const Layer &W = streaming ? scratch : L;
+    rmsNorm(xb.data(), x.data(), W.attnNorm, d, c.normEps);
     float *k = L.keys.data() + pos * kvd, *v = L.values.data() + pos * kvd;
-    matVec(q.data(), L.wq, xb.data(), qd, d);
-    matVec(k, L.wk, xb.data(), kvd, d);
-    matVec(v, L.wv, xb.data(), kvd, d);
+    matVec(q.data(), W.wq, xb.data(), qd, d);
+    matVec(k, W.wk, xb.data(), kvd, d);
+    matVec(v, W.wv, xb.data(), kvd, d);
     rope(q.data(), qd, hd, pos, c.ropeTheta);
     rope(k, kvd, hd, pos, c.ropeTheta);
     for (int64_t h = 0; h < c.nHeads; ++h) {
@@ -157,15 +173,15 @@ Result<std::vector<float>> ReferenceModel::forward(int32_t token, int64_t pos) {
           oh[i] += att[t] * vt[i];
       }
     }
-    matVec(out.data(), L.wo, xb.data(), d, qd);
+    matVec(out.data(), W.wo, xb.data(), d, qd);
     for (int64_t i = 0; i < d; ++i)
       x[i] += out[i];
-    rmsNorm(xb.data(), x.data(), L.ffnNorm, d, c.normEps);
-    matVec(h1.data(), L.gate, xb.data(), c.hiddenDim, d);
-    matVec(h3.data(), L.up, xb.data(), c.hiddenDim, d);
+    rmsNorm(xb.data(), x.data(), W.ffnNorm, d, c.normEps);
+    matVec(h1.data(), W.gate, xb.data(), c.hiddenDim, d);
+    matVec(h3.data(), W.up, xb.data(), c.hiddenDim, d);
     for (int64_t i = 0; i < c.hiddenDim; ++i)
       h1[i] = h1[i] / (1.0f + std::exp(-h1[i])) * h3[i];
-    matVec(out.data(), L.down, h1.data(), d, c.hiddenDim);
+    matVec(out.data(), W.down, h1.data(), d, c.hiddenDim);
     for (int64_t i = 0; i < d; ++i)
       x[i] += out[i];
   }

@@ -19,11 +19,15 @@ namespace ane::runtime {
 
 class ReferenceModel {
 public:
-  /// Dequantizes every tensor to fp32 (a small model's worth of memory).
-  /// `context` sizes the KV cache; 0 means the model's own max_seq_len
-  /// (which a GGUF may set below what its RoPE handles).
+  /// Dequantizes every tensor to fp32 (a small model's worth of memory),
+  /// or with `streaming` only the embedding and the head, reading each
+  /// layer's weights again on every step (a 7B model in about 2 GB; `spec`
+  /// must then outlive the model). `context` sizes the KV cache; 0 means
+  /// the model's own max_seq_len (which a GGUF may set below what its RoPE
+  /// handles).
   static Result<ReferenceModel> load(const model::ModelSpec &spec,
-                                     int64_t context = 0);
+                                     int64_t context = 0,
+                                     bool streaming = false);
 
   /// The logits of `token` at position `pos`; positions must come in order
   /// from 0, as the KV cache is filled one position per call.
@@ -37,7 +41,12 @@ private:
     std::vector<float> keys, values; // [context, kvDim]
   };
 
+  Status loadWeights(int layer, Layer &into) const;
+
   model::Config config_;
+  const model::ModelSpec *spec = nullptr;
+  bool streaming = false;
+  Layer scratch; // the current layer's weights when streaming
   int64_t context = 0;
   std::vector<float> embedding, outputNorm, output;
   std::vector<Layer> layers;

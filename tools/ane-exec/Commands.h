@@ -23,7 +23,11 @@ struct ModelOptions {
 Result<model::Tokenizer> loadTokenizer(const model::ModelSpec &spec,
                                        const std::string &tokenizerPath);
 
+void addBenchCommand(CLI::App &app);
+void addCompileCommand(CLI::App &app);
+void addEvalCommand(CLI::App &app);
 void addInspectCommand(CLI::App &app);
+void addRunCommand(CLI::App &app);
 void addTokenizeCommand(CLI::App &app);
 
 } // namespace ane::exec

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "tools/ane-exec/Commands.h"
+#include "tools/ane-exec/ModelLoader.h"
 
 #include <chrono>
 
@@ -13,18 +14,6 @@
 
 namespace ane::exec {
 namespace {
-
-std::string humanBytes(uint64_t b) {
-  const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(b);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  return u == 0 ? fmt::format("{} B", b)
-                : fmt::format("{:.2f} {}", v, units[u]);
-}
 
 struct InspectOptions : ModelOptions {
   int readLayer = -1;

@@ -40,6 +40,10 @@ Result<model::Tokenizer> loadTokenizer(const model::ModelSpec &spec,
 int main(int argc, char **argv) {
   CLI::App app{"ane-exec: run Llama-family models compiled by ane-mlir"};
   app.require_subcommand(1);
+  ane::exec::addRunCommand(app);
+  ane::exec::addCompileCommand(app);
+  ane::exec::addEvalCommand(app);
+  ane::exec::addBenchCommand(app);
   ane::exec::addInspectCommand(app);
   ane::exec::addTokenizeCommand(app);
   try {

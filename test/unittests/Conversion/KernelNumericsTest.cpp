@@ -7,7 +7,6 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "lib/Compile.h"
 #include "lib/Dialect/AneMil/Export/MILTranslation.h"
 #include "lib/Dialect/AneMil/IR/AneMilOps.h"
 #include "lib/Dialect/AneMil/Transforms/Passes.h"
@@ -18,6 +17,7 @@
 #include "lib/Pipelines.h"
 #include "lib/Runtime/Cpu/Executor.h"
 #include "lib/Runtime/Packing.h"
+#include "lib/WeightSlots.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "test/unittests/Conversion/CompiledKernels.h"
 

@@ -46,6 +46,22 @@ TEST(ReferenceTest, GgufCheckpointMatchesLlama2c) {
   expectGoldenStory("stories260K-f32.gguf", *spec->tokenizer);
 }
 
+/// Reading each layer again on every step computes the same logits.
+TEST(ReferenceTest, StreamingLayersGivesTheSameLogits) {
+  auto spec = openModel(test::sharedPath("models/stories260K.bin"));
+  ASSERT_TRUE(spec.ok()) << spec.message();
+  auto whole = ReferenceModel::load(*spec, 16);
+  auto streamed = ReferenceModel::load(*spec, 16, /*streaming=*/true);
+  ASSERT_TRUE(whole.ok() && streamed.ok());
+  for (int64_t pos = 0; pos < 16; ++pos) {
+    int32_t token = int32_t(7 * pos + 1);
+    auto a = whole->forward(token, pos);
+    auto b = streamed->forward(token, pos);
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(*a, *b) << pos;
+  }
+}
+
 TEST(ReferenceTest, OutOfRangeTokenOrPositionIsAnError) {
   auto spec = openModel("synthetic:tiny");
   ASSERT_TRUE(spec.ok()) << spec.message();

@@ -1,0 +1,120 @@
+//===- BenchCommand.cpp - ane-exec bench ----------------------------------===//
+//
+// Times the whole path on one model: compile, pack, a prefill of --pp
+// tokens, --tg decode steps, the weight swap per layer, and peak memory.
+// The tokens are fixed pseudo-random ids, so no tokenizer is needed.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tools/ane-exec/Commands.h"
+#include "tools/ane-exec/ModelLoader.h"
+
+#include "lib/Runtime/Engine.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+namespace ane::exec {
+namespace {
+
+struct BenchOptions {
+  ModelOptions model;
+  BuildOptions build;
+  int64_t pp = 16; // prompt tokens
+  int64_t tg = 4;  // decode steps
+  bool json = false;
+};
+
+double since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t)
+      .count();
+}
+
+int bench(const BenchOptions &o) {
+  BuildOptions build = o.build;
+  if (build.prefill > o.pp)
+    build.prefill = o.pp;
+  auto loaded = loadModel(o.model, build, o.pp + o.tg);
+  if (!loaded.ok())
+    return fail(loaded.message());
+  const runtime::ModelImage &image = loaded->image;
+  auto engine = runtime::Engine::create(image);
+  if (!engine.ok())
+    return fail(engine.message());
+  int64_t vocab = image.kernels.config.vocabSize;
+  std::vector<int32_t> prompt;
+  for (int64_t i = 0; i < o.pp; ++i)
+    prompt.push_back(int32_t((i * 7919 + 13) % vocab));
+
+  auto start = std::chrono::steady_clock::now();
+  auto logits = engine->forward(prompt, 0);
+  double prefillSeconds = since(start);
+  if (!logits.ok())
+    return fail(logits.message());
+  runtime::EngineStats afterPrefill = engine->stats();
+  start = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < o.tg && logits.ok(); ++i)
+    logits = engine->decode(int32_t((i * 104729 + 1) % vocab), o.pp + i);
+  double decodeSeconds = since(start);
+  if (!logits.ok())
+    return fail(logits.message());
+  const runtime::EngineStats &s = engine->stats();
+  int64_t swaps = s.swaps - afterPrefill.swaps;
+  double swapMs =
+      swaps ? 1e3 * (s.swapSeconds - afterPrefill.swapSeconds) / swaps : 0.0;
+  uint64_t weightBytes = image.globalSegment.size;
+  for (const runtime::Bytes &l : image.layerSegments)
+    weightBytes += l.size;
+  double prefillRate = o.pp / prefillSeconds;
+  double decodeRate = o.tg ? o.tg / decodeSeconds : 0.0;
+  const runtime::KernelSet &ks = image.kernels;
+  if (o.json) {
+    fmt::print("{{\"model\":\"{}\",\"scheme\":\"{}\",\"dtype\":\"{}\","
+               "\"weight_binding\":\"{}\",\"pp\":{},\"tg\":{},"
+               "\"prefill_tok_s\":{:.4f},\"decode_tok_s\":{:.4f},"
+               "\"compile_s\":{:.4f},\"pack_s\":{:.4f},"
+               "\"swap_ms_per_layer\":{:.6f},\"peak_rss_bytes\":{},"
+               "\"weight_bytes_per_token\":{}}}\n",
+               loaded->spec ? loaded->spec->source : o.model.model, ks.scheme,
+               mil::dtypeName(ks.dtype), ks.weightBinding, o.pp, o.tg,
+               prefillRate, decodeRate, loaded->compileSeconds,
+               loaded->packSeconds, swapMs, peakRssBytes(), weightBytes);
+    return 0;
+  }
+  fmt::print("model      {} ({} {}, {} binding)\n",
+             loaded->spec ? loaded->spec->source : o.model.model, ks.scheme,
+             mil::dtypeName(ks.dtype), ks.weightBinding);
+  fmt::print("compile    {:.3f} s\n", loaded->compileSeconds);
+  fmt::print("pack       {:.3f} s\n", loaded->packSeconds);
+  fmt::print("prefill    {} tokens in {:.3f} s = {:.3f} tok/s\n", o.pp,
+             prefillSeconds, prefillRate);
+  fmt::print("decode     {} tokens in {:.3f} s = {:.3f} tok/s\n", o.tg,
+             decodeSeconds, decodeRate);
+  fmt::print("swap       {:.4f} ms/layer ({} swaps while decoding)\n", swapMs,
+             swaps);
+  fmt::print("weights    {} read per token\n", humanBytes(weightBytes));
+  fmt::print("peak RSS   {}\n", humanBytes(peakRssBytes()));
+  return 0;
+}
+
+} // namespace
+
+void addBenchCommand(CLI::App &app) {
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App *cmd = app.add_subcommand(
+      "bench", "time compile, pack, prefill, decode and weight swaps");
+  o->model.add(*cmd);
+  cmd->add_option("--pp", o->pp, "prompt tokens to prefill")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--tg", o->tg, "tokens to decode")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--json", o->json, "print one JSON object");
+  o->build.add(*cmd);
+  cmd->callback([o] {
+    if (int rc = bench(*o))
+      throw CLI::RuntimeError(rc);
+  });
+}
+
+} // namespace ane::exec

@@ -1,0 +1,98 @@
+//===- CompileCommand.cpp - ane-exec compile ------------------------------===//
+//
+// Compiles a model and streams its packed weights into one .anepak, a
+// layer at a time, so a 7B model never sits in memory whole.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tools/ane-exec/Commands.h"
+#include "tools/ane-exec/ModelLoader.h"
+
+#include "lib/Model/Llama2c.h"
+#include "lib/Runtime/Anepak.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <fstream>
+
+namespace ane::exec {
+namespace {
+
+struct CompileCommandOptions {
+  ModelOptions model;
+  BuildOptions build;
+  std::string output;
+};
+
+int compile(const CompileCommandOptions &o) {
+  auto spec = model::openModel(o.model.model);
+  if (!spec.ok())
+    return fail(spec.message());
+  if (!o.model.tokenizer.empty()) {
+    auto tok = loadTokenizer(*spec, o.model.tokenizer);
+    if (!tok.ok())
+      return fail(tok.message());
+    auto data = model::readLlama2cTokenizer(o.model.tokenizer);
+    spec->tokenizer = std::move(*data);
+  }
+  if (!spec->tokenizer)
+    fmt::print(stderr,
+               "warning: {} carries no tokenizer; pass -z to embed "
+               "one, or give -z to run\n",
+               spec->source);
+  // Without --ctx the kernels cover the model's own context.
+  int64_t ctx = o.build.ctx ? o.build.ctx
+                            : std::min<int64_t>(spec->config.maxSeqLen, 4096);
+  auto options = kernelSetOptions(*spec, o.build, ctx);
+  if (!options.ok())
+    return fail(options.message());
+  auto start = std::chrono::steady_clock::now();
+  auto kernels = compileKernelSet(*spec, *options);
+  if (!kernels.ok())
+    return fail(kernels.message());
+  double compileSeconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  fmt::print(stderr,
+             "compiled {} kernels ({} programs; {} {}, seq {}, ctx {}) in "
+             "{:.3f} s\n",
+             kernels->kernels.size(), kernels->programs.size(), options->scheme,
+             options->dtype, fmt::join(kernels->seqBuckets(), "/"),
+             fmt::join(kernels->ctxBuckets(), "/"), compileSeconds);
+  start = std::chrono::steady_clock::now();
+  Progress progress("packing");
+  Status written = runtime::writeAnepak(
+      o.output, *spec, *kernels,
+      [&](int64_t done, int64_t total) { progress.update(done, total); },
+      o.build.threadCount());
+  if (!written.ok())
+    return fail(written.message());
+  double packSeconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  std::ifstream file(o.output, std::ios::binary | std::ios::ate);
+  uint64_t bytes = uint64_t(file.tellg());
+  fmt::print(stderr, "wrote {} ({}) in {:.2f} s ({:.1f} MiB/s); peak RSS {}\n",
+             o.output, humanBytes(bytes), packSeconds,
+             packSeconds > 0 ? bytes / packSeconds / (1 << 20) : 0.0,
+             humanBytes(peakRssBytes()));
+  return 0;
+}
+
+} // namespace
+
+void addCompileCommand(CLI::App &app) {
+  auto o = std::make_shared<CompileCommandOptions>();
+  CLI::App *cmd = app.add_subcommand(
+      "compile", "compile a model and pack its weights into one .anepak");
+  o->model.add(*cmd);
+  cmd->add_option("-o,--output", o->output, "the .anepak to write")->required();
+  o->build.add(*cmd);
+  cmd->callback([o] {
+    if (int rc = compile(*o))
+      throw CLI::RuntimeError(rc);
+  });
+}
+
+} // namespace ane::exec

@@ -1,0 +1,232 @@
+//===- ModelLoader.cpp - what run, compile, eval and bench share ----------===//
+
+#include "tools/ane-exec/ModelLoader.h"
+
+#include "lib/Model/Llama2c.h"
+#include "lib/Runtime/Anepak.h"
+#include "lib/Runtime/ModelPacker.h"
+
+#include <fmt/format.h>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+namespace ane::exec {
+
+void BuildOptions::add(CLI::App &app) {
+  app.add_option("--quant", quant,
+                 "weight storage: f16, q8, q4, q3 or lut4 (default: the "
+                 "source's own: q4 for Q4 GGUFs, q8 for Q8/Q6, else f16)")
+      ->check(CLI::IsMember({"f16", "q8", "q4", "q3", "lut4"}));
+  app.add_option("--group", group,
+                 "quantization group along a row (0: the scheme's default)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--dtype", dtype, "kernel compute type")
+      ->check(CLI::IsMember({"fp16", "fp32"}));
+  app.add_option("--weight-binding", binding,
+                 "how a layer's weights reach the kernels: blob (weight.bin "
+                 "segments) or input (kernel inputs)")
+      ->check(CLI::IsMember({"blob", "input"}));
+  app.add_option("-c,--ctx", ctx,
+                 "context length to compile for (0: what the run needs)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--prefill", prefill,
+                 "prompt tokens per prefill call (1: no prefill bucket)")
+      ->check(CLI::Range(1, 4096));
+  app.add_option("-t,--threads", threads, "threads for packing (0: every core)")
+      ->check(CLI::NonNegativeNumber);
+}
+
+int BuildOptions::threadCount() const {
+  return threads > 0 ? threads
+                     : std::max(1, int(std::thread::hardware_concurrency()));
+}
+
+namespace {
+
+/// stories260K beside the repository when ../shared is there, else the
+/// synthetic tiny model (which carries its own tokenizer).
+ModelOptions defaultModel(const ModelOptions &given) {
+  if (!given.model.empty())
+    return given;
+  ModelOptions m = given;
+  std::string dir = ANE_DEFAULT_MODEL_DIR;
+  if (std::ifstream(dir + "/stories260K.bin").good() &&
+      std::ifstream(dir + "/tok512.bin").good()) {
+    m.model = dir + "/stories260K.bin";
+    if (m.tokenizer.empty())
+      m.tokenizer = dir + "/tok512.bin";
+  } else {
+    m.model = "synthetic:tiny";
+  }
+  fmt::print(stderr, "model: {} (the built-in default; pass -m to choose)\n",
+             m.model);
+  return m;
+}
+
+bool endsWith(const std::string &s, const std::string &suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string sourceQuant(const model::ModelSpec &spec) {
+  const model::TensorInfo *t = spec.find(model::Role::AttnQ, 0);
+  if (!t)
+    return "f16";
+  switch (t->type) {
+  case model::TensorType::Q4_0:
+  case model::TensorType::Q4_1:
+  case model::TensorType::Q4_K:
+    return "q4";
+  case model::TensorType::Q8_0:
+  case model::TensorType::Q6_K:
+    return "q8";
+  default:
+    return "f16";
+  }
+}
+
+double secondsSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t)
+      .count();
+}
+
+} // namespace
+
+Result<KernelSetOptions> kernelSetOptions(const model::ModelSpec &spec,
+                                          const BuildOptions &build,
+                                          int64_t minContext) {
+  KernelSetOptions o;
+  o.scheme = build.quant.empty() ? sourceQuant(spec) : build.quant;
+  o.group = build.group;
+  o.dtype = build.dtype;
+  o.weightBinding = build.binding;
+  o.seqBuckets = {1};
+  if (build.prefill > 1)
+    o.seqBuckets.push_back(build.prefill);
+  int64_t ctx = std::max(build.ctx, minContext);
+  if (ctx <= 0 || ctx > (int64_t(1) << 20))
+    return Status::error(fmt::format("a context of {} is out of range", ctx));
+  if (ctx > spec.config.maxSeqLen)
+    fmt::print(stderr,
+               "warning: a context of {} is longer than the model's "
+               "max_seq_len {}\n",
+               ctx, spec.config.maxSeqLen);
+  o.ctxBuckets.clear();
+  for (int64_t b = 256;; b *= 2) {
+    o.ctxBuckets.push_back(b);
+    if (b >= ctx)
+      break;
+  }
+  return o;
+}
+
+Result<LoadedModel> loadModel(const ModelOptions &given,
+                              const BuildOptions &build, int64_t minContext) {
+  ModelOptions m = defaultModel(given);
+  LoadedModel loaded;
+  if (endsWith(m.model, ".anepak") || runtime::hasAnepakMagic(m.model)) {
+    auto image = runtime::openAnepak(m.model);
+    if (!image.ok())
+      return image.status();
+    loaded.image = std::move(*image);
+    if (!m.tokenizer.empty()) {
+      auto data = model::readLlama2cTokenizer(m.tokenizer);
+      if (!data.ok())
+        return data.status();
+      loaded.image.tokenizer = std::move(*data);
+    }
+    if (!loaded.image.tokenizer)
+      return Status::error(m.model + " carries no tokenizer: pass -z");
+    auto tok = model::Tokenizer::create(*loaded.image.tokenizer);
+    if (!tok.ok())
+      return tok.status();
+    loaded.tokenizer = std::move(*tok);
+    return loaded;
+  }
+
+  auto spec = model::openModel(m.model);
+  if (!spec.ok())
+    return spec.status();
+  loaded.spec = std::move(*spec);
+  const model::ModelSpec &s = *loaded.spec;
+  auto tok = loadTokenizer(s, m.tokenizer);
+  if (!tok.ok())
+    return tok.status();
+  loaded.tokenizer = std::move(*tok);
+  auto options = kernelSetOptions(s, build, minContext);
+  if (!options.ok())
+    return options.status();
+
+  auto start = std::chrono::steady_clock::now();
+  auto kernels = compileKernelSet(s, *options);
+  if (!kernels.ok())
+    return kernels.status();
+  loaded.compileSeconds = secondsSince(start);
+  fmt::print(stderr,
+             "compiled {} kernels ({} programs; {} {}, seq {}, ctx {}) in "
+             "{:.3f} s\n",
+             kernels->kernels.size(), kernels->programs.size(), options->scheme,
+             options->dtype, fmt::join(kernels->seqBuckets(), "/"),
+             fmt::join(kernels->ctxBuckets(), "/"), loaded.compileSeconds);
+
+  start = std::chrono::steady_clock::now();
+  Progress progress("packing");
+  auto image = runtime::packImage(
+      s, std::move(*kernels),
+      [&](int64_t done, int64_t total) { progress.update(done, total); },
+      build.threadCount());
+  if (!image.ok())
+    return image.status();
+  loaded.packSeconds = secondsSince(start);
+  uint64_t bytes = image->embedding.size + image->globalSegment.size;
+  for (const runtime::Bytes &l : image->layerSegments)
+    bytes += l.size;
+  fmt::print(stderr, "packed {} of weights in {:.2f} s\n", humanBytes(bytes),
+             loaded.packSeconds);
+  loaded.image = std::move(*image);
+  return loaded;
+}
+
+Progress::Progress(std::string label)
+    : label(std::move(label)), terminal(isatty(STDERR_FILENO)) {}
+
+void Progress::update(int64_t done, int64_t total) {
+  if (!terminal && done != total)
+    return;
+  const int width = 30;
+  int filled = total ? int(width * done / total) : width;
+  fmt::print(stderr, "{}{} [{}{}] {}/{}{}", terminal ? "\r" : "", label,
+             std::string(filled, '='), std::string(width - filled, ' '), done,
+             total, done == total ? "\n" : "");
+  std::fflush(stderr);
+}
+
+std::string humanBytes(uint64_t b) {
+  const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(b);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{} B", b)
+                : fmt::format("{:.2f} {}", v, units[u]);
+}
+
+uint64_t peakRssBytes() {
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return uint64_t(usage.ru_maxrss) * 1024; // Linux reports KiB
+}
+
+int fail(const std::string &message) {
+  fmt::print(stderr, "error: {}\n", message);
+  return 1;
+}
+
+} // namespace ane::exec

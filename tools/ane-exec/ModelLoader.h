@@ -1,0 +1,74 @@
+//===- ModelLoader.h - what run, compile, eval and bench share --*- C++ -*-===//
+//
+// Opens `-m` as the runtime will run it: a .anepak is mapped as is; any other
+// model is compiled by ane-compile for the requested buckets and packed in
+// memory, with progress on stderr.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ANE_TOOLS_ANE_EXEC_MODELLOADER_H
+#define ANE_TOOLS_ANE_EXEC_MODELLOADER_H
+
+#include "tools/ane-exec/Commands.h"
+
+#include "lib/Compile.h"
+#include "lib/Runtime/KernelSet.h"
+
+#include <optional>
+#include <string>
+
+namespace ane::exec {
+
+/// How a model file becomes kernels and packed weights.
+struct BuildOptions {
+  std::string quant; // empty: follow the source's own storage
+  int64_t group = 0;
+  std::string dtype = "fp16";
+  std::string binding = "blob";
+  int64_t ctx = 0; // 0: what the command needs
+  int64_t prefill = 16;
+  int threads = 0; // 0: every core
+  void add(CLI::App &app);
+  int threadCount() const;
+};
+
+struct LoadedModel {
+  std::optional<model::ModelSpec> spec; // none for a .anepak
+  runtime::ModelImage image;
+  std::optional<model::Tokenizer> tokenizer;
+  double compileSeconds = 0, packSeconds = 0;
+};
+
+/// -m's model (the built-in default when empty), ready for an engine whose
+/// context holds at least `minContext` positions.
+Result<LoadedModel> loadModel(const ModelOptions &model,
+                              const BuildOptions &build, int64_t minContext);
+
+/// The kernel set options for `spec`: quantization from the flag or the
+/// source, seq buckets {1, prefill}, ctx buckets 256, 512, ... up to the
+/// first that holds `minContext`.
+Result<KernelSetOptions> kernelSetOptions(const model::ModelSpec &spec,
+                                          const BuildOptions &build,
+                                          int64_t minContext);
+
+/// Draws "label [=====     ] 3/10" on stderr (redrawn in place on a
+/// terminal, printed once at the end otherwise).
+class Progress {
+public:
+  explicit Progress(std::string label);
+  void update(int64_t done, int64_t total);
+
+private:
+  std::string label;
+  bool terminal;
+};
+
+std::string humanBytes(uint64_t bytes);
+/// The process's peak resident set so far.
+uint64_t peakRssBytes();
+/// Prints "error: <message>" to stderr and returns 1.
+int fail(const std::string &message);
+
+} // namespace ane::exec
+
+#endif // ANE_TOOLS_ANE_EXEC_MODELLOADER_H

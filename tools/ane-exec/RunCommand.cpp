@@ -1,0 +1,102 @@
+//===- RunCommand.cpp - ane-exec run --------------------------------------===//
+//
+// Generates text the way llama2.c prints it: stdout carries only the prompt
+// and the generated text and a final newline; what was compiled, progress
+// and the closing summary (tokens, tok/s, swap time, peak memory) go to
+// stderr.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tools/ane-exec/Commands.h"
+#include "tools/ane-exec/ModelLoader.h"
+
+#include "lib/Runtime/Engine.h"
+#include "lib/Runtime/Generate.h"
+
+#include <fmt/format.h>
+
+namespace ane::exec {
+namespace {
+
+struct RunOptions {
+  ModelOptions model;
+  BuildOptions build;
+  runtime::SamplerOptions sampler;
+  std::string prompt;
+  int64_t n = 128;
+};
+
+int run(const RunOptions &o) {
+  // The prompt's token count is not known before the tokenizer is loaded;
+  // its bytes (+2 for BOS and the leading space) bound it.
+  int64_t needed = int64_t(o.prompt.size()) + 2 + o.n;
+  auto loaded = loadModel(o.model, o.build, needed);
+  if (!loaded.ok())
+    return fail(loaded.message());
+  auto engine = runtime::Engine::create(loaded->image);
+  if (!engine.ok())
+    return fail(engine.message());
+  runtime::Sampler sampler(o.sampler);
+  auto forward = [&](const std::vector<int32_t> &tokens, int64_t pos) {
+    return engine->forward(tokens, pos);
+  };
+  auto stats = runtime::generate(forward, *loaded->tokenizer, o.prompt, o.n,
+                                 sampler, [](const std::string &piece) {
+                                   fmt::print("{}", piece);
+                                   std::fflush(stdout);
+                                 });
+  fmt::print("\n");
+  std::fflush(stdout);
+  if (!stats.ok())
+    return fail(stats.message());
+  const runtime::EngineStats &es = engine->stats();
+  auto rate = [](int64_t n, double s) { return s > 0 ? n / s : 0.0; };
+  fmt::print(stderr,
+             "prompt: {} tokens in {:.3f} s ({:.1f} tok/s); generated {} "
+             "tokens, decode {:.2f} tok/s; swap {:.4f} ms/layer; peak RSS "
+             "{}\n",
+             stats->promptTokens, stats->promptSeconds,
+             rate(stats->promptTokens, stats->promptSeconds), stats->newTokens,
+             rate(stats->decodeSteps, stats->decodeSeconds),
+             es.swaps ? 1e3 * es.swapSeconds / es.swaps : 0.0,
+             humanBytes(peakRssBytes()));
+  return 0;
+}
+
+} // namespace
+
+void addRunCommand(CLI::App &app) {
+  auto o = std::make_shared<RunOptions>();
+  CLI::App *cmd = app.add_subcommand(
+      "run", "generate text: the prompt, then -n new tokens, on stdout");
+  cmd->add_option("-m,--model", o->model.model,
+                  "a .gguf, llama2.c .bin, .anepak or synthetic:NAME "
+                  "(default: stories260K from ../shared, else synthetic:tiny)");
+  cmd->add_option("-z,--tokenizer", o->model.tokenizer,
+                  "llama2.c tokenizer.bin, for checkpoints that carry none");
+  cmd->add_option("-p,--prompt", o->prompt, "the prompt (BOS is added)");
+  cmd->add_option("-n,--n-predict", o->n, "new tokens to generate")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--temp", o->sampler.temperature,
+                  "sampling temperature; 0 is greedy")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--top-k", o->sampler.topK, "keep the k likeliest (0: all)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--top-p", o->sampler.topP,
+                  "keep the likeliest tokens holding this probability")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--repeat-penalty", o->sampler.repeatPenalty,
+                  "divide the logits of recent tokens by this (1: off)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--repeat-last-n", o->sampler.repeatLastN,
+                  "how many recent tokens the penalty covers")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("-s,--seed", o->sampler.seed, "sampler seed");
+  o->build.add(*cmd);
+  cmd->callback([o] {
+    if (int rc = run(*o))
+      throw CLI::RuntimeError(rc);
+  });
+}
+
+} // namespace ane::exec
