@@ -47,12 +47,13 @@ fuzz_smoke() {
   [ -f "$dir/build.ninja" ] || cmake -S . -B "$dir" -G Ninja -DANE_CORE_ONLY=ON \
     -DANE_BUILD_FUZZERS=ON -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
     -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined"
-  cmake --build "$dir" --target mil-parse-fuzzer weight-file-fuzzer gguf-fuzzer
+  cmake --build "$dir" --target mil-parse-fuzzer weight-file-fuzzer gguf-fuzzer \
+    anepak-fuzzer
   # libFuzzer adds inputs to its corpus folder, so work on a copy.
   local corpus="$dir/corpus-mil"
   mkdir -p "$corpus" "$dir/corpus-weights"
   cp ../shared/mil/corpus/*.mil "$corpus/"
-  echo "== fuzzing the MIL parser, weight.bin and GGUF readers for 3 x 15 s" >&2
+  echo "== fuzzing the MIL parser, weight.bin, GGUF and .anepak readers for 4 x 15 s" >&2
   "$dir/test/fuzz/mil-parse-fuzzer" -max_total_time=15 -seed=1 \
     -artifact_prefix="$dir/" -dict=test/fuzz/mil.dict "$corpus" 2>&1 | tail -1
   "$dir/test/fuzz/weight-file-fuzzer" -max_total_time=15 -seed=1 \
@@ -61,15 +62,22 @@ fuzz_smoke() {
   cp ../shared/models/stories260K-f16.gguf "$dir/corpus-gguf/"
   "$dir/test/fuzz/gguf-fuzzer" -max_total_time=15 -seed=1 -max_len=4096 \
     -artifact_prefix="$dir/" "$dir/corpus-gguf" 2>&1 | tail -1
+  # A one-layer model written by the main build's ane-exec seeds the corpus.
+  mkdir -p "$dir/corpus-anepak"
+  "$BUILD_DIR/bin/ane-exec" compile -m 'synthetic:tiny?layers=1' --ctx 64 \
+    --prefill 1 -o "$dir/corpus-anepak/tiny.anepak" 2>/dev/null
+  "$dir/test/fuzz/anepak-fuzzer" -max_total_time=15 -seed=1 \
+    -artifact_prefix="$dir/" "$dir/corpus-anepak" 2>&1 | tail -1
 }
 
 case "${1:-}" in
 run)
   install_missing
   configure
-  cmake --build "$BUILD_DIR" --target ane-opt
-  echo "== ane-opt docs/examples/llama-layer.mlir" >&2
-  "$BUILD_DIR/bin/ane-opt" docs/examples/llama-layer.mlir
+  cmake --build "$BUILD_DIR" --target ane-exec
+  # stories260K from ../shared when it is there, else synthetic:tiny.
+  echo "== ane-exec run -p \"Once upon a time\" -n 128" >&2
+  "$BUILD_DIR/bin/ane-exec" run -p "Once upon a time" -n 128
   ;;
 test)
   install_missing

@@ -47,20 +47,11 @@ int compile(const CompileCommandOptions &o) {
   auto options = kernelSetOptions(*spec, o.build, ctx);
   if (!options.ok())
     return fail(options.message());
-  auto start = std::chrono::steady_clock::now();
-  auto kernels = compileKernelSet(*spec, *options);
+  double compileSeconds = 0;
+  auto kernels = compileAndReport(*spec, *options, compileSeconds);
   if (!kernels.ok())
     return fail(kernels.message());
-  double compileSeconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
-  fmt::print(stderr,
-             "compiled {} kernels ({} programs; {} {}, seq {}, ctx {}) in "
-             "{:.3f} s\n",
-             kernels->kernels.size(), kernels->programs.size(), options->scheme,
-             options->dtype, fmt::join(kernels->seqBuckets(), "/"),
-             fmt::join(kernels->ctxBuckets(), "/"), compileSeconds);
-  start = std::chrono::steady_clock::now();
+  auto start = std::chrono::steady_clock::now();
   Progress progress("packing");
   Status written = runtime::writeAnepak(
       o.output, *spec, *kernels,

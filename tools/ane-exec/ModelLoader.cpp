@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <thread>
@@ -125,6 +126,21 @@ Result<KernelSetOptions> kernelSetOptions(const model::ModelSpec &spec,
   return o;
 }
 
+Result<runtime::KernelSet> compileAndReport(const model::ModelSpec &spec,
+                                            const KernelSetOptions &options,
+                                            double &seconds) {
+  auto start = std::chrono::steady_clock::now();
+  auto kernels = compileKernelSet(spec, options);
+  if (!kernels.ok())
+    return kernels.status();
+  seconds = secondsSince(start);
+  fmt::print(stderr,
+             "compiled {} ({} kernels, {} programs, {} {}) in {:.3f} s\n",
+             describeKernels(*kernels), kernels->kernels.size(),
+             kernels->programs.size(), options.scheme, options.dtype, seconds);
+  return kernels;
+}
+
 Result<LoadedModel> loadModel(const ModelOptions &given,
                               const BuildOptions &build, int64_t minContext) {
   ModelOptions m = defaultModel(given);
@@ -162,19 +178,11 @@ Result<LoadedModel> loadModel(const ModelOptions &given,
   if (!options.ok())
     return options.status();
 
-  auto start = std::chrono::steady_clock::now();
-  auto kernels = compileKernelSet(s, *options);
+  auto kernels = compileAndReport(s, *options, loaded.compileSeconds);
   if (!kernels.ok())
     return kernels.status();
-  loaded.compileSeconds = secondsSince(start);
-  fmt::print(stderr,
-             "compiled {} kernels ({} programs; {} {}, seq {}, ctx {}) in "
-             "{:.3f} s\n",
-             kernels->kernels.size(), kernels->programs.size(), options->scheme,
-             options->dtype, fmt::join(kernels->seqBuckets(), "/"),
-             fmt::join(kernels->ctxBuckets(), "/"), loaded.compileSeconds);
 
-  start = std::chrono::steady_clock::now();
+  auto start = std::chrono::steady_clock::now();
   Progress progress("packing");
   auto image = runtime::packImage(
       s, std::move(*kernels),
@@ -204,6 +212,16 @@ void Progress::update(int64_t done, int64_t total) {
              std::string(filled, '='), std::string(width - filled, ' '), done,
              total, done == total ? "\n" : "");
   std::fflush(stderr);
+}
+
+std::string describeKernels(const runtime::KernelSet &kernels) {
+  std::vector<std::string> names;
+  for (const runtime::KernelDesc &k : kernels.kernels)
+    if (std::find(names.begin(), names.end(), k.name) == names.end())
+      names.push_back(k.name);
+  return fmt::format("{} for seq {}, ctx {}", fmt::join(names, ", "),
+                     fmt::join(kernels.seqBuckets(), "/"),
+                     fmt::join(kernels.ctxBuckets(), "/"));
 }
 
 std::string humanBytes(uint64_t b) {

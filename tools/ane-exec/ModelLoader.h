@@ -51,6 +51,11 @@ Result<KernelSetOptions> kernelSetOptions(const model::ModelSpec &spec,
                                           const BuildOptions &build,
                                           int64_t minContext);
 
+/// compileKernelSet, timed, with a one-line summary on stderr.
+Result<runtime::KernelSet> compileAndReport(const model::ModelSpec &spec,
+                                            const KernelSetOptions &options,
+                                            double &seconds);
+
 /// Draws "label [=====     ] 3/10" on stderr (redrawn in place on a
 /// terminal, printed once at the end otherwise).
 class Progress {
@@ -63,6 +68,8 @@ private:
   bool terminal;
 };
 
+/// "attn_qkv, ..., lm_head for seq 1/16, ctx 256/512".
+std::string describeKernels(const runtime::KernelSet &kernels);
 std::string humanBytes(uint64_t bytes);
 /// The process's peak resident set so far.
 uint64_t peakRssBytes();
