@@ -2,7 +2,7 @@
 
 #include "lib/Runtime/Engine.h"
 
-#include "lib/MIL/Text.h"
+#include "lib/Runtime/Cpu/Executor.h"
 
 #include <fmt/format.h>
 
@@ -18,16 +18,6 @@ using Clock = std::chrono::steady_clock;
 
 double secondsSince(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-Result<WeightFiles> weightFilesOf(Bytes segment, const std::string &name) {
-  auto reader =
-      mil::WeightReader::fromBuffer(segment.data, segment.size, name, nullptr);
-  if (!reader.ok())
-    return reader.status();
-  WeightFiles files;
-  files.emplace(mil::kModelWeightPath, std::move(*reader));
-  return files;
 }
 
 /// cos and sin of (pos + s) * θ^(-2p/hd) as [1, hd/2, 1, seq] tables.
@@ -94,9 +84,12 @@ int64_t blobCount(const std::vector<SlotSpec> &slots,
 Result<std::map<std::string, std::vector<Tensor>>>
 decodeSlots(const std::vector<SlotSpec> &slots, Bytes segment,
             const std::string &name) {
-  auto files = weightFilesOf(segment, name);
-  if (!files.ok())
-    return files.status();
+  auto reader =
+      mil::WeightReader::fromBuffer(segment.data, segment.size, name, nullptr);
+  if (!reader.ok())
+    return reader.status();
+  WeightFiles files;
+  files.emplace(mil::kModelWeightPath, std::move(*reader));
   std::map<std::string, std::vector<Tensor>> out;
   for (const SlotSpec &s : slots)
     for (const BlobSpec &b : s.blobs) {
@@ -105,7 +98,7 @@ decodeSlots(const std::vector<SlotSpec> &slots, Bytes segment,
       type.dims = b.shape;
       auto t = decodeLiteral(
           mil::Value::makeBlobFile(type, mil::kModelWeightPath, b.offset),
-          *files);
+          files);
       if (!t.ok())
         return Status::error(
             fmt::format("{} slot '{}': {}", name, s.role, t.message()));
@@ -116,7 +109,8 @@ decodeSlots(const std::vector<SlotSpec> &slots, Bytes segment,
 
 } // namespace
 
-Result<Engine> Engine::create(const ModelImage &image) {
+Result<Engine> Engine::create(const ModelImage &image,
+                              std::string_view backendName) {
   const KernelSet &ks = image.kernels;
   const model::Config &c = ks.config;
   if (Status s = ks.validate(); !s.ok())
@@ -130,28 +124,25 @@ Result<Engine> Engine::create(const ModelImage &image) {
                          "kernels' float type");
   Engine e;
   e.image = &image;
+  auto backend = createBackend(backendName);
+  if (!backend.ok())
+    return backend.status();
+  e.backend = std::move(*backend);
   e.seqBuckets = ks.seqBuckets();
   e.ctxBuckets = ks.ctxBuckets();
   if (e.seqBuckets.empty() || e.seqBuckets.front() != 1 || e.ctxBuckets.empty())
     return Status::error("the kernel set has no decode (seq 1) bucket");
 
-  std::vector<mil::Program> programs;
-  for (size_t i = 0; i < ks.programs.size(); ++i) {
-    auto p = mil::parseProgram(ks.programs[i]);
-    if (!p.ok())
-      return Status::error(fmt::format("program {}: {}", i, p.message()));
-    programs.push_back(std::move(*p));
-  }
   for (const KernelDesc &d : ks.kernels) {
-    auto exec = Executor::createUnbound(programs[d.program], "main");
-    if (!exec.ok())
+    auto program = e.backend->compile(ks.programs[d.program]);
+    if (!program.ok())
       return Status::error(fmt::format("kernel '{}' (seq {}): {}", d.name,
-                                       d.seq, exec.message()));
-    Kernel k{&d, std::move(*exec), {}};
+                                       d.seq, program.message()));
+    Kernel k{&d, std::move(*program), {}};
     // The weight inputs (input binding) follow the activations.
     int64_t weightInputs =
         ks.weightBinding == "input" ? blobCount(ks.slots, d.weights) : 0;
-    const auto &params = k.exec.function().params;
+    const auto &params = k.program->params();
     if (weightInputs > int64_t(params.size()))
       return Status::error(fmt::format(
           "kernel '{}' has fewer inputs than its weights need", d.name));
@@ -201,11 +192,10 @@ Status Engine::bindLayer(Kernel &k, int64_t layer) {
   auto start = Clock::now();
   Bytes segment =
       layer < 0 ? image->globalSegment : image->layerSegments[layer];
-  auto files = weightFilesOf(
+  Status bound = k.program->bindWeights(
       segment, layer < 0 ? "global segment" : fmt::format("layer {}", layer));
-  if (!files.ok())
-    return files.status();
-  k.exec.bindWeights(std::move(*files));
+  if (!bound.ok())
+    return bound;
   k.boundLayer = layer;
   stats_.swaps += 1;
   stats_.swapSeconds += secondsSince(start);
@@ -228,7 +218,7 @@ Result<std::vector<Tensor>> Engine::run(Kernel &k, int64_t layer,
         ordered.push_back(t);
   }
   auto start = Clock::now();
-  auto outs = k.exec.run(ordered);
+  auto outs = k.program->run(ordered);
   stats_.kernelCalls += 1;
   stats_.kernelSeconds += secondsSince(start);
   if (outs.ok() && outs->size() != k.desc->outputs.size())

@@ -12,11 +12,12 @@
 #ifndef ANE_LIB_RUNTIME_ENGINE_H
 #define ANE_LIB_RUNTIME_ENGINE_H
 
-#include "lib/Runtime/Cpu/Executor.h"
+#include "lib/Runtime/Backend.h"
 #include "lib/Runtime/KernelSet.h"
 #include "lib/Support/Result.h"
 
 #include <map>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -37,11 +38,12 @@ struct EngineStats {
 
 class Engine {
 public:
-  /// Checks the image against its kernel set and prepares one executor per
-  /// kernel and bucket. With `input` binding each layer's weights are
-  /// decoded into their own tensors here, once. `image` must outlive the
-  /// engine.
-  static Result<Engine> create(const ModelImage &image);
+  /// Checks the image against its kernel set and has `backend` ("cpu",
+  /// "ane") compile each kernel once per bucket. With `input` binding each
+  /// layer's weights are decoded into their own tensors here, once.
+  /// `image` must outlive the engine.
+  static Result<Engine> create(const ModelImage &image,
+                               std::string_view backend = "cpu");
 
   /// Runs `tokens` at positions pos, pos + 1, ... and returns the logits of
   /// the last one. Positions continue the sequence so far (or restart it
@@ -63,7 +65,7 @@ private:
   static constexpr int64_t kUnbound = -2; // -1 is the global segment
   struct Kernel {
     const KernelDesc *desc = nullptr;
-    Executor exec;
+    std::unique_ptr<BackendProgram> program;
     std::vector<std::string> activations; // non-weight inputs, in order
     int64_t boundLayer = kUnbound;        // whose weights it holds
   };
@@ -78,6 +80,7 @@ private:
   Status growCaches(int64_t needed);
 
   const ModelImage *image = nullptr;
+  std::unique_ptr<Backend> backend;
   std::vector<int64_t> seqBuckets, ctxBuckets;
   std::map<Key, Kernel> kernels;
   // With input binding: per layer (the last entry: global), role -> blobs.

@@ -39,7 +39,7 @@ int bench(const BenchOptions &o) {
   if (!loaded.ok())
     return fail(loaded.message());
   const runtime::ModelImage &image = loaded->image;
-  auto engine = runtime::Engine::create(image);
+  auto engine = runtime::Engine::create(image, build.backend);
   if (!engine.ok())
     return fail(engine.message());
   int64_t vocab = image.kernels.config.vocabSize;

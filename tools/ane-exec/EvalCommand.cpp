@@ -58,7 +58,7 @@ int eval(const EvalOptions &o) {
   int64_t positions = int64_t(tokens.size()) - 1 + o.n;
   if (positions <= 0)
     return fail("nothing to evaluate: give a prompt or -n");
-  auto engine = runtime::Engine::create(loaded->image);
+  auto engine = runtime::Engine::create(loaded->image, o.build.backend);
   if (!engine.ok())
     return fail(engine.message());
   if (positions > engine->maxContext())

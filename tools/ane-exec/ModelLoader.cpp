@@ -4,6 +4,7 @@
 
 #include "lib/Model/Llama2c.h"
 #include "lib/Runtime/Anepak.h"
+#include "lib/Runtime/Backend.h"
 #include "lib/Runtime/ModelPacker.h"
 
 #include <fmt/format.h>
@@ -38,6 +39,8 @@ void BuildOptions::add(CLI::App &app) {
   app.add_option("--prefill", prefill,
                  "prompt tokens per prefill call (1: no prefill bucket)")
       ->check(CLI::Range(1, 4096));
+  app.add_option("--backend", backend,
+                 "where kernels run: cpu (everywhere) or ane (macOS)");
   app.add_option("-t,--threads", threads, "threads for packing (0: every core)")
       ->check(CLI::NonNegativeNumber);
 }
@@ -143,6 +146,9 @@ Result<runtime::KernelSet> compileAndReport(const model::ModelSpec &spec,
 
 Result<LoadedModel> loadModel(const ModelOptions &given,
                               const BuildOptions &build, int64_t minContext) {
+  // An unavailable backend fails before any compiling or packing.
+  if (auto backend = runtime::createBackend(build.backend); !backend.ok())
+    return backend.status();
   ModelOptions m = defaultModel(given);
   LoadedModel loaded;
   if (endsWith(m.model, ".anepak") || runtime::hasAnepakMagic(m.model)) {

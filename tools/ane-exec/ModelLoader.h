@@ -28,6 +28,7 @@ struct BuildOptions {
   int64_t ctx = 0; // 0: what the command needs
   int64_t prefill = 16;
   int threads = 0; // 0: every core
+  std::string backend = "cpu";
   void add(CLI::App &app);
   int threadCount() const;
 };

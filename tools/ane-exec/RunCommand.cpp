@@ -33,7 +33,7 @@ int run(const RunOptions &o) {
   auto loaded = loadModel(o.model, o.build, needed);
   if (!loaded.ok())
     return fail(loaded.message());
-  auto engine = runtime::Engine::create(loaded->image);
+  auto engine = runtime::Engine::create(loaded->image, o.build.backend);
   if (!engine.ok())
     return fail(engine.message());
   runtime::Sampler sampler(o.sampler);

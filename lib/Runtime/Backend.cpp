@@ -1,0 +1,71 @@
+//===- Backend.cpp - where kernel programs run ----------------------------===//
+
+#include "lib/Runtime/Backend.h"
+
+#include "lib/MIL/Text.h"
+#include "lib/Runtime/Cpu/Executor.h"
+
+#include <fmt/format.h>
+
+namespace ane::runtime {
+namespace {
+
+/// The cpu backend's program: the MIL executor, whose BLOBFILE constants
+/// read the bound segment in place.
+class CpuProgram final : public BackendProgram {
+public:
+  explicit CpuProgram(Executor exec) : exec(std::move(exec)) {}
+
+  const std::vector<mil::Param> &params() const override {
+    return exec.function().params;
+  }
+
+  Status bindWeights(Bytes segment, const std::string &name) override {
+    auto reader = mil::WeightReader::fromBuffer(segment.data, segment.size,
+                                                name, nullptr);
+    if (!reader.ok())
+      return reader.status();
+    WeightFiles files;
+    files.emplace(mil::kModelWeightPath, std::move(*reader));
+    exec.bindWeights(std::move(files));
+    return Status::success();
+  }
+
+  Result<std::vector<Tensor>> run(const std::vector<Tensor> &inputs) override {
+    return exec.run(inputs);
+  }
+
+private:
+  Executor exec;
+};
+
+class CpuBackend final : public Backend {
+public:
+  std::string_view name() const override { return "cpu"; }
+
+  Result<std::unique_ptr<BackendProgram>>
+  compile(const std::string &milText) override {
+    auto program = mil::parseProgram(milText);
+    if (!program.ok())
+      return program.status();
+    auto exec = Executor::createUnbound(*program, "main");
+    if (!exec.ok())
+      return exec.status();
+    return std::unique_ptr<BackendProgram>(
+        std::make_unique<CpuProgram>(std::move(*exec)));
+  }
+};
+
+} // namespace
+
+Result<std::unique_ptr<Backend>> createBackend(std::string_view name) {
+  if (name == "cpu")
+    return std::unique_ptr<Backend>(std::make_unique<CpuBackend>());
+  if (name == "ane")
+    return Status::error("the ane backend needs macOS; this build has the cpu "
+                         "backend only");
+  return Status::error(
+      fmt::format("unknown backend '{}' (this build has: cpu)", name));
+}
+
+} // namespace ane::runtime

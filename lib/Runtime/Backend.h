@@ -1,0 +1,54 @@
+//===- Backend.h - where kernel programs run --------------------*- C++ -*-===//
+//
+// DESIGN.md section 3: a backend compiles each MIL program once (per kernel
+// and shape bucket), binds a layer's weights to it, and runs it. `cpu`
+// executes the MIL text itself and is built everywhere; `ane` drives Apple's
+// Neural Engine and is built only on macOS.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ANE_LIB_RUNTIME_BACKEND_H
+#define ANE_LIB_RUNTIME_BACKEND_H
+
+#include "lib/MIL/Program.h"
+#include "lib/Runtime/Cpu/Tensor.h"
+#include "lib/Runtime/KernelSet.h"
+#include "lib/Support/Result.h"
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ane::runtime {
+
+/// One kernel program, compiled for one shape bucket.
+class BackendProgram {
+public:
+  virtual ~BackendProgram() = default;
+  /// The program's inputs, in order.
+  virtual const std::vector<mil::Param> &params() const = 0;
+  /// Presents `segment` as the program's weight.bin (the `blob` binding);
+  /// `name` is what errors call it.
+  virtual Status bindWeights(Bytes segment, const std::string &name) = 0;
+  /// Runs on inputs in parameter order; returns the outputs in order.
+  virtual Result<std::vector<Tensor>>
+  run(const std::vector<Tensor> &inputs) = 0;
+};
+
+class Backend {
+public:
+  virtual ~Backend() = default;
+  virtual std::string_view name() const = 0;
+  /// Compiles a MIL program text whose function is `main`.
+  virtual Result<std::unique_ptr<BackendProgram>>
+  compile(const std::string &milText) = 0;
+};
+
+/// "cpu", or "ane" where this build has it (macOS); otherwise an error
+/// that says which backends there are.
+Result<std::unique_ptr<Backend>> createBackend(std::string_view name);
+
+} // namespace ane::runtime
+
+#endif // ANE_LIB_RUNTIME_BACKEND_H
