@@ -233,12 +233,7 @@ Result<SlotSpec> readSlot(const json::Value &v, const std::string &path) {
     return bf.status();
   });
   if (f.has("fused_from"))
-    forEach(f, "fused_from", [&](const json::Value &r, const std::string &p) {
-      if (r.kind != json::Value::Kind::String)
-        return Status::error(p + ": expected a role name");
-      s.fusedFrom.push_back(r.string);
-      return Status::success();
-    });
+    s.fusedFrom = f.strings("fused_from");
   if (f.has("fold_norm"))
     s.foldNorm = f.string("fold_norm");
   if (f.has("rope_rows")) {
@@ -366,12 +361,7 @@ Result<KernelSet> readManifest(std::string_view text,
     k.program = kf.integer("program");
     readTensors(kf, "inputs", k.inputs);
     readTensors(kf, "outputs", k.outputs);
-    forEach(kf, "weights", [&](const json::Value &r, const std::string &p) {
-      if (r.kind != json::Value::Kind::String)
-        return Status::error(p + ": expected a role name");
-      k.weights.push_back(r.string);
-      return Status::success();
-    });
+    k.weights = kf.strings("weights");
     set.kernels.push_back(std::move(k));
     return kf.status();
   });

@@ -404,6 +404,21 @@ std::vector<int64_t> Fields::integers(const char *key) {
   return out;
 }
 
+std::vector<std::string> Fields::strings(const char *key) {
+  std::vector<std::string> out;
+  const Value *v = array(key);
+  if (!v)
+    return out;
+  for (const Value &e : v->array) {
+    if (e.kind != Value::Kind::String) {
+      fail(key, "expected an array of strings");
+      return {};
+    }
+    out.push_back(e.string);
+  }
+  return out;
+}
+
 void Writer::separate() {
   if (afterKey) {
     afterKey = false;

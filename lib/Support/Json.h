@@ -54,6 +54,7 @@ public:
   const Value *array(const char *key);
   const Value *object(const char *key);
   std::vector<int64_t> integers(const char *key);
+  std::vector<std::string> strings(const char *key);
   bool has(const char *key) const { return value.get(key) != nullptr; }
 
   /// Records an error about this object's field `key`.

@@ -76,6 +76,11 @@ TEST(JsonTest, FieldErrorsNameThePath) {
   }
   {
     json::Fields f(*v, "m");
+    f.strings("list");
+    EXPECT_EQ(f.status().message(), "m.list: expected an array of strings");
+  }
+  {
+    json::Fields f(*v, "m");
     f.boolean("missing");
     f.integer("n"); // the first error is kept
     EXPECT_EQ(f.status().message(), "m.missing: missing");
