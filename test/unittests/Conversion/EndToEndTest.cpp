@@ -179,4 +179,46 @@ TEST(EndToEndTest, InputBindingMatchesBlobBinding) {
   }
 }
 
+/// The packer hands over the embedding, the global segment, then each
+/// layer's segment in order, each of the manifest's size, as it finishes
+/// them; a model that does not match the kernel set is refused.
+TEST(EndToEndTest, PackerStreamsTheSegmentsInOrder) {
+  Stories stories;
+  ASSERT_NO_FATAL_FAILURE(stories.load());
+  ::ane::KernelSetOptions o;
+  o.scheme = "q4";
+  auto kernels = ::ane::compileKernelSet(stories.spec, o);
+  ASSERT_TRUE(kernels.ok()) << kernels.message();
+  std::vector<std::pair<rt::SectionKind, int64_t>> order;
+  std::vector<int64_t> progress;
+  ::ane::Status s = rt::packModel(
+      stories.spec, *kernels,
+      [&](rt::SectionKind kind, int64_t index, std::vector<uint8_t> &&bytes) {
+        order.emplace_back(kind, index);
+        if (kind == rt::SectionKind::LayerSegment)
+          EXPECT_EQ(bytes.size(), kernels->layerSegmentBytes);
+        return ::ane::Status::success();
+      },
+      [&](int64_t done, int64_t total) {
+        progress.push_back(done);
+        EXPECT_EQ(total, stories.spec.config.nLayers + 2);
+      });
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_EQ(int64_t(order.size()), stories.spec.config.nLayers + 2);
+  EXPECT_EQ(order[0].first, rt::SectionKind::Embedding);
+  EXPECT_EQ(order[1].first, rt::SectionKind::GlobalSegment);
+  for (int64_t l = 0; l < stories.spec.config.nLayers; ++l)
+    EXPECT_EQ(order[2 + l], std::make_pair(rt::SectionKind::LayerSegment, l));
+  EXPECT_EQ(progress.back(), stories.spec.config.nLayers + 2);
+
+  auto tiny = model::openModel("synthetic:tiny");
+  ASSERT_TRUE(tiny.ok());
+  ::ane::Status wrong = rt::packModel(
+      *tiny, *kernels, [](rt::SectionKind, int64_t, std::vector<uint8_t> &&) {
+        return ::ane::Status::success();
+      });
+  EXPECT_EQ(wrong.message(),
+            "synthetic:tiny does not match the kernel set's config");
+}
+
 } // namespace
