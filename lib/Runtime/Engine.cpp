@@ -221,7 +221,7 @@ Result<std::vector<Tensor>> Engine::run(Kernel &k, int64_t layer,
   auto outs = k.program->run(ordered);
   stats_.kernelCalls += 1;
   stats_.kernelSeconds += secondsSince(start);
-  if (outs.ok() && outs->size() != k.desc->outputs.size())
+  if (outs.ok() && (outs->empty() || outs->size() != k.desc->outputs.size()))
     return Status::error("wrong number of outputs");
   return outs;
 }
@@ -352,6 +352,10 @@ Result<std::vector<float>> Engine::forward(const std::vector<int32_t> &tokens,
     auto x = runChunk(tokens, done, seq, pos + int64_t(done));
     if (!x.ok())
       return x.status();
+    if (x->shape != mil::Shape{1, c.dim, 1, seq} || !x->isFloat())
+      return Status::error(
+          fmt::format("the last layer returned {}, not [1, {}, 1, {}]",
+                      mil::formatShape(x->shape), c.dim, seq));
     last = column(*x, seq - 1);
     done += size_t(seq);
   }
@@ -364,5 +368,9 @@ Result<std::vector<float>> Engine::forward(const std::vector<int32_t> &tokens,
   auto logits = run(**head, -1, {{"x", last}});
   if (!logits.ok())
     return Status::error("lm_head: " + logits.message());
+  if (int64_t((*logits)[0].f.size()) != c.vocabSize)
+    return Status::error(fmt::format("lm_head returned {} values for a "
+                                     "vocabulary of {}",
+                                     (*logits)[0].f.size(), c.vocabSize));
   return (*logits)[0].f;
 }
