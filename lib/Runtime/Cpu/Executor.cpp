@@ -55,10 +55,6 @@ Tensor Tensor::zeros(DType dtype, Shape shape) {
   return t;
 }
 
-float storeAs(DType dtype, float v) {
-  return dtype == DType::FP16 ? ane::roundToHalf(v) : v;
-}
-
 namespace {
 
 using TensorPtr = std::shared_ptr<const Tensor>;
@@ -1425,6 +1421,25 @@ Status blockwiseShiftScaleOp(const OpContext &c, Outputs &out) {
   }
   std::vector<int64_t> sst = stridesOf(scale->shape);
   Tensor r = Tensor::zeros(scale->dtype, data->shape);
+  // Weights [out, in, 1, 1] with blocks along `in`: the same arithmetic as
+  // the general loop below, without its per-element index walk.
+  bool rowBlocks = rank >= 2 && block[0] == 1 && data->isFloat() == false;
+  for (size_t d = 2; d < rank; ++d)
+    rowBlocks = rowBlocks && data->shape[d] == 1;
+  if (rowBlocks) {
+    int64_t rows = data->shape[0], cols = data->shape[1],
+            groups = scale->shape[1];
+    for (int64_t o = 0; o < rows; ++o)
+      for (int64_t i = 0; i < cols; ++i) {
+        int64_t so = o * groups + i / block[1], n = o * cols + i;
+        double off = offset ? offset->at(so) : 0.0;
+        r.f[n] = storeAs(r.dtype, static_cast<float>(
+                                      double(scale->f[so]) *
+                                      (double(data->i[n]) - off)));
+      }
+    out.push_back(std::move(r));
+    return Status::success();
+  }
   std::vector<int64_t> idx(rank, 0);
   for (int64_t n = 0; n < r.numElements(); ++n) {
     int64_t so = 0;

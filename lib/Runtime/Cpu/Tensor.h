@@ -4,6 +4,7 @@
 #define ANE_LIB_RUNTIME_CPU_TENSOR_H
 
 #include "lib/MIL/Program.h"
+#include "lib/Support/Float16.h"
 
 #include <cstdint>
 #include <string>
@@ -42,7 +43,9 @@ struct Tensor {
 };
 
 /// Rounds a float to what a tensor of `dtype` stores (fp16 or fp32).
-float storeAs(mil::DType dtype, float value);
+inline float storeAs(mil::DType dtype, float value) {
+  return dtype == mil::DType::FP16 ? ane::roundToHalf(value) : value;
+}
 
 } // namespace ane::runtime
 
