@@ -39,9 +39,14 @@ private:
   Executor exec;
 };
 
+/// "cpu" runs conv weights in place with the vector kernels; "cpu-reference"
+/// runs every op with the executor's plain loops (the oracle).
 class CpuBackend final : public Backend {
 public:
-  std::string_view name() const override { return "cpu"; }
+  explicit CpuBackend(bool fast) : fast(fast) {}
+  std::string_view name() const override {
+    return fast ? "cpu" : "cpu-reference";
+  }
 
   Result<std::unique_ptr<BackendProgram>>
   compile(const std::string &milText) override {
@@ -51,21 +56,26 @@ public:
     auto exec = Executor::createUnbound(*program, "main");
     if (!exec.ok())
       return exec.status();
+    exec->useFastKernels(fast);
     return std::unique_ptr<BackendProgram>(
         std::make_unique<CpuProgram>(std::move(*exec)));
   }
+
+private:
+  bool fast;
 };
 
 } // namespace
 
 Result<std::unique_ptr<Backend>> createBackend(std::string_view name) {
-  if (name == "cpu")
-    return std::unique_ptr<Backend>(std::make_unique<CpuBackend>());
+  if (name == "cpu" || name == "cpu-reference")
+    return std::unique_ptr<Backend>(
+        std::make_unique<CpuBackend>(name == "cpu"));
   if (name == "ane")
     return Status::error("the ane backend needs macOS; this build has the cpu "
                          "backend only");
-  return Status::error(
-      fmt::format("unknown backend '{}' (this build has: cpu)", name));
+  return Status::error(fmt::format(
+      "unknown backend '{}' (this build has: cpu, cpu-reference)", name));
 }
 
 } // namespace ane::runtime

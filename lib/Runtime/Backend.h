@@ -45,8 +45,9 @@ public:
   compile(const std::string &milText) = 0;
 };
 
-/// "cpu", or "ane" where this build has it (macOS); otherwise an error
-/// that says which backends there are.
+/// "cpu" (vector kernels reading weights in place), "cpu-reference" (the
+/// MIL executor's plain loops, the oracle), or "ane" where this build has
+/// it (macOS); otherwise an error that says which backends there are.
 Result<std::unique_ptr<Backend>> createBackend(std::string_view name);
 
 } // namespace ane::runtime

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lib/Runtime/Cpu/Executor.h"
+#include "lib/Runtime/Cpu/ThreadPool.h"
 
 #include "lib/MIL/ShapeRules.h"
 #include "lib/MIL/Text.h"
@@ -1433,9 +1434,9 @@ Status blockwiseShiftScaleOp(const OpContext &c, Outputs &out) {
       for (int64_t i = 0; i < cols; ++i) {
         int64_t so = o * groups + i / block[1], n = o * cols + i;
         double off = offset ? offset->at(so) : 0.0;
-        r.f[n] = storeAs(r.dtype, static_cast<float>(
-                                      double(scale->f[so]) *
-                                      (double(data->i[n]) - off)));
+        r.f[n] =
+            storeAs(r.dtype, static_cast<float>(double(scale->f[so]) *
+                                                (double(data->i[n]) - off)));
       }
     out.push_back(std::move(r));
     return Status::success();
@@ -1717,6 +1718,71 @@ Status runStatement(const mil::Statement &st,
 
 } // namespace
 
+namespace {
+
+/// Whether a conv is a plain product: groups 1, unit strides and
+/// dilations, no padding (its weight is 1x1 by construction).
+bool pointwiseConv(const mil::Statement &st,
+                   const std::map<std::string, TensorPtr> &constants) {
+  OpContext c(st, constants, WeightFiles());
+  auto ones = [&](const char *name) {
+    auto list = c.intList(name);
+    if (!list.ok())
+      return false;
+    for (int64_t v : list->value_or(std::vector<int64_t>{}))
+      if (v != 1)
+        return false;
+    return true;
+  };
+  auto pad = c.intList("pad");
+  auto groups = c.intScalar("groups", 1);
+  if (!pad.ok() || !groups.ok() || *groups != 1 || !ones("strides") ||
+      !ones("dilations"))
+    return false;
+  for (int64_t v : pad->value_or(std::vector<int64_t>{}))
+    if (v != 0)
+      return false;
+  return true;
+}
+
+/// conv(x, weight) with the weight read in place by the vector kernels.
+Status packedConv(const mil::Statement &st,
+                  std::map<std::string, TensorPtr> &env,
+                  const PackedWeight &w) {
+  OpContext c(st, env, WeightFiles());
+  auto x = c.tensor("x");
+  auto bias = c.optTensor("bias");
+  if (!x.ok() || !bias.ok())
+    return Status::error(where(st) + ": " +
+                         (x.ok() ? bias.message() : x.message()));
+  const Tensor &in = **x;
+  if (!in.isFloat() || in.shape.size() != 4 || in.shape[0] != 1 ||
+      in.shape[2] != 1 || in.shape[1] != w.cols)
+    return Status::error(fmt::format("{}: x is {}, the weight takes [1, {}, "
+                                     "1, S]",
+                                     where(st), mil::formatShape(in.shape),
+                                     w.cols));
+  int64_t S = in.shape[3];
+  Tensor y = Tensor::zeros(in.dtype, {1, w.rows, 1, S});
+  matmul(w, in.f.data(), S, y.f.data(), ThreadPool::global());
+  if (*bias && (*bias)->numElements() != w.rows)
+    return Status::error(where(st) + ": bias must have one entry per output "
+                                     "channel");
+  for (int64_t r = 0; r < w.rows; ++r)
+    for (int64_t s = 0; s < S; ++s) {
+      float v = y.f[r * S + s] + (*bias ? float((*bias)->at(r)) : 0.0f);
+      y.f[r * S + s] = storeAs(y.dtype, v);
+    }
+  if (st.outputs.size() != 1 || st.outputs[0].type.dtype != y.dtype ||
+      !mil::shapesCompatible(st.outputs[0].type.dims, y.shape))
+    return Status::error(where(st) + ": the result does not match its "
+                                     "declared type");
+  env[st.outputs[0].name] = std::make_shared<Tensor>(std::move(y));
+  return Status::success();
+}
+
+} // namespace
+
 Result<Executor> Executor::createUnbound(const mil::Program &program,
                                          const std::string &functionName) {
   Executor e;
@@ -1746,16 +1812,45 @@ void Executor::bindWeights(WeightFiles files) {
   constantsStale = true;
 }
 
+void Executor::useFastKernels(bool on) {
+  fastKernels = on;
+  packedSources = on ? findPackedWeights(*fn) : decltype(packedSources)();
+  packed.clear();
+  constants.clear();
+  constantsStale = true;
+}
+
 Status Executor::materialise(const WeightFiles &weights) {
   constants.clear();
+  packed.clear();
   constantsStale = false;
+  for (const auto &[name, source] : packedSources) {
+    auto w = bindPackedWeight(source, weights);
+    if (!w.ok())
+      return Status::error(fmt::format("weight '{}': {}", name, w.message()));
+    packed.emplace(name, *w);
+  }
   std::map<std::string, Tensor> noStates;
   for (const mil::Statement &st : fn->body) {
-    // Constants depend only on constants, so they can run ahead of time.
-    if (!isConstantOp(st.op))
+    // Constants depend only on constants, so they can run ahead of time;
+    // packed weights are read in place instead.
+    if (!isConstantOp(st.op) ||
+        (st.outputs.size() == 1 && packed.count(st.outputs[0].name)))
       continue;
     if (Status s = runStatement(st, constants, noStates, weights); !s.ok())
       return s;
+  }
+  // A packed weight whose conv is not a plain 1x1 product is materialised
+  // after all.
+  for (const mil::Statement &st : fn->body) {
+    const mil::Value *w = st.op == "conv" ? st.arg("weight") : nullptr;
+    if (!w || !packed.count(w->text) || pointwiseConv(st, constants))
+      continue;
+    packed.erase(w->text);
+    for (const mil::Statement &def : fn->body)
+      if (def.outputs.size() == 1 && def.outputs[0].name == w->text)
+        if (Status s = runStatement(def, constants, noStates, weights); !s.ok())
+          return s;
   }
   return Status::success();
 }
@@ -1807,6 +1902,12 @@ Result<std::vector<Tensor>> Executor::run(const std::vector<Tensor> &inputs) {
   for (const mil::Statement &st : fn->body) {
     if (isConstantOp(st.op))
       continue;
+    if (const mil::Value *w = st.op == "conv" ? st.arg("weight") : nullptr)
+      if (auto p = packed.find(w->text); p != packed.end()) {
+        if (Status s = packedConv(st, env, p->second); !s.ok())
+          return s;
+        continue;
+      }
     if (Status s = runStatement(st, env, states, weights); !s.ok())
       return s;
   }

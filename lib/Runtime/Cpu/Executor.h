@@ -12,6 +12,7 @@
 
 #include "lib/MIL/Program.h"
 #include "lib/MIL/WeightFile.h"
+#include "lib/Runtime/Cpu/PackedWeights.h"
 #include "lib/Runtime/Cpu/Tensor.h"
 #include "lib/Support/Result.h"
 
@@ -44,6 +45,12 @@ public:
   /// function outputs in order. State parameters take no input here.
   Result<std::vector<Tensor>> run(const std::vector<Tensor> &inputs);
 
+  /// Runs 1x1 convs whose weight lives in weight.bin (fp16/fp32, int8 or
+  /// int4 with scales) with the vector kernels of QuantMatMul.h, straight
+  /// from the bound blobs, on the global thread pool. Off, every constant is
+  /// materialised and every op runs the plain loops (the oracle).
+  void useFastKernels(bool on);
+
   /// Sets or reads the tensor behind a state parameter.
   Status setState(const std::string &param, Tensor value);
   const Tensor *state(const std::string &param) const;
@@ -58,6 +65,9 @@ private:
   const mil::Function *fn = nullptr;
   Env constants; // const and constexpr_* results, computed once per binding
   bool constantsStale = true;
+  bool fastKernels = false;
+  std::map<std::string, PackedWeightSource> packedSources;
+  std::map<std::string, PackedWeight> packed; // bound, by weight name
   WeightFiles weights;
   std::map<std::string, Tensor> states;
 };

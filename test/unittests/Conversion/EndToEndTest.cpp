@@ -221,4 +221,30 @@ TEST(EndToEndTest, PackerStreamsTheSegmentsInOrder) {
             "synthetic:tiny does not match the kernel set's config");
 }
 
+/// The cpu backend's vector kernels read the packed weights in place; they
+/// compute what the executor's plain loops compute on the dequantized
+/// weights, up to fp16 rounding of the weights and float accumulation.
+TEST(EndToEndTest, VectorKernelsMatchTheOracleBackend) {
+  Stories stories;
+  ASSERT_NO_FATAL_FAILURE(stories.load());
+  for (const char *scheme : {"f16", "q8", "q4"}) {
+    rt::ModelImage image = compile(stories.spec, scheme, "fp16", 32);
+    auto fast = rt::Engine::create(image, "cpu");
+    auto oracle = rt::Engine::create(image, "cpu-reference");
+    ASSERT_TRUE(fast.ok() && oracle.ok());
+    int32_t token = 1;
+    double worst = 0;
+    for (int64_t pos = 0; pos < 24; ++pos) {
+      auto a = fast->decode(token, pos);
+      auto b = oracle->decode(token, pos);
+      ASSERT_TRUE(a.ok() && b.ok()) << a.message() << b.message();
+      worst = std::max(worst, ::ane::test::relativeError(*a, *b));
+      token = argmax(*b);
+    }
+    std::printf("%s: cpu vs cpu-reference max relative logit error %.3g\n",
+                scheme, worst);
+    EXPECT_LE(worst, 1e-2) << scheme;
+  }
+}
+
 } // namespace

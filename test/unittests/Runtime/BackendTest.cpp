@@ -38,13 +38,13 @@ TEST(BackendTest, CpuProgramsRunWhateverSegmentIsBound) {
   std::vector<uint8_t> layer0 = segment(2.0f), layer1 = segment(-3.0f);
   Tensor x = Tensor::floats(mil::DType::FP32, {4}, {1, 2, 3, 4});
   for (int round = 0; round < 2; ++round) {
-    ASSERT_TRUE((*program)->bindWeights({layer0.data(), layer0.size()}, "l0")
-                    .ok());
+    ASSERT_TRUE(
+        (*program)->bindWeights({layer0.data(), layer0.size()}, "l0").ok());
     auto y0 = (*program)->run({x});
     ASSERT_TRUE(y0.ok()) << y0.message();
     EXPECT_EQ((*y0)[0].f, (std::vector<float>{2, 4, 6, 8}));
-    ASSERT_TRUE((*program)->bindWeights({layer1.data(), layer1.size()}, "l1")
-                    .ok());
+    ASSERT_TRUE(
+        (*program)->bindWeights({layer1.data(), layer1.size()}, "l1").ok());
     auto y1 = (*program)->run({x});
     ASSERT_TRUE(y1.ok()) << y1.message();
     EXPECT_EQ((*y1)[0].f, (std::vector<float>{-3, -6, -9, -12}));
@@ -57,7 +57,7 @@ TEST(BackendTest, ErrorsNameTheProblem) {
   EXPECT_EQ(ane.message(),
             "the ane backend needs macOS; this build has the cpu backend only");
   EXPECT_EQ(createBackend("gpu").message(),
-            "unknown backend 'gpu' (this build has: cpu)");
+            "unknown backend 'gpu' (this build has: cpu, cpu-reference)");
   auto cpu = createBackend("cpu");
   ASSERT_TRUE(cpu.ok());
   EXPECT_FALSE((*cpu)->compile("program(1.3)\n{\n").ok());
@@ -66,13 +66,14 @@ TEST(BackendTest, ErrorsNameTheProblem) {
   // A segment too short for its header, and one without the blob.
   std::vector<uint8_t> shortSegment(10, 0);
   EXPECT_FALSE(
-      (*program)->bindWeights({shortSegment.data(), shortSegment.size()}, "s")
+      (*program)
+          ->bindWeights({shortSegment.data(), shortSegment.size()}, "s")
           .ok());
   mil::WeightWriter empty;
   std::vector<uint8_t> none = empty.bytes();
   ASSERT_TRUE((*program)->bindWeights({none.data(), none.size()}, "none").ok());
-  auto run = (*program)->run(
-      {Tensor::floats(mil::DType::FP32, {4}, {1, 2, 3, 4})});
+  auto run =
+      (*program)->run({Tensor::floats(mil::DType::FP32, {4}, {1, 2, 3, 4})});
   ASSERT_FALSE(run.ok());
   EXPECT_NE(run.message().find("none"), std::string::npos) << run.message();
 }

@@ -1,0 +1,173 @@
+//===- PackedWeights.cpp - conv weights read in place ---------------------===//
+
+#include "lib/Runtime/Cpu/PackedWeights.h"
+
+#include <fmt/format.h>
+
+namespace ane::runtime {
+namespace {
+
+/// An argument, or (iOS16 constexpr ops) an attribute of the same name.
+const mil::Value *param(const mil::Statement &st, const char *name) {
+  const mil::Value *v = st.arg(name);
+  return v ? v : st.attr(name);
+}
+
+/// A typed BLOBFILE value of `dtype` and rank `rank`, or null.
+const mil::Value *blobOf(const mil::Value *v, mil::DType dtype, size_t rank) {
+  if (!v || !v->isBlobFile() || !v->type || v->type->dtype != dtype ||
+      v->type->dims.size() != rank)
+    return nullptr;
+  for (int64_t d : v->type->dims)
+    if (d <= 0)
+      return nullptr;
+  return v;
+}
+
+/// [O, I, 1, 1] dims as (rows, cols), or (0, 0).
+std::pair<int64_t, int64_t> matrixDims(const mil::Value *v) {
+  const auto &d = v->type->dims;
+  if (d.size() != 4 || d[2] != 1 || d[3] != 1)
+    return {0, 0};
+  return {d[0], d[1]};
+}
+
+bool matchConst(const mil::Statement &def, PackedWeightSource &s) {
+  const mil::Value *val = def.attr("val");
+  for (auto [dtype, format] :
+       {std::pair{mil::DType::FP16, PackedWeight::Format::F16},
+        std::pair{mil::DType::FP32, PackedWeight::Format::F32}})
+    if (const mil::Value *b = blobOf(val, dtype, 4)) {
+      std::tie(s.rows, s.cols) = matrixDims(b);
+      s.format = format;
+      s.data = b;
+      return s.rows > 0;
+    }
+  return false;
+}
+
+bool matchBlockwise(const mil::Statement &def, PackedWeightSource &s) {
+  if (param(def, "offset"))
+    return false;
+  const mil::Value *scale = blobOf(param(def, "scale"), mil::DType::FP16, 4);
+  for (auto [dtype, format] :
+       {std::pair{mil::DType::Int4, PackedWeight::Format::Q4},
+        std::pair{mil::DType::Int8, PackedWeight::Format::Q8}})
+    if (const mil::Value *data = blobOf(param(def, "data"), dtype, 4)) {
+      auto [rows, cols] = matrixDims(data);
+      auto [sRows, groups] = scale ? matrixDims(scale) : std::pair{0L, 0L};
+      if (rows == 0 || sRows != rows || groups <= 0 || cols % groups != 0)
+        return false;
+      s = {format, rows, cols, cols / groups, data, scale, nullptr};
+      return true;
+    }
+  return false;
+}
+
+bool matchAffine(const mil::Statement &def, PackedWeightSource &s) {
+  const mil::Value *axis = param(def, "axis");
+  const mil::Value *data =
+      blobOf(param(def, "quantized_data"), mil::DType::Int8, 4);
+  const mil::Value *scale = blobOf(param(def, "scale"), mil::DType::FP16, 1);
+  const mil::Value *zero =
+      blobOf(param(def, "zero_point"), mil::DType::Int8, 1);
+  if (!data || !scale || !zero || !axis ||
+      axis->kind != mil::Value::Kind::Typed || axis->items.size() != 1 ||
+      axis->items[0].kind != mil::Value::Kind::Int ||
+      axis->items[0].intValue != 0)
+    return false;
+  auto [rows, cols] = matrixDims(data);
+  if (rows == 0 || scale->type->dims[0] != rows || zero->type->dims[0] != rows)
+    return false;
+  s = {PackedWeight::Format::Q8, rows, cols, cols, data, scale, zero};
+  return true;
+}
+
+} // namespace
+
+std::map<std::string, PackedWeightSource>
+findPackedWeights(const mil::Function &fn) {
+  std::map<std::string, const mil::Statement *> defs;
+  std::map<std::string, int> uses, weightUses;
+  for (const mil::Statement &st : fn.body) {
+    for (const auto &out : st.outputs)
+      defs[out.name] = &st;
+    for (const auto &[name, value] : st.args) {
+      // Tuples of refs (concat) count each element.
+      std::vector<const mil::Value *> refs = {&value};
+      for (const mil::Value &item : value.items)
+        refs.push_back(&item);
+      for (const mil::Value *r : refs)
+        if (r->kind == mil::Value::Kind::Ref) {
+          ++uses[r->text];
+          if (st.op == "conv" && name == "weight")
+            ++weightUses[r->text];
+        }
+    }
+  }
+  for (const std::string &out : fn.outputs)
+    ++uses[out];
+  std::map<std::string, PackedWeightSource> found;
+  for (const auto &[name, count] : weightUses) {
+    auto def = defs.find(name);
+    if (def == defs.end() || uses[name] != count)
+      continue;
+    const mil::Statement &st = *def->second;
+    PackedWeightSource s;
+    bool matched =
+        (st.op == "const" && matchConst(st, s)) ||
+        (st.op == "constexpr_blockwise_shift_scale" && matchBlockwise(st, s)) ||
+        (st.op == "constexpr_affine_dequantize" && matchAffine(st, s));
+    if (matched && st.outputs.size() == 1 &&
+        st.outputs[0].type.dims == mil::Shape{s.rows, s.cols, 1, 1})
+      found.emplace(name, s);
+  }
+  return found;
+}
+
+Result<PackedWeight>
+bindPackedWeight(const PackedWeightSource &s,
+                 const std::map<std::string, mil::WeightReader> &files) {
+  auto bytesOf = [&](const mil::Value *v) -> Result<const uint8_t *> {
+    if (!v)
+      return static_cast<const uint8_t *>(nullptr);
+    auto file = files.find(v->blobPath());
+    if (file == files.end())
+      return Status::error(fmt::format(
+          "no weight file given for BLOBFILE path '{}'", v->blobPath()));
+    auto blob = file->second.blob(v->blobOffset());
+    if (!blob.ok())
+      return blob.status();
+    int64_t count = 1;
+    for (int64_t d : v->type->dims)
+      count *= d;
+    auto want = mil::blobDTypeFor(v->type->dtype);
+    if (!want || *want != blob->dtype ||
+        blob->elementCount() != uint64_t(count))
+      return Status::error(fmt::format(
+          "{}: blob at offset {} is not the {} {} the text declares",
+          file->second.name(), v->blobOffset(), mil::dtypeName(v->type->dtype),
+          mil::formatShape(v->type->dims)));
+    return blob->data;
+  };
+  PackedWeight w;
+  w.format = s.format;
+  w.rows = s.rows;
+  w.cols = s.cols;
+  w.group = s.group;
+  auto data = bytesOf(s.data);
+  auto scales = bytesOf(s.scales);
+  auto zeros = bytesOf(s.zeroPoints);
+  if (!data.ok())
+    return data.status();
+  if (!scales.ok())
+    return scales.status();
+  if (!zeros.ok())
+    return zeros.status();
+  w.data = *data;
+  w.scales = *scales;
+  w.zeroPoints = *zeros;
+  return w;
+}
+
+} // namespace ane::runtime

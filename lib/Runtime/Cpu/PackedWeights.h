@@ -1,0 +1,46 @@
+//===- PackedWeights.h - conv weights read in place -------------*- C++ -*-===//
+//
+// Finds the conv weights of a MIL function that the fast matmul kernels can
+// read straight from weight.bin: a BLOBFILE `const` of fp16/fp32, or a
+// `constexpr_blockwise_shift_scale` (int4/int8 data, fp16 scales per block
+// of a row) or a per-channel `constexpr_affine_dequantize` (int8, fp16
+// scale, int8 zero point) over BLOBFILE operands, used only as conv
+// weights. Such a weight is never materialised.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ANE_LIB_RUNTIME_CPU_PACKEDWEIGHTS_H
+#define ANE_LIB_RUNTIME_CPU_PACKEDWEIGHTS_H
+
+#include "lib/MIL/Program.h"
+#include "lib/MIL/WeightFile.h"
+#include "lib/Runtime/Cpu/QuantMatMul.h"
+#include "lib/Support/Result.h"
+
+#include <map>
+#include <string>
+
+namespace ane::runtime {
+
+/// Where one packable weight's bytes are, before a weight file is bound.
+struct PackedWeightSource {
+  PackedWeight::Format format = PackedWeight::Format::F32;
+  int64_t rows = 0, cols = 0, group = 0;
+  const mil::Value *data = nullptr;       // typed BLOBFILE values
+  const mil::Value *scales = nullptr;     // (null for F16/F32)
+  const mil::Value *zeroPoints = nullptr; // (Q8 per channel only)
+};
+
+/// The packable conv weights of `fn`, by value name.
+std::map<std::string, PackedWeightSource>
+findPackedWeights(const mil::Function &fn);
+
+/// Resolves a source against the bound weight files, checking every blob's
+/// type and size against the text.
+Result<PackedWeight>
+bindPackedWeight(const PackedWeightSource &source,
+                 const std::map<std::string, mil::WeightReader> &files);
+
+} // namespace ane::runtime
+
+#endif // ANE_LIB_RUNTIME_CPU_PACKEDWEIGHTS_H

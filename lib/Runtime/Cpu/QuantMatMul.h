@@ -1,0 +1,50 @@
+//===- QuantMatMul.h - conv/matmul straight from packed weights -*- C++ -*-===//
+//
+// The projections of every kernel are 1x1 convs whose weight is a BLOBFILE
+// constant, often behind a constexpr dequantization. These kernels read the
+// blob bytes in place (fp32, fp16, int8 + scale, int4 + scale) and never
+// build the dequantized weight, which is what makes decode memory-bound
+// instead of dequantization-bound. A scalar version of every kernel is the
+// oracle the vector ones are tested against.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ANE_LIB_RUNTIME_CPU_QUANTMATMUL_H
+#define ANE_LIB_RUNTIME_CPU_QUANTMATMUL_H
+
+#include "lib/Runtime/Cpu/ThreadPool.h"
+
+#include <cstdint>
+
+namespace ane::runtime {
+
+/// A [rows, cols] weight as weight.bin stores it.
+struct PackedWeight {
+  enum class Format { F32, F16, Q8, Q4 };
+  Format format = Format::F32;
+  int64_t rows = 0, cols = 0;
+  int64_t group = 0;               // columns per scale (Q8, Q4)
+  const uint8_t *data = nullptr;   // values, int8 codes or LSB-first nibbles
+  const uint8_t *scales = nullptr; // fp16, rows * (cols / group)
+  const uint8_t *zeroPoints = nullptr; // int8 per row (Q8) or null
+
+  /// Element (r, c) as the kernels use it: scale * (code - zero point).
+  float at(int64_t r, int64_t c) const;
+};
+
+/// y[r * S + s] = sum_c W[r, c] * x[c * S + s] over rows [begin, end): the
+/// [1, C, 1, S] layout of the kernels. Double accumulation, no vectors.
+void matmulScalar(const PackedWeight &w, const float *x, int64_t S, float *y,
+                  int64_t begin, int64_t end);
+
+/// The same product on `pool`, with AVX2 + FMA + F16C where the CPU has
+/// them. Float accumulation: it differs from matmulScalar by rounding only.
+void matmul(const PackedWeight &w, const float *x, int64_t S, float *y,
+            ThreadPool &pool);
+
+/// Whether matmul uses the AVX2 kernels on this CPU.
+bool matmulHasAvx2();
+
+} // namespace ane::runtime
+
+#endif // ANE_LIB_RUNTIME_CPU_QUANTMATMUL_H

@@ -1,0 +1,57 @@
+//===- ThreadPool.h - persistent workers for the cpu kernels ----*- C++ -*-===//
+//
+// Decode runs a few hundred kernel calls per token; creating threads per
+// call would cost more than the small ones take. The pool starts its
+// workers once and splits each parallelFor into one contiguous range per
+// thread, the caller included.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ANE_LIB_RUNTIME_CPU_THREADPOOL_H
+#define ANE_LIB_RUNTIME_CPU_THREADPOOL_H
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace ane::runtime {
+
+class ThreadPool {
+public:
+  /// `threads` in all, the caller counted (0: every core).
+  explicit ThreadPool(int threads = 0);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool &) = delete;
+  ThreadPool &operator=(const ThreadPool &) = delete;
+
+  int size() const { return int(workers.size()) + 1; }
+
+  /// Calls fn(begin, end) on disjoint ranges covering [0, n), in parallel,
+  /// and returns when all are done. Ranges are multiples of `grain` except
+  /// the last. Not reentrant.
+  void parallelFor(int64_t n, int64_t grain,
+                   const std::function<void(int64_t, int64_t)> &fn);
+
+  /// A process-wide pool sized by setDefaultThreads (default: every core).
+  static ThreadPool &global();
+  static void setDefaultThreads(int threads);
+
+private:
+  void work(int index);
+
+  std::vector<std::thread> workers;
+  std::mutex mutex;
+  std::condition_variable wake, done;
+  const std::function<void(int64_t, int64_t)> *job = nullptr;
+  int64_t jobSize = 0, jobGrain = 1;
+  uint64_t generation = 0;
+  int pending = 0;
+  bool stopping = false;
+};
+
+} // namespace ane::runtime
+
+#endif // ANE_LIB_RUNTIME_CPU_THREADPOOL_H

@@ -1,0 +1,135 @@
+//===- QuantMatMulTest.cpp - vector matmul kernels against the scalar one -===//
+
+#include "lib/Runtime/Cpu/QuantMatMul.h"
+#include "lib/MIL/WeightFile.h"
+#include "lib/Support/Float16.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+using namespace ane;
+using namespace ane::runtime;
+
+namespace {
+
+/// A random weight of one format with the bytes it points into.
+struct Weight {
+  PackedWeight view;
+  std::vector<uint8_t> data, scales, zeros;
+};
+
+Weight makeWeight(PackedWeight::Format format, int64_t rows, int64_t cols,
+                  int64_t group, std::mt19937 &rng, bool zeroPoints = false) {
+  std::uniform_real_distribution<float> u(-1, 1);
+  Weight w;
+  w.view.format = format;
+  w.view.rows = rows;
+  w.view.cols = cols;
+  w.view.group = group;
+  int64_t n = rows * cols;
+  auto putHalf = [](std::vector<uint8_t> &out, float v) {
+    uint16_t h = ane::floatToHalfBits(v);
+    out.push_back(uint8_t(h));
+    out.push_back(uint8_t(h >> 8));
+  };
+  switch (format) {
+  case PackedWeight::Format::F32:
+    w.data.resize(4 * n);
+    for (int64_t i = 0; i < n; ++i) {
+      float v = u(rng);
+      std::memcpy(&w.data[4 * i], &v, 4);
+    }
+    break;
+  case PackedWeight::Format::F16:
+    for (int64_t i = 0; i < n; ++i)
+      putHalf(w.data, u(rng));
+    break;
+  case PackedWeight::Format::Q8:
+  case PackedWeight::Format::Q4: {
+    bool q4 = format == PackedWeight::Format::Q4;
+    std::vector<int64_t> codes(n);
+    for (int64_t &c : codes)
+      c = q4 ? int64_t(rng() % 16) - 8 : int64_t(rng() % 256) - 128;
+    w.data = mil::packSubByte(codes, q4 ? 4 : 8);
+    for (int64_t i = 0; i < rows * (cols / group); ++i)
+      putHalf(w.scales, 0.01f + 0.05f * std::fabs(u(rng)));
+    if (zeroPoints)
+      for (int64_t r = 0; r < rows; ++r)
+        w.zeros.push_back(uint8_t(int8_t(rng() % 21) - 10));
+    break;
+  }
+  }
+  w.view.data = w.data.data();
+  w.view.scales = w.scales.empty() ? nullptr : w.scales.data();
+  w.view.zeroPoints = w.zeros.empty() ? nullptr : w.zeros.data();
+  return w;
+}
+
+struct Case {
+  PackedWeight::Format format;
+  int64_t rows, cols, group, seq;
+  bool zeroPoints;
+};
+
+std::string caseName(const ::testing::TestParamInfo<Case> &info) {
+  static const char *names[] = {"f32", "f16", "q8", "q4"};
+  const Case &c = info.param;
+  return std::string(names[int(c.format)]) + "_" + std::to_string(c.rows) +
+         "x" + std::to_string(c.cols) + "_g" + std::to_string(c.group) + "_s" +
+         std::to_string(c.seq);
+}
+
+class QuantMatMulTest : public ::testing::TestWithParam<Case> {};
+
+/// Odd row counts (tails of the row grains), column counts that leave
+/// vector tails, per-row and grouped scales, S = 1 (GEMV) and S > 1.
+TEST_P(QuantMatMulTest, MatchesTheScalarKernel) {
+  const Case &c = GetParam();
+  std::mt19937 rng(42);
+  Weight w = makeWeight(c.format, c.rows, c.cols, c.group, rng, c.zeroPoints);
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<float> x(c.cols * c.seq);
+  for (float &v : x)
+    v = u(rng);
+  std::vector<float> want(c.rows * c.seq), got(c.rows * c.seq, NAN);
+  matmulScalar(w.view, x.data(), c.seq, want.data(), 0, c.rows);
+  ThreadPool pool(3);
+  matmul(w.view, x.data(), c.seq, got.data(), pool);
+  double scale = 0;
+  for (float v : want)
+    scale = std::max(scale, double(std::fabs(v)));
+  for (size_t i = 0; i < want.size(); ++i)
+    ASSERT_NEAR(got[i], want[i], 1e-5 * scale + 1e-6) << "element " << i;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Formats, QuantMatMulTest,
+    ::testing::Values(Case{PackedWeight::Format::Q4, 37, 256, 128, 1, false},
+                      Case{PackedWeight::Format::Q4, 37, 96, 32, 5, false},
+                      Case{PackedWeight::Format::Q4, 5, 172, 172, 1, false},
+                      Case{PackedWeight::Format::Q8, 33, 200, 200, 1, true},
+                      Case{PackedWeight::Format::Q8, 33, 128, 32, 3, false},
+                      Case{PackedWeight::Format::Q8, 7, 13, 13, 2, true},
+                      Case{PackedWeight::Format::F16, 19, 70, 0, 1, false},
+                      Case{PackedWeight::Format::F16, 19, 64, 0, 4, false},
+                      Case{PackedWeight::Format::F32, 9, 45, 0, 1, false},
+                      Case{PackedWeight::Format::F32, 9, 45, 0, 7, false}),
+    caseName);
+
+TEST(ThreadPoolTest, CoversEveryIndexOnce) {
+  ThreadPool pool(4);
+  for (int64_t n : {0, 1, 15, 16, 17, 1000}) {
+    std::vector<int> hits(n, 0);
+    pool.parallelFor(n, 16, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i)
+        ++hits[i];
+    });
+    for (int64_t i = 0; i < n; ++i)
+      ASSERT_EQ(hits[i], 1) << n << " " << i;
+  }
+}
+
+} // namespace
