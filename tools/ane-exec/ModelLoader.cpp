@@ -5,6 +5,7 @@
 #include "lib/Model/Llama2c.h"
 #include "lib/Runtime/Anepak.h"
 #include "lib/Runtime/Backend.h"
+#include "lib/Runtime/Cpu/ThreadPool.h"
 #include "lib/Runtime/ModelPacker.h"
 
 #include <fmt/format.h>
@@ -146,6 +147,7 @@ Result<runtime::KernelSet> compileAndReport(const model::ModelSpec &spec,
 
 Result<LoadedModel> loadModel(const ModelOptions &given,
                               const BuildOptions &build, int64_t minContext) {
+  runtime::ThreadPool::setDefaultThreads(build.threadCount());
   // An unavailable backend fails before any compiling or packing.
   if (auto backend = runtime::createBackend(build.backend); !backend.ok())
     return backend.status();

@@ -178,12 +178,43 @@ ANE_AVX2 void gemvRowsAvx2(const PackedWeight &w, const float *x, float *y,
   }
 }
 
+/// Row r of W dequantized into `out` with vector unpacking where the
+/// grouping allows (the scalar decodeRow otherwise).
+ANE_AVX2 void decodeRowAvx2(const PackedWeight &w, int64_t r, float *out) {
+  if (w.format == PackedWeight::Format::Q4 && w.group % 32 == 0) {
+    int64_t groups = w.cols / w.group;
+    const uint8_t *codes = w.data + r * w.cols / 2;
+    for (int64_t g = 0; g < groups; ++g) {
+      __m256 scale = _mm256_set1_ps(halfAt(w.scales, r * groups + g));
+      for (int64_t c = g * w.group; c < (g + 1) * w.group; c += 32) {
+        __m256 q[4];
+        unpackQ4(codes + c / 2, q);
+        for (int k = 0; k < 4; ++k)
+          _mm256_storeu_ps(out + c + 8 * k, _mm256_mul_ps(q[k], scale));
+      }
+    }
+    return;
+  }
+  if (w.format == PackedWeight::Format::F16) {
+    const uint8_t *row = w.data + 2 * r * w.cols;
+    int64_t c = 0;
+    for (; c + 8 <= w.cols; c += 8)
+      _mm256_storeu_ps(out + c, _mm256_cvtph_ps(_mm_loadu_si128(
+                                    reinterpret_cast<const __m128i *>(
+                                        row + 2 * c))));
+    for (; c < w.cols; ++c)
+      out[c] = halfAt(row, c);
+    return;
+  }
+  decodeRow(w, r, out);
+}
+
 /// S > 1: each row is decoded once and dotted with every token's column.
 ANE_AVX2 void gemmRowsAvx2(const PackedWeight &w, const float *xT, int64_t S,
                            float *y, int64_t begin, int64_t end) {
   std::vector<float> row(w.cols);
   for (int64_t r = begin; r < end; ++r) {
-    decodeRow(w, r, row.data());
+    decodeRowAvx2(w, r, row.data());
     for (int64_t s = 0; s < S; ++s)
       y[r * S + s] = dotAvx2(row.data(), xT + s * w.cols, w.cols);
   }
