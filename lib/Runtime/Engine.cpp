@@ -217,10 +217,8 @@ Result<std::vector<Tensor>> Engine::run(Kernel &k, int64_t layer,
       for (const Tensor &t : bound.at(role))
         ordered.push_back(t);
   }
-  auto start = Clock::now();
   auto outs = k.program->run(ordered);
   stats_.kernelCalls += 1;
-  stats_.kernelSeconds += secondsSince(start);
   if (outs.ok() && (outs->empty() || outs->size() != k.desc->outputs.size()))
     return Status::error("wrong number of outputs");
   return outs;

@@ -30,16 +30,15 @@ inline constexpr const char *kLayerKernels[] = {
 inline constexpr const char *kHeadKernel = "lm_head";
 
 struct EngineStats {
-  int64_t swaps = 0;        // layer weight bindings
-  double swapSeconds = 0;   // spent binding them
-  int64_t kernelCalls = 0;  // program runs
-  double kernelSeconds = 0; // spent in them
+  int64_t swaps = 0;       // layer weight bindings
+  double swapSeconds = 0;  // spent binding them
+  int64_t kernelCalls = 0; // program runs
 };
 
 class Engine {
 public:
-  /// Checks the image against its kernel set and has `backend` ("cpu",
-  /// "ane") compile each kernel once per bucket. With `input` binding each
+  /// Checks the image against its kernel set and has `backend` (see
+  /// createBackend) compile each kernel once per bucket. With `input` binding each
   /// layer's weights are decoded into their own tensors here, once.
   /// `image` must outlive the engine.
   static Result<Engine> create(const ModelImage &image,
