@@ -4,6 +4,8 @@
 
 #include "lib/Support/Float16.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -107,6 +109,42 @@ ANE_AVX2 float rowQ4(const PackedWeight &w, int64_t r, const float *x) {
   return hsum(total);
 }
 
+/// One int4 row against int8 activations: 32 products per maddubs. The
+/// codes' signs move onto the activations so that the unsigned x signed
+/// multiply sees |w| (at most 8) and +-x (at most 127): no overflow.
+ANE_AVX2 float rowQ4Q8(const PackedWeight &w, int64_t r,
+                       const QuantizedActivations &x) {
+  int64_t groups = w.cols / w.group, blocks = w.group / 32;
+  const uint8_t *codes = w.data + r * w.cols / 2;
+  const __m128i mask = _mm_set1_epi8(0x0F), eight = _mm_set1_epi8(8);
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 total = _mm256_setzero_ps();
+  for (int64_t g = 0; g < groups; ++g) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < blocks; ++b) {
+      int64_t c = (g * blocks + b) * 32;
+      __m128i bytes =
+          _mm_loadu_si128(reinterpret_cast<const __m128i *>(codes + c / 2));
+      __m128i lo =
+          _mm_sub_epi8(_mm_xor_si128(_mm_and_si128(bytes, mask), eight), eight);
+      __m128i hi = _mm_sub_epi8(
+          _mm_xor_si128(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), eight),
+          eight);
+      __m256i wv = _mm256_set_m128i(_mm_unpackhi_epi8(lo, hi),
+                                    _mm_unpacklo_epi8(lo, hi));
+      __m256i xv = _mm256_loadu_si256(
+          reinterpret_cast<const __m256i *>(x.codes.data() + c));
+      __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(wv, wv),
+                                         _mm256_sign_epi8(xv, wv));
+      __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones));
+      acc = _mm256_fmadd_ps(p, _mm256_set1_ps(x.scales[c / 32]), acc);
+    }
+    total = _mm256_fmadd_ps(
+        acc, _mm256_set1_ps(halfAt(w.scales, r * groups + g)), total);
+  }
+  return hsum(total);
+}
+
 /// One row of a q8 GEMV; groups are whole multiples of 8 columns.
 ANE_AVX2 float rowQ8(const PackedWeight &w, int64_t r, const float *x) {
   int64_t groups = w.cols / w.group;
@@ -158,12 +196,13 @@ bool avx2Covers(const PackedWeight &w) {
   }
 }
 
-ANE_AVX2 void gemvRowsAvx2(const PackedWeight &w, const float *x, float *y,
+ANE_AVX2 void gemvRowsAvx2(const PackedWeight &w, const float *x,
+                           const QuantizedActivations *qx, float *y,
                            int64_t begin, int64_t end) {
   for (int64_t r = begin; r < end; ++r) {
     switch (w.format) {
     case PackedWeight::Format::Q4:
-      y[r] = rowQ4(w, r, x);
+      y[r] = qx ? rowQ4Q8(w, r, *qx) : rowQ4(w, r, x);
       break;
     case PackedWeight::Format::Q8:
       y[r] = rowQ8(w, r, x);
@@ -199,9 +238,9 @@ ANE_AVX2 void decodeRowAvx2(const PackedWeight &w, int64_t r, float *out) {
     const uint8_t *row = w.data + 2 * r * w.cols;
     int64_t c = 0;
     for (; c + 8 <= w.cols; c += 8)
-      _mm256_storeu_ps(out + c, _mm256_cvtph_ps(_mm_loadu_si128(
-                                    reinterpret_cast<const __m128i *>(
-                                        row + 2 * c))));
+      _mm256_storeu_ps(out + c,
+                       _mm256_cvtph_ps(_mm_loadu_si128(
+                           reinterpret_cast<const __m128i *>(row + 2 * c))));
     for (; c < w.cols; ++c)
       out[c] = halfAt(row, c);
     return;
@@ -223,6 +262,40 @@ ANE_AVX2 void gemmRowsAvx2(const PackedWeight &w, const float *xT, int64_t S,
 #endif // __x86_64__
 
 } // namespace
+
+QuantizedActivations quantizeActivations(const float *x, int64_t n) {
+  QuantizedActivations q;
+  q.codes.resize(n);
+  q.scales.resize((n + 31) / 32);
+  for (int64_t b = 0; b * 32 < n; ++b) {
+    int64_t end = std::min<int64_t>(n, (b + 1) * 32);
+    float amax = 0;
+    for (int64_t i = b * 32; i < end; ++i)
+      amax = std::max(amax, std::fabs(x[i]));
+    float scale = amax / 127.0f, inv = amax > 0 ? 127.0f / amax : 0.0f;
+    q.scales[b] = scale;
+    for (int64_t i = b * 32; i < end; ++i)
+      q.codes[i] = int8_t(std::lrintf(x[i] * inv));
+  }
+  return q;
+}
+
+float dotQ4Q8Scalar(const PackedWeight &w, int64_t r,
+                    const QuantizedActivations &x) {
+  int64_t groups = w.cols / w.group;
+  double total = 0;
+  for (int64_t g = 0; g < groups; ++g) {
+    double acc = 0;
+    for (int64_t b = g * w.group; b < (g + 1) * w.group; b += 32) {
+      int32_t dot = 0;
+      for (int64_t i = b; i < b + 32; ++i)
+        dot += nibble(w.data, r * w.cols + i) * x.codes[i];
+      acc += double(dot) * x.scales[b / 32];
+    }
+    total += acc * halfAt(w.scales, r * groups + g);
+  }
+  return float(total);
+}
 
 float PackedWeight::at(int64_t r, int64_t c) const {
   switch (format) {
@@ -278,8 +351,13 @@ void matmul(const PackedWeight &w, const float *x, int64_t S, float *y,
 #if defined(__x86_64__)
   if (matmulHasAvx2() && avx2Covers(w)) {
     if (S == 1) {
+      // int4 weights take int8 activations (groups are whole 32-blocks).
+      QuantizedActivations qx;
+      bool int8 = w.format == PackedWeight::Format::Q4;
+      if (int8)
+        qx = quantizeActivations(x, w.cols);
       pool.parallelFor(w.rows, grain, [&](int64_t begin, int64_t end) {
-        gemvRowsAvx2(w, x, y, begin, end);
+        gemvRowsAvx2(w, x, int8 ? &qx : nullptr, y, begin, end);
       });
     } else {
       std::vector<float> xT = transpose(x, w.cols, S);

@@ -15,6 +15,7 @@
 #include "lib/Runtime/Cpu/ThreadPool.h"
 
 #include <cstdint>
+#include <vector>
 
 namespace ane::runtime {
 
@@ -37,8 +38,24 @@ struct PackedWeight {
 void matmulScalar(const PackedWeight &w, const float *x, int64_t S, float *y,
                   int64_t begin, int64_t end);
 
+/// x quantized to int8 per block of 32 values: codes and one scale per
+/// block (max |x| / 127), as the int4 x int8 dot products read them.
+struct QuantizedActivations {
+  std::vector<int8_t> codes;
+  std::vector<float> scales;
+};
+QuantizedActivations quantizeActivations(const float *x, int64_t n);
+
+/// One int4 row against int8 activations, in plain C++: the oracle of the
+/// vector version (cols and the group are multiples of 32).
+float dotQ4Q8Scalar(const PackedWeight &w, int64_t r,
+                    const QuantizedActivations &x);
+
 /// The same product on `pool`, with AVX2 + FMA + F16C where the CPU has
-/// them. Float accumulation: it differs from matmulScalar by rounding only.
+/// them. Float accumulation: it differs from matmulScalar by rounding, and
+/// for an int4 GEMV (S = 1, groups of whole 32-blocks) by quantizing x to
+/// int8 per block of 32 (about 0.4% per element), which lets the dot
+/// products run on 8-bit multiplies.
 void matmul(const PackedWeight &w, const float *x, int64_t S, float *y,
             ThreadPool &pool);
 

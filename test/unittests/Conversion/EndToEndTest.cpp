@@ -223,11 +223,14 @@ TEST(EndToEndTest, PackerStreamsTheSegmentsInOrder) {
 
 /// The cpu backend's vector kernels read the packed weights in place; they
 /// compute what the executor's plain loops compute on the dequantized
-/// weights, up to fp16 rounding of the weights and float accumulation.
+/// weights, up to fp16 rounding of the weights and float accumulation
+/// (bound 1e-2). int4 GEMVs also quantize activations to int8 per block of
+/// 32 (up to 0.4% per element and projection, 20 projections deep): 3e-2.
 TEST(EndToEndTest, VectorKernelsMatchTheOracleBackend) {
   Stories stories;
   ASSERT_NO_FATAL_FAILURE(stories.load());
-  for (const char *scheme : {"f16", "q8", "q4"}) {
+  for (auto [scheme, bound] :
+       {std::pair{"f16", 1e-2}, std::pair{"q8", 1e-2}, std::pair{"q4", 3e-2}}) {
     rt::ModelImage image = compile(stories.spec, scheme, "fp16", 32);
     auto fast = rt::Engine::create(image, "cpu");
     auto oracle = rt::Engine::create(image, "cpu-reference");
@@ -243,7 +246,7 @@ TEST(EndToEndTest, VectorKernelsMatchTheOracleBackend) {
     }
     std::printf("%s: cpu vs cpu-reference max relative logit error %.3g\n",
                 scheme, worst);
-    EXPECT_LE(worst, 1e-2) << scheme;
+    EXPECT_LE(worst, bound) << scheme;
   }
 }
 
