@@ -195,8 +195,9 @@ TEST(EndToEndTest, PackerStreamsTheSegmentsInOrder) {
       stories.spec, *kernels,
       [&](rt::SectionKind kind, int64_t index, std::vector<uint8_t> &&bytes) {
         order.emplace_back(kind, index);
-        if (kind == rt::SectionKind::LayerSegment)
+        if (kind == rt::SectionKind::LayerSegment) {
           EXPECT_EQ(bytes.size(), kernels->layerSegmentBytes);
+        }
         return ::ane::Status::success();
       },
       [&](int64_t done, int64_t total) {
