@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(cmake ninja-build g++ llvm-19-dev llvm-19-tools libmlir-19-dev
-          mlir-19-tools libfmt-dev libgtest-dev libgmock-dev libcli11-dev libxxhash-dev)
+          mlir-19-tools libfmt-dev libgtest-dev libgmock-dev libcli11-dev libxxhash-dev
+          libbenchmark-dev)
 BUILD_DIR=${ANE_BUILD_DIR:-build}
 
 install_missing() {

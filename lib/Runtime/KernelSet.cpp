@@ -198,8 +198,9 @@ template <typename Fn> void forEach(json::Fields &f, const char *key, Fn each) {
   }
 }
 
-Status readTensors(json::Fields &f, const char *key,
-                   std::vector<TensorDesc> &out) {
+/// Errors are recorded in `f`.
+void readTensors(json::Fields &f, const char *key,
+                 std::vector<TensorDesc> &out) {
   forEach(f, key, [&](const json::Value &v, const std::string &path) {
     json::Fields t(v, path);
     TensorDesc d;
@@ -209,7 +210,6 @@ Status readTensors(json::Fields &f, const char *key,
     out.push_back(d);
     return t.status();
   });
-  return f.status();
 }
 
 Result<SlotSpec> readSlot(const json::Value &v, const std::string &path) {

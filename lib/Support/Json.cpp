@@ -221,11 +221,11 @@ private:
         out += '\t';
         break;
       case 'u': {
-        uint32_t cp;
+        uint32_t cp = 0;
         if (Status s = hex4(cp); !s.ok())
           return s;
         if (cp >= 0xD800 && cp < 0xDC00) {
-          uint32_t low;
+          uint32_t low = 0;
           if (!literal("\\u"))
             return fail("a high surrogate without its low half");
           if (Status s = hex4(low); !s.ok())

@@ -9,6 +9,7 @@
 #include "tools/ane-exec/Commands.h"
 #include "tools/ane-exec/ModelLoader.h"
 
+#include "lib/Runtime/Cpu/Bandwidth.h"
 #include "lib/Runtime/Engine.h"
 
 #include <fmt/format.h>
@@ -59,6 +60,10 @@ int bench(const BenchOptions &o) {
   double decodeSeconds = since(start);
   if (!logits.ok())
     return fail(logits.message());
+  // Peak memory before the bandwidth probe allocates its buffer.
+  uint64_t peakRss = peakRssBytes();
+  double readBw = runtime::measureReadBandwidth(runtime::ThreadPool::global(),
+                                                uint64_t(256) << 20);
   const runtime::EngineStats &s = engine->stats();
   int64_t swaps = s.swaps - afterPrefill.swaps;
   double swapMs =
@@ -68,6 +73,8 @@ int bench(const BenchOptions &o) {
     weightBytes += l.size;
   double prefillRate = o.pp / prefillSeconds;
   double decodeRate = o.tg ? o.tg / decodeSeconds : 0.0;
+  // Decode reads every weight once per token: the bandwidth bound.
+  double decodeBound = readBw / double(weightBytes);
   const runtime::KernelSet &ks = image.kernels;
   if (o.json) {
     fmt::print("{{\"model\":\"{}\",\"scheme\":\"{}\",\"dtype\":\"{}\","
@@ -75,11 +82,13 @@ int bench(const BenchOptions &o) {
                "\"prefill_tok_s\":{:.4f},\"decode_tok_s\":{:.4f},"
                "\"compile_s\":{:.4f},\"pack_s\":{:.4f},"
                "\"swap_ms_per_layer\":{:.6f},\"peak_rss_bytes\":{},"
-               "\"weight_bytes_per_token\":{}}}\n",
+               "\"weight_bytes_per_token\":{},\"read_bw_gbs\":{:.3f},"
+               "\"decode_bound_tok_s\":{:.4f}}}\n",
                loaded->spec ? loaded->spec->source : o.model.model, ks.scheme,
                mil::dtypeName(ks.dtype), ks.weightBinding, o.pp, o.tg,
                prefillRate, decodeRate, loaded->compileSeconds,
-               loaded->packSeconds, swapMs, peakRssBytes(), weightBytes);
+               loaded->packSeconds, swapMs, peakRss, weightBytes, readBw / 1e9,
+               decodeBound);
     return 0;
   }
   fmt::print("model      {} ({} {}, {} binding)\n",
@@ -89,12 +98,15 @@ int bench(const BenchOptions &o) {
   fmt::print("pack       {:.3f} s\n", loaded->packSeconds);
   fmt::print("prefill    {} tokens in {:.3f} s = {:.3f} tok/s\n", o.pp,
              prefillSeconds, prefillRate);
-  fmt::print("decode     {} tokens in {:.3f} s = {:.3f} tok/s\n", o.tg,
-             decodeSeconds, decodeRate);
+  fmt::print("decode     {} tokens in {:.3f} s = {:.3f} tok/s ({:.0f}% of "
+             "the bound)\n",
+             o.tg, decodeSeconds, decodeRate, 100 * decodeRate / decodeBound);
   fmt::print("swap       {:.4f} ms/layer ({} swaps while decoding)\n", swapMs,
              swaps);
   fmt::print("weights    {} read per token\n", humanBytes(weightBytes));
-  fmt::print("peak RSS   {}\n", humanBytes(peakRssBytes()));
+  fmt::print("bandwidth  {:.2f} GB/s read: decode bound {:.3f} tok/s\n",
+             readBw / 1e9, decodeBound);
+  fmt::print("peak RSS   {}\n", humanBytes(peakRss));
   return 0;
 }
 

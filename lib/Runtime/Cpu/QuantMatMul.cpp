@@ -10,6 +10,7 @@
 #include <vector>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -335,9 +336,13 @@ void matmulScalar(const PackedWeight &w, const float *x, int64_t S, float *y,
 
 bool matmulHasAvx2() {
 #if defined(__x86_64__)
-  static const bool has = __builtin_cpu_supports("avx2") &&
-                          __builtin_cpu_supports("fma") &&
-                          __builtin_cpu_supports("f16c");
+  // clang's __builtin_cpu_supports has no "f16c": read CPUID leaf 1.
+  static const bool has = [] {
+    unsigned a, b, c, d;
+    bool f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+    return f16c && __builtin_cpu_supports("avx2") &&
+           __builtin_cpu_supports("fma");
+  }();
   return has;
 #else
   return false;
