@@ -1720,11 +1720,18 @@ Status runStatement(const mil::Statement &st,
 
 namespace {
 
+/// What OpContext reads BLOBFILE literals from when a statement has none
+/// (OpContext keeps a reference, so this must outlive it).
+const WeightFiles &noWeightFiles() {
+  static const WeightFiles none;
+  return none;
+}
+
 /// Whether a conv is a plain product: groups 1, unit strides and
 /// dilations, no padding (its weight is 1x1 by construction).
 bool pointwiseConv(const mil::Statement &st,
                    const std::map<std::string, TensorPtr> &constants) {
-  OpContext c(st, constants, WeightFiles());
+  OpContext c(st, constants, noWeightFiles());
   auto ones = [&](const char *name) {
     auto list = c.intList(name);
     if (!list.ok())
@@ -1749,7 +1756,7 @@ bool pointwiseConv(const mil::Statement &st,
 Status packedConv(const mil::Statement &st,
                   std::map<std::string, TensorPtr> &env,
                   const PackedWeight &w) {
-  OpContext c(st, env, WeightFiles());
+  OpContext c(st, env, noWeightFiles());
   auto x = c.tensor("x");
   auto bias = c.optTensor("bias");
   if (!x.ok() || !bias.ok())
