@@ -110,40 +110,56 @@ ANE_AVX2 float rowQ4(const PackedWeight &w, int64_t r, const float *x) {
   return hsum(total);
 }
 
-/// One int4 row against int8 activations: 32 products per maddubs. The
-/// codes' signs move onto the activations so that the unsigned x signed
-/// multiply sees |w| (at most 8) and +-x (at most 127): no overflow.
-ANE_AVX2 float rowQ4Q8(const PackedWeight &w, int64_t r,
-                       const QuantizedActivations &x) {
-  int64_t groups = w.cols / w.group, blocks = w.group / 32;
-  const uint8_t *codes = w.data + r * w.cols / 2;
+/// 32 int4 codes (16 bytes, element 2k in the low nibble of byte k) as 32
+/// signed bytes in order.
+ANE_AVX2 __m256i unpackQ4Bytes(const uint8_t *p) {
   const __m128i mask = _mm_set1_epi8(0x0F), eight = _mm_set1_epi8(8);
+  __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
+  __m128i lo =
+      _mm_sub_epi8(_mm_xor_si128(_mm_and_si128(bytes, mask), eight), eight);
+  __m128i hi = _mm_sub_epi8(
+      _mm_xor_si128(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), eight),
+      eight);
+  return _mm256_set_m128i(_mm_unpackhi_epi8(lo, hi), _mm_unpacklo_epi8(lo, hi));
+}
+
+/// Rows r .. r + R - 1 of an int4 GEMV against int8 activations: 32
+/// products per maddubs, and each activation block is loaded once for R
+/// rows (R independent chains keep the multipliers busy). The codes' signs
+/// move onto the activations so that the unsigned x signed multiply sees
+/// |w| (at most 8) and +-x (at most 127): no overflow.
+template <int R>
+ANE_AVX2 void rowsQ4Q8(const PackedWeight &w, int64_t r,
+                       const QuantizedActivations &x, float *y) {
+  int64_t groups = w.cols / w.group, blocks = w.group / 32;
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256 total = _mm256_setzero_ps();
+  __m256 total[R];
+  for (int k = 0; k < R; ++k)
+    total[k] = _mm256_setzero_ps();
   for (int64_t g = 0; g < groups; ++g) {
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc[R];
+    for (int k = 0; k < R; ++k)
+      acc[k] = _mm256_setzero_ps();
     for (int64_t b = 0; b < blocks; ++b) {
       int64_t c = (g * blocks + b) * 32;
-      __m128i bytes =
-          _mm_loadu_si128(reinterpret_cast<const __m128i *>(codes + c / 2));
-      __m128i lo =
-          _mm_sub_epi8(_mm_xor_si128(_mm_and_si128(bytes, mask), eight), eight);
-      __m128i hi = _mm_sub_epi8(
-          _mm_xor_si128(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), eight),
-          eight);
-      __m256i wv = _mm256_set_m128i(_mm_unpackhi_epi8(lo, hi),
-                                    _mm_unpacklo_epi8(lo, hi));
       __m256i xv = _mm256_loadu_si256(
           reinterpret_cast<const __m256i *>(x.codes.data() + c));
-      __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(wv, wv),
-                                         _mm256_sign_epi8(xv, wv));
-      __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones));
-      acc = _mm256_fmadd_ps(p, _mm256_set1_ps(x.scales[c / 32]), acc);
+      __m256 xs = _mm256_set1_ps(x.scales[c / 32]);
+      for (int k = 0; k < R; ++k) {
+        __m256i wv = unpackQ4Bytes(w.data + (r + k) * w.cols / 2 + c / 2);
+        __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(wv, wv),
+                                           _mm256_sign_epi8(xv, wv));
+        __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones));
+        acc[k] = _mm256_fmadd_ps(p, xs, acc[k]);
+      }
     }
-    total = _mm256_fmadd_ps(
-        acc, _mm256_set1_ps(halfAt(w.scales, r * groups + g)), total);
+    for (int k = 0; k < R; ++k)
+      total[k] = _mm256_fmadd_ps(
+          acc[k], _mm256_set1_ps(halfAt(w.scales, (r + k) * groups + g)),
+          total[k]);
   }
-  return hsum(total);
+  for (int k = 0; k < R; ++k)
+    y[r + k] = hsum(total[k]);
 }
 
 /// One row of a q8 GEMV; groups are whole multiples of 8 columns.
@@ -200,10 +216,17 @@ bool avx2Covers(const PackedWeight &w) {
 ANE_AVX2 void gemvRowsAvx2(const PackedWeight &w, const float *x,
                            const QuantizedActivations *qx, float *y,
                            int64_t begin, int64_t end) {
-  for (int64_t r = begin; r < end; ++r) {
+  int64_t r = begin;
+  if (w.format == PackedWeight::Format::Q4 && qx)
+    for (; r + 4 <= end; r += 4)
+      rowsQ4Q8<4>(w, r, *qx, y);
+  for (; r < end; ++r) {
     switch (w.format) {
     case PackedWeight::Format::Q4:
-      y[r] = qx ? rowQ4Q8(w, r, *qx) : rowQ4(w, r, x);
+      if (qx)
+        rowsQ4Q8<1>(w, r, *qx, y);
+      else
+        y[r] = rowQ4(w, r, x);
       break;
     case PackedWeight::Format::Q8:
       y[r] = rowQ8(w, r, x);
