@@ -65,21 +65,6 @@ std::vector<rt::SlotSpec> mlir::ane::slotSpecsOf(ModuleOp module,
 
 namespace {
 
-/// Bytes of a segment: the end of its last blob (at least the header).
-uint64_t segmentBytes(const std::vector<rt::SlotSpec> &slots) {
-  uint64_t end = 64;
-  for (const rt::SlotSpec &s : slots)
-    for (const rt::BlobSpec &b : s.blobs) {
-      uint64_t count = 1;
-      for (int64_t d : b.shape)
-        count *= uint64_t(d);
-      end = std::max<uint64_t>(
-          end,
-          b.offset + 64 + (count * ::ane::mil::dtypeBits(b.dtype) + 7) / 8);
-    }
-  return end;
-}
-
 std::vector<rt::TensorDesc> outputsOf(const ::ane::mil::Function &fn) {
   std::vector<rt::TensorDesc> outs;
   for (const std::string &o : fn.outputs)
@@ -203,8 +188,8 @@ Result<rt::KernelSet> compileKernelSet(const model::ModelSpec &spec,
             mlir::ane::slotSpecsOf(*module, "layer");
         std::vector<rt::SlotSpec> global =
             mlir::ane::slotSpecsOf(*module, "global");
-        set.layerSegmentBytes = segmentBytes(layer);
-        set.globalSegmentBytes = segmentBytes(global);
+        set.layerSegmentBytes = rt::segmentEnd(layer);
+        set.globalSegmentBytes = rt::segmentEnd(global);
         set.slots = layer;
         set.slots.insert(set.slots.end(), global.begin(), global.end());
       }

@@ -38,8 +38,8 @@ struct EngineStats {
 class Engine {
 public:
   /// Checks the image against its kernel set and has `backend` (see
-  /// createBackend) compile each kernel once per bucket. With `input` binding each
-  /// layer's weights are decoded into their own tensors here, once.
+  /// createBackend) compile each kernel once per bucket. With `input` binding
+  /// each layer's weights are decoded into their own tensors here, once.
   /// `image` must outlive the engine.
   static Result<Engine> create(const ModelImage &image,
                                std::string_view backend = "cpu");

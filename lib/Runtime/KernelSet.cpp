@@ -32,13 +32,6 @@ std::vector<int64_t> distinct(const std::vector<KernelDesc> &kernels,
   return {s.begin(), s.end()};
 }
 
-uint64_t blobEnd(const BlobSpec &b) {
-  uint64_t count = 1;
-  for (int64_t d : b.shape)
-    count *= uint64_t(d);
-  return b.offset + 64 + (count * mil::dtypeBits(b.dtype) + 7) / 8;
-}
-
 Status validateSlot(const SlotSpec &s, uint64_t segmentBytes) {
   auto fail = [&](const std::string &what) {
     return Status::error(fmt::format("weight slot '{}': {}", s.role, what));

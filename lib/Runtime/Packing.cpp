@@ -68,6 +68,21 @@ Status toRotateHalfOrder(std::vector<float> &w, const SlotSpec &slot) {
 
 } // namespace
 
+uint64_t blobEnd(const BlobSpec &b) {
+  uint64_t count = 1;
+  for (int64_t d : b.shape)
+    count *= uint64_t(d);
+  return b.offset + 64 + (count * mil::dtypeBits(b.dtype) + 7) / 8;
+}
+
+uint64_t segmentEnd(const std::vector<SlotSpec> &slots) {
+  uint64_t end = 64;
+  for (const SlotSpec &s : slots)
+    for (const BlobSpec &b : s.blobs)
+      end = std::max(end, blobEnd(b));
+  return end;
+}
+
 Result<std::vector<float>> assembleSlotTensor(
     const SlotSpec &slot,
     const std::function<Result<std::vector<float>>(const std::string &)>

@@ -39,6 +39,13 @@ struct SlotSpec {
   int64_t headDim = 0;
 };
 
+/// Where a blob's data ends in its segment: its 64-byte metadata record at
+/// `offset`, then the packed elements.
+uint64_t blobEnd(const BlobSpec &blob);
+/// Bytes of a segment holding `slots`: the end of its last blob (at least
+/// the 64-byte file header).
+uint64_t segmentEnd(const std::vector<SlotSpec> &slots);
+
 /// The fp32 tensor a slot holds, from the model's tensors by role: the
 /// fused roles stacked by rows, the first `ropeRows` rows reordered per head
 /// for rotate-half RoPE, then each column scaled by the folded norm.

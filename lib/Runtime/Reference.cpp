@@ -190,3 +190,20 @@ Result<std::vector<float>> ReferenceModel::forward(int32_t token, int64_t pos) {
   matVec(logits.data(), output, xb.data(), c.vocabSize, d);
   return logits;
 }
+
+int32_t ane::runtime::argmax(const std::vector<float> &logits) {
+  return int32_t(std::max_element(logits.begin(), logits.end()) -
+                 logits.begin());
+}
+
+double ane::runtime::relativeError(const std::vector<float> &got,
+                                   const std::vector<float> &want) {
+  if (got.size() != want.size())
+    return INFINITY;
+  double err = 0, scale = 1e-6;
+  for (size_t i = 0; i < want.size(); ++i) {
+    err = std::max(err, std::fabs(double(got[i]) - want[i]));
+    scale = std::max(scale, std::fabs(double(want[i])));
+  }
+  return err / scale;
+}

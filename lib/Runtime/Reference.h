@@ -52,6 +52,14 @@ private:
   std::vector<Layer> layers;
 };
 
+/// The index of the largest logit (the greedy token).
+int32_t argmax(const std::vector<float> &logits);
+
+/// max |got - want| relative to max |want|: how the compiled logits are
+/// compared with the reference's. Infinite when the sizes differ.
+double relativeError(const std::vector<float> &got,
+                     const std::vector<float> &want);
+
 } // namespace ane::runtime
 
 #endif // ANE_LIB_RUNTIME_REFERENCE_H

@@ -19,6 +19,10 @@ struct ModelOptions {
   void add(CLI::App &app);
 };
 
+/// A llama2.c tokenizer.bin (-z), checked against the model's vocabulary.
+Result<model::TokenizerData> readTokenizerFile(const std::string &path,
+                                               int64_t vocabSize);
+
 /// The tokenizer of the model, or of -z when given.
 Result<model::Tokenizer> loadTokenizer(const model::ModelSpec &spec,
                                        const std::string &tokenizerPath);

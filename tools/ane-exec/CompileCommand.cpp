@@ -8,7 +8,6 @@
 #include "tools/ane-exec/Commands.h"
 #include "tools/ane-exec/ModelLoader.h"
 
-#include "lib/Model/Llama2c.h"
 #include "lib/Runtime/Anepak.h"
 
 #include <fmt/format.h>
@@ -30,10 +29,9 @@ int compile(const CompileCommandOptions &o) {
   if (!spec.ok())
     return fail(spec.message());
   if (!o.model.tokenizer.empty()) {
-    auto tok = loadTokenizer(*spec, o.model.tokenizer);
-    if (!tok.ok())
-      return fail(tok.message());
-    auto data = model::readLlama2cTokenizer(o.model.tokenizer);
+    auto data = readTokenizerFile(o.model.tokenizer, spec->config.vocabSize);
+    if (!data.ok())
+      return fail(data.message());
     spec->tokenizer = std::move(*data);
   }
   if (!spec->tokenizer)

@@ -29,21 +29,6 @@ struct EvalOptions {
   bool json = false;
 };
 
-int32_t argmax(const std::vector<float> &v) {
-  return int32_t(std::max_element(v.begin(), v.end()) - v.begin());
-}
-
-/// max |got - want| over max |want|.
-double relativeError(const std::vector<float> &got,
-                     const std::vector<float> &want) {
-  double err = 0, scale = 1e-30;
-  for (size_t i = 0; i < want.size(); ++i) {
-    err = std::max(err, std::fabs(double(got[i]) - want[i]));
-    scale = std::max(scale, std::fabs(double(want[i])));
-  }
-  return err / scale;
-}
-
 int eval(const EvalOptions &o) {
   // The prompt's bytes (+2 for BOS and the leading space) bound its tokens.
   auto loaded = loadModel(o.model, o.build, int64_t(o.prompt.size()) + 2 + o.n);
@@ -83,9 +68,9 @@ int eval(const EvalOptions &o) {
     auto got = engine->decode(tokens[pos], pos);
     if (!got.ok())
       return fail(got.message());
-    int32_t best = argmax(*want);
-    agree += argmax(*got) == best;
-    double err = relativeError(*got, *want);
+    int32_t best = runtime::argmax(*want);
+    agree += runtime::argmax(*got) == best;
+    double err = runtime::relativeError(*got, *want);
     worst = std::max(worst, err);
     sum += err;
     if (pos + 1 >= int64_t(tokens.size()))

@@ -2,7 +2,6 @@
 
 #include "tools/ane-exec/ModelLoader.h"
 
-#include "lib/Model/Llama2c.h"
 #include "lib/Runtime/Anepak.h"
 #include "lib/Runtime/Backend.h"
 #include "lib/Runtime/Cpu/ThreadPool.h"
@@ -159,7 +158,8 @@ Result<LoadedModel> loadModel(const ModelOptions &given,
       return image.status();
     loaded.image = std::move(*image);
     if (!m.tokenizer.empty()) {
-      auto data = model::readLlama2cTokenizer(m.tokenizer);
+      auto data =
+          readTokenizerFile(m.tokenizer, loaded.image.kernels.config.vocabSize);
       if (!data.ok())
         return data.status();
       loaded.image.tokenizer = std::move(*data);

@@ -16,17 +16,24 @@ void ModelOptions::add(CLI::App &app) {
                  "llama2.c tokenizer.bin, for checkpoints that carry none");
 }
 
+Result<model::TokenizerData> readTokenizerFile(const std::string &path,
+                                               int64_t vocabSize) {
+  auto data = model::readLlama2cTokenizer(path);
+  if (!data.ok())
+    return data.status();
+  if (static_cast<int64_t>(data->tokens.size()) != vocabSize)
+    return Status::error(path + ": " + std::to_string(data->tokens.size()) +
+                         " tokens, the model's vocabulary has " +
+                         std::to_string(vocabSize));
+  return data;
+}
+
 Result<model::Tokenizer> loadTokenizer(const model::ModelSpec &spec,
                                        const std::string &path) {
   if (!path.empty()) {
-    auto data = model::readLlama2cTokenizer(path);
+    auto data = readTokenizerFile(path, spec.config.vocabSize);
     if (!data.ok())
       return data.status();
-    if (static_cast<int64_t>(data->tokens.size()) != spec.config.vocabSize)
-      return Result<model::Tokenizer>::error(
-          path + ": " + std::to_string(data->tokens.size()) +
-          " tokens, the model's vocabulary has " +
-          std::to_string(spec.config.vocabSize));
     return model::Tokenizer::create(*data);
   }
   if (!spec.tokenizer)

@@ -91,25 +91,6 @@ ANE_AVX2 __m256 load8Codes(const int8_t *p) {
   return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v));
 }
 
-/// One row of a q4 GEMV; groups are whole multiples of 32 columns.
-ANE_AVX2 float rowQ4(const PackedWeight &w, int64_t r, const float *x) {
-  int64_t groups = w.cols / w.group;
-  const uint8_t *codes = w.data + r * w.cols / 2;
-  __m256 total = _mm256_setzero_ps();
-  for (int64_t g = 0; g < groups; ++g) {
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t c = g * w.group; c < (g + 1) * w.group; c += 32) {
-      __m256 q[4];
-      unpackQ4(codes + c / 2, q);
-      for (int k = 0; k < 4; ++k)
-        acc = _mm256_fmadd_ps(q[k], _mm256_loadu_ps(x + c + 8 * k), acc);
-    }
-    __m256 scale = _mm256_set1_ps(halfAt(w.scales, r * groups + g));
-    total = _mm256_fmadd_ps(acc, scale, total);
-  }
-  return hsum(total);
-}
-
 /// 32 int4 codes (16 bytes, element 2k in the low nibble of byte k) as 32
 /// signed bytes in order.
 ANE_AVX2 __m256i unpackQ4Bytes(const uint8_t *p) {
@@ -217,16 +198,13 @@ ANE_AVX2 void gemvRowsAvx2(const PackedWeight &w, const float *x,
                            const QuantizedActivations *qx, float *y,
                            int64_t begin, int64_t end) {
   int64_t r = begin;
-  if (w.format == PackedWeight::Format::Q4 && qx)
+  if (w.format == PackedWeight::Format::Q4)
     for (; r + 4 <= end; r += 4)
       rowsQ4Q8<4>(w, r, *qx, y);
   for (; r < end; ++r) {
     switch (w.format) {
     case PackedWeight::Format::Q4:
-      if (qx)
-        rowsQ4Q8<1>(w, r, *qx, y);
-      else
-        y[r] = rowQ4(w, r, x);
+      rowsQ4Q8<1>(w, r, *qx, y);
       break;
     case PackedWeight::Format::Q8:
       y[r] = rowQ8(w, r, x);

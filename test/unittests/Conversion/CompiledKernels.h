@@ -11,6 +11,7 @@
 
 #include "lib/Dialect/AneMil/Export/MILTranslation.h"
 #include "lib/MIL/Text.h"
+#include "lib/Runtime/Reference.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
 #include <gtest/gtest.h>
@@ -42,16 +43,7 @@ inline mil::Program kernelProgram(mlir::ModuleOp module,
   return parsed.ok() ? *parsed : mil::Program();
 }
 
-/// max |got - want| relative to max |want|.
-inline double relativeError(const std::vector<float> &got,
-                            const std::vector<float> &want) {
-  double err = 0, scale = 1e-6;
-  for (size_t i = 0; i < want.size() && i < got.size(); ++i) {
-    err = std::max(err, std::fabs(double(got[i]) - want[i]));
-    scale = std::max(scale, std::fabs(double(want[i])));
-  }
-  return got.size() == want.size() ? err / scale : INFINITY;
-}
+using runtime::relativeError;
 
 } // namespace ane::test
 

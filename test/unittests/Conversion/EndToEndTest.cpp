@@ -71,9 +71,7 @@ struct Stories {
   }
 };
 
-int32_t argmax(const std::vector<float> &v) {
-  return int32_t(std::max_element(v.begin(), v.end()) - v.begin());
-}
+using rt::argmax;
 
 TEST(EndToEndTest, Fp32KernelsMatchTheReferenceAndLlama2c) {
   Stories stories;

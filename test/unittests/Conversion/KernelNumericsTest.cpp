@@ -673,7 +673,7 @@ TEST_P(KernelNumericsTest, PackedInputs) {
                      d.getAs<IntegerAttr>("columns").getInt()});
   }
   int64_t channels =
-      fn.getArgumentTypes()[0].cast<RankedTensorType>().getDimSize(1);
+      cast<RankedTensorType>(fn.getArgumentTypes()[0]).getDimSize(1);
   auto packed = rt::packInputs(
       parts, channels, {&inputs[0], &inputs[1], &inputs[2], &inputs[3]});
   ASSERT_TRUE(packed.ok()) << packed.message();
