@@ -39,11 +39,6 @@ std::optional<DType> parseDType(std::string_view name) {
   return std::nullopt;
 }
 
-bool isFloatDType(DType d) {
-  return d == DType::FP16 || d == DType::FP32 || d == DType::FP64 ||
-         d == DType::BF16;
-}
-
 bool isSignedIntDType(DType d) {
   return d == DType::Int4 || d == DType::Int8 || d == DType::Int16 ||
          d == DType::Int32 || d == DType::Int64;

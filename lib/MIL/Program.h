@@ -49,7 +49,10 @@ enum class DType : uint8_t {
 
 std::string_view dtypeName(DType dtype);
 std::optional<DType> parseDType(std::string_view name);
-bool isFloatDType(DType dtype);
+inline bool isFloatDType(DType d) {
+  return d == DType::FP16 || d == DType::FP32 || d == DType::FP64 ||
+         d == DType::BF16;
+}
 bool isSignedIntDType(DType dtype);
 bool isUnsignedIntDType(DType dtype);
 /// Bits per element (1 for bool; 0 for string).

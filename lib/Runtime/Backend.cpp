@@ -31,7 +31,8 @@ public:
     return Status::success();
   }
 
-  Result<std::vector<Tensor>> run(const std::vector<Tensor> &inputs) override {
+  Result<std::vector<Tensor>>
+  run(const std::vector<TensorRef> &inputs) override {
     return exec.run(inputs);
   }
 

@@ -31,9 +31,10 @@ public:
   /// Presents `segment` as the program's weight.bin (the `blob` binding);
   /// `name` is what errors call it.
   virtual Status bindWeights(Bytes segment, const std::string &name) = 0;
-  /// Runs on inputs in parameter order; returns the outputs in order.
+  /// Runs on inputs in parameter order (only read, and not kept); returns
+  /// the outputs in order.
   virtual Result<std::vector<Tensor>>
-  run(const std::vector<Tensor> &inputs) = 0;
+  run(const std::vector<TensorRef> &inputs) = 0;
 };
 
 class Backend {

@@ -81,7 +81,7 @@ int64_t blobCount(const std::vector<SlotSpec> &slots,
 }
 
 /// Decodes every blob of `segment`'s slots into tensors, by role.
-Result<std::map<std::string, std::vector<Tensor>>>
+Result<std::map<std::string, std::vector<TensorRef>>>
 decodeSlots(const std::vector<SlotSpec> &slots, Bytes segment,
             const std::string &name) {
   auto reader =
@@ -90,7 +90,7 @@ decodeSlots(const std::vector<SlotSpec> &slots, Bytes segment,
     return reader.status();
   WeightFiles files;
   files.emplace(mil::kModelWeightPath, std::move(*reader));
-  std::map<std::string, std::vector<Tensor>> out;
+  std::map<std::string, std::vector<TensorRef>> out;
   for (const SlotSpec &s : slots)
     for (const BlobSpec &b : s.blobs) {
       mil::Type type;
@@ -102,7 +102,7 @@ decodeSlots(const std::vector<SlotSpec> &slots, Bytes segment,
       if (!t.ok())
         return Status::error(
             fmt::format("{} slot '{}': {}", name, s.role, t.message()));
-      out[s.role].push_back(std::move(*t));
+      out[s.role].push_back(std::make_shared<const Tensor>(std::move(*t)));
     }
   return out;
 }
@@ -202,19 +202,20 @@ Status Engine::bindLayer(Kernel &k, int64_t layer) {
   return Status::success();
 }
 
-Result<std::vector<Tensor>> Engine::run(Kernel &k, int64_t layer,
-                                        std::map<std::string, Tensor> inputs) {
-  std::vector<Tensor> ordered;
+Result<std::vector<Tensor>>
+Engine::run(Kernel &k, int64_t layer,
+            const std::map<std::string, TensorRef> &inputs) {
+  std::vector<TensorRef> ordered;
   for (const std::string &name : k.activations) {
     auto it = inputs.find(name);
     if (it == inputs.end())
       return Status::error(fmt::format("no value for input '{}'", name));
-    ordered.push_back(std::move(it->second));
+    ordered.push_back(it->second);
   }
   if (!inputWeights.empty()) {
     auto &bound = inputWeights[layer < 0 ? inputWeights.size() - 1 : layer];
     for (const std::string &role : k.desc->weights)
-      for (const Tensor &t : bound.at(role))
+      for (const TensorRef &t : bound.at(role))
         ordered.push_back(t);
   }
   auto outs = k.program->run(ordered);
@@ -240,14 +241,16 @@ Status Engine::growCaches(int64_t needed) {
     return Status::success();
   mil::DType dt = image->kernels.dtype;
   for (int64_t l = 0; l < c.nLayers; ++l) {
-    Tensor k = Tensor::zeros(dt, {1, c.kvDim(), 1, columns});
-    Tensor v = Tensor::zeros(dt, {1, c.kvDim(), 1, columns});
+    auto k = std::make_shared<Tensor>(
+        Tensor::zeros(dt, {1, c.kvDim(), 1, columns}));
+    auto v = std::make_shared<Tensor>(
+        Tensor::zeros(dt, {1, c.kvDim(), 1, columns}));
     if (cacheColumns) {
       int64_t keep = std::min(cacheColumns, columns);
       for (int64_t ch = 0; ch < c.kvDim(); ++ch)
         for (int64_t t = 0; t < keep; ++t) {
-          k.f[ch * columns + t] = keys[l].f[ch * cacheColumns + t];
-          v.f[ch * columns + t] = values[l].f[ch * cacheColumns + t];
+          k->f[ch * columns + t] = keys[l]->f[ch * cacheColumns + t];
+          v->f[ch * columns + t] = values[l]->f[ch * cacheColumns + t];
         }
       keys[l] = std::move(k);
       values[l] = std::move(v);
@@ -270,11 +273,15 @@ Result<Tensor> Engine::runChunk(const std::vector<int32_t> &tokens,
     for (int64_t ch = 0; ch < c.dim; ++ch)
       xs[ch * seq + s] = row[ch];
   }
-  Tensor x = Tensor::floats(dt, {1, c.dim, 1, seq}, std::move(xs));
+  TensorRef x = std::make_shared<const Tensor>(
+      Tensor::floats(dt, {1, c.dim, 1, seq}, std::move(xs)));
   if (Status s = growCaches(pos + seq); !s.ok())
     return s;
-  auto [cosT, sinT] = ropeTables(c, dt, pos, seq);
-  Tensor mask = causalMask(dt, pos, seq, cacheColumns);
+  auto [cosTable, sinTable] = ropeTables(c, dt, pos, seq);
+  TensorRef cosT = std::make_shared<const Tensor>(std::move(cosTable));
+  TensorRef sinT = std::make_shared<const Tensor>(std::move(sinTable));
+  TensorRef mask = std::make_shared<const Tensor>(
+      causalMask(dt, pos, seq, cacheColumns));
 
   Kernel *ks[5];
   for (int i = 0; i < 5; ++i) {
@@ -285,10 +292,10 @@ Result<Tensor> Engine::runChunk(const std::vector<int32_t> &tokens,
   }
   for (int64_t l = 0; l < c.nLayers; ++l) {
     auto step =
-        [&](int i,
-            std::map<std::string, Tensor> in) -> Result<std::vector<Tensor>> {
+        [&](int i, const std::map<std::string, TensorRef> &in)
+        -> Result<std::vector<Tensor>> {
       Status bound = bindLayer(*ks[i], l);
-      auto out = bound.ok() ? run(*ks[i], l, std::move(in))
+      auto out = bound.ok() ? run(*ks[i], l, in)
                             : Result<std::vector<Tensor>>(bound);
       if (!out.ok())
         return Status::error(fmt::format("{} of layer {}: {}", kLayerKernels[i],
@@ -300,30 +307,33 @@ Result<Tensor> Engine::runChunk(const std::vector<int32_t> &tokens,
       return qkv.status();
     if (qkv->size() != 3)
       return Status::error("attn_qkv must return q, k, v");
-    Status kv = writeColumns(keys[l], (*qkv)[1], pos);
+    Status kv = writeColumns(*keys[l], (*qkv)[1], pos);
     if (kv.ok())
-      kv = writeColumns(values[l], (*qkv)[2], pos);
+      kv = writeColumns(*values[l], (*qkv)[2], pos);
     if (!kv.ok())
       return Status::error(fmt::format("layer {}: {}", l, kv.message()));
-    auto attn = step(1, {{"q", (*qkv)[0]},
+    auto share = [](Tensor &t) {
+      return std::make_shared<const Tensor>(std::move(t));
+    };
+    auto attn = step(1, {{"q", share((*qkv)[0])},
                          {"k_cache", keys[l]},
                          {"v_cache", values[l]},
                          {"mask", mask}});
     if (!attn.ok())
       return attn.status();
-    auto out = step(2, {{"attn", (*attn)[0]}, {"x", x}});
+    auto out = step(2, {{"attn", share((*attn)[0])}, {"x", x}});
     if (!out.ok())
       return out.status();
-    x = (*out)[0];
+    x = share((*out)[0]);
     auto h = step(3, {{"x", x}});
     if (!h.ok())
       return h.status();
-    auto down = step(4, {{"h", (*h)[0]}, {"x", x}});
+    auto down = step(4, {{"h", share((*h)[0])}, {"x", x}});
     if (!down.ok())
       return down.status();
-    x = (*down)[0];
+    x = share((*down)[0]);
   }
-  return x;
+  return *x;
 }
 
 Result<std::vector<float>> Engine::forward(const std::vector<int32_t> &tokens,
@@ -363,7 +373,8 @@ Result<std::vector<float>> Engine::forward(const std::vector<int32_t> &tokens,
   Status bound = bindLayer(**head, -1);
   if (!bound.ok())
     return Status::error("lm_head: " + bound.message());
-  auto logits = run(**head, -1, {{"x", last}});
+  auto logits =
+      run(**head, -1, {{"x", std::make_shared<const Tensor>(std::move(last))}});
   if (!logits.ok())
     return Status::error("lm_head: " + logits.message());
   if (int64_t((*logits)[0].f.size()) != c.vocabSize)

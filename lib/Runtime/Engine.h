@@ -73,7 +73,7 @@ private:
   /// Presents layer `layer`'s weights (-1: the global ones) to `k`.
   Status bindLayer(Kernel &k, int64_t layer);
   Result<std::vector<Tensor>> run(Kernel &k, int64_t layer,
-                                  std::map<std::string, Tensor> inputs);
+                                  const std::map<std::string, TensorRef> &inputs);
   Result<Tensor> runChunk(const std::vector<int32_t> &tokens, size_t first,
                           int64_t seq, int64_t pos);
   Status growCaches(int64_t needed);
@@ -83,9 +83,11 @@ private:
   std::vector<int64_t> seqBuckets, ctxBuckets;
   std::map<Key, Kernel> kernels;
   // With input binding: per layer (the last entry: global), role -> blobs.
-  std::vector<std::map<std::string, std::vector<Tensor>>> inputWeights;
+  std::vector<std::map<std::string, std::vector<TensorRef>>> inputWeights;
   int64_t cacheColumns = 0;
-  std::vector<Tensor> keys, values; // [1, kvDim, 1, cacheColumns] per layer
+  // [1, kvDim, 1, cacheColumns] per layer, shared with attn_core's calls
+  // and written in place between them.
+  std::vector<std::shared_ptr<Tensor>> keys, values;
   EngineStats stats_;
 };
 

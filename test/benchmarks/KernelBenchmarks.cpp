@@ -61,11 +61,13 @@ struct Weight {
   uint64_t bytes() const { return data.size() + scales.size(); }
 };
 
-/// The Llama-2-7B FFN up projection (11008 x 4096), S tokens.
+/// The Llama-2-7B FFN up projection (11008 x 4096) for S = range(0)
+/// tokens; range(1) = 1024 rows instead fit in cache, which shows whether a
+/// kernel is bound by compute or by memory.
 void benchMatmul(benchmark::State &state, PackedWeight::Format format) {
-  int64_t S = state.range(0);
-  Weight w(format, 11008, 4096);
-  std::vector<float> x(4096 * S, 0.5f), y(11008 * S);
+  int64_t S = state.range(0), rows = state.range(1);
+  Weight w(format, rows, 4096);
+  std::vector<float> x(4096 * S, 0.5f), y(rows * S);
   ThreadPool &pool = ThreadPool::global();
   for (auto _ : state) {
     matmul(w.view, x.data(), S, y.data(), pool);
@@ -80,9 +82,22 @@ void benchMatmul(benchmark::State &state, PackedWeight::Format format) {
 void Q4(benchmark::State &s) { benchMatmul(s, PackedWeight::Format::Q4); }
 void Q8(benchmark::State &s) { benchMatmul(s, PackedWeight::Format::Q8); }
 void F16(benchmark::State &s) { benchMatmul(s, PackedWeight::Format::F16); }
-BENCHMARK(Q4)->Arg(1)->Arg(16)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(Q8)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(F16)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(Q4)
+    ->Args({1, 11008})
+    ->Args({16, 11008})
+    ->Args({1, 1024})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(Q8)
+    ->Args({1, 11008})
+    ->Args({1, 1024})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(F16)
+    ->Args({1, 11008})
+    ->Args({1, 1024})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 /// The baseline: a parallel read of as many bytes as the q4 weight holds.
 void ReadBandwidth(benchmark::State &state) {

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -42,6 +43,25 @@ Tensor Tensor::ints(DType dtype, Shape shape, std::vector<int64_t> values) {
   t.dtype = dtype;
   t.shape = std::move(shape);
   t.i = std::move(values);
+  return t;
+}
+
+Tensor Tensor::viewOf(std::shared_ptr<const Tensor> base, Shape shape) {
+  Tensor t;
+  t.dtype = base->dtype;
+  t.shape = std::move(shape);
+  t.view = base->values();
+  t.viewOwner = std::move(base);
+  return t;
+}
+
+Tensor Tensor::owned() const {
+  if (!view)
+    return *this;
+  Tensor t;
+  t.dtype = dtype;
+  t.shape = shape;
+  t.f.assign(view, view + numElements());
   return t;
 }
 
@@ -560,7 +580,7 @@ Status selectOp(const OpContext &c, Outputs &out) {
                         const Tensor &src = cond->i[o[0]] ? *a : *b;
                         int64_t k = cond->i[o[0]] ? o[1] : o[2];
                         if (r.isFloat())
-                          r.f[n] = src.f[k];
+                          r.f[n] = src.values()[k];
                         else
                           r.i[n] = src.i[k];
                       });
@@ -668,13 +688,13 @@ Status softmaxOp(const OpContext &c, Outputs &out) {
   forEachLine(x->shape, *a, [&](int64_t base, int64_t stride) {
     float mx = -INFINITY;
     for (int64_t k = 0; k < n; ++k)
-      mx = std::max(mx, x->f[base + k * stride]);
+      mx = std::max(mx, x->values()[base + k * stride]);
     float sum = 0;
     for (int64_t k = 0; k < n; ++k)
-      sum += std::exp(x->f[base + k * stride] - mx);
+      sum += std::exp(x->values()[base + k * stride] - mx);
     for (int64_t k = 0; k < n; ++k)
       r.f[base + k * stride] =
-          storeAs(r.dtype, std::exp(x->f[base + k * stride] - mx) / sum);
+          storeAs(r.dtype, std::exp(x->values()[base + k * stride] - mx) / sum);
   });
   out.push_back(std::move(r));
   return Status::success();
@@ -721,7 +741,7 @@ Status layerNormOp(const OpContext &c, Outputs &out) {
         g += idx[d] * gStrides[d];
     groupOf[n] = g;
     posInGroup[n] = filled[g]++;
-    mean[g] += x->f[n];
+    mean[g] += x->values()[n];
     for (int64_t d = rank - 1; d >= 0; --d) {
       if (++idx[d] < x->shape[d])
         break;
@@ -731,13 +751,13 @@ Status layerNormOp(const OpContext &c, Outputs &out) {
   for (double &m : mean)
     m /= groupSize;
   for (int64_t n = 0; n < x->numElements(); ++n) {
-    double d = x->f[n] - mean[groupOf[n]];
+    double d = x->values()[n] - mean[groupOf[n]];
     var[groupOf[n]] += d * d;
   }
   Tensor r = *x;
   for (int64_t n = 0; n < x->numElements(); ++n) {
     int64_t g = groupOf[n];
-    double v = (x->f[n] - mean[g]) / std::sqrt(var[g] / groupSize + eps);
+    double v = (x->values()[n] - mean[g]) / std::sqrt(var[g] / groupSize + eps);
     if (gamma)
       v *= gamma->at(posInGroup[n]);
     if (beta)
@@ -895,8 +915,8 @@ Status convOp(const OpContext &c, Outputs &out) {
         int64_t g = oc / coutG;
         std::fill(acc.begin(), acc.end(), b ? b->at(oc) : 0.0);
         for (int64_t ic = 0; ic < cinG; ++ic) {
-          double wv = w->f[oc * cinG + ic];
-          const float *xs = &x->f[(n * cin + g * cinG + ic) * inSp];
+          double wv = w->values()[oc * cinG + ic];
+          const float *xs = &x->values()[(n * cin + g * cinG + ic) * inSp];
           for (int64_t i = 0; i < oSp; ++i)
             acc[i] += xs[i] * wv;
         }
@@ -929,7 +949,7 @@ Status convOp(const OpContext &c, Outputs &out) {
                     int64_t ix = xx * st[2] + kx * dl[2] - pb[2];
                     if (ix < 0 || ix >= in[2])
                       continue;
-                    acc += x->f[xBase + (iz * in[1] + iy) * in[2] + ix] *
+                    acc += x->values()[xBase + (iz * in[1] + iy) * in[2] + ix] *
                            w->at(wBase + (kz * k[1] + ky) * k[2] + kx);
                   }
                 }
@@ -977,14 +997,14 @@ Status sdpaOp(const OpContext &c, Outputs &out) {
       for (int64_t j = 0; j < S; ++j) {
         double acc = 0;
         for (int64_t e = 0; e < E; ++e)
-          acc += q->f[(bt * L + i) * E + e] * k->f[(bt * S + j) * E + e];
+          acc += q->values()[(bt * L + i) * E + e] * k->values()[(bt * S + j) * E + e];
         float s = static_cast<float>(acc) * scale;
         if (mask) {
           int64_t mi = maskBase + i * mst[rank - 2] + j * mst[rank - 1];
           if (mask->dtype == DType::Bool)
             s = mask->i[mi] ? s : -INFINITY;
           else
-            s += mask->f[mi];
+            s += mask->values()[mi];
         }
         scores[j] = s;
         mx = std::max(mx, s);
@@ -997,7 +1017,7 @@ Status sdpaOp(const OpContext &c, Outputs &out) {
       for (int64_t e = 0; e < EV; ++e) {
         double acc = 0;
         for (int64_t j = 0; j < S; ++j)
-          acc += scores[j] / sum * v->f[(bt * S + j) * EV + e];
+          acc += scores[j] / sum * v->values()[(bt * S + j) * EV + e];
         r.f[(bt * L + i) * EV + e] = storeAs(r.dtype, static_cast<float>(acc));
       }
     }
@@ -1067,7 +1087,7 @@ Tensor gatherElements(const Tensor &x, DType dtype, const Shape &shape,
     if (s < 0)
       ; // no source element: stays zero
     else if (r.isFloat())
-      r.f[n] = x.f[s];
+      r.f[n] = x.values()[s];
     else
       r.i[n] = x.i[s];
     for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
@@ -1228,7 +1248,7 @@ Status concatOp(const OpContext &c, Outputs &out) {
           int64_t src = (o * va + k) * inner + i;
           int64_t dst = (o * outAxis + dstAxis) * inner + i;
           if (r.isFloat())
-            r.f[dst] = v.f[src];
+            r.f[dst] = v.values()[src];
           else
             r.i[dst] = v.i[src];
         }
@@ -1435,7 +1455,7 @@ Status blockwiseShiftScaleOp(const OpContext &c, Outputs &out) {
         int64_t so = o * groups + i / block[1], n = o * cols + i;
         double off = offset ? offset->at(so) : 0.0;
         r.f[n] =
-            storeAs(r.dtype, static_cast<float>(double(scale->f[so]) *
+            storeAs(r.dtype, static_cast<float>(double(scale->values()[so]) *
                                                 (double(data->i[n]) - off)));
       }
     out.push_back(std::move(r));
@@ -1486,7 +1506,7 @@ Status lutToDenseOp(const OpContext &c, Outputs &out) {
     Tensor r = Tensor::zeros(lut->dtype, *shape);
     for (int64_t n = 0; n < count; ++n) {
       if (r.isFloat())
-        r.f[n] = lut->f[idx[n]];
+        r.f[n] = lut->values()[idx[n]];
       else
         r.i[n] = lut->i[idx[n]];
     }
@@ -1533,7 +1553,7 @@ Status lutToDenseOp(const OpContext &c, Outputs &out) {
     int64_t lane = vsize > 1 ? idx[va] % vsize : 0;
     int64_t src = lo + sel * lst[rank] + lane;
     if (r.isFloat())
-      r.f[n] = lut->f[src];
+      r.f[n] = lut->values()[src];
     else
       r.i[n] = lut->i[src];
     for (int64_t d = static_cast<int64_t>(rank) - 1; d >= 0; --d) {
@@ -1771,7 +1791,7 @@ Status packedConv(const mil::Statement &st,
                                      w.cols));
   int64_t S = in.shape[3];
   Tensor y = Tensor::zeros(in.dtype, {1, w.rows, 1, S});
-  matmul(w, in.f.data(), S, y.f.data(), ThreadPool::global());
+  matmul(w, in.values(), S, y.f.data(), ThreadPool::global());
   if (*bias && (*bias)->numElements() != w.rows)
     return Status::error(where(st) + ": bias must have one entry per output "
                                      "channel");
@@ -1877,11 +1897,82 @@ const Tensor *Executor::state(const std::string &param) const {
 }
 
 Result<std::vector<Tensor>> Executor::run(const std::vector<Tensor> &inputs) {
+  std::vector<TensorRef> shared;
+  for (const Tensor &t : inputs)
+    shared.push_back(std::make_shared<const Tensor>(t));
+  return run(shared);
+}
+
+namespace {
+
+/// Ops whose result is their input under another shape: in fast mode they
+/// become views, so a reshaped K/V cache is never copied.
+bool isReshapeLike(const std::string &op) {
+  return op == "reshape" || op == "squeeze" || op == "expand_dims" ||
+         op == "identity";
+}
+
+/// The view a reshape-like statement yields, when its input is a float
+/// tensor and the text declares a static result shape of as many elements.
+std::optional<Tensor> reshapeView(const mil::Statement &st,
+                                  const std::map<std::string, TensorPtr> &env) {
+  const mil::Value *x = st.arg("x");
+  if (!x || x->kind != mil::Value::Kind::Ref || st.outputs.size() != 1)
+    return std::nullopt;
+  auto in = env.find(x->text);
+  const mil::Type &decl = st.outputs[0].type;
+  if (in == env.end() || !in->second->isFloat() || !decl.isTensor() ||
+      decl.dtype != in->second->dtype)
+    return std::nullopt;
+  int64_t n = 1;
+  for (int64_t d : decl.dims) {
+    if (d < 0)
+      return std::nullopt;
+    n *= d;
+  }
+  if (n != in->second->numElements())
+    return std::nullopt;
+  return Tensor::viewOf(in->second, decl.dims);
+}
+
+void collectRefs(const mil::Value &v, std::vector<std::string> &out) {
+  if (v.kind == mil::Value::Kind::Ref)
+    out.push_back(v.text);
+  for (const mil::Value &item : v.items)
+    collectRefs(item, out);
+}
+
+/// For each statement, the values whose last reader it is (function
+/// outputs excepted): run() drops them right after it, so a kernel holds
+/// only live intermediates and freed buffers are reused at once.
+std::vector<std::vector<std::string>> lastUses(const mil::Function &fn) {
+  std::map<std::string, size_t> last;
+  for (size_t k = 0; k < fn.body.size(); ++k) {
+    std::vector<std::string> refs;
+    for (const mil::Argument &a : fn.body[k].args)
+      collectRefs(a.value, refs);
+    for (const std::string &ref : refs)
+      last[ref] = k;
+  }
+  for (const std::string &out : fn.outputs)
+    last.erase(out);
+  std::vector<std::vector<std::string>> dead(fn.body.size());
+  for (const auto &[name, k] : last)
+    dead[k].push_back(name);
+  return dead;
+}
+
+} // namespace
+
+Result<std::vector<Tensor>>
+Executor::run(const std::vector<TensorRef> &inputs) {
   if (constantsStale)
     if (Status s = materialise(weights); !s.ok()) {
       constantsStale = true;
       return s;
     }
+  if (dead.size() != fn->body.size())
+    dead = lastUses(*fn);
   Env env = constants;
   size_t next = 0;
   for (const mil::Param &p : fn->params) {
@@ -1890,33 +1981,45 @@ Result<std::vector<Tensor>> Executor::run(const std::vector<Tensor> &inputs) {
     if (next >= inputs.size())
       return Result<std::vector<Tensor>>::error(
           fmt::format("missing input for parameter '{}'", p.name));
-    const Tensor &in = inputs[next++];
-    if (!p.type.isTensor() || in.dtype != p.type.dtype ||
-        !mil::shapesCompatible(p.type.dims, in.shape))
-      return Result<std::vector<Tensor>>::error(
-          fmt::format("input '{}' is {} {}, the function takes {}", p.name,
-                      mil::dtypeName(in.dtype), mil::formatShape(in.shape),
-                      mil::printType(p.type, false)));
-    size_t want = static_cast<size_t>(in.numElements());
-    if ((in.isFloat() ? in.f.size() : in.i.size()) != want)
+    const TensorRef &in = inputs[next++];
+    if (!in || !p.type.isTensor() || in->dtype != p.type.dtype ||
+        !mil::shapesCompatible(p.type.dims, in->shape))
+      return Result<std::vector<Tensor>>::error(fmt::format(
+          "input '{}' is {} {}, the function takes {}", p.name,
+          in ? mil::dtypeName(in->dtype) : "nothing",
+          in ? mil::formatShape(in->shape) : "", mil::printType(p.type, false)));
+    size_t want = static_cast<size_t>(in->numElements());
+    size_t have = in->isFloat() ? (in->view ? want : in->f.size())
+                                : in->i.size();
+    if (have != want)
       return Result<std::vector<Tensor>>::error(
           fmt::format("input '{}' holds the wrong number of values", p.name));
-    env[p.name] = std::make_shared<Tensor>(in);
+    env[p.name] = in;
   }
   if (next != inputs.size())
     return Result<std::vector<Tensor>>::error(fmt::format(
         "{} inputs given, the function takes {}", inputs.size(), next));
-  for (const mil::Statement &st : fn->body) {
+  for (size_t k = 0; k < fn->body.size(); ++k) {
+    const mil::Statement &st = fn->body[k];
     if (isConstantOp(st.op))
       continue;
-    if (const mil::Value *w = st.op == "conv" ? st.arg("weight") : nullptr)
-      if (auto p = packed.find(w->text); p != packed.end()) {
-        if (Status s = packedConv(st, env, p->second); !s.ok())
-          return s;
-        continue;
-      }
-    if (Status s = runStatement(st, env, states, weights); !s.ok())
+    Status s = Status::success();
+    std::optional<Tensor> view;
+    if (fastKernels && isReshapeLike(st.op))
+      view = reshapeView(st, env);
+    if (view) {
+      env[st.outputs[0].name] = std::make_shared<Tensor>(std::move(*view));
+    } else if (const mil::Value *w =
+                   st.op == "conv" ? st.arg("weight") : nullptr;
+               w && packed.count(w->text)) {
+      s = packedConv(st, env, packed.at(w->text));
+    } else {
+      s = runStatement(st, env, states, weights);
+    }
+    if (!s.ok())
       return s;
+    for (const std::string &name : dead[k])
+      env.erase(name);
   }
   std::vector<Tensor> outs;
   for (const std::string &name : fn->outputs) {
@@ -1924,7 +2027,7 @@ Result<std::vector<Tensor>> Executor::run(const std::vector<Tensor> &inputs) {
     if (it == env.end())
       return Result<std::vector<Tensor>>::error("output '" + name +
                                                 "' is never defined");
-    outs.push_back(*it->second);
+    outs.push_back(it->second->owned());
   }
   return outs;
 }

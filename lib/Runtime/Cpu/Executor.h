@@ -42,7 +42,10 @@ public:
   void bindWeights(WeightFiles files);
 
   /// Runs the function on inputs given in parameter order; returns the
-  /// function outputs in order. State parameters take no input here.
+  /// function outputs in order. State parameters take no input here. The
+  /// inputs are only read, and no reference to them outlives the call.
+  Result<std::vector<Tensor>> run(const std::vector<TensorRef> &inputs);
+  /// The same on copies of `inputs`.
   Result<std::vector<Tensor>> run(const std::vector<Tensor> &inputs);
 
   /// Runs 1x1 convs whose weight lives in weight.bin (fp16/fp32, int8 or
@@ -70,6 +73,7 @@ private:
   std::map<std::string, PackedWeight> packed; // bound, by weight name
   WeightFiles weights;
   std::map<std::string, Tensor> states;
+  std::vector<std::vector<std::string>> dead; // by statement, see lastUses
 };
 
 /// Decodes a typed MIL literal (inline or BLOBFILE) into a tensor.

@@ -54,6 +54,28 @@ ANE_AVX2 float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+/// An fp16 value by F16C (halfAt is a library call: too slow per group).
+ANE_AVX2 inline float halfAtF16C(const uint8_t *p, int64_t i) {
+  uint16_t h;
+  std::memcpy(&h, p + 2 * i, 2);
+  return _cvtsh_ss(h);
+}
+
+/// sum_i half(h[i]) * f[i].
+ANE_AVX2 float dotHalfFloat(const uint8_t *h, const float *f, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    acc = _mm256_fmadd_ps(
+        _mm256_cvtph_ps(
+            _mm_loadu_si128(reinterpret_cast<const __m128i *>(h + 2 * i))),
+        _mm256_loadu_ps(f + i), acc);
+  float sum = hsum(acc);
+  for (; i < n; ++i)
+    sum += halfAtF16C(h, i) * f[i];
+  return sum;
+}
+
 ANE_AVX2 float dotAvx2(const float *a, const float *b, int64_t n) {
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   int64_t i = 0;
@@ -69,78 +91,223 @@ ANE_AVX2 float dotAvx2(const float *a, const float *b, int64_t n) {
   return sum;
 }
 
-/// 32 signed int4 codes (16 bytes, element 2k in the low nibble of byte k)
-/// as four vectors of 8 floats, in order.
-ANE_AVX2 void unpackQ4(const uint8_t *p, __m256 out[4]) {
-  __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
-  __m128i mask = _mm_set1_epi8(0x0F), eight = _mm_set1_epi8(8);
-  __m128i lo = _mm_and_si128(bytes, mask);
-  __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), mask);
-  // Sign-extend 4 bits: (v ^ 8) - 8.
-  lo = _mm_sub_epi8(_mm_xor_si128(lo, eight), eight);
-  hi = _mm_sub_epi8(_mm_xor_si128(hi, eight), eight);
-  __m128i first = _mm_unpacklo_epi8(lo, hi), second = _mm_unpackhi_epi8(lo, hi);
-  out[0] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(first));
-  out[1] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(first, 8)));
-  out[2] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(second));
-  out[3] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(second, 8)));
-}
-
 ANE_AVX2 __m256 load8Codes(const int8_t *p) {
   __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i *>(p));
   return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v));
 }
 
-/// 32 int4 codes (16 bytes, element 2k in the low nibble of byte k) as 32
-/// signed bytes in order.
-ANE_AVX2 __m256i unpackQ4Bytes(const uint8_t *p) {
-  const __m128i mask = _mm_set1_epi8(0x0F), eight = _mm_set1_epi8(8);
-  __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
-  __m128i lo =
-      _mm_sub_epi8(_mm_xor_si128(_mm_and_si128(bytes, mask), eight), eight);
-  __m128i hi = _mm_sub_epi8(
-      _mm_xor_si128(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), eight),
-      eight);
-  return _mm256_set_m128i(_mm_unpackhi_epi8(lo, hi), _mm_unpacklo_epi8(lo, hi));
+/// The int4 kernels work on chunks of 64 columns (32 weight bytes). A
+/// chunk's low nibbles are its even columns and its high nibbles its odd
+/// ones, so the activations are laid out to match, once per product: then
+/// a chunk costs one load, one xor and two masks per row, and no byte
+/// shuffles. The xor with 0x88 turns each signed code s into u = s + 8 in
+/// [0, 15], the unsigned operand maddubs wants; the +8 comes back out as
+/// 8 * sum(x) per group, which does not depend on the row.
+struct Q4Activations {
+  int64_t block = 32; // columns per activation scale (32, 64 or 128)
+  /// Per chunk: 32 codes of even columns, then 32 of odd columns (with
+  /// 32-column blocks, block b in bytes 0-15 of each half and b + 1 in
+  /// bytes 16-31).
+  std::vector<int8_t> planes;
+  /// Blocks of 64 or 128: one scale per block. Blocks of 32: per chunk,
+  /// the two blocks' scales, each over the four int32 lanes its products
+  /// land in.
+  std::vector<float> scales;
+  /// Per weight group: 8 * the sum over its blocks of scale * sum(codes).
+  std::vector<float> groupOffsets;
+};
+
+int64_t chunksOf(int64_t cols) { return (cols + 63) / 64; }
+
+/// Lays out `q` (one token, `cols` columns) for the int4 kernels.
+void layoutForQ4(const QuantizedActivations &q, int64_t cols, int64_t group,
+                 Q4Activations &out) {
+  int64_t chunks = chunksOf(cols);
+  out.block = q.block;
+  out.planes.assign(chunks * 64, 0);
+  out.groupOffsets.assign(cols / group, 0.0f);
+  for (int64_t c = 0; c < cols; c += 2) {
+    int64_t k = c / 64, j = (c % 64) / 2;
+    out.planes[k * 64 + j] = q.codes[c];
+    out.planes[k * 64 + 32 + j] = q.codes[c + 1];
+    out.groupOffsets[c / group] +=
+        8.0f * q.scales[c / q.block] * float(q.codes[c] + q.codes[c + 1]);
+  }
+  if (q.block != 32) {
+    out.scales = q.scales;
+    return;
+  }
+  out.scales.assign(chunks * 8, 0.0f);
+  for (int64_t b = 0; b < cols / 32; ++b)
+    std::fill_n(out.scales.data() + (b / 2) * 8 + (b % 2) * 4, 4,
+                q.scales[b]);
 }
 
-/// Rows r .. r + R - 1 of an int4 GEMV against int8 activations: 32
-/// products per maddubs, and each activation block is loaded once for R
-/// rows (R independent chains keep the multipliers busy). The codes' signs
-/// move onto the activations so that the unsigned x signed multiply sees
-/// |w| (at most 8) and +-x (at most 127): no overflow.
+/// Unpacks chunk k of the R rows from r: lo/hi hold u = s + 8 of the even
+/// and odd columns. A tail chunk (32 columns) loads only its 16 bytes.
 template <int R>
-ANE_AVX2 void rowsQ4Q8(const PackedWeight &w, int64_t r,
-                       const QuantizedActivations &x, float *y) {
-  int64_t groups = w.cols / w.group, blocks = w.group / 32;
+ANE_AVX2 inline void unpackChunk(const PackedWeight &w, int64_t r, int64_t k,
+                                 __m256i lo[R], __m256i hi[R]) {
+  const __m256i mask = _mm256_set1_epi8(0x0F);
+  const __m256i flip = _mm256_set1_epi8(char(0x88));
+  const int64_t rowBytes = w.cols / 2;
+  for (int i = 0; i < R; ++i) {
+    const uint8_t *p = w.data + (r + i) * rowBytes + k * 32;
+    _mm_prefetch(reinterpret_cast<const char *>(p) + 512, _MM_HINT_T0);
+    __m256i v =
+        (k + 1) * 64 <= w.cols
+            ? _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p))
+            : _mm256_zextsi128_si256(
+                  _mm_loadu_si128(reinterpret_cast<const __m128i *>(p)));
+    v = _mm256_xor_si256(v, flip);
+    lo[i] = _mm256_and_si256(v, mask);
+    hi[i] = _mm256_and_si256(_mm256_srli_epi16(v, 4), mask);
+  }
+}
+
+/// The products of one chunk as int16 pairs. Each pair is at most
+/// 2 * 15 * 127 = 3810, so four chunks' sums still fit.
+ANE_AVX2 inline __m256i chunkProducts(__m256i lo, __m256i hi,
+                                      const int8_t *planes) {
+  __m256i xl = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(planes));
+  __m256i xh =
+      _mm256_loadu_si256(reinterpret_cast<const __m256i *>(planes + 32));
+  return _mm256_add_epi16(_mm256_maddubs_epi16(lo, xl),
+                          _mm256_maddubs_epi16(hi, xh));
+}
+
+/// Takes the +8 back out of row r's sums: sum over groups of scale *
+/// offset.
+ANE_AVX2 float rowOffset(const PackedWeight &w, int64_t r,
+                         const Q4Activations &a) {
+  int64_t groups = w.cols / w.group;
+  return dotHalfFloat(w.scales + 2 * r * groups, a.groupOffsets.data(),
+                      groups);
+}
+
+/// Rows r .. r + R - 1 against tokens t .. t + T - 1 (`acts` holds one
+/// Q4Activations per token; y is [rows, S]) with activation blocks of
+/// U * 64 columns: the U chunks of a block add up as int16 and take one
+/// float multiply-add. Each chunk of a row is unpacked once for T tokens,
+/// and each token's chunk loaded once for R rows.
+template <int R, int T, int U>
+ANE_AVX2 void tileQ4(const PackedWeight &w, int64_t r,
+                     const Q4Activations *acts, int64_t t, int64_t S,
+                     float *y) {
+  const int64_t chunks = chunksOf(w.cols), groups = w.cols / w.group;
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256 total[R];
-  for (int k = 0; k < R; ++k)
-    total[k] = _mm256_setzero_ps();
-  for (int64_t g = 0; g < groups; ++g) {
-    __m256 acc[R];
-    for (int k = 0; k < R; ++k)
-      acc[k] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < blocks; ++b) {
-      int64_t c = (g * blocks + b) * 32;
-      __m256i xv = _mm256_loadu_si256(
-          reinterpret_cast<const __m256i *>(x.codes.data() + c));
-      __m256 xs = _mm256_set1_ps(x.scales[c / 32]);
-      for (int k = 0; k < R; ++k) {
-        __m256i wv = unpackQ4Bytes(w.data + (r + k) * w.cols / 2 + c / 2);
-        __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(wv, wv),
-                                           _mm256_sign_epi8(xv, wv));
-        __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones));
-        acc[k] = _mm256_fmadd_ps(p, xs, acc[k]);
+  __m256 acc[R][T];
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < T; ++j)
+      acc[i][j] = _mm256_setzero_ps();
+  for (int64_t k0 = 0; k0 < chunks; k0 += U) {
+    __m256i sum[R][T];
+    for (int i = 0; i < R; ++i)
+      for (int j = 0; j < T; ++j)
+        sum[i][j] = _mm256_setzero_si256();
+    for (int64_t k = k0; k < k0 + U; ++k) {
+      __m256i lo[R], hi[R];
+      unpackChunk<R>(w, r, k, lo, hi);
+      for (int j = 0; j < T; ++j) {
+        const int8_t *planes = acts[t + j].planes.data() + k * 64;
+        for (int i = 0; i < R; ++i)
+          sum[i][j] = _mm256_add_epi16(sum[i][j],
+                                       chunkProducts(lo[i], hi[i], planes));
       }
     }
-    for (int k = 0; k < R; ++k)
-      total[k] = _mm256_fmadd_ps(
-          acc[k], _mm256_set1_ps(halfAt(w.scales, (r + k) * groups + g)),
-          total[k]);
+    int64_t g = k0 * 64 / w.group;
+    for (int i = 0; i < R; ++i) {
+      float ws = halfAtF16C(w.scales, (r + i) * groups + g);
+      for (int j = 0; j < T; ++j) {
+        __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(sum[i][j], ones));
+        __m256 scale = _mm256_set1_ps(ws * acts[t + j].scales[k0 / U]);
+        acc[i][j] = _mm256_fmadd_ps(p, scale, acc[i][j]);
+      }
+    }
   }
-  for (int k = 0; k < R; ++k)
-    y[r + k] = hsum(total[k]);
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < T; ++j)
+      y[(r + i) * S + t + j] =
+          hsum(acc[i][j]) - rowOffset(w, r + i, acts[t + j]);
+}
+
+/// The weight scales of chunk k of row r: [scale(b) x4, scale(b + 1) x4]
+/// for its two 32-blocks (a tail chunk repeats its one block's scale; its
+/// activations are zero).
+ANE_AVX2 __m256 chunkWeightScales(const PackedWeight &w, int64_t r,
+                                  int64_t k) {
+  int64_t groups = w.cols / w.group, b = 2 * k;
+  int64_t g0 = b * 32 / w.group;
+  int64_t g1 = (b + 1) * 32 < w.cols ? (b + 1) * 32 / w.group : g0;
+  __m128 s0 = _mm_set1_ps(halfAtF16C(w.scales, r * groups + g0));
+  __m128 s1 = _mm_set1_ps(halfAtF16C(w.scales, r * groups + g1));
+  return _mm256_set_m128(s1, s0);
+}
+
+/// tileQ4 for activation blocks of 32 columns (weight groups that are not
+/// whole chunks, such as GGUF's Q4_0): the two halves of a chunk have
+/// their own activation and weight scales.
+template <int R, int T>
+ANE_AVX2 void tileQ4Block32(const PackedWeight &w, int64_t r,
+                            const Q4Activations *acts, int64_t t, int64_t S,
+                            float *y) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[R][T];
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < T; ++j)
+      acc[i][j] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < chunksOf(w.cols); ++k) {
+    __m256i lo[R], hi[R];
+    __m256 ws[R];
+    unpackChunk<R>(w, r, k, lo, hi);
+    for (int i = 0; i < R; ++i)
+      ws[i] = chunkWeightScales(w, r + i, k);
+    for (int j = 0; j < T; ++j) {
+      const Q4Activations &a = acts[t + j];
+      __m256 xs = _mm256_loadu_ps(a.scales.data() + k * 8);
+      for (int i = 0; i < R; ++i) {
+        __m256i p16 = chunkProducts(lo[i], hi[i], a.planes.data() + k * 64);
+        __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones));
+        acc[i][j] = _mm256_fmadd_ps(p, _mm256_mul_ps(xs, ws[i]), acc[i][j]);
+      }
+    }
+  }
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < T; ++j)
+      y[(r + i) * S + t + j] =
+          hsum(acc[i][j]) - rowOffset(w, r + i, acts[t + j]);
+}
+
+template <int R, int T>
+ANE_AVX2 void tile(const PackedWeight &w, int64_t r, const Q4Activations *acts,
+                   int64_t t, int64_t S, float *y) {
+  switch (acts[0].block) {
+  case 128:
+    return tileQ4<R, T, 2>(w, r, acts, t, S, y);
+  case 64:
+    return tileQ4<R, T, 1>(w, r, acts, t, S, y);
+  default:
+    return tileQ4Block32<R, T>(w, r, acts, t, S, y);
+  }
+}
+
+/// Rows [begin, end) of an int4 product against S tokens. One row at a
+/// time for a GEMV keeps each thread's reads one sequential stream (four
+/// interleaved rows measured 20% slower); a GEMM takes tiles of 2 rows x
+/// 4 tokens.
+ANE_AVX2 void rowsQ4(const PackedWeight &w, const Q4Activations *acts,
+                     int64_t S, float *y, int64_t begin, int64_t end) {
+  int64_t r = begin;
+  for (; S > 1 && r + 2 <= end; r += 2) {
+    int64_t t = 0;
+    for (; t + 4 <= S; t += 4)
+      tile<2, 4>(w, r, acts, t, S, y);
+    for (; t < S; ++t)
+      tile<2, 1>(w, r, acts, t, S, y);
+  }
+  for (; r < end; ++r)
+    for (int64_t t = 0; t < S; ++t)
+      tile<1, 1>(w, r, acts, t, S, y);
 }
 
 /// One row of a q8 GEMV; groups are whole multiples of 8 columns.
@@ -154,7 +321,7 @@ ANE_AVX2 float rowQ8(const PackedWeight &w, int64_t r, const float *x) {
     __m256 acc = _mm256_setzero_ps();
     for (int64_t c = g * w.group; c < (g + 1) * w.group; c += 8)
       acc = _mm256_fmadd_ps(load8Codes(codes + c), _mm256_loadu_ps(x + c), acc);
-    float scale = halfAt(w.scales, r * groups + g);
+    float scale = halfAtF16C(w.scales, r * groups + g);
     total = _mm256_fmadd_ps(acc, _mm256_set1_ps(scale), total);
     if (zero != 0.0f)
       for (int64_t c = g * w.group; c < (g + 1) * w.group; ++c)
@@ -173,7 +340,7 @@ ANE_AVX2 float rowF16(const PackedWeight &w, int64_t r, const float *x) {
   }
   float sum = hsum(acc);
   for (; c < w.cols; ++c)
-    sum += halfAt(row, c) * x[c];
+    sum += halfAtF16C(row, c) * x[c];
   return sum;
 }
 
@@ -186,7 +353,7 @@ ANE_AVX2 float rowF32(const PackedWeight &w, int64_t r, const float *x) {
 bool avx2Covers(const PackedWeight &w) {
   switch (w.format) {
   case PackedWeight::Format::Q4:
-    return w.group % 32 == 0;
+    return false; // the int8-activation kernels, or scalar
   case PackedWeight::Format::Q8:
     return w.group % 8 == 0;
   default:
@@ -194,25 +361,17 @@ bool avx2Covers(const PackedWeight &w) {
   }
 }
 
-ANE_AVX2 void gemvRowsAvx2(const PackedWeight &w, const float *x,
-                           const QuantizedActivations *qx, float *y,
+ANE_AVX2 void gemvRowsAvx2(const PackedWeight &w, const float *x, float *y,
                            int64_t begin, int64_t end) {
-  int64_t r = begin;
-  if (w.format == PackedWeight::Format::Q4)
-    for (; r + 4 <= end; r += 4)
-      rowsQ4Q8<4>(w, r, *qx, y);
-  for (; r < end; ++r) {
+  for (int64_t r = begin; r < end; ++r) {
     switch (w.format) {
-    case PackedWeight::Format::Q4:
-      rowsQ4Q8<1>(w, r, *qx, y);
-      break;
     case PackedWeight::Format::Q8:
       y[r] = rowQ8(w, r, x);
       break;
     case PackedWeight::Format::F16:
       y[r] = rowF16(w, r, x);
       break;
-    case PackedWeight::Format::F32:
+    default:
       y[r] = rowF32(w, r, x);
       break;
     }
@@ -222,20 +381,6 @@ ANE_AVX2 void gemvRowsAvx2(const PackedWeight &w, const float *x,
 /// Row r of W dequantized into `out` with vector unpacking where the
 /// grouping allows (the scalar decodeRow otherwise).
 ANE_AVX2 void decodeRowAvx2(const PackedWeight &w, int64_t r, float *out) {
-  if (w.format == PackedWeight::Format::Q4 && w.group % 32 == 0) {
-    int64_t groups = w.cols / w.group;
-    const uint8_t *codes = w.data + r * w.cols / 2;
-    for (int64_t g = 0; g < groups; ++g) {
-      __m256 scale = _mm256_set1_ps(halfAt(w.scales, r * groups + g));
-      for (int64_t c = g * w.group; c < (g + 1) * w.group; c += 32) {
-        __m256 q[4];
-        unpackQ4(codes + c / 2, q);
-        for (int k = 0; k < 4; ++k)
-          _mm256_storeu_ps(out + c + 8 * k, _mm256_mul_ps(q[k], scale));
-      }
-    }
-    return;
-  }
   if (w.format == PackedWeight::Format::F16) {
     const uint8_t *row = w.data + 2 * r * w.cols;
     int64_t c = 0;
@@ -244,7 +389,7 @@ ANE_AVX2 void decodeRowAvx2(const PackedWeight &w, int64_t r, float *out) {
                        _mm256_cvtph_ps(_mm_loadu_si128(
                            reinterpret_cast<const __m128i *>(row + 2 * c))));
     for (; c < w.cols; ++c)
-      out[c] = halfAt(row, c);
+      out[c] = halfAtF16C(row, c);
     return;
   }
   decodeRow(w, r, out);
@@ -265,21 +410,32 @@ ANE_AVX2 void gemmRowsAvx2(const PackedWeight &w, const float *xT, int64_t S,
 
 } // namespace
 
-QuantizedActivations quantizeActivations(const float *x, int64_t n) {
-  QuantizedActivations q;
+static void quantizeActivationsInto(const float *x, int64_t n, int64_t block,
+                                    QuantizedActivations &q) {
+  q.block = block;
   q.codes.resize(n);
-  q.scales.resize((n + 31) / 32);
-  for (int64_t b = 0; b * 32 < n; ++b) {
-    int64_t end = std::min<int64_t>(n, (b + 1) * 32);
+  q.scales.resize((n + block - 1) / block);
+  for (int64_t b = 0; b * block < n; ++b) {
+    int64_t end = std::min<int64_t>(n, (b + 1) * block);
     float amax = 0;
-    for (int64_t i = b * 32; i < end; ++i)
+    for (int64_t i = b * block; i < end; ++i)
       amax = std::max(amax, std::fabs(x[i]));
     float scale = amax / 127.0f, inv = amax > 0 ? 127.0f / amax : 0.0f;
     q.scales[b] = scale;
-    for (int64_t i = b * 32; i < end; ++i)
+    for (int64_t i = b * block; i < end; ++i)
       q.codes[i] = int8_t(std::lrintf(x[i] * inv));
   }
+}
+
+QuantizedActivations quantizeActivations(const float *x, int64_t n,
+                                         int64_t block) {
+  QuantizedActivations q;
+  quantizeActivationsInto(x, n, block, q);
   return q;
+}
+
+int64_t activationBlock(int64_t group) {
+  return group % 128 == 0 ? 128 : group % 64 == 0 ? 64 : 32;
 }
 
 float dotQ4Q8Scalar(const PackedWeight &w, int64_t r,
@@ -292,7 +448,7 @@ float dotQ4Q8Scalar(const PackedWeight &w, int64_t r,
       int32_t dot = 0;
       for (int64_t i = b; i < b + 32; ++i)
         dot += nibble(w.data, r * w.cols + i) * x.codes[i];
-      acc += double(dot) * x.scales[b / 32];
+      acc += double(dot) * x.scales[b / x.block];
     }
     total += acc * halfAt(w.scales, r * groups + g);
   }
@@ -355,15 +511,33 @@ void matmul(const PackedWeight &w, const float *x, int64_t S, float *y,
   // Rows in grains of 16 keep each thread's share of y on its own lines.
   const int64_t grain = 16;
 #if defined(__x86_64__)
+  if (matmulHasAvx2() && w.format == PackedWeight::Format::Q4 &&
+      w.group % 32 == 0) {
+    // Scratch kept per calling thread: no allocation once warmed up.
+    thread_local std::vector<float> column;
+    thread_local QuantizedActivations q;
+    thread_local std::vector<Q4Activations> acts;
+    if (int64_t(acts.size()) < S)
+      acts.resize(S);
+    column.resize(w.cols);
+    for (int64_t s = 0; s < S; ++s) {
+      for (int64_t c = 0; c < w.cols; ++c)
+        column[c] = x[c * S + s];
+      quantizeActivationsInto(column.data(), w.cols, activationBlock(w.group),
+                              q);
+      layoutForQ4(q, w.cols, w.group, acts[s]);
+    }
+    // A thread_local named in the lambda would be each worker's own.
+    const Q4Activations *tokens = acts.data();
+    pool.parallelFor(w.rows, grain, [&](int64_t begin, int64_t end) {
+      rowsQ4(w, tokens, S, y, begin, end);
+    });
+    return;
+  }
   if (matmulHasAvx2() && avx2Covers(w)) {
     if (S == 1) {
-      // int4 weights take int8 activations (groups are whole 32-blocks).
-      QuantizedActivations qx;
-      bool int8 = w.format == PackedWeight::Format::Q4;
-      if (int8)
-        qx = quantizeActivations(x, w.cols);
       pool.parallelFor(w.rows, grain, [&](int64_t begin, int64_t end) {
-        gemvRowsAvx2(w, x, int8 ? &qx : nullptr, y, begin, end);
+        gemvRowsAvx2(w, x, y, begin, end);
       });
     } else {
       std::vector<float> xT = transpose(x, w.cols, S);

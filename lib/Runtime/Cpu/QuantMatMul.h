@@ -38,24 +38,32 @@ struct PackedWeight {
 void matmulScalar(const PackedWeight &w, const float *x, int64_t S, float *y,
                   int64_t begin, int64_t end);
 
-/// x quantized to int8 per block of 32 values: codes and one scale per
-/// block (max |x| / 127), as the int4 x int8 dot products read them.
+/// x quantized to int8 per block of `block` values: codes and one scale
+/// per block (max |x| / 127), as the int4 x int8 dot products read them.
 struct QuantizedActivations {
+  int64_t block = 32;
   std::vector<int8_t> codes;
   std::vector<float> scales;
 };
-QuantizedActivations quantizeActivations(const float *x, int64_t n);
+QuantizedActivations quantizeActivations(const float *x, int64_t n,
+                                         int64_t block);
+
+/// The activation block the int4 kernels use for a weight group (a
+/// multiple of 32): 128, 64 or 32, the largest that divides it. Larger
+/// blocks let the products of several chunks add up before one float
+/// multiply; 128 matches the default group.
+int64_t activationBlock(int64_t group);
 
 /// One int4 row against int8 activations, in plain C++: the oracle of the
-/// vector version (cols and the group are multiples of 32).
+/// vector version (cols and the group are multiples of x.block).
 float dotQ4Q8Scalar(const PackedWeight &w, int64_t r,
                     const QuantizedActivations &x);
 
 /// The same product on `pool`, with AVX2 + FMA + F16C where the CPU has
 /// them. Float accumulation: it differs from matmulScalar by rounding, and
-/// for an int4 GEMV (S = 1, groups of whole 32-blocks) by quantizing x to
-/// int8 per block of 32 (about 0.4% per element), which lets the dot
-/// products run on 8-bit multiplies.
+/// for int4 weights in groups of whole 32-blocks by quantizing each token's
+/// x to int8 per activationBlock(group) (about 0.4% per element), which lets the dot
+/// products run on 8-bit multiplies: dotQ4Q8Scalar is their oracle.
 void matmul(const PackedWeight &w, const float *x, int64_t S, float *y,
             ThreadPool &pool);
 

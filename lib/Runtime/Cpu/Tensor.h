@@ -7,6 +7,7 @@
 #include "lib/Support/Float16.h"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,12 +17,20 @@ namespace ane::runtime {
 /// values already rounded to fp16, so storage is exactly fp16); integer and
 /// bool dtypes in `i`; strings in `s`. Straightforward on purpose: this is
 /// the oracle fast kernels are checked against.
+///
+/// A float tensor may instead be a view of another's values (a reshape
+/// that moves no data): then `f` is empty, `view` points at the values and
+/// `viewOwner` keeps them alive. Readers go through values().
 struct Tensor {
   mil::DType dtype = mil::DType::FP32;
   mil::Shape shape;
   std::vector<float> f;
   std::vector<int64_t> i;
   std::string s;
+  const float *view = nullptr;
+  std::shared_ptr<const void> viewOwner;
+
+  const float *values() const { return view ? view : f.data(); }
 
   int64_t numElements() const {
     int64_t n = 1;
@@ -32,7 +41,8 @@ struct Tensor {
   bool isFloat() const { return mil::isFloatDType(dtype); }
   /// Element k as a double, whatever the storage.
   double at(int64_t k) const {
-    return isFloat() ? static_cast<double>(f[k]) : static_cast<double>(i[k]);
+    return isFloat() ? static_cast<double>(values()[k])
+                     : static_cast<double>(i[k]);
   }
 
   static Tensor floats(mil::DType dtype, mil::Shape shape,
@@ -40,7 +50,14 @@ struct Tensor {
   static Tensor ints(mil::DType dtype, mil::Shape shape,
                      std::vector<int64_t> values);
   static Tensor zeros(mil::DType dtype, mil::Shape shape);
+  /// `base`'s values under another shape of as many elements, no copy.
+  static Tensor viewOf(std::shared_ptr<const Tensor> base, mil::Shape shape);
+  /// The tensor with values of its own (a view's are copied).
+  Tensor owned() const;
 };
+
+/// A tensor shared without copying, e.g. a K/V cache passed to a kernel.
+using TensorRef = std::shared_ptr<const Tensor>;
 
 /// Rounds a float to what a tensor of `dtype` stores (fp16 or fp32).
 inline float storeAs(mil::DType dtype, float value) {

@@ -36,7 +36,8 @@ TEST(BackendTest, CpuProgramsRunWhateverSegmentIsBound) {
   ASSERT_TRUE(program.ok()) << program.message();
   ASSERT_EQ((*program)->params().size(), 1u);
   std::vector<uint8_t> layer0 = segment(2.0f), layer1 = segment(-3.0f);
-  Tensor x = Tensor::floats(mil::DType::FP32, {4}, {1, 2, 3, 4});
+  auto x = std::make_shared<const Tensor>(
+      Tensor::floats(mil::DType::FP32, {4}, {1, 2, 3, 4}));
   for (int round = 0; round < 2; ++round) {
     ASSERT_TRUE(
         (*program)->bindWeights({layer0.data(), layer0.size()}, "l0").ok());
@@ -72,8 +73,8 @@ TEST(BackendTest, ErrorsNameTheProblem) {
   mil::WeightWriter empty;
   std::vector<uint8_t> none = empty.bytes();
   ASSERT_TRUE((*program)->bindWeights({none.data(), none.size()}, "none").ok());
-  auto run =
-      (*program)->run({Tensor::floats(mil::DType::FP32, {4}, {1, 2, 3, 4})});
+  auto run = (*program)->run({std::make_shared<const Tensor>(
+      Tensor::floats(mil::DType::FP32, {4}, {1, 2, 3, 4}))});
   ASSERT_FALSE(run.ok());
   EXPECT_NE(run.message().find("none"), std::string::npos) << run.message();
 }

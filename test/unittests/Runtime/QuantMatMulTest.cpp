@@ -98,15 +98,22 @@ TEST_P(QuantMatMulTest, MatchesTheScalarKernel) {
   matmulScalar(w.view, x.data(), c.seq, exact.data(), 0, c.rows);
   ThreadPool pool(3);
   matmul(w.view, x.data(), c.seq, got.data(), pool);
-  // An int4 GEMV on AVX2 quantizes x to int8: its oracle is the scalar
-  // int4 x int8 dot product; everything else matches matmulScalar.
+  // int4 products on AVX2 quantize each token's x to int8: their oracle is
+  // the scalar int4 x int8 dot product; everything else matches
+  // matmulScalar.
   std::vector<float> want = exact;
   bool int8 = matmulHasAvx2() && c.format == PackedWeight::Format::Q4 &&
-              c.seq == 1 && c.group % 32 == 0;
+              c.group % 32 == 0;
   if (int8) {
-    QuantizedActivations qx = quantizeActivations(x.data(), c.cols);
-    for (int64_t r = 0; r < c.rows; ++r)
-      want[r] = dotQ4Q8Scalar(w.view, r, qx);
+    std::vector<float> column(c.cols);
+    for (int64_t s = 0; s < c.seq; ++s) {
+      for (int64_t k = 0; k < c.cols; ++k)
+        column[k] = x[k * c.seq + s];
+      QuantizedActivations qx = quantizeActivations(
+          column.data(), c.cols, activationBlock(c.group));
+      for (int64_t r = 0; r < c.rows; ++r)
+        want[r * c.seq + s] = dotQ4Q8Scalar(w.view, r, qx);
+    }
   }
   double scale = 0;
   for (float v : exact)
@@ -122,7 +129,11 @@ TEST_P(QuantMatMulTest, MatchesTheScalarKernel) {
 INSTANTIATE_TEST_SUITE_P(
     Formats, QuantMatMulTest,
     ::testing::Values(Case{PackedWeight::Format::Q4, 37, 256, 128, 1, false},
+                      Case{PackedWeight::Format::Q4, 37, 256, 128, 7, false},
+                      Case{PackedWeight::Format::Q4, 11, 384, 192, 6, false},
+                      Case{PackedWeight::Format::Q4, 13, 192, 64, 3, false},
                       Case{PackedWeight::Format::Q4, 37, 96, 32, 5, false},
+                      Case{PackedWeight::Format::Q4, 9, 160, 32, 4, false},
                       Case{PackedWeight::Format::Q4, 21, 96, 32, 1, false},
                       Case{PackedWeight::Format::Q4, 5, 172, 172, 1, false},
                       Case{PackedWeight::Format::Q8, 33, 200, 200, 1, true},
