@@ -85,6 +85,23 @@ std::vector<SlotSpec> KernelSet::slotsOf(std::string_view segment) const {
   return out;
 }
 
+uint64_t KernelSet::decodeBytesPerToken() const {
+  std::set<std::string> read;
+  for (const KernelDesc &k : kernels)
+    if (k.seq == 1)
+      read.insert(k.weights.begin(), k.weights.end());
+  uint64_t bytes = 0;
+  for (const SlotSpec &s : slots) {
+    if (!read.count(s.role))
+      continue;
+    uint64_t slot = 0;
+    for (const BlobSpec &b : s.blobs)
+      slot += blobEnd(b) - b.offset;
+    bytes += s.segment == "layer" ? slot * uint64_t(config.nLayers) : slot;
+  }
+  return bytes;
+}
+
 Status KernelSet::validate() const {
   if (Status s = config.validate(); !s.ok())
     return Status::error("config: " + s.message());

@@ -59,6 +59,10 @@ struct KernelSet {
   std::vector<int64_t> seqBuckets() const;
   std::vector<int64_t> ctxBuckets() const;
   std::vector<SlotSpec> slotsOf(std::string_view segment) const;
+  /// Weight bytes one decoded token reads: the slots the single-token
+  /// kernels name, layer slots once per layer. Slots no such kernel reads
+  /// (the token embedding, looked up by row) do not count.
+  uint64_t decodeBytesPerToken() const;
   /// Checks the cross-references a reader cannot trust: program indices,
   /// slot roles, blob layouts inside the segment sizes.
   Status validate() const;

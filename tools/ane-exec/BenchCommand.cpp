@@ -68,9 +68,7 @@ int bench(const BenchOptions &o) {
   int64_t swaps = s.swaps - afterPrefill.swaps;
   double swapMs =
       swaps ? 1e3 * (s.swapSeconds - afterPrefill.swapSeconds) / swaps : 0.0;
-  uint64_t weightBytes = image.globalSegment.size;
-  for (const runtime::Bytes &l : image.layerSegments)
-    weightBytes += l.size;
+  uint64_t weightBytes = image.kernels.decodeBytesPerToken();
   double prefillRate = o.pp / prefillSeconds;
   double decodeRate = o.tg ? o.tg / decodeSeconds : 0.0;
   // Decode reads every weight once per token: the bandwidth bound.

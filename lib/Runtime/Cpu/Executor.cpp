@@ -1942,6 +1942,52 @@ void collectRefs(const mil::Value &v, std::vector<std::string> &out) {
     collectRefs(item, out);
 }
 
+/// matmul of float tensors of one rank >= 2 with equal batch dimensions and
+/// x not transposed (the attention products), on the vector kernels,
+/// batches spread over the thread pool. Anything else returns nullopt and
+/// runs the plain loops.
+std::optional<Status> fastMatmul(const mil::Statement &st,
+                                 std::map<std::string, TensorPtr> &env) {
+  OpContext c(st, env, noWeightFiles());
+  auto x = c.tensor("x");
+  auto y = c.tensor("y");
+  auto tx = c.boolScalar("transpose_x", false);
+  auto ty = c.boolScalar("transpose_y", false);
+  if (!x.ok() || !y.ok() || !tx.ok() || !ty.ok() || *tx ||
+      st.outputs.size() != 1)
+    return std::nullopt;
+  const Tensor &a = **x, &b = **y;
+  size_t rank = a.shape.size();
+  if (!a.isFloat() || a.dtype != b.dtype || rank < 2 ||
+      b.shape.size() != rank ||
+      !std::equal(a.shape.begin(), a.shape.end() - 2, b.shape.begin()))
+    return std::nullopt;
+  int64_t m = a.shape[rank - 2], k = a.shape[rank - 1];
+  int64_t n = *ty ? b.shape[rank - 2] : b.shape[rank - 1];
+  if ((*ty ? b.shape[rank - 1] : b.shape[rank - 2]) != k)
+    return std::nullopt; // the plain path reports the mismatch
+  mil::Shape shape = a.shape;
+  shape.back() = n;
+  Tensor r = Tensor::zeros(a.dtype, shape);
+  int64_t batches = r.numElements() / std::max<int64_t>(m * n, 1);
+  bool ys = *ty;
+  ThreadPool::global().parallelFor(batches, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      float *out = r.f.data() + i * m * n;
+      matmulFloat(a.values() + i * m * k, b.values() + i * k * n, out, m, k,
+                  n, ys);
+      if (r.dtype == mil::DType::FP16)
+        roundToHalfs(out, m * n);
+    }
+  });
+  const mil::Type &decl = st.outputs[0].type;
+  if (!decl.isTensor() || decl.dtype != r.dtype ||
+      !mil::shapesCompatible(decl.dims, r.shape))
+    return std::nullopt;
+  env[st.outputs[0].name] = std::make_shared<Tensor>(std::move(r));
+  return Status::success();
+}
+
 /// For each statement, the values whose last reader it is (function
 /// outputs excepted): run() drops them right after it, so a kernel holds
 /// only live intermediates and freed buffers are reused at once.
@@ -2007,8 +2053,13 @@ Executor::run(const std::vector<TensorRef> &inputs) {
     std::optional<Tensor> view;
     if (fastKernels && isReshapeLike(st.op))
       view = reshapeView(st, env);
+    std::optional<Status> fast;
+    if (!view && fastKernels && st.op == "matmul")
+      fast = fastMatmul(st, env);
     if (view) {
       env[st.outputs[0].name] = std::make_shared<Tensor>(std::move(*view));
+    } else if (fast) {
+      s = *fast;
     } else if (const mil::Value *w =
                    st.op == "conv" ? st.arg("weight") : nullptr;
                w && packed.count(w->text)) {

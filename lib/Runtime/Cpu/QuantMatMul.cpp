@@ -395,6 +395,42 @@ ANE_AVX2 void decodeRowAvx2(const PackedWeight &w, int64_t r, float *out) {
   decodeRow(w, r, out);
 }
 
+/// acc[0, n) += a * y[0, n).
+ANE_AVX2 void axpyAvx2(float a, const float *y, float *acc, int64_t n) {
+  __m256 av = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(y + i),
+                                              _mm256_loadu_ps(acc + i)));
+  for (; i < n; ++i)
+    acc[i] += a * y[i];
+}
+
+ANE_AVX2 void matmulFloatAvx2(const float *x, const float *y, float *out,
+                              int64_t m, int64_t k, int64_t n,
+                              bool transposeY) {
+  for (int64_t i = 0; i < m; ++i) {
+    float *row = out + i * n;
+    if (transposeY) {
+      for (int64_t j = 0; j < n; ++j)
+        row[j] = dotAvx2(x + i * k, y + j * k, k);
+      continue;
+    }
+    std::fill(row, row + n, 0.0f);
+    for (int64_t p = 0; p < k; ++p)
+      axpyAvx2(x[i * k + p], y + p * n, row, n);
+  }
+}
+
+ANE_AVX2 void roundToHalfsAvx2(float *v, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(v + i, _mm256_cvtph_ps(_mm256_cvtps_ph(
+                                _mm256_loadu_ps(v + i), _MM_FROUND_TO_NEAREST_INT)));
+  for (; i < n; ++i)
+    v[i] = ane::roundToHalf(v[i]);
+}
+
 /// S > 1: each row is decoded once and dotted with every token's column.
 ANE_AVX2 void gemmRowsAvx2(const PackedWeight &w, const float *xT, int64_t S,
                            float *y, int64_t begin, int64_t end) {
@@ -489,6 +525,30 @@ void matmulScalar(const PackedWeight &w, const float *x, int64_t S, float *y,
     for (int64_t s = 0; s < S; ++s)
       y[r * S + s] = float(acc[s]);
   }
+}
+
+void matmulFloat(const float *x, const float *y, float *out, int64_t m,
+                 int64_t k, int64_t n, bool transposeY) {
+#if defined(__x86_64__)
+  if (matmulHasAvx2())
+    return matmulFloatAvx2(x, y, out, m, k, n, transposeY);
+#endif
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      float acc = 0;
+      for (int64_t p = 0; p < k; ++p)
+        acc += x[i * k + p] * (transposeY ? y[j * k + p] : y[p * n + j]);
+      out[i * n + j] = acc;
+    }
+}
+
+void roundToHalfs(float *values, int64_t n) {
+#if defined(__x86_64__)
+  if (matmulHasAvx2())
+    return roundToHalfsAvx2(values, n);
+#endif
+  for (int64_t i = 0; i < n; ++i)
+    values[i] = ane::roundToHalf(values[i]);
 }
 
 bool matmulHasAvx2() {

@@ -67,6 +67,14 @@ float dotQ4Q8Scalar(const PackedWeight &w, int64_t r,
 void matmul(const PackedWeight &w, const float *x, int64_t S, float *y,
             ThreadPool &pool);
 
+/// out[m, n] = x[m, k] * y[k, n] (y[n, k] with transposeY) for float
+/// matrices, float accumulation: the attention products over the KV cache.
+void matmulFloat(const float *x, const float *y, float *out, int64_t m,
+                 int64_t k, int64_t n, bool transposeY);
+
+/// Rounds every value to the nearest fp16 (what an fp16 tensor stores).
+void roundToHalfs(float *values, int64_t n);
+
 /// Whether matmul uses the AVX2 kernels on this CPU.
 bool matmulHasAvx2();
 
