@@ -31,6 +31,7 @@ void addBenchCommand(CLI::App &app);
 void addCompileCommand(CLI::App &app);
 void addEvalCommand(CLI::App &app);
 void addInspectCommand(CLI::App &app);
+void addPlanCommand(CLI::App &app);
 void addRunCommand(CLI::App &app);
 void addTokenizeCommand(CLI::App &app);
 

@@ -51,6 +51,7 @@ int main(int argc, char **argv) {
   ane::exec::addCompileCommand(app);
   ane::exec::addEvalCommand(app);
   ane::exec::addBenchCommand(app);
+  ane::exec::addPlanCommand(app);
   ane::exec::addInspectCommand(app);
   ane::exec::addTokenizeCommand(app);
   try {

@@ -1,0 +1,192 @@
+//===- PlanCommand.cpp - ane-exec plan ------------------------------------===//
+//
+// Prints the memory budget and the decode/prefill bounds of a model on an
+// Apple chip, per weight-binding strategy (lib/Runtime/Plan.h). A model
+// file is compiled (not packed): the kernel set alone gives every size.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tools/ane-exec/Commands.h"
+#include "tools/ane-exec/ModelLoader.h"
+
+#include "lib/Runtime/Anepak.h"
+#include "lib/Runtime/Plan.h"
+
+#include <fmt/format.h>
+
+namespace ane::exec {
+namespace {
+
+struct PlanOptions {
+  ModelOptions model;
+  std::string chip = "m2";
+  std::string quant;
+  int64_t group = 0;
+  int64_t ctx = 0; // 0: the model's max_seq_len
+  int64_t prefill = 128;
+  std::string binding; // empty: every strategy
+  double memoryGiB = 24;
+  bool json = false;
+};
+
+Result<runtime::KernelSet> kernelsOf(const PlanOptions &o, std::string &name,
+                                     int64_t &ctx) {
+  if (runtime::hasAnepakMagic(o.model.model)) {
+    auto image = runtime::openAnepak(o.model.model);
+    if (!image.ok())
+      return image.status();
+    name = o.model.model;
+    if (ctx == 0)
+      ctx = image->kernels.ctxBuckets().empty()
+                ? 0
+                : image->kernels.ctxBuckets().back();
+    return std::move(image->kernels);
+  }
+  auto spec = model::openModel(o.model.model);
+  if (!spec.ok())
+    return spec.status();
+  name = spec->source;
+  if (ctx == 0)
+    ctx = spec->config.maxSeqLen;
+  BuildOptions build;
+  build.quant = o.quant;
+  build.group = o.group;
+  build.prefill = o.prefill;
+  auto options = kernelSetOptions(*spec, build, ctx);
+  if (!options.ok())
+    return options.status();
+  double seconds = 0;
+  return compileAndReport(*spec, *options, seconds);
+}
+
+double gb(uint64_t bytes) { return double(bytes) / 1e9; }
+
+std::string range(const double v[2]) {
+  return fmt::format("{:.1f}-{:.1f}", v[1], v[0]);
+}
+
+void printJson(const runtime::Plan &p, const std::string &name,
+               const std::string &scheme) {
+  fmt::print("{{\"model\":\"{}\",\"scheme\":\"{}\",\"chip\":\"{}\",\"ctx\":{},"
+             "\"prefill\":{},\"machine_bytes\":{},\"parameters\":{},"
+             "\"strategies\":[",
+             name, scheme, p.chip.name, p.ctx, p.prefillSeq, p.machineBytes,
+             p.parameters);
+  for (size_t i = 0; i < p.strategies.size(); ++i) {
+    const runtime::StrategyPlan &s = p.strategies[i];
+    fmt::print("{}{{\"strategy\":\"{}\",\"weight_bytes\":{},"
+               "\"embedding_bytes\":{},\"kv_cache_bytes\":{},"
+               "\"scratch_bytes\":{},\"total_bytes\":{},\"headroom_bytes\":{},"
+               "\"programs\":{},\"calls_per_token\":{},"
+               "\"decode_tok_s\":[{:.3f},{:.3f}],"
+               "\"prefill_tok_s\":[{:.3f},{:.3f}],\"note\":\"{}\"}}",
+               i ? "," : "", s.strategy, s.weightBytes, s.embeddingBytes,
+               s.kvCacheBytes, s.scratchBytes, s.totalBytes, s.headroomBytes,
+               s.programs, s.callsPerToken, s.decodeTokS[1], s.decodeTokS[0],
+               s.prefillTokS[1], s.prefillTokS[0], s.note);
+  }
+  fmt::print("]}}\n");
+}
+
+void printTable(const runtime::Plan &p, const std::string &name,
+                const runtime::KernelSet &ks) {
+  const runtime::ChipSpec &c = p.chip;
+  fmt::print("model      {}: {} {}, {} layers, {:.2f} B parameters read per "
+             "token\n",
+             name, ks.scheme, mil::dtypeName(ks.dtype), ks.config.nLayers,
+             double(p.parameters) / 1e9);
+  fmt::print("chip       {}: ANE weight stream {:.0f} GB/s, {:.1f} TFLOPS "
+             "fp16, {:.1f}-{:.1f} ms dispatch per call\n",
+             c.name, c.streamGBs, c.fp16Tflops, c.dispatchMs[0],
+             c.dispatchMs[1]);
+  fmt::print("context    {} positions; prefill {} tokens per call\n\n", p.ctx,
+             p.prefillSeq);
+  auto row = [&](const char *label, auto cell) {
+    fmt::print("{:<24}", label);
+    for (const runtime::StrategyPlan &s : p.strategies)
+      fmt::print("{:>14}", cell(s));
+    fmt::print("\n");
+  };
+  using SP = runtime::StrategyPlan;
+  row("", [](const SP &s) { return s.strategy; });
+  row("weights (GB)", [](const SP &s) { return fmt::format("{:.2f}", gb(s.weightBytes)); });
+  row("embedding, host (GB)", [](const SP &s) { return fmt::format("{:.2f}", gb(s.embeddingBytes)); });
+  row("KV cache (GB)", [](const SP &s) { return fmt::format("{:.2f}", gb(s.kvCacheBytes)); });
+  row("scratch (GB)", [](const SP &s) { return fmt::format("{:.2f}", gb(s.scratchBytes)); });
+  row("total (GB)", [](const SP &s) { return fmt::format("{:.2f}", gb(s.totalBytes)); });
+  std::string headroom =
+      fmt::format("headroom of {:.0f} GiB", double(p.machineBytes) / (1 << 30));
+  row(headroom.c_str(), [](const SP &s) {
+    return fmt::format("{:.2f}", double(s.headroomBytes) / 1e9);
+  });
+  row("programs", [](const SP &s) { return std::to_string(s.programs); });
+  row("calls per token", [](const SP &s) { return std::to_string(s.callsPerToken); });
+  row("decode <= tok/s", [](const SP &s) { return range(s.decodeTokS); });
+  row("prefill <= tok/s", [](const SP &s) { return range(s.prefillTokS); });
+  for (const SP &s : p.strategies)
+    if (!s.note.empty())
+      fmt::print("note: {}: {}\n", s.strategy, s.note);
+}
+
+int plan(const PlanOptions &o) {
+  auto chip = runtime::findChip(o.chip);
+  if (!chip.ok())
+    return fail(chip.message());
+  std::string name;
+  int64_t ctx = o.ctx;
+  auto kernels = kernelsOf(o, name, ctx);
+  if (!kernels.ok())
+    return fail(kernels.message());
+  auto p = runtime::planKernelSet(*kernels, *chip, ctx,
+                                  uint64_t(o.memoryGiB * double(1 << 30)));
+  if (!p.ok())
+    return fail(p.message());
+  if (!o.binding.empty())
+    p->strategies.erase(
+        std::remove_if(p->strategies.begin(), p->strategies.end(),
+                       [&](const runtime::StrategyPlan &s) {
+                         return s.strategy != o.binding;
+                       }),
+        p->strategies.end());
+  if (o.json)
+    printJson(*p, name, kernels->scheme);
+  else
+    printTable(*p, name, *kernels);
+  return 0;
+}
+
+} // namespace
+
+void addPlanCommand(CLI::App &app) {
+  auto o = std::make_shared<PlanOptions>();
+  CLI::App *cmd = app.add_subcommand(
+      "plan", "memory budget and ANE decode/prefill bounds per weight "
+              "binding on an Apple chip");
+  o->model.add(*cmd);
+  std::vector<std::string> names;
+  for (const runtime::ChipSpec &c : runtime::chips())
+    names.push_back(c.name);
+  cmd->add_option("--chip", o->chip, "Apple chip")
+      ->check(CLI::IsMember(names));
+  cmd->add_option("--quant", o->quant, "weight storage (default: the source's)")
+      ->check(CLI::IsMember({"f16", "q8", "q4", "q3", "lut4"}));
+  cmd->add_option("--group", o->group, "quantization group (0: the default)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("-c,--ctx", o->ctx,
+                  "KV cache positions (0: the model's max_seq_len)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--prefill", o->prefill, "prompt tokens per prefill call")
+      ->check(CLI::Range(1, 4096));
+  cmd->add_option("--weight-binding", o->binding,
+                  "show one strategy: blob, input or baked")
+      ->check(CLI::IsMember({"blob", "input", "baked"}));
+  cmd->add_option("--memory", o->memoryGiB, "machine memory in GiB")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--json", o->json, "print one JSON object");
+  cmd->callback([o] {
+    if (int rc = plan(*o))
+      throw CLI::RuntimeError(rc);
+  });
+}
+
+} // namespace ane::exec
