@@ -491,14 +491,21 @@ OpFn binary(std::function<double(double, double)> f, bool floatOnly = false) {
     if (!shape.ok())
       return Status::error(shape.error);
     Tensor r = Tensor::zeros(x->dtype, shape.shape);
-    forEachBroadcast<2>(r.shape, {x->shape, y->shape},
-                        [&](int64_t n, const std::array<int64_t, 2> &o) {
-                          double v = f(x->at(o[0]), y->at(o[1]));
-                          if (r.isFloat())
-                            r.f[n] = storeAs(r.dtype, static_cast<float>(v));
-                          else
+    if (r.isFloat()) {
+      const float *xv = x->values(), *yv = y->values();
+      forEachBroadcast<2>(r.shape, {x->shape, y->shape},
+                          [&](int64_t n, const std::array<int64_t, 2> &o) {
+                            r.f[n] = static_cast<float>(f(xv[o[0]], yv[o[1]]));
+                          });
+      if (r.dtype == DType::FP16)
+        roundToHalfs(r.f.data(), r.numElements());
+    } else {
+      forEachBroadcast<2>(r.shape, {x->shape, y->shape},
+                          [&](int64_t n, const std::array<int64_t, 2> &o) {
+                            double v = f(x->at(o[0]), y->at(o[1]));
                             r.i[n] = wrapInt(r.dtype, floatToInt(v));
-                        });
+                          });
+    }
     out.push_back(std::move(r));
     return Status::success();
   };
@@ -528,9 +535,11 @@ OpFn unary(std::function<float(float)> f) {
     TRY_ASSIGN(x, c.tensor("x"));
     if (Status s = needFloat(*x, "x"); !s.ok())
       return s;
-    Tensor r = *x;
+    Tensor r = x->owned();
     for (float &v : r.f)
-      v = storeAs(r.dtype, f(v));
+      v = f(v);
+    if (r.dtype == DType::FP16)
+      roundToHalfs(r.f.data(), r.numElements());
     out.push_back(std::move(r));
     return Status::success();
   };
@@ -683,7 +692,7 @@ Status softmaxOp(const OpContext &c, Outputs &out) {
   auto a = mil::normalizeAxis(axis, static_cast<int64_t>(x->shape.size()));
   if (!a)
     return Status::error(fmt::format("axis {} is out of range", axis));
-  Tensor r = *x;
+  Tensor r = x->owned();
   int64_t n = x->shape[*a];
   forEachLine(x->shape, *a, [&](int64_t base, int64_t stride) {
     float mx = -INFINITY;
@@ -754,7 +763,7 @@ Status layerNormOp(const OpContext &c, Outputs &out) {
     double d = x->values()[n] - mean[groupOf[n]];
     var[groupOf[n]] += d * d;
   }
-  Tensor r = *x;
+  Tensor r = x->owned();
   for (int64_t n = 0; n < x->numElements(); ++n) {
     int64_t g = groupOf[n];
     double v = (x->values()[n] - mean[g]) / std::sqrt(var[g] / groupSize + eps);
@@ -1109,10 +1118,13 @@ Status transposeOp(const OpContext &c, Outputs &out) {
     return Status::error(s.error);
   std::vector<int64_t> st = stridesOf(x->shape);
   int64_t rank = static_cast<int64_t>(x->shape.size());
+  std::vector<int64_t> permuted(rank); // source stride of each output axis
+  for (int64_t d = 0; d < rank; ++d)
+    permuted[d] = st[*mil::normalizeAxis((*perm)[d], rank)];
   out.push_back(gatherElements(*x, x->dtype, s.shape, [&](const auto &idx) {
     int64_t off = 0;
     for (int64_t d = 0; d < rank; ++d)
-      off += idx[d] * st[*mil::normalizeAxis((*perm)[d], rank)];
+      off += idx[d] * permuted[d];
     return off;
   }));
   return Status::success();
@@ -1244,14 +1256,12 @@ Status concatOp(const OpContext &c, Outputs &out) {
     for (int64_t o = 0; o < outer; ++o)
       for (int64_t k = 0; k < va; ++k) {
         int64_t dstAxis = interleave ? k * n + vi : axisOff + k;
-        for (int64_t i = 0; i < inner; ++i) {
-          int64_t src = (o * va + k) * inner + i;
-          int64_t dst = (o * outAxis + dstAxis) * inner + i;
-          if (r.isFloat())
-            r.f[dst] = v.values()[src];
-          else
-            r.i[dst] = v.i[src];
-        }
+        int64_t src = (o * va + k) * inner;
+        int64_t dst = (o * outAxis + dstAxis) * inner;
+        if (r.isFloat())
+          std::copy_n(v.values() + src, inner, r.f.data() + dst);
+        else
+          std::copy_n(v.i.data() + src, inner, r.i.data() + dst);
       }
     axisOff += va;
   }
@@ -1272,15 +1282,25 @@ Status splitOp(const OpContext &c, Outputs &out) {
   if (!s.ok())
     return Status::error(s.error);
   int64_t a = *mil::normalizeAxis(axis, static_cast<int64_t>(x->shape.size()));
-  std::vector<int64_t> st = stridesOf(x->shape);
+  // Row-major: each part is `outer` runs of part[a] * inner contiguous
+  // elements.
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < a; ++d)
+    outer *= x->shape[d];
+  for (size_t d = a + 1; d < x->shape.size(); ++d)
+    inner *= x->shape[d];
   int64_t offset = 0;
   for (const Shape &part : s.shapes) {
-    out.push_back(gatherElements(*x, x->dtype, part, [&](const auto &idx) {
-      int64_t off = 0;
-      for (size_t d = 0; d < part.size(); ++d)
-        off += (idx[d] + (static_cast<int64_t>(d) == a ? offset : 0)) * st[d];
-      return off;
-    }));
+    Tensor r = Tensor::zeros(x->dtype, part);
+    int64_t run = part[a] * inner;
+    for (int64_t o = 0; o < outer; ++o) {
+      int64_t src = (o * x->shape[a] + offset) * inner;
+      if (r.isFloat())
+        std::copy_n(x->values() + src, run, r.f.data() + o * run);
+      else
+        std::copy_n(x->i.data() + src, run, r.i.data() + o * run);
+    }
+    out.push_back(std::move(r));
     offset += part[a];
   }
   return Status::success();
@@ -1334,7 +1354,7 @@ Status bandPartOp(const OpContext &c, Outputs &out) {
   if (rank < 2)
     return Status::error("x must have rank >= 2");
   int64_t rows = x->shape[rank - 2], cols = x->shape[rank - 1];
-  Tensor r = *x;
+  Tensor r = x->owned();
   for (int64_t n = 0; n < r.numElements(); ++n) {
     int64_t m = n / cols % rows, k = n % cols;
     bool keep = (lower < 0 || m - k <= lower) && (upper < 0 || k - m <= upper);
@@ -1709,7 +1729,7 @@ Status runStatement(const mil::Statement &st,
       if ((*data)->dtype != it->second.dtype ||
           (*data)->shape != it->second.shape)
         return Status::error(where(st) + ": data does not match the state");
-      it->second = **data;
+      it->second = (*data)->owned();
     }
   } else {
     auto fn = opTable().find(st.op);

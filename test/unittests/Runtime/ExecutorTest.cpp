@@ -602,4 +602,57 @@ TEST_F(ExecutorTest, StridedSliceFillAndIos16Constexprs) {
   EXPECT_EQ(out[3].f, (std::vector<float>{0, 1, 2, 4, 1, 0}));
 }
 
+/// Fast mode turns reshapes into views of their input and runs float
+/// matmuls on the vector kernels: every consumer of a view (softmax, a
+/// unary op, identity, a function output) and both matmul forms must give
+/// what the plain loops give.
+TEST_F(ExecutorTest, FastModeViewsAndMatmulMatchThePlainLoops) {
+  std::string text = R"(program(1.3)
+{
+    func main<ios18>(tensor<fp16, [1, 8, 1, 12]> x, tensor<fp16, [1, 8, 1, 12]> k) {
+            tensor<int32, [4]> s = const()[name = string("s"), val = tensor<int32, [4]>([1, 2, 4, 12])];
+            tensor<fp16, [1, 2, 4, 12]> xr = reshape(shape = s, x = x)[name = string("xr")];
+            tensor<fp16, [1, 2, 4, 12]> kr = reshape(shape = s, x = k)[name = string("kr")];
+            bool t = const()[name = string("t"), val = bool(true)];
+            tensor<fp16, [1, 2, 4, 4]> qk = matmul(transpose_y = t, x = xr, y = kr)[name = string("qk")];
+            tensor<fp16, [1, 2, 4, 12]> av = matmul(x = qk, y = kr)[name = string("av")];
+            int32 ax = const()[name = string("ax"), val = int32(-1)];
+            tensor<fp16, [1, 2, 4, 12]> sm = softmax(axis = ax, x = xr)[name = string("sm")];
+            tensor<fp16, [1, 2, 4, 12]> sg = sigmoid(x = xr)[name = string("sg")];
+            tensor<fp16, [1, 2, 4, 12]> id = identity(x = xr)[name = string("id")];
+            tensor<int32, [1]> f = const()[name = string("f"), val = tensor<int32, [1]>([96])];
+            tensor<fp16, [96]> flat = reshape(shape = f, x = kr)[name = string("flat")];
+        } -> (qk, av, sm, sg, id, flat);
+})";
+  auto program = mil::parseProgram(text);
+  ASSERT_TRUE(program.ok()) << program.message();
+  std::vector<Tensor> in = {
+      Tensor::floats(DType::FP16, {1, 8, 1, 12},
+                     randomFloats(96, 11, DType::FP16)),
+      Tensor::floats(DType::FP16, {1, 8, 1, 12},
+                     randomFloats(96, 12, DType::FP16))};
+  std::vector<Tensor> outs[2];
+  for (int fast = 0; fast < 2; ++fast) {
+    auto exec = Executor::create(*program, "main", weights);
+    ASSERT_TRUE(exec.ok()) << exec.message();
+    exec->useFastKernels(fast);
+    auto r = exec->run(in);
+    ASSERT_TRUE(r.ok()) << r.message();
+    outs[fast] = std::move(*r);
+  }
+  ASSERT_EQ(outs[1].size(), 6u);
+  for (size_t o = 0; o < outs[1].size(); ++o) {
+    const Tensor &plain = outs[0][o], &fast = outs[1][o];
+    EXPECT_EQ(fast.shape, plain.shape) << "output " << o;
+    EXPECT_EQ(fast.view, nullptr) << "outputs own their values";
+    ASSERT_EQ(fast.f.size(), plain.f.size()) << "output " << o;
+    // The matmuls accumulate in float instead of double: one fp16 step.
+    for (size_t i = 0; i < fast.f.size(); ++i)
+      EXPECT_NEAR(fast.f[i], plain.f[i],
+                  o < 2 ? 2e-3 * std::max(1.0f, std::fabs(plain.f[i])) : 0.0)
+          << "output " << o << " element " << i;
+  }
+  EXPECT_EQ(outs[1][5].f, in[1].f) << "flat is k itself";
+}
+
 } // namespace
