@@ -22,8 +22,8 @@ namespace {
 struct BenchOptions {
   ModelOptions model;
   BuildOptions build;
-  int64_t pp = 16; // prompt tokens
-  int64_t tg = 4;  // decode steps
+  int64_t pp = 512; // prompt tokens (llama-bench's pp512)
+  int64_t tg = 128; // decode steps (tg128)
   bool json = false;
 };
 
@@ -115,9 +115,9 @@ void addBenchCommand(CLI::App &app) {
   CLI::App *cmd = app.add_subcommand(
       "bench", "time compile, pack, prefill, decode and weight swaps");
   o->model.add(*cmd);
-  cmd->add_option("--pp", o->pp, "prompt tokens to prefill")
+  cmd->add_option("--pp", o->pp, "prompt tokens to prefill (default 512)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--tg", o->tg, "tokens to decode")
+  cmd->add_option("--tg", o->tg, "tokens to decode (default 128)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", o->json, "print one JSON object");
   o->build.add(*cmd);

@@ -20,6 +20,7 @@
 #include <functional>
 #include <limits>
 #include <optional>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -493,10 +494,23 @@ OpFn binary(std::function<double(double, double)> f, bool floatOnly = false) {
     Tensor r = Tensor::zeros(x->dtype, shape.shape);
     if (r.isFloat()) {
       const float *xv = x->values(), *yv = y->values();
-      forEachBroadcast<2>(r.shape, {x->shape, y->shape},
-                          [&](int64_t n, const std::array<int64_t, 2> &o) {
-                            r.f[n] = static_cast<float>(f(xv[o[0]], yv[o[1]]));
-                          });
+      int64_t total = r.numElements();
+      // The common shapes skip the index bookkeeping: equal shapes, or one
+      // side a single value.
+      int64_t xs = x->numElements() == total ? 1 : 0;
+      int64_t ys = y->numElements() == total ? 1 : 0;
+      bool flat = (xs || x->numElements() == 1) &&
+                  (ys || y->numElements() == 1) &&
+                  (!xs || x->shape == r.shape) && (!ys || y->shape == r.shape);
+      if (flat)
+        for (int64_t n = 0; n < total; ++n)
+          r.f[n] = static_cast<float>(f(xv[n * xs], yv[n * ys]));
+      else
+        forEachBroadcast<2>(r.shape, {x->shape, y->shape},
+                            [&](int64_t n, const std::array<int64_t, 2> &o) {
+                              r.f[n] =
+                                  static_cast<float>(f(xv[o[0]], yv[o[1]]));
+                            });
       if (r.dtype == DType::FP16)
         roundToHalfs(r.f.data(), r.numElements());
     } else {
@@ -640,8 +654,9 @@ Status reduce(const OpContext &c, Outputs &out, const char *kind) {
   int64_t outCount = 1;
   for (int64_t d : kept)
     outCount *= d;
-  std::string k(kind);
-  std::vector<double> acc(outCount, k == "max" ? -INFINITY : 0.0);
+  const bool isMax = std::string_view(kind) == "max";
+  const bool isMean = std::string_view(kind) == "mean";
+  std::vector<double> acc(outCount, isMax ? -INFINITY : 0.0);
   std::vector<int64_t> counts(outCount, 0);
   std::vector<int64_t> keptStrides = stridesOf(kept);
   std::vector<int64_t> idx(rank, 0);
@@ -651,7 +666,7 @@ Status reduce(const OpContext &c, Outputs &out, const char *kind) {
       if (!reduced[d])
         o += idx[d] * keptStrides[d];
     double v = x->at(n);
-    acc[o] = k == "max" ? std::max(acc[o], v) : acc[o] + v;
+    acc[o] = isMax ? std::max(acc[o], v) : acc[o] + v;
     ++counts[o];
     for (int64_t d = rank - 1; d >= 0; --d) {
       if (++idx[d] < x->shape[d])
@@ -661,7 +676,7 @@ Status reduce(const OpContext &c, Outputs &out, const char *kind) {
   }
   Tensor r = Tensor::zeros(x->dtype, shape.shape);
   for (int64_t o = 0; o < outCount; ++o) {
-    double v = k == "mean" && counts[o] ? acc[o] / counts[o] : acc[o];
+    double v = isMean && counts[o] ? acc[o] / counts[o] : acc[o];
     if (r.isFloat())
       r.f[o] = storeAs(r.dtype, static_cast<float>(v));
     else

@@ -153,7 +153,7 @@ ANE_AVX2 inline void unpackChunk(const PackedWeight &w, int64_t r, int64_t k,
   const int64_t rowBytes = w.cols / 2;
   for (int i = 0; i < R; ++i) {
     const uint8_t *p = w.data + (r + i) * rowBytes + k * 32;
-    _mm_prefetch(reinterpret_cast<const char *>(p) + 512, _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char *>(p) + 1024, _MM_HINT_T0);
     __m256i v =
         (k + 1) * 64 <= w.cols
             ? _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p))
