@@ -132,6 +132,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{PackedWeight::Format::Q4, 37, 256, 128, 7, false},
                       Case{PackedWeight::Format::Q4, 11, 384, 192, 6, false},
                       Case{PackedWeight::Format::Q4, 13, 192, 64, 3, false},
+                      Case{PackedWeight::Format::Q4, 9, 256, 128, 13, false},
+                      Case{PackedWeight::Format::Q4, 5, 96, 32, 9, false},
                       Case{PackedWeight::Format::Q4, 37, 96, 32, 5, false},
                       Case{PackedWeight::Format::Q4, 9, 160, 32, 4, false},
                       Case{PackedWeight::Format::Q4, 21, 96, 32, 1, false},
