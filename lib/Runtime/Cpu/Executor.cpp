@@ -709,17 +709,23 @@ Status softmaxOp(const OpContext &c, Outputs &out) {
     return Status::error(fmt::format("axis {} is out of range", axis));
   Tensor r = x->owned();
   int64_t n = x->shape[*a];
+  const float *xv = x->values();
+  // exp once per element: kept in r, then scaled by 1 / sum.
   forEachLine(x->shape, *a, [&](int64_t base, int64_t stride) {
     float mx = -INFINITY;
     for (int64_t k = 0; k < n; ++k)
-      mx = std::max(mx, x->values()[base + k * stride]);
+      mx = std::max(mx, xv[base + k * stride]);
     float sum = 0;
+    for (int64_t k = 0; k < n; ++k) {
+      float e = std::exp(xv[base + k * stride] - mx);
+      r.f[base + k * stride] = e;
+      sum += e;
+    }
     for (int64_t k = 0; k < n; ++k)
-      sum += std::exp(x->values()[base + k * stride] - mx);
-    for (int64_t k = 0; k < n; ++k)
-      r.f[base + k * stride] =
-          storeAs(r.dtype, std::exp(x->values()[base + k * stride] - mx) / sum);
+      r.f[base + k * stride] /= sum;
   });
+  if (r.dtype == DType::FP16)
+    roundToHalfs(r.f.data(), r.numElements());
   out.push_back(std::move(r));
   return Status::success();
 }
