@@ -121,6 +121,32 @@ LogicalResult addKernels(ModuleOp module, int64_t seq, int64_t ctx,
 
 namespace ane {
 
+KernelSetOptions sourceOptions(const model::ModelSpec &spec) {
+  KernelSetOptions o;
+  const model::TensorInfo *t = spec.find(model::Role::AttnQ, 0);
+  switch (t ? t->type : model::TensorType::F32) {
+  case model::TensorType::Q4_0:
+    o.group = 32;
+    o.fuse = false;
+    [[fallthrough]];
+  case model::TensorType::Q4_1:
+  case model::TensorType::Q4_K:
+    o.scheme = "q4";
+    break;
+  case model::TensorType::Q8_0:
+    o.group = 32;
+    o.fuse = false;
+    [[fallthrough]];
+  case model::TensorType::Q6_K:
+    o.scheme = "q8";
+    break;
+  default:
+    o.scheme = "f16";
+    break;
+  }
+  return o;
+}
+
 Result<rt::KernelSet> compileKernelSet(const model::ModelSpec &spec,
                                        const KernelSetOptions &options) {
   if (std::find(options.seqBuckets.begin(), options.seqBuckets.end(), 1) ==

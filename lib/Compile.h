@@ -31,6 +31,13 @@ struct KernelSetOptions {
   std::vector<int64_t> ctxBuckets = {256};
 };
 
+/// The storage that keeps a model's own quantization: q4 for Q4 GGUFs, q8
+/// for Q8/Q6, f16 otherwise. For Q4_0 and Q8_0 sources also their block of
+/// 32 as the group and no norm folding (a folded norm rescales columns),
+/// so that the packer carries their blocks over unchanged instead of
+/// requantizing them.
+KernelSetOptions sourceOptions(const model::ModelSpec &spec);
+
 /// Compiles `spec` for every (seq, ctx) bucket pair. Diagnostics become the
 /// error message.
 Result<runtime::KernelSet> compileKernelSet(const model::ModelSpec &spec,

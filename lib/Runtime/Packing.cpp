@@ -163,14 +163,23 @@ double groupError(const float *p, int64_t n, float scale, int64_t qmax,
 /// least-squares best of a small grid of divisors around qmax (the negative
 /// side reaches -qmax-1), then refitted to its own codes.
 float groupScale(const float *p, int64_t n, int64_t qmax, int bits) {
-  float amax = 0;
+  float amax = 0, signedMax = 0;
   for (int64_t i = 0; i < n; ++i)
-    amax = std::max(amax, std::fabs(p[i]));
+    if (std::fabs(p[i]) > amax) {
+      amax = std::fabs(p[i]);
+      signedMax = p[i];
+    }
   if (amax == 0)
     return 1.0f;
+  // Blocks that are already fp16 scale x code come through unchanged: a
+  // GGUF Q8_0 block's largest value is scale x +-127 (the first candidate
+  // below), a Q4_0 block's is scale x -8, where the scale may be negative.
   float best = ane::roundToHalf(amax / qmax);
   if (bits > 4 || best == 0)
     return best;
+  float exact = ane::roundToHalf(signedMax / float(-qmax - 1));
+  if (exact != 0 && groupError(p, n, exact, qmax, nullptr) == 0.0)
+    return exact;
   double bestErr = groupError(p, n, best, qmax, nullptr);
   for (double d = qmax - 2.0; d <= qmax + 1.0; d += 0.25) {
     float s = ane::roundToHalf(float(amax / d));

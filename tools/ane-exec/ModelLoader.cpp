@@ -77,23 +77,6 @@ bool endsWith(const std::string &s, const std::string &suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-std::string sourceQuant(const model::ModelSpec &spec) {
-  const model::TensorInfo *t = spec.find(model::Role::AttnQ, 0);
-  if (!t)
-    return "f16";
-  switch (t->type) {
-  case model::TensorType::Q4_0:
-  case model::TensorType::Q4_1:
-  case model::TensorType::Q4_K:
-    return "q4";
-  case model::TensorType::Q8_0:
-  case model::TensorType::Q6_K:
-    return "q8";
-  default:
-    return "f16";
-  }
-}
-
 double secondsSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t)
       .count();
@@ -104,9 +87,15 @@ double secondsSince(std::chrono::steady_clock::time_point t) {
 Result<KernelSetOptions> kernelSetOptions(const model::ModelSpec &spec,
                                           const BuildOptions &build,
                                           int64_t minContext) {
-  KernelSetOptions o;
-  o.scheme = build.quant.empty() ? sourceQuant(spec) : build.quant;
-  o.group = build.group;
+  KernelSetOptions o = sourceOptions(spec);
+  // Another scheme or group than the source's: requantized, so fused.
+  if ((!build.quant.empty() && build.quant != o.scheme) ||
+      (build.group && build.group != o.group)) {
+    o.group = build.group;
+    o.fuse = true;
+  }
+  if (!build.quant.empty())
+    o.scheme = build.quant;
   o.dtype = build.dtype;
   o.weightBinding = build.binding;
   o.seqBuckets = {1};

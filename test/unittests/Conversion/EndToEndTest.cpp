@@ -13,9 +13,11 @@
 #include "lib/Compile.h"
 #include "lib/Model/Llama2c.h"
 #include "lib/Model/Tokenizer.h"
+#include "lib/Runtime/Cpu/Executor.h"
 #include "lib/Runtime/Engine.h"
 #include "lib/Runtime/Generate.h"
 #include "lib/Runtime/ModelPacker.h"
+#include "lib/Runtime/Packing.h"
 #include "lib/Runtime/Reference.h"
 
 #include <cmath>
@@ -250,3 +252,74 @@ TEST(EndToEndTest, VectorKernelsMatchTheOracleBackend) {
 }
 
 } // namespace
+
+namespace {
+
+/// Slot `s` of a packed segment as floats: codes times their group scale.
+std::vector<float> unpackSlot(const rt::SlotSpec &s, rt::Bytes segment) {
+  auto reader = ane::mil::WeightReader::fromBuffer(segment.data, segment.size,
+                                                   "segment", nullptr);
+  EXPECT_TRUE(reader.ok()) << reader.message();
+  rt::WeightFiles files;
+  files.emplace(ane::mil::kModelWeightPath, std::move(*reader));
+  auto blob = [&](const rt::BlobSpec &b) {
+    ane::mil::Type type;
+    type.dtype = b.dtype;
+    type.dims = b.shape;
+    auto t = rt::decodeLiteral(ane::mil::Value::makeBlobFile(
+                                   type, ane::mil::kModelWeightPath, b.offset),
+                               files);
+    EXPECT_TRUE(t.ok()) << t.message();
+    return t.ok() ? std::move(*t) : rt::Tensor();
+  };
+  rt::Tensor codes = blob(s.blobs.at(0)), scales = blob(s.blobs.at(1));
+  int64_t cols = s.shape[1], groups = cols / s.group;
+  std::vector<float> out(codes.i.size());
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] = scales.f[(i / cols) * groups + (i % cols) / s.group] *
+             float(codes.i[i]);
+  return out;
+}
+
+} // namespace
+
+/// llama.cpp's Q4_0 and Q8_0 blocks (32 values, an fp16 scale) are the q4
+/// and q8 schemes with a group of 32: packed with the source's options,
+/// every layer weight comes out exactly as the GGUF dequantizes it.
+TEST(EndToEndTest, GgufQ4_0AndQ8_0BlocksPackUnchanged) {
+  for (const char *file : {"models/tiny-random-gqa-q4_0.gguf",
+                           "models/tiny-random-gqa-q8_0.gguf"}) {
+    auto spec = model::openModel(::ane::test::sharedPath(file));
+    ASSERT_TRUE(spec.ok()) << spec.message();
+    ::ane::KernelSetOptions o = ::ane::sourceOptions(*spec);
+    EXPECT_EQ(o.group, 32) << file;
+    EXPECT_FALSE(o.fuse) << file;
+    auto kernels = ::ane::compileKernelSet(*spec, o);
+    ASSERT_TRUE(kernels.ok()) << kernels.message();
+    auto image = rt::packImage(*spec, *kernels);
+    ASSERT_TRUE(image.ok()) << image.message();
+    int64_t compared = 0;
+    for (const rt::SlotSpec &s : kernels->slotsOf("layer"))
+      for (int64_t l = 0; l < spec->config.nLayers && s.scheme != "dense";
+           ++l) {
+        auto want = rt::assembleSlotTensor(s, [&](const std::string &role) {
+          auto r = model::parseRole(role);
+          const model::TensorInfo *t = r ? spec->find(*r, int(l)) : nullptr;
+          if (!t)
+            return ane::Result<std::vector<float>>::error("no " + role);
+          auto data = spec->load(*t);
+          if (!data.ok())
+            return ane::Result<std::vector<float>>(data.status());
+          return ane::Result<std::vector<float>>(data->toFloat());
+        });
+        ASSERT_TRUE(want.ok()) << want.message();
+        std::vector<float> got = unpackSlot(s, image->layerSegments[l]);
+        ASSERT_EQ(got.size(), want->size()) << s.role;
+        for (size_t i = 0; i < got.size(); ++i)
+          ASSERT_EQ(got[i], (*want)[i])
+              << file << " layer " << l << " " << s.role << " element " << i;
+        ++compared;
+      }
+    EXPECT_EQ(compared, 7 * spec->config.nLayers) << file;
+  }
+}
