@@ -461,6 +461,9 @@ Result<ModelImage> openAnepak(const std::string &path) {
   auto image = readAnepak((*file)->data(), (*file)->size(), path);
   if (!image.ok())
     return image.status();
+  // The checksums read every page; a decode step reads the weights again,
+  // but only a few embedding rows and no unused slot.
+  (*file)->releaseResidentPages();
   image->owner = *file;
   return image;
 }

@@ -39,6 +39,11 @@ Result<std::shared_ptr<MappedFile>> MappedFile::open(const std::string &path) {
   return file;
 }
 
+void MappedFile::releaseResidentPages() const {
+  if (data_)
+    ::madvise(const_cast<uint8_t *>(data_), size_, MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile() {
   if (data_)
     ::munmap(const_cast<uint8_t *>(data_), size_);

@@ -23,6 +23,10 @@ public:
   const uint8_t *data() const { return data_; }
   size_t size() const { return size_; }
   const std::string &path() const { return path_; }
+  /// Unmaps the resident pages from this process; they stay in the page
+  /// cache and come back on the next read. After a checksum pass over the
+  /// whole file, the resident set then holds only what is used again.
+  void releaseResidentPages() const;
 
 private:
   MappedFile() = default;
