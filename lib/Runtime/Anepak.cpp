@@ -23,6 +23,26 @@ uint64_t checksum(const uint8_t *data, uint64_t size) {
   return XXH3_64bits(data, size);
 }
 
+/// checksum() of a mapped section, in windows whose pages are released as
+/// soon as they are hashed: verifying a 5 GB file then keeps only one
+/// window resident, not the file.
+uint64_t checksumReleasing(const uint8_t *data, uint64_t size,
+                           const MappedFile *mapped) {
+  if (!mapped)
+    return checksum(data, size);
+  constexpr uint64_t kWindow = uint64_t(64) << 20;
+  XXH3_state_t *state = XXH3_createState();
+  XXH3_64bits_reset(state);
+  for (uint64_t at = 0; at < size; at += kWindow) {
+    uint64_t n = std::min(kWindow, size - at);
+    XXH3_64bits_update(state, data + at, n);
+    mapped->release(data + at, n);
+  }
+  uint64_t sum = XXH3_64bits_digest(state);
+  XXH3_freeState(state);
+  return sum;
+}
+
 void put32(std::vector<uint8_t> &out, uint32_t v) {
   for (int i = 0; i < 4; ++i)
     out.push_back(uint8_t(v >> (8 * i)));
@@ -280,7 +300,8 @@ struct Section {
 };
 
 Result<std::vector<Section>> readTable(const uint8_t *data, uint64_t size,
-                                       const std::string &name) {
+                                       const std::string &name,
+                                       const MappedFile *mapped) {
   auto fail = [&](const std::string &what) {
     return Status::error(fmt::format("{}: {}", name, what));
   };
@@ -329,7 +350,7 @@ Result<std::vector<Section>> readTable(const uint8_t *data, uint64_t size,
     if (isSegment(kind) && offset % kSegmentAlignment != 0)
       return fail(
           fmt::format("{}: offset {} is not page-aligned", what, offset));
-    if (checksum(data + offset, bytes) != get64(e + 32))
+    if (checksumReleasing(data + offset, bytes, mapped) != get64(e + 32))
       return fail(
           fmt::format("{}: checksum mismatch (the file is damaged)", what));
     sections.push_back({kind, index, data + offset, bytes});
@@ -337,11 +358,13 @@ Result<std::vector<Section>> readTable(const uint8_t *data, uint64_t size,
   return sections;
 }
 
-} // namespace
 
-Result<ModelImage> readAnepak(const uint8_t *data, uint64_t size,
-                              const std::string &name) {
-  auto table = readTable(data, size, name);
+/// readAnepak; `mapped`, when `data` is that file's mapping, lets the
+/// checksum pass release the pages it reads.
+Result<ModelImage> readImage(const uint8_t *data, uint64_t size,
+                             const std::string &name,
+                             const MappedFile *mapped) {
+  auto table = readTable(data, size, name, mapped);
   if (!table.ok())
     return table.status();
   auto fail = [&](const std::string &what) {
@@ -424,6 +447,13 @@ Result<ModelImage> readAnepak(const uint8_t *data, uint64_t size,
   return image;
 }
 
+} // namespace
+
+Result<ModelImage> readAnepak(const uint8_t *data, uint64_t size,
+                              const std::string &name) {
+  return readImage(data, size, name, nullptr);
+}
+
 void resealAnepak(uint8_t *data, uint64_t size) {
   if (size < kHeaderBytes)
     return;
@@ -458,12 +488,11 @@ Result<ModelImage> openAnepak(const std::string &path) {
   auto file = MappedFile::open(path);
   if (!file.ok())
     return file.status();
-  auto image = readAnepak((*file)->data(), (*file)->size(), path);
+  // The checksums read every page once; what a run reads again (weights,
+  // a few embedding rows) comes back as it is read.
+  auto image = readImage((*file)->data(), (*file)->size(), path, file->get());
   if (!image.ok())
     return image.status();
-  // The checksums read every page; a decode step reads the weights again,
-  // but only a few embedding rows and no unused slot.
-  (*file)->releaseResidentPages();
   image->owner = *file;
   return image;
 }

@@ -241,10 +241,10 @@ Status Engine::growCaches(int64_t needed) {
     return Status::success();
   mil::DType dt = image->kernels.dtype;
   for (int64_t l = 0; l < c.nLayers; ++l) {
-    auto k = std::make_shared<Tensor>(
-        Tensor::zeros(dt, {1, c.kvDim(), 1, columns}));
-    auto v = std::make_shared<Tensor>(
-        Tensor::zeros(dt, {1, c.kvDim(), 1, columns}));
+    auto k =
+        std::make_shared<Tensor>(Tensor::zeros(dt, {1, c.kvDim(), 1, columns}));
+    auto v =
+        std::make_shared<Tensor>(Tensor::zeros(dt, {1, c.kvDim(), 1, columns}));
     if (cacheColumns) {
       int64_t keep = std::min(cacheColumns, columns);
       for (int64_t ch = 0; ch < c.kvDim(); ++ch)
@@ -280,8 +280,8 @@ Result<Tensor> Engine::runChunk(const std::vector<int32_t> &tokens,
   auto [cosTable, sinTable] = ropeTables(c, dt, pos, seq);
   TensorRef cosT = std::make_shared<const Tensor>(std::move(cosTable));
   TensorRef sinT = std::make_shared<const Tensor>(std::move(sinTable));
-  TensorRef mask = std::make_shared<const Tensor>(
-      causalMask(dt, pos, seq, cacheColumns));
+  TensorRef mask =
+      std::make_shared<const Tensor>(causalMask(dt, pos, seq, cacheColumns));
 
   Kernel *ks[5];
   for (int i = 0; i < 5; ++i) {
@@ -291,12 +291,11 @@ Result<Tensor> Engine::runChunk(const std::vector<int32_t> &tokens,
     ks[i] = *k;
   }
   for (int64_t l = 0; l < c.nLayers; ++l) {
-    auto step =
-        [&](int i, const std::map<std::string, TensorRef> &in)
+    auto step = [&](int i, const std::map<std::string, TensorRef> &in)
         -> Result<std::vector<Tensor>> {
       Status bound = bindLayer(*ks[i], l);
-      auto out = bound.ok() ? run(*ks[i], l, in)
-                            : Result<std::vector<Tensor>>(bound);
+      auto out =
+          bound.ok() ? run(*ks[i], l, in) : Result<std::vector<Tensor>>(bound);
       if (!out.ok())
         return Status::error(fmt::format("{} of layer {}: {}", kLayerKernels[i],
                                          l, out.message()));

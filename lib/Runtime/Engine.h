@@ -72,8 +72,8 @@ private:
   Result<Kernel *> kernel(const char *name, int64_t seq, int64_t ctx);
   /// Presents layer `layer`'s weights (-1: the global ones) to `k`.
   Status bindLayer(Kernel &k, int64_t layer);
-  Result<std::vector<Tensor>> run(Kernel &k, int64_t layer,
-                                  const std::map<std::string, TensorRef> &inputs);
+  Result<std::vector<Tensor>>
+  run(Kernel &k, int64_t layer, const std::map<std::string, TensorRef> &inputs);
   Result<Tensor> runChunk(const std::vector<int32_t> &tokens, size_t first,
                           int64_t seq, int64_t pos);
   Status growCaches(int64_t needed);

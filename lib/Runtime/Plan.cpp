@@ -14,8 +14,8 @@ namespace {
 
 /// A program call costs its weight stream or its arithmetic, whichever is
 /// longer, plus the dispatch of every call.
-double boundTokS(double tokens, double streamBytes, double flops,
-                 int64_t calls, const ChipSpec &chip, double dispatchMs) {
+double boundTokS(double tokens, double streamBytes, double flops, int64_t calls,
+                 const ChipSpec &chip, double dispatchMs) {
   double seconds = std::max(streamBytes / (chip.streamGBs * 1e9),
                             flops / (chip.fp16Tflops * 1e12)) +
                    double(calls) * dispatchMs * 1e-3;
@@ -82,10 +82,10 @@ const std::vector<ChipSpec> &chips() {
   // peak fp16 from Apple's Neural Engine figures (M4's 38 TOPS counts int8,
   // so half of it is fp16). docs/performance.md has the sources.
   static const std::vector<ChipSpec> all = {
-      {"m1", 60, 11.0},     {"m1-pro", 60, 11.0}, {"m1-max", 60, 11.0},
-      {"m2", 60, 15.8},     {"m2-pro", 60, 15.8}, {"m2-max", 60, 15.8},
-      {"m3", 60, 18.0},     {"m3-pro", 60, 18.0}, {"m3-max", 120, 18.0},
-      {"m4", 60, 19.0},     {"m4-pro", 120, 19.0}, {"m4-max", 120, 19.0},
+      {"m1", 60, 11.0}, {"m1-pro", 60, 11.0},  {"m1-max", 60, 11.0},
+      {"m2", 60, 15.8}, {"m2-pro", 60, 15.8},  {"m2-max", 60, 15.8},
+      {"m3", 60, 18.0}, {"m3-pro", 60, 18.0},  {"m3-max", 120, 18.0},
+      {"m4", 60, 19.0}, {"m4-pro", 120, 19.0}, {"m4-max", 120, 19.0},
   };
   return all;
 }
@@ -142,8 +142,8 @@ Result<Plan> planKernelSet(const KernelSet &ks, const ChipSpec &chip,
   }
 
   uint64_t dtypeBytes = uint64_t(mil::dtypeBits(ks.dtype)) / 8;
-  uint64_t kv = 2 * uint64_t(c.nLayers) * uint64_t(c.kvDim()) *
-                uint64_t(ctx) * dtypeBytes;
+  uint64_t kv = 2 * uint64_t(c.nLayers) * uint64_t(c.kvDim()) * uint64_t(ctx) *
+                dtypeBytes;
   uint64_t scratch = 0;
   for (const KernelDesc &k : ks.kernels) {
     if (k.ctx != 0 && k.ctx != *bucket)
@@ -154,8 +154,7 @@ Result<Plan> planKernelSet(const KernelSet &ks, const ChipSpec &chip,
     for (const TensorDesc &t : k.outputs)
       scratch += tensorBytes(t);
   }
-  uint64_t embedding =
-      uint64_t(c.vocabSize) * uint64_t(c.dim) * dtypeBytes;
+  uint64_t embedding = uint64_t(c.vocabSize) * uint64_t(c.dim) * dtypeBytes;
 
   auto strategy = [&](std::string name, uint64_t weights, int64_t programs,
                       std::string note) {
@@ -172,12 +171,12 @@ Result<Plan> planKernelSet(const KernelSet &ks, const ChipSpec &chip,
     p.callsPerToken = calls;
     p.programs = programs;
     for (int i = 0; i < 2; ++i) {
-      p.decodeTokS[i] = boundTokS(1, double(weights), plan.flopsPerToken,
-                                  calls, chip, chip.dispatchMs[i]);
+      p.decodeTokS[i] = boundTokS(1, double(weights), plan.flopsPerToken, calls,
+                                  chip, chip.dispatchMs[i]);
       double seq = double(plan.prefillSeq);
-      p.prefillTokS[i] = boundTokS(seq, double(weights),
-                                   seq * plan.flopsPerToken, calls, chip,
-                                   chip.dispatchMs[i]);
+      p.prefillTokS[i] =
+          boundTokS(seq, double(weights), seq * plan.flopsPerToken, calls, chip,
+                    chip.dispatchMs[i]);
     }
     plan.strategies.push_back(std::move(p));
   };

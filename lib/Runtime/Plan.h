@@ -22,9 +22,9 @@
 namespace ane::runtime {
 
 struct ChipSpec {
-  std::string name;           // "m1", ..., "m4-max"
-  double streamGBs = 0;       // ANE weight-stream bandwidth, GB/s
-  double fp16Tflops = 0;      // ANE peak fp16 throughput
+  std::string name;                  // "m1", ..., "m4-max"
+  double streamGBs = 0;              // ANE weight-stream bandwidth, GB/s
+  double fp16Tflops = 0;             // ANE peak fp16 throughput
   double dispatchMs[2] = {0.1, 0.2}; // per program call, best and worst
 };
 
@@ -42,7 +42,7 @@ struct StrategyPlan {
   uint64_t kvCacheBytes = 0;   // fp16 K and V for every layer at ctx
   uint64_t scratchBytes = 0;   // every kernel's activation inputs/outputs
   uint64_t totalBytes = 0;
-  int64_t headroomBytes = 0; // machine memory minus total (may be < 0)
+  int64_t headroomBytes = 0;        // machine memory minus total (may be < 0)
   uint64_t streamBytesPerToken = 0; // weights one decode step streams
   int64_t callsPerToken = 0;        // program calls per decode step
   int64_t programs = 0;             // compiled programs the strategy needs

@@ -39,9 +39,14 @@ Result<std::shared_ptr<MappedFile>> MappedFile::open(const std::string &path) {
   return file;
 }
 
-void MappedFile::releaseResidentPages() const {
-  if (data_)
-    ::madvise(const_cast<uint8_t *>(data_), size_, MADV_DONTNEED);
+void MappedFile::release(const uint8_t *begin, size_t bytes) const {
+  const uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
+  uintptr_t from = (uintptr_t(begin) + page - 1) / page * page;
+  uintptr_t to = (uintptr_t(begin) + bytes) / page * page;
+  if (!data_ || uintptr_t(begin) < uintptr_t(data_) ||
+      uintptr_t(begin) + bytes > uintptr_t(data_) + size_ || from >= to)
+    return;
+  ::madvise(reinterpret_cast<void *>(from), to - from, MADV_DONTNEED);
 }
 
 MappedFile::~MappedFile() {

@@ -23,10 +23,10 @@ public:
   const uint8_t *data() const { return data_; }
   size_t size() const { return size_; }
   const std::string &path() const { return path_; }
-  /// Unmaps the resident pages from this process; they stay in the page
-  /// cache and come back on the next read. After a checksum pass over the
-  /// whole file, the resident set then holds only what is used again.
-  void releaseResidentPages() const;
+  /// Drops the whole pages inside [begin, begin + bytes) from this
+  /// process's resident set; they stay in the page cache and come back on
+  /// the next read. `begin` must point into the mapping.
+  void release(const uint8_t *begin, size_t bytes) const;
 
 private:
   MappedFile() = default;

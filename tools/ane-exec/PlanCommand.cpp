@@ -109,18 +109,24 @@ void printTable(const runtime::Plan &p, const std::string &name,
   };
   using SP = runtime::StrategyPlan;
   row("", [](const SP &s) { return s.strategy; });
-  row("weights (GB)", [](const SP &s) { return fmt::format("{:.2f}", gb(s.weightBytes)); });
-  row("embedding, host (GB)", [](const SP &s) { return fmt::format("{:.2f}", gb(s.embeddingBytes)); });
-  row("KV cache (GB)", [](const SP &s) { return fmt::format("{:.2f}", gb(s.kvCacheBytes)); });
-  row("scratch (GB)", [](const SP &s) { return fmt::format("{:.2f}", gb(s.scratchBytes)); });
-  row("total (GB)", [](const SP &s) { return fmt::format("{:.2f}", gb(s.totalBytes)); });
+  row("weights (GB)",
+      [](const SP &s) { return fmt::format("{:.2f}", gb(s.weightBytes)); });
+  row("embedding, host (GB)",
+      [](const SP &s) { return fmt::format("{:.2f}", gb(s.embeddingBytes)); });
+  row("KV cache (GB)",
+      [](const SP &s) { return fmt::format("{:.2f}", gb(s.kvCacheBytes)); });
+  row("scratch (GB)",
+      [](const SP &s) { return fmt::format("{:.2f}", gb(s.scratchBytes)); });
+  row("total (GB)",
+      [](const SP &s) { return fmt::format("{:.2f}", gb(s.totalBytes)); });
   std::string headroom =
       fmt::format("headroom of {:.0f} GiB", double(p.machineBytes) / (1 << 30));
   row(headroom.c_str(), [](const SP &s) {
     return fmt::format("{:.2f}", double(s.headroomBytes) / 1e9);
   });
   row("programs", [](const SP &s) { return std::to_string(s.programs); });
-  row("calls per token", [](const SP &s) { return std::to_string(s.callsPerToken); });
+  row("calls per token",
+      [](const SP &s) { return std::to_string(s.callsPerToken); });
   row("decode <= tok/s", [](const SP &s) { return range(s.decodeTokS); });
   row("prefill <= tok/s", [](const SP &s) { return range(s.prefillTokS); });
   for (const SP &s : p.strategies)
@@ -142,12 +148,12 @@ int plan(const PlanOptions &o) {
   if (!p.ok())
     return fail(p.message());
   if (!o.binding.empty())
-    p->strategies.erase(
-        std::remove_if(p->strategies.begin(), p->strategies.end(),
-                       [&](const runtime::StrategyPlan &s) {
-                         return s.strategy != o.binding;
-                       }),
-        p->strategies.end());
+    p->strategies.erase(std::remove_if(p->strategies.begin(),
+                                       p->strategies.end(),
+                                       [&](const runtime::StrategyPlan &s) {
+                                         return s.strategy != o.binding;
+                                       }),
+                        p->strategies.end());
   if (o.json)
     printJson(*p, name, kernels->scheme);
   else
@@ -166,8 +172,7 @@ void addPlanCommand(CLI::App &app) {
   std::vector<std::string> names;
   for (const runtime::ChipSpec &c : runtime::chips())
     names.push_back(c.name);
-  cmd->add_option("--chip", o->chip, "Apple chip")
-      ->check(CLI::IsMember(names));
+  cmd->add_option("--chip", o->chip, "Apple chip")->check(CLI::IsMember(names));
   cmd->add_option("--quant", o->quant, "weight storage (default: the source's)")
       ->check(CLI::IsMember({"f16", "q8", "q4", "q3", "lut4"}));
   cmd->add_option("--group", o->group, "quantization group (0: the default)")

@@ -1027,7 +1027,8 @@ Status sdpaOp(const OpContext &c, Outputs &out) {
       for (int64_t j = 0; j < S; ++j) {
         double acc = 0;
         for (int64_t e = 0; e < E; ++e)
-          acc += q->values()[(bt * L + i) * E + e] * k->values()[(bt * S + j) * E + e];
+          acc += q->values()[(bt * L + i) * E + e] *
+                 k->values()[(bt * S + j) * E + e];
         float s = static_cast<float>(acc) * scale;
         if (mask) {
           int64_t mi = maskBase + i * mst[rank - 2] + j * mst[rank - 1];
@@ -2015,8 +2016,8 @@ std::optional<Status> fastMatmul(const mil::Statement &st,
   ThreadPool::global().parallelFor(batches, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
       float *out = r.f.data() + i * m * n;
-      matmulFloat(a.values() + i * m * k, b.values() + i * k * n, out, m, k,
-                  n, ys);
+      matmulFloat(a.values() + i * m * k, b.values() + i * k * n, out, m, k, n,
+                  ys);
       if (r.dtype == mil::DType::FP16)
         roundToHalfs(out, m * n);
     }
@@ -2071,13 +2072,14 @@ Executor::run(const std::vector<TensorRef> &inputs) {
     const TensorRef &in = inputs[next++];
     if (!in || !p.type.isTensor() || in->dtype != p.type.dtype ||
         !mil::shapesCompatible(p.type.dims, in->shape))
-      return Result<std::vector<Tensor>>::error(fmt::format(
-          "input '{}' is {} {}, the function takes {}", p.name,
-          in ? mil::dtypeName(in->dtype) : "nothing",
-          in ? mil::formatShape(in->shape) : "", mil::printType(p.type, false)));
+      return Result<std::vector<Tensor>>::error(
+          fmt::format("input '{}' is {} {}, the function takes {}", p.name,
+                      in ? mil::dtypeName(in->dtype) : "nothing",
+                      in ? mil::formatShape(in->shape) : "",
+                      mil::printType(p.type, false)));
     size_t want = static_cast<size_t>(in->numElements());
-    size_t have = in->isFloat() ? (in->view ? want : in->f.size())
-                                : in->i.size();
+    size_t have =
+        in->isFloat() ? (in->view ? want : in->f.size()) : in->i.size();
     if (have != want)
       return Result<std::vector<Tensor>>::error(
           fmt::format("input '{}' holds the wrong number of values", p.name));

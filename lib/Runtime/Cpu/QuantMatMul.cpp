@@ -66,10 +66,9 @@ ANE_AVX2 float dotHalfFloat(const uint8_t *h, const float *f, int64_t n) {
   __m256 acc = _mm256_setzero_ps();
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
-    acc = _mm256_fmadd_ps(
-        _mm256_cvtph_ps(
-            _mm_loadu_si128(reinterpret_cast<const __m128i *>(h + 2 * i))),
-        _mm256_loadu_ps(f + i), acc);
+    acc = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(
+                              reinterpret_cast<const __m128i *>(h + 2 * i))),
+                          _mm256_loadu_ps(f + i), acc);
   float sum = hsum(acc);
   for (; i < n; ++i)
     sum += halfAtF16C(h, i) * f[i];
@@ -139,8 +138,7 @@ void layoutForQ4(const QuantizedActivations &q, int64_t cols, int64_t group,
   }
   out.scales.assign(chunks * 8, 0.0f);
   for (int64_t b = 0; b < cols / 32; ++b)
-    std::fill_n(out.scales.data() + (b / 2) * 8 + (b % 2) * 4, 4,
-                q.scales[b]);
+    std::fill_n(out.scales.data() + (b / 2) * 8 + (b % 2) * 4, 4, q.scales[b]);
 }
 
 /// Unpacks chunk k of row r: lo/hi hold u = s + 8 of the even and odd
@@ -153,11 +151,10 @@ ANE_AVX2 inline void unpackChunk(const PackedWeight &w, int64_t r, int64_t k,
   // 1 KiB ahead measured best (no prefetch: 12.3 GB/s, 512 B: 12.9,
   // 1 KiB: 14.1, 2 KiB: 13.8 against a 17.5 GB/s read baseline).
   _mm_prefetch(reinterpret_cast<const char *>(p) + 1024, _MM_HINT_T0);
-  __m256i v =
-      (k + 1) * 64 <= w.cols
-          ? _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p))
-          : _mm256_zextsi128_si256(
-                _mm_loadu_si128(reinterpret_cast<const __m128i *>(p)));
+  __m256i v = (k + 1) * 64 <= w.cols
+                  ? _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p))
+                  : _mm256_zextsi128_si256(
+                        _mm_loadu_si128(reinterpret_cast<const __m128i *>(p)));
   v = _mm256_xor_si256(v, flip);
   lo = _mm256_and_si256(v, mask);
   hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), mask);
@@ -179,8 +176,7 @@ ANE_AVX2 inline __m256i chunkProducts(__m256i lo, __m256i hi,
 ANE_AVX2 float rowOffset(const PackedWeight &w, int64_t r,
                          const Q4Activations &a) {
   int64_t groups = w.cols / w.group;
-  return dotHalfFloat(w.scales + 2 * r * groups, a.groupOffsets.data(),
-                      groups);
+  return dotHalfFloat(w.scales + 2 * r * groups, a.groupOffsets.data(), groups);
 }
 
 /// Row r against tokens t .. t + T - 1 (`acts` holds one Q4Activations per
@@ -224,8 +220,7 @@ ANE_AVX2 void tileQ4(const PackedWeight &w, int64_t r,
 /// The weight scales of chunk k of row r: [scale(b) x4, scale(b + 1) x4]
 /// for its two 32-blocks (a tail chunk repeats its one block's scale; its
 /// activations are zero).
-ANE_AVX2 __m256 chunkWeightScales(const PackedWeight &w, int64_t r,
-                                  int64_t k) {
+ANE_AVX2 __m256 chunkWeightScales(const PackedWeight &w, int64_t r, int64_t k) {
   int64_t groups = w.cols / w.group, b = 2 * k;
   int64_t g0 = b * 32 / w.group;
   int64_t g1 = (b + 1) * 32 < w.cols ? (b + 1) * 32 / w.group : g0;
@@ -403,8 +398,9 @@ ANE_AVX2 void matmulFloatAvx2(const float *x, const float *y, float *out,
 ANE_AVX2 void roundToHalfsAvx2(float *v, int64_t n) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(v + i, _mm256_cvtph_ps(_mm256_cvtps_ph(
-                                _mm256_loadu_ps(v + i), _MM_FROUND_TO_NEAREST_INT)));
+    _mm256_storeu_ps(
+        v + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(v + i),
+                                               _MM_FROUND_TO_NEAREST_INT)));
   for (; i < n; ++i)
     v[i] = ane::roundToHalf(v[i]);
 }

@@ -62,8 +62,8 @@ float dotQ4Q8Scalar(const PackedWeight &w, int64_t r,
 /// The same product on `pool`, with AVX2 + FMA + F16C where the CPU has
 /// them. Float accumulation: it differs from matmulScalar by rounding, and
 /// for int4 weights in groups of whole 32-blocks by quantizing each token's
-/// x to int8 per activationBlock(group) (about 0.4% per element), which lets the dot
-/// products run on 8-bit multiplies: dotQ4Q8Scalar is their oracle.
+/// x to int8 per activationBlock(group) (about 0.4% per element), which lets
+/// the dot products run on 8-bit multiplies: dotQ4Q8Scalar is their oracle.
 void matmul(const PackedWeight &w, const float *x, int64_t S, float *y,
             ThreadPool &pool);
 

@@ -626,11 +626,10 @@ TEST_F(ExecutorTest, FastModeViewsAndMatmulMatchThePlainLoops) {
 })";
   auto program = mil::parseProgram(text);
   ASSERT_TRUE(program.ok()) << program.message();
-  std::vector<Tensor> in = {
-      Tensor::floats(DType::FP16, {1, 8, 1, 12},
-                     randomFloats(96, 11, DType::FP16)),
-      Tensor::floats(DType::FP16, {1, 8, 1, 12},
-                     randomFloats(96, 12, DType::FP16))};
+  std::vector<Tensor> in = {Tensor::floats(DType::FP16, {1, 8, 1, 12},
+                                           randomFloats(96, 11, DType::FP16)),
+                            Tensor::floats(DType::FP16, {1, 8, 1, 12},
+                                           randomFloats(96, 12, DType::FP16))};
   std::vector<Tensor> outs[2];
   for (int fast = 0; fast < 2; ++fast) {
     auto exec = Executor::create(*program, "main", weights);

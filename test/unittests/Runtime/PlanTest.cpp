@@ -36,26 +36,36 @@ KernelSet smallKernelSet() {
     s.scheme = "q4";
     s.group = 32;
     s.shape = {rows, 64};
-    s.blobs = {{mil::DType::Int4, {rows, 64, 1, 1}, uint64_t(64)},
-               {mil::DType::FP16, {rows, 2, 1, 1}, uint64_t(64 + 64 + rows * 32)}};
+    s.blobs = {
+        {mil::DType::Int4, {rows, 64, 1, 1}, uint64_t(64)},
+        {mil::DType::FP16, {rows, 2, 1, 1}, uint64_t(64 + 64 + rows * 32)}};
     return s;
   };
   ks.slots = {slot("attn_qkv", "layer", 192), slot("token_embd", "global", 100),
               slot("output", "global", 100)};
   ks.programs = {"", "", "", "", ""};
   for (int64_t seq : {1, 8}) {
-    ks.kernels.push_back({"attn_qkv", seq, 0, 0,
+    ks.kernels.push_back({"attn_qkv",
+                          seq,
+                          0,
+                          0,
                           {tensor("x", {1, 64, 1, seq})},
                           {tensor("qkv", {1, 192, 1, seq})},
                           {"attn_qkv"}});
-    ks.kernels.push_back({"attn_core", seq, 256, 1,
-                          {tensor("q", {1, 64, 1, seq}),
-                           tensor("k_cache", {1, 64, 1, 256}),
-                           tensor("v_cache", {1, 64, 1, 256})},
-                          {tensor("attn", {1, 64, 1, seq})},
-                          {}});
+    ks.kernels.push_back(
+        {"attn_core",
+         seq,
+         256,
+         1,
+         {tensor("q", {1, 64, 1, seq}), tensor("k_cache", {1, 64, 1, 256}),
+          tensor("v_cache", {1, 64, 1, 256})},
+         {tensor("attn", {1, 64, 1, seq})},
+         {}});
   }
-  ks.kernels.push_back({"lm_head", 1, 0, 4,
+  ks.kernels.push_back({"lm_head",
+                        1,
+                        0,
+                        4,
                         {tensor("x", {1, 64, 1, 1})},
                         {tensor("logits", {1, 100, 1, 1})},
                         {"output"}});
@@ -84,9 +94,9 @@ TEST(PlanTest, CountsWhatADecodedTokenReads) {
   EXPECT_EQ(blob.kvCacheBytes, 2u * 2 * 64 * 200 * 2);
   EXPECT_EQ(blob.embeddingBytes, 100u * 64 * 2);
   // Every kernel's inputs and outputs at the 256 bucket, caches excepted.
-  uint64_t scratch = 2 * ((64 + 192) + (64 + 64) + (8 * 64 + 8 * 192) +
-                          (8 * 64 + 8 * 64)) +
-                     2 * (64 + 100);
+  uint64_t scratch =
+      2 * ((64 + 192) + (64 + 64) + (8 * 64 + 8 * 192) + (8 * 64 + 8 * 64)) +
+      2 * (64 + 100);
   EXPECT_EQ(blob.scratchBytes, scratch);
   EXPECT_EQ(blob.totalBytes, blob.weightBytes + blob.embeddingBytes +
                                  blob.kvCacheBytes + blob.scratchBytes);
@@ -95,8 +105,8 @@ TEST(PlanTest, CountsWhatADecodedTokenReads) {
   // The roofline by hand: stream, flops and 5 calls of dispatch.
   double flops = 2.0 * double(p->parameters) + 4.0 * 2 * 4 * 16 * 200;
   double best =
-      1.0 / (std::max(double(blob.weightBytes) / 60e9, flops / 15.8e12) +
-             5 * 0.1e-3);
+      1.0 /
+      (std::max(double(blob.weightBytes) / 60e9, flops / 15.8e12) + 5 * 0.1e-3);
   EXPECT_NEAR(blob.decodeTokS[0], best, best * 1e-9);
   EXPECT_LT(blob.decodeTokS[1], blob.decodeTokS[0]);
   EXPECT_GT(blob.prefillTokS[0], blob.decodeTokS[0]);

@@ -109,8 +109,8 @@ TEST_P(QuantMatMulTest, MatchesTheScalarKernel) {
     for (int64_t s = 0; s < c.seq; ++s) {
       for (int64_t k = 0; k < c.cols; ++k)
         column[k] = x[k * c.seq + s];
-      QuantizedActivations qx = quantizeActivations(
-          column.data(), c.cols, activationBlock(c.group));
+      QuantizedActivations qx =
+          quantizeActivations(column.data(), c.cols, activationBlock(c.group));
       for (int64_t r = 0; r < c.rows; ++r)
         want[r * c.seq + s] = dotQ4Q8Scalar(w.view, r, qx);
     }
