@@ -283,6 +283,99 @@ ANE_AVX2 void rowsQ4(const PackedWeight &w, const Q4Activations *acts,
   }
 }
 
+/// x quantized for the int8 kernels: codes in column order, and per weight
+/// group the sum over its blocks of scale * sum(codes), which a zero point
+/// multiplies.
+struct Q8Activations {
+  QuantizedActivations q;
+  std::vector<float> groupSums;
+};
+
+void groupSumsOf(const QuantizedActivations &q, int64_t cols, int64_t group,
+                 std::vector<float> &out) {
+  out.assign(cols / group, 0.0f);
+  for (int64_t b = 0; b * q.block < cols; ++b) {
+    int32_t sum = 0;
+    for (int64_t c = b * q.block; c < (b + 1) * q.block; ++c)
+      sum += q.codes[c];
+    out[b * q.block / group] += q.scales[b] * float(sum);
+  }
+}
+
+/// Row r of an int8 weight against tokens t .. t + T - 1, activation blocks
+/// of U * 32 columns. maddubs multiplies unsigned by signed bytes, so the
+/// weight's sign moves onto the activation: |w| (at most 128) times +-x (at
+/// most 127), pairs at most 32512, which fits int16.
+template <int T, int U>
+ANE_AVX2 void tileQ8(const PackedWeight &w, int64_t r,
+                     const Q8Activations *acts, int64_t t, int64_t S,
+                     float *y) {
+  const int64_t groups = w.cols / w.group;
+  const int8_t *row = reinterpret_cast<const int8_t *>(w.data) + r * w.cols;
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[T];
+  for (int j = 0; j < T; ++j)
+    acc[j] = _mm256_setzero_ps();
+  for (int64_t c0 = 0; c0 < w.cols; c0 += 32 * U) {
+    __m256i sum[T];
+    for (int j = 0; j < T; ++j)
+      sum[j] = _mm256_setzero_si256();
+    for (int64_t c = c0; c < c0 + 32 * U; c += 32) {
+      _mm_prefetch(reinterpret_cast<const char *>(row + c) + 1024, _MM_HINT_T0);
+      __m256i wv =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i *>(row + c));
+      __m256i aw = _mm256_sign_epi8(wv, wv);
+      for (int j = 0; j < T; ++j) {
+        __m256i xv = _mm256_loadu_si256(
+            reinterpret_cast<const __m256i *>(acts[t + j].q.codes.data() + c));
+        __m256i p16 = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, wv));
+        sum[j] = _mm256_add_epi32(sum[j], _mm256_madd_epi16(p16, ones));
+      }
+    }
+    float ws = halfAtF16C(w.scales, r * groups + c0 / w.group);
+    for (int j = 0; j < T; ++j) {
+      __m256 scale = _mm256_set1_ps(ws * acts[t + j].q.scales[c0 / (32 * U)]);
+      acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[j]), scale, acc[j]);
+    }
+  }
+  float zero = w.zeroPoints ? float(int8_t(w.zeroPoints[r])) : 0.0f;
+  for (int j = 0; j < T; ++j) {
+    float offset =
+        zero == 0.0f
+            ? 0.0f
+            : zero * dotHalfFloat(w.scales + 2 * r * groups,
+                                  acts[t + j].groupSums.data(), groups);
+    y[r * S + t + j] = hsum(acc[j]) - offset;
+  }
+}
+
+template <int T>
+ANE_AVX2 void tile8(const PackedWeight &w, int64_t r, const Q8Activations *acts,
+                    int64_t t, int64_t S, float *y) {
+  switch (acts[0].q.block) {
+  case 128:
+    return tileQ8<T, 4>(w, r, acts, t, S, y);
+  case 64:
+    return tileQ8<T, 2>(w, r, acts, t, S, y);
+  default:
+    return tileQ8<T, 1>(w, r, acts, t, S, y);
+  }
+}
+
+/// Rows [begin, end) of an int8 product against S tokens.
+ANE_AVX2 void rowsQ8(const PackedWeight &w, const Q8Activations *acts,
+                     int64_t S, float *y, int64_t begin, int64_t end) {
+  for (int64_t r = begin; r < end; ++r) {
+    int64_t t = 0;
+    for (; t + 8 <= S; t += 8)
+      tile8<8>(w, r, acts, t, S, y);
+    for (; t + 4 <= S; t += 4)
+      tile8<4>(w, r, acts, t, S, y);
+    for (; t < S; ++t)
+      tile8<1>(w, r, acts, t, S, y);
+  }
+}
+
 /// One row of a q8 GEMV; groups are whole multiples of 8 columns.
 ANE_AVX2 float rowQ8(const PackedWeight &w, int64_t r, const float *x) {
   int64_t groups = w.cols / w.group;
@@ -465,6 +558,27 @@ float dotQ4Q8Scalar(const PackedWeight &w, int64_t r,
   return float(total);
 }
 
+float dotQ8Q8Scalar(const PackedWeight &w, int64_t r,
+                    const QuantizedActivations &x) {
+  int64_t groups = w.cols / w.group;
+  double zero = w.zeroPoints ? double(int8_t(w.zeroPoints[r])) : 0.0;
+  const int8_t *row = reinterpret_cast<const int8_t *>(w.data) + r * w.cols;
+  double total = 0;
+  for (int64_t g = 0; g < groups; ++g) {
+    double acc = 0;
+    for (int64_t b = g * w.group; b < (g + 1) * w.group; b += x.block) {
+      int64_t dot = 0, sum = 0;
+      for (int64_t i = b; i < b + x.block; ++i) {
+        dot += int64_t(row[i]) * x.codes[i];
+        sum += x.codes[i];
+      }
+      acc += (double(dot) - zero * double(sum)) * x.scales[b / x.block];
+    }
+    total += acc * halfAt(w.scales, r * groups + g);
+  }
+  return float(total);
+}
+
 float PackedWeight::at(int64_t r, int64_t c) const {
   switch (format) {
   case Format::F32: {
@@ -565,6 +679,26 @@ void matmul(const PackedWeight &w, const float *x, int64_t S, float *y,
     const Q4Activations *tokens = acts.data();
     pool.parallelFor(w.rows, grain, [&](int64_t begin, int64_t end) {
       rowsQ4(w, tokens, S, y, begin, end);
+    });
+    return;
+  }
+  if (matmulHasAvx2() && w.format == PackedWeight::Format::Q8 &&
+      w.group % 32 == 0) {
+    thread_local std::vector<float> column;
+    thread_local std::vector<Q8Activations> acts;
+    if (int64_t(acts.size()) < S)
+      acts.resize(S);
+    column.resize(w.cols);
+    for (int64_t s = 0; s < S; ++s) {
+      for (int64_t c = 0; c < w.cols; ++c)
+        column[c] = x[c * S + s];
+      quantizeActivationsInto(column.data(), w.cols, activationBlock(w.group),
+                              acts[s].q);
+      groupSumsOf(acts[s].q, w.cols, w.group, acts[s].groupSums);
+    }
+    const Q8Activations *tokens = acts.data();
+    pool.parallelFor(w.rows, grain, [&](int64_t begin, int64_t end) {
+      rowsQ8(w, tokens, S, y, begin, end);
     });
     return;
   }

@@ -59,11 +59,17 @@ int64_t activationBlock(int64_t group);
 float dotQ4Q8Scalar(const PackedWeight &w, int64_t r,
                     const QuantizedActivations &x);
 
+/// One int8 row (with its zero point) against int8 activations: the oracle
+/// of the vector version (the group is a multiple of x.block).
+float dotQ8Q8Scalar(const PackedWeight &w, int64_t r,
+                    const QuantizedActivations &x);
+
 /// The same product on `pool`, with AVX2 + FMA + F16C where the CPU has
 /// them. Float accumulation: it differs from matmulScalar by rounding, and
-/// for int4 weights in groups of whole 32-blocks by quantizing each token's
-/// x to int8 per activationBlock(group) (about 0.4% per element), which lets
-/// the dot products run on 8-bit multiplies: dotQ4Q8Scalar is their oracle.
+/// for int4 and int8 weights in groups of whole 32-blocks by quantizing each
+/// token's x to int8 per activationBlock(group) (about 0.4% per element),
+/// which lets the dot products run on 8-bit multiplies: dotQ4Q8Scalar and
+/// dotQ8Q8Scalar are their oracles.
 void matmul(const PackedWeight &w, const float *x, int64_t S, float *y,
             ThreadPool &pool);
 

@@ -98,11 +98,13 @@ TEST_P(QuantMatMulTest, MatchesTheScalarKernel) {
   matmulScalar(w.view, x.data(), c.seq, exact.data(), 0, c.rows);
   ThreadPool pool(3);
   matmul(w.view, x.data(), c.seq, got.data(), pool);
-  // int4 products on AVX2 quantize each token's x to int8: their oracle is
-  // the scalar int4 x int8 dot product; everything else matches
+  // int4 and int8 products on AVX2 quantize each token's x to int8: their
+  // oracles are the scalar integer dot products; everything else matches
   // matmulScalar.
   std::vector<float> want = exact;
-  bool int8 = matmulHasAvx2() && c.format == PackedWeight::Format::Q4 &&
+  bool int8 = matmulHasAvx2() &&
+              (c.format == PackedWeight::Format::Q4 ||
+               c.format == PackedWeight::Format::Q8) &&
               c.group % 32 == 0;
   if (int8) {
     std::vector<float> column(c.cols);
@@ -112,7 +114,9 @@ TEST_P(QuantMatMulTest, MatchesTheScalarKernel) {
       QuantizedActivations qx =
           quantizeActivations(column.data(), c.cols, activationBlock(c.group));
       for (int64_t r = 0; r < c.rows; ++r)
-        want[r * c.seq + s] = dotQ4Q8Scalar(w.view, r, qx);
+        want[r * c.seq + s] = c.format == PackedWeight::Format::Q4
+                                  ? dotQ4Q8Scalar(w.view, r, qx)
+                                  : dotQ8Q8Scalar(w.view, r, qx);
     }
   }
   double scale = 0;
@@ -140,6 +144,9 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{PackedWeight::Format::Q4, 5, 172, 172, 1, false},
                       Case{PackedWeight::Format::Q8, 33, 200, 200, 1, true},
                       Case{PackedWeight::Format::Q8, 33, 128, 32, 3, false},
+                      Case{PackedWeight::Format::Q8, 17, 256, 256, 1, true},
+                      Case{PackedWeight::Format::Q8, 9, 192, 64, 11, true},
+                      Case{PackedWeight::Format::Q8, 9, 96, 32, 9, false},
                       Case{PackedWeight::Format::Q8, 7, 13, 13, 2, true},
                       Case{PackedWeight::Format::F16, 19, 70, 0, 1, false},
                       Case{PackedWeight::Format::F16, 19, 64, 0, 4, false},
