@@ -70,10 +70,6 @@ private:
   bool fast;
 };
 
-} // namespace
-
-namespace {
-
 /// Every kernel call allocates its activations anew. glibc serves blocks
 /// from 128 KiB up with fresh mmaps, so each call would fault in zeroed
 /// pages and unmap them again (10% of a 7B decode); kept in the heap below
@@ -92,11 +88,11 @@ void keepActivationsInTheHeap() {
 } // namespace
 
 Result<std::unique_ptr<Backend>> createBackend(std::string_view name) {
-  if (name == "cpu" || name == "cpu-reference")
+  if (name == "cpu" || name == "cpu-reference") {
     keepActivationsInTheHeap();
-  if (name == "cpu" || name == "cpu-reference")
     return std::unique_ptr<Backend>(
         std::make_unique<CpuBackend>(name == "cpu"));
+  }
   if (name == "ane")
     return Status::error("the ane backend needs macOS; this build has the cpu "
                          "backend only");

@@ -1067,8 +1067,12 @@ Status sdpaOp(const OpContext &c, Outputs &out) {
 //===----------------------------------------------------------------------===//
 
 /// Copies x with a new shape (same element count).
-Tensor reshaped(const Tensor &x, Shape shape) {
-  Tensor r = x;
+/// x's values under `shape`. A float tensor's are shared, not copied: a
+/// reshaped K/V cache costs nothing.
+Tensor reshaped(const TensorPtr &x, Shape shape) {
+  if (x->isFloat())
+    return Tensor::viewOf(x, std::move(shape));
+  Tensor r = *x;
   r.shape = std::move(shape);
   return r;
 }
@@ -1081,7 +1085,7 @@ Status reshapeOp(const OpContext &c, Outputs &out) {
   auto s = mil::reshapeShape(x->shape, *shape);
   if (!s.ok())
     return Status::error(s.error);
-  out.push_back(reshaped(*x, s.shape));
+  out.push_back(reshaped(x, s.shape));
   return Status::success();
 }
 
@@ -1092,7 +1096,7 @@ Status expandDimsOp(const OpContext &c, Outputs &out) {
       mil::expandDimsShape(x->shape, axes.value_or(std::vector<int64_t>{}));
   if (!s.ok())
     return Status::error(s.error);
-  out.push_back(reshaped(*x, s.shape));
+  out.push_back(reshaped(x, s.shape));
   return Status::success();
 }
 
@@ -1102,7 +1106,7 @@ Status squeezeOp(const OpContext &c, Outputs &out) {
   auto s = mil::squeezeShape(x->shape, axes);
   if (!s.ok())
     return Status::error(s.error);
-  out.push_back(reshaped(*x, s.shape));
+  out.push_back(reshaped(x, s.shape));
   return Status::success();
 }
 
@@ -1414,7 +1418,7 @@ Status fillOp(const OpContext &c, Outputs &out) {
 
 Status identityOp(const OpContext &c, Outputs &out) {
   TRY_ASSIGN(x, c.tensor("x"));
-  out.push_back(*x);
+  out.push_back(reshaped(x, x->shape));
   return Status::success();
 }
 
@@ -1947,43 +1951,6 @@ Result<std::vector<Tensor>> Executor::run(const std::vector<Tensor> &inputs) {
 
 namespace {
 
-/// Ops whose result is their input under another shape: in fast mode they
-/// become views, so a reshaped K/V cache is never copied.
-bool isReshapeLike(const std::string &op) {
-  return op == "reshape" || op == "squeeze" || op == "expand_dims" ||
-         op == "identity";
-}
-
-/// The view a reshape-like statement yields, when its input is a float
-/// tensor and the text declares a static result shape of as many elements.
-std::optional<Tensor> reshapeView(const mil::Statement &st,
-                                  const std::map<std::string, TensorPtr> &env) {
-  const mil::Value *x = st.arg("x");
-  if (!x || x->kind != mil::Value::Kind::Ref || st.outputs.size() != 1)
-    return std::nullopt;
-  auto in = env.find(x->text);
-  const mil::Type &decl = st.outputs[0].type;
-  if (in == env.end() || !in->second->isFloat() || !decl.isTensor() ||
-      decl.dtype != in->second->dtype)
-    return std::nullopt;
-  int64_t n = 1;
-  for (int64_t d : decl.dims) {
-    if (d < 0)
-      return std::nullopt;
-    n *= d;
-  }
-  if (n != in->second->numElements())
-    return std::nullopt;
-  return Tensor::viewOf(in->second, decl.dims);
-}
-
-void collectRefs(const mil::Value &v, std::vector<std::string> &out) {
-  if (v.kind == mil::Value::Kind::Ref)
-    out.push_back(v.text);
-  for (const mil::Value &item : v.items)
-    collectRefs(item, out);
-}
-
 /// matmul of float tensors of one rank >= 2 with equal batch dimensions and
 /// x not transposed (the attention products), on the vector kernels,
 /// batches spread over the thread pool. Anything else returns nullopt and
@@ -2028,6 +1995,13 @@ std::optional<Status> fastMatmul(const mil::Statement &st,
     return std::nullopt;
   env[st.outputs[0].name] = std::make_shared<Tensor>(std::move(r));
   return Status::success();
+}
+
+void collectRefs(const mil::Value &v, std::vector<std::string> &out) {
+  if (v.kind == mil::Value::Kind::Ref)
+    out.push_back(v.text);
+  for (const mil::Value &item : v.items)
+    collectRefs(item, out);
 }
 
 /// For each statement, the values whose last reader it is (function
@@ -2093,15 +2067,10 @@ Executor::run(const std::vector<TensorRef> &inputs) {
     if (isConstantOp(st.op))
       continue;
     Status s = Status::success();
-    std::optional<Tensor> view;
-    if (fastKernels && isReshapeLike(st.op))
-      view = reshapeView(st, env);
     std::optional<Status> fast;
-    if (!view && fastKernels && st.op == "matmul")
+    if (fastKernels && st.op == "matmul")
       fast = fastMatmul(st, env);
-    if (view) {
-      env[st.outputs[0].name] = std::make_shared<Tensor>(std::move(*view));
-    } else if (fast) {
+    if (fast) {
       s = *fast;
     } else if (const mil::Value *w =
                    st.op == "conv" ? st.arg("weight") : nullptr;

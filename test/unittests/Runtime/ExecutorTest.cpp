@@ -602,10 +602,10 @@ TEST_F(ExecutorTest, StridedSliceFillAndIos16Constexprs) {
   EXPECT_EQ(out[3].f, (std::vector<float>{0, 1, 2, 4, 1, 0}));
 }
 
-/// Fast mode turns reshapes into views of their input and runs float
-/// matmuls on the vector kernels: every consumer of a view (softmax, a
-/// unary op, identity, a function output) and both matmul forms must give
-/// what the plain loops give.
+/// Reshapes are views of their input, and fast mode runs float matmuls on
+/// the vector kernels: every consumer of a view (softmax, a unary op,
+/// identity, a function output) and both matmul forms must give what the
+/// plain loops give, with outputs that own their values.
 TEST_F(ExecutorTest, FastModeViewsAndMatmulMatchThePlainLoops) {
   std::string text = R"(program(1.3)
 {
