@@ -11,6 +11,7 @@
 
 #include "lib/Runtime/Anepak.h"
 #include "lib/Runtime/Plan.h"
+#include "lib/Support/Json.h"
 
 #include <fmt/format.h>
 
@@ -67,25 +68,33 @@ std::string range(const double v[2]) {
 
 void printJson(const runtime::Plan &p, const std::string &name,
                const std::string &scheme) {
-  fmt::print("{{\"model\":\"{}\",\"scheme\":\"{}\",\"chip\":\"{}\",\"ctx\":{},"
-             "\"prefill\":{},\"machine_bytes\":{},\"parameters\":{},"
-             "\"strategies\":[",
-             name, scheme, p.chip.name, p.ctx, p.prefillSeq, p.machineBytes,
-             p.parameters);
-  for (size_t i = 0; i < p.strategies.size(); ++i) {
-    const runtime::StrategyPlan &s = p.strategies[i];
-    fmt::print("{}{{\"strategy\":\"{}\",\"weight_bytes\":{},"
-               "\"embedding_bytes\":{},\"kv_cache_bytes\":{},"
-               "\"scratch_bytes\":{},\"total_bytes\":{},\"headroom_bytes\":{},"
-               "\"programs\":{},\"calls_per_token\":{},"
-               "\"decode_tok_s\":[{:.3f},{:.3f}],"
-               "\"prefill_tok_s\":[{:.3f},{:.3f}],\"note\":\"{}\"}}",
-               i ? "," : "", s.strategy, s.weightBytes, s.embeddingBytes,
-               s.kvCacheBytes, s.scratchBytes, s.totalBytes, s.headroomBytes,
-               s.programs, s.callsPerToken, s.decodeTokS[1], s.decodeTokS[0],
-               s.prefillTokS[1], s.prefillTokS[0], s.note);
+  json::Writer w;
+  w.beginObject();
+  w.key("model").string(name).key("scheme").string(scheme);
+  w.key("chip").string(p.chip.name).key("ctx").integer(p.ctx);
+  w.key("prefill").integer(p.prefillSeq);
+  w.key("machine_bytes").integer(int64_t(p.machineBytes));
+  w.key("parameters").integer(int64_t(p.parameters));
+  w.key("strategies").beginArray();
+  for (const runtime::StrategyPlan &s : p.strategies) {
+    w.beginObject().key("strategy").string(s.strategy);
+    w.key("weight_bytes").integer(int64_t(s.weightBytes));
+    w.key("embedding_bytes").integer(int64_t(s.embeddingBytes));
+    w.key("kv_cache_bytes").integer(int64_t(s.kvCacheBytes));
+    w.key("scratch_bytes").integer(int64_t(s.scratchBytes));
+    w.key("total_bytes").integer(int64_t(s.totalBytes));
+    w.key("headroom_bytes").integer(s.headroomBytes);
+    w.key("programs").integer(s.programs);
+    w.key("calls_per_token").integer(s.callsPerToken);
+    // [worst, best]: the slower dispatch first.
+    w.key("decode_tok_s").beginArray();
+    w.number(s.decodeTokS[1]).number(s.decodeTokS[0]).endArray();
+    w.key("prefill_tok_s").beginArray();
+    w.number(s.prefillTokS[1]).number(s.prefillTokS[0]).endArray();
+    w.key("note").string(s.note).endObject();
   }
-  fmt::print("]}}\n");
+  w.endArray().endObject();
+  fmt::print("{}\n", w.str());
 }
 
 void printTable(const runtime::Plan &p, const std::string &name,

@@ -114,13 +114,16 @@ struct Q4Activations {
   std::vector<float> scales;
   /// Per weight group: 8 * the sum over its blocks of scale * sum(codes).
   std::vector<float> groupOffsets;
+
+  void prepare(const QuantizedActivations &q, int64_t cols, int64_t group);
 };
 
 int64_t chunksOf(int64_t cols) { return (cols + 63) / 64; }
 
 /// Lays out `q` (one token, `cols` columns) for the int4 kernels.
-void layoutForQ4(const QuantizedActivations &q, int64_t cols, int64_t group,
-                 Q4Activations &out) {
+void Q4Activations::prepare(const QuantizedActivations &q, int64_t cols,
+                            int64_t group) {
+  Q4Activations &out = *this;
   int64_t chunks = chunksOf(cols);
   out.block = q.block;
   out.planes.assign(chunks * 64, 0);
@@ -269,30 +272,20 @@ ANE_AVX2 void tile(const PackedWeight &w, int64_t r, const Q4Activations *acts,
   }
 }
 
-/// Rows [begin, end) of an int4 product against S tokens.
-ANE_AVX2 void rowsQ4(const PackedWeight &w, const Q4Activations *acts,
-                     int64_t S, float *y, int64_t begin, int64_t end) {
-  for (int64_t r = begin; r < end; ++r) {
-    int64_t t = 0;
-    for (; t + 8 <= S; t += 8)
-      tile<8>(w, r, acts, t, S, y);
-    for (; t + 4 <= S; t += 4)
-      tile<4>(w, r, acts, t, S, y);
-    for (; t < S; ++t)
-      tile<1>(w, r, acts, t, S, y);
-  }
-}
-
 /// x quantized for the int8 kernels: codes in column order, and per weight
 /// group the sum over its blocks of scale * sum(codes), which a zero point
 /// multiplies.
 struct Q8Activations {
   QuantizedActivations q;
   std::vector<float> groupSums;
+
+  void prepare(const QuantizedActivations &from, int64_t cols, int64_t group);
 };
 
-void groupSumsOf(const QuantizedActivations &q, int64_t cols, int64_t group,
-                 std::vector<float> &out) {
+void Q8Activations::prepare(const QuantizedActivations &from, int64_t cols,
+                            int64_t group) {
+  q = from;
+  std::vector<float> &out = groupSums;
   out.assign(cols / group, 0.0f);
   for (int64_t b = 0; b * q.block < cols; ++b) {
     int32_t sum = 0;
@@ -350,8 +343,8 @@ ANE_AVX2 void tileQ8(const PackedWeight &w, int64_t r,
 }
 
 template <int T>
-ANE_AVX2 void tile8(const PackedWeight &w, int64_t r, const Q8Activations *acts,
-                    int64_t t, int64_t S, float *y) {
+ANE_AVX2 void tile(const PackedWeight &w, int64_t r, const Q8Activations *acts,
+                   int64_t t, int64_t S, float *y) {
   switch (acts[0].q.block) {
   case 128:
     return tileQ8<T, 4>(w, r, acts, t, S, y);
@@ -362,17 +355,19 @@ ANE_AVX2 void tile8(const PackedWeight &w, int64_t r, const Q8Activations *acts,
   }
 }
 
-/// Rows [begin, end) of an int8 product against S tokens.
-ANE_AVX2 void rowsQ8(const PackedWeight &w, const Q8Activations *acts,
-                     int64_t S, float *y, int64_t begin, int64_t end) {
+/// Rows [begin, end) of an int4 or int8 product against S tokens, in
+/// tiles of 8, 4 and 1 tokens.
+template <typename Acts>
+ANE_AVX2 void rowsInt8(const PackedWeight &w, const Acts *acts, int64_t S,
+                       float *y, int64_t begin, int64_t end) {
   for (int64_t r = begin; r < end; ++r) {
     int64_t t = 0;
     for (; t + 8 <= S; t += 8)
-      tile8<8>(w, r, acts, t, S, y);
+      tile<8>(w, r, acts, t, S, y);
     for (; t + 4 <= S; t += 4)
-      tile8<4>(w, r, acts, t, S, y);
+      tile<4>(w, r, acts, t, S, y);
     for (; t < S; ++t)
-      tile8<1>(w, r, acts, t, S, y);
+      tile<1>(w, r, acts, t, S, y);
   }
 }
 
@@ -654,69 +649,64 @@ bool matmulHasAvx2() {
 #endif
 }
 
+namespace {
+
+/// Rows in grains of 16 keep each thread's share of y on its own lines.
+constexpr int64_t kGrain = 16;
+
+#if defined(__x86_64__)
+/// An int4 or int8 product: each token's column of x quantized to int8 and
+/// laid out as `Acts`, then the rows split over the pool.
+template <typename Acts>
+void int8Product(const PackedWeight &w, const float *x, int64_t S, float *y,
+                 ThreadPool &pool) {
+  // Scratch kept per calling thread: no allocation once warmed up.
+  thread_local std::vector<float> column;
+  thread_local QuantizedActivations q;
+  thread_local std::vector<Acts> acts;
+  if (int64_t(acts.size()) < S)
+    acts.resize(S);
+  column.resize(w.cols);
+  for (int64_t s = 0; s < S; ++s) {
+    for (int64_t c = 0; c < w.cols; ++c)
+      column[c] = x[c * S + s];
+    quantizeActivationsInto(column.data(), w.cols, activationBlock(w.group), q);
+    acts[s].prepare(q, w.cols, w.group);
+  }
+  // A thread_local named in the lambda would be each worker's own.
+  const Acts *tokens = acts.data();
+  pool.parallelFor(w.rows, kGrain, [&](int64_t begin, int64_t end) {
+    rowsInt8(w, tokens, S, y, begin, end);
+  });
+}
+#endif // __x86_64__
+
+} // namespace
+
 void matmul(const PackedWeight &w, const float *x, int64_t S, float *y,
             ThreadPool &pool) {
-  // Rows in grains of 16 keep each thread's share of y on its own lines.
-  const int64_t grain = 16;
 #if defined(__x86_64__)
-  if (matmulHasAvx2() && w.format == PackedWeight::Format::Q4 &&
-      w.group % 32 == 0) {
-    // Scratch kept per calling thread: no allocation once warmed up.
-    thread_local std::vector<float> column;
-    thread_local QuantizedActivations q;
-    thread_local std::vector<Q4Activations> acts;
-    if (int64_t(acts.size()) < S)
-      acts.resize(S);
-    column.resize(w.cols);
-    for (int64_t s = 0; s < S; ++s) {
-      for (int64_t c = 0; c < w.cols; ++c)
-        column[c] = x[c * S + s];
-      quantizeActivationsInto(column.data(), w.cols, activationBlock(w.group),
-                              q);
-      layoutForQ4(q, w.cols, w.group, acts[s]);
-    }
-    // A thread_local named in the lambda would be each worker's own.
-    const Q4Activations *tokens = acts.data();
-    pool.parallelFor(w.rows, grain, [&](int64_t begin, int64_t end) {
-      rowsQ4(w, tokens, S, y, begin, end);
-    });
-    return;
-  }
-  if (matmulHasAvx2() && w.format == PackedWeight::Format::Q8 &&
-      w.group % 32 == 0) {
-    thread_local std::vector<float> column;
-    thread_local std::vector<Q8Activations> acts;
-    if (int64_t(acts.size()) < S)
-      acts.resize(S);
-    column.resize(w.cols);
-    for (int64_t s = 0; s < S; ++s) {
-      for (int64_t c = 0; c < w.cols; ++c)
-        column[c] = x[c * S + s];
-      quantizeActivationsInto(column.data(), w.cols, activationBlock(w.group),
-                              acts[s].q);
-      groupSumsOf(acts[s].q, w.cols, w.group, acts[s].groupSums);
-    }
-    const Q8Activations *tokens = acts.data();
-    pool.parallelFor(w.rows, grain, [&](int64_t begin, int64_t end) {
-      rowsQ8(w, tokens, S, y, begin, end);
-    });
-    return;
+  if (matmulHasAvx2() && w.group > 0 && w.group % 32 == 0) {
+    if (w.format == PackedWeight::Format::Q4)
+      return int8Product<Q4Activations>(w, x, S, y, pool);
+    if (w.format == PackedWeight::Format::Q8)
+      return int8Product<Q8Activations>(w, x, S, y, pool);
   }
   if (matmulHasAvx2() && avx2Covers(w)) {
     if (S == 1) {
-      pool.parallelFor(w.rows, grain, [&](int64_t begin, int64_t end) {
+      pool.parallelFor(w.rows, kGrain, [&](int64_t begin, int64_t end) {
         gemvRowsAvx2(w, x, y, begin, end);
       });
     } else {
       std::vector<float> xT = transpose(x, w.cols, S);
-      pool.parallelFor(w.rows, grain, [&](int64_t begin, int64_t end) {
+      pool.parallelFor(w.rows, kGrain, [&](int64_t begin, int64_t end) {
         gemmRowsAvx2(w, xT.data(), S, y, begin, end);
       });
     }
     return;
   }
 #endif
-  pool.parallelFor(w.rows, grain, [&](int64_t begin, int64_t end) {
+  pool.parallelFor(w.rows, kGrain, [&](int64_t begin, int64_t end) {
     matmulScalar(w, x, S, y, begin, end);
   });
 }
