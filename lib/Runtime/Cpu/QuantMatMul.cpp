@@ -391,15 +391,28 @@ ANE_AVX2 float rowQ8(const PackedWeight &w, int64_t r, const float *x) {
   return hsum(total) - zero * xSum;
 }
 
+/// 8 fp16 weights at `row` times x, added to acc.
+ANE_AVX2 inline __m256 fmaF16(const uint8_t *row, const float *x, __m256 acc) {
+  __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i *>(row));
+  return _mm256_fmadd_ps(_mm256_cvtph_ps(h), _mm256_loadu_ps(x), acc);
+}
+
+/// Four independent sums: one chain would wait on each FMA's latency.
 ANE_AVX2 float rowF16(const PackedWeight &w, int64_t r, const float *x) {
   const uint8_t *row = w.data + 2 * r * w.cols;
-  __m256 acc = _mm256_setzero_ps();
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
   int64_t c = 0;
-  for (; c + 8 <= w.cols; c += 8) {
-    __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i *>(row + 2 * c));
-    acc = _mm256_fmadd_ps(_mm256_cvtph_ps(h), _mm256_loadu_ps(x + c), acc);
+  for (; c + 32 <= w.cols; c += 32) {
+    _mm_prefetch(reinterpret_cast<const char *>(row + 2 * c) + 1024,
+                 _MM_HINT_T0);
+    a0 = fmaF16(row + 2 * c, x + c, a0);
+    a1 = fmaF16(row + 2 * c + 16, x + c + 8, a1);
+    a2 = fmaF16(row + 2 * c + 32, x + c + 16, a2);
+    a3 = fmaF16(row + 2 * c + 48, x + c + 24, a3);
   }
-  float sum = hsum(acc);
+  for (; c + 8 <= w.cols; c += 8)
+    a0 = fmaF16(row + 2 * c, x + c, a0);
+  float sum = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
   for (; c < w.cols; ++c)
     sum += halfAtF16C(row, c) * x[c];
   return sum;

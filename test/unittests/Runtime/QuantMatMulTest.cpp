@@ -149,6 +149,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{PackedWeight::Format::Q8, 9, 96, 32, 9, false},
                       Case{PackedWeight::Format::Q8, 7, 13, 13, 2, true},
                       Case{PackedWeight::Format::F16, 19, 70, 0, 1, false},
+                      Case{PackedWeight::Format::F16, 7, 205, 0, 1, false},
                       Case{PackedWeight::Format::F16, 19, 64, 0, 4, false},
                       Case{PackedWeight::Format::F32, 9, 45, 0, 1, false},
                       Case{PackedWeight::Format::F32, 9, 45, 0, 7, false}),
