@@ -290,6 +290,9 @@ Result<Tensor> Engine::runChunk(const std::vector<int32_t> &tokens,
       return k.status();
     ks[i] = *k;
   }
+  auto share = [](Tensor &t) {
+    return std::make_shared<const Tensor>(std::move(t));
+  };
   for (int64_t l = 0; l < c.nLayers; ++l) {
     auto step = [&](int i, const std::map<std::string, TensorRef> &in)
         -> Result<std::vector<Tensor>> {
@@ -311,9 +314,6 @@ Result<Tensor> Engine::runChunk(const std::vector<int32_t> &tokens,
       kv = writeColumns(*values[l], (*qkv)[2], pos);
     if (!kv.ok())
       return Status::error(fmt::format("layer {}: {}", l, kv.message()));
-    auto share = [](Tensor &t) {
-      return std::make_shared<const Tensor>(std::move(t));
-    };
     auto attn = step(1, {{"q", share((*qkv)[0])},
                          {"k_cache", keys[l]},
                          {"v_cache", values[l]},

@@ -85,19 +85,25 @@ std::vector<SlotSpec> KernelSet::slotsOf(std::string_view segment) const {
   return out;
 }
 
-uint64_t KernelSet::decodeBytesPerToken() const {
+std::vector<const SlotSpec *> KernelSet::decodeSlots() const {
   std::set<std::string> read;
   for (const KernelDesc &k : kernels)
     if (k.seq == 1)
       read.insert(k.weights.begin(), k.weights.end());
+  std::vector<const SlotSpec *> out;
+  for (const SlotSpec &s : slots)
+    if (read.count(s.role))
+      out.push_back(&s);
+  return out;
+}
+
+uint64_t KernelSet::decodeBytesPerToken() const {
   uint64_t bytes = 0;
-  for (const SlotSpec &s : slots) {
-    if (!read.count(s.role))
-      continue;
+  for (const SlotSpec *s : decodeSlots()) {
     uint64_t slot = 0;
-    for (const BlobSpec &b : s.blobs)
+    for (const BlobSpec &b : s->blobs)
       slot += blobEnd(b) - b.offset;
-    bytes += s.segment == "layer" ? slot * uint64_t(config.nLayers) : slot;
+    bytes += s->segment == "layer" ? slot * uint64_t(config.nLayers) : slot;
   }
   return bytes;
 }

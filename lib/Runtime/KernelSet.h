@@ -59,9 +59,11 @@ struct KernelSet {
   std::vector<int64_t> seqBuckets() const;
   std::vector<int64_t> ctxBuckets() const;
   std::vector<SlotSpec> slotsOf(std::string_view segment) const;
-  /// Weight bytes one decoded token reads: the slots the single-token
-  /// kernels name, layer slots once per layer. Slots no such kernel reads
-  /// (the token embedding, looked up by row) do not count.
+  /// The slots the single-token kernels name: what a decoded token reads.
+  /// Slots no such kernel reads (the token embedding, looked up by row) are
+  /// not among them.
+  std::vector<const SlotSpec *> decodeSlots() const;
+  /// Their weight bytes, layer slots once per layer.
   uint64_t decodeBytesPerToken() const;
   /// Checks the cross-references a reader cannot trust: program indices,
   /// slot roles, blob layouts inside the segment sizes.

@@ -40,19 +40,6 @@ Result<int64_t> ctxBucket(const KernelSet &ks, int64_t ctx) {
       buckets.empty() ? 0 : buckets.back()));
 }
 
-/// Roles the single-token kernels read, with whether they are per layer.
-std::vector<const SlotSpec *> readSlots(const KernelSet &ks) {
-  std::set<std::string> read;
-  for (const KernelDesc &k : ks.kernels)
-    if (k.seq == 1)
-      read.insert(k.weights.begin(), k.weights.end());
-  std::vector<const SlotSpec *> out;
-  for (const SlotSpec &s : ks.slots)
-    if (read.count(s.role))
-      out.push_back(&s);
-  return out;
-}
-
 uint64_t timesLayers(const SlotSpec &s, uint64_t bytes, int64_t layers) {
   return s.segment == "layer" ? bytes * uint64_t(layers) : bytes;
 }
@@ -116,7 +103,7 @@ Result<Plan> planKernelSet(const KernelSet &ks, const ChipSpec &chip,
   std::vector<int64_t> seqs = ks.seqBuckets();
   plan.prefillSeq = seqs.empty() ? 1 : seqs.back();
 
-  std::vector<const SlotSpec *> slots = readSlots(ks);
+  std::vector<const SlotSpec *> slots = ks.decodeSlots();
   for (const SlotSpec *s : slots)
     if (s->shape.size() == 2)
       plan.parameters += timesLayers(
