@@ -3,6 +3,7 @@
 #include "lib/Runtime/Cpu/ThreadPool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 
 namespace ane::runtime {
@@ -25,10 +26,24 @@ std::pair<int64_t, int64_t> share(int64_t n, int64_t grain, int t,
   return {std::min(begin, n), std::min(end, n)};
 }
 
+void cpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+/// Long enough to bridge the gaps between a token's kernel calls, short
+/// enough that an idle pool soon stops using the cores.
+constexpr auto kSpinBudget = std::chrono::milliseconds(2);
+
 } // namespace
 
 ThreadPool::ThreadPool(int threads) {
-  for (int i = 1; i < resolve(threads); ++i)
+  int n = resolve(threads);
+  spin = n <= int(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 1; i < n; ++i)
     workers.emplace_back([this, i] { work(i); });
 }
 
@@ -42,28 +57,43 @@ ThreadPool::~ThreadPool() {
     t.join();
 }
 
+template <typename Ready> bool ThreadPool::spinUntil(Ready ready) const {
+  if (!spin)
+    return ready();
+  auto deadline = std::chrono::steady_clock::now() + kSpinBudget;
+  while (true) {
+    for (int i = 0; i < 256; ++i) {
+      if (ready())
+        return true;
+      cpuRelax();
+    }
+    if (std::chrono::steady_clock::now() > deadline)
+      return ready();
+  }
+}
+
 void ThreadPool::work(int index) {
   uint64_t seen = 0;
+  auto ready = [&] {
+    return stopping.load(std::memory_order_acquire) ||
+           generation.load(std::memory_order_acquire) != seen;
+  };
   while (true) {
-    const std::function<void(int64_t, int64_t)> *fn;
-    int64_t n, grain;
-    {
+    if (!spinUntil(ready)) {
       std::unique_lock<std::mutex> lock(mutex);
-      wake.wait(lock, [&] { return stopping || generation != seen; });
-      if (stopping)
-        return;
-      seen = generation;
-      fn = job;
-      n = jobSize;
-      grain = jobGrain;
+      wake.wait(lock, ready);
     }
-    auto [begin, end] = share(n, grain, index, size());
+    if (stopping.load(std::memory_order_acquire))
+      return;
+    seen = generation.load(std::memory_order_acquire);
+    auto [begin, end] = share(jobSize, jobGrain, index, size());
     if (begin < end)
-      (*fn)(begin, end);
-    {
+      (*job)(begin, end);
+    if (pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      // Under the mutex, so a caller between its check and its wait
+      // cannot miss this.
       std::lock_guard<std::mutex> lock(mutex);
-      if (--pending == 0)
-        done.notify_one();
+      done.notify_one();
     }
   }
 }
@@ -81,15 +111,18 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain,
     job = &fn;
     jobSize = n;
     jobGrain = grain;
-    pending = int(workers.size());
-    ++generation;
+    pending.store(int(workers.size()), std::memory_order_relaxed);
+    generation.fetch_add(1, std::memory_order_release);
   }
   wake.notify_all();
   auto [begin, end] = share(n, grain, 0, size());
   if (begin < end)
     fn(begin, end);
-  std::unique_lock<std::mutex> lock(mutex);
-  done.wait(lock, [&] { return pending == 0; });
+  auto finished = [&] { return pending.load(std::memory_order_acquire) == 0; };
+  if (!spinUntil(finished)) {
+    std::unique_lock<std::mutex> lock(mutex);
+    done.wait(lock, finished);
+  }
 }
 
 ThreadPool &ThreadPool::global() {

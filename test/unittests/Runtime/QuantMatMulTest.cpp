@@ -155,6 +155,40 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{PackedWeight::Format::F32, 9, 45, 0, 7, false}),
     caseName);
 
+/// The vector quantizer (blocks of whole 32s) against the definition:
+/// scale = max|x| / 127 and code = x * (127 / max|x|) rounded to nearest
+/// even, with ties, an all-zero block and a short last block.
+TEST(QuantizeActivationsTest, MatchesTheDefinition) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-3, 3);
+  for (int64_t block : {32, 64, 128}) {
+    int64_t n = 4 * block + 24; // a last block of 24: the scalar loop
+    std::vector<float> x(n);
+    for (float &v : x)
+      v = u(rng);
+    std::fill_n(x.begin() + block, block, 0.0f); // block 1 is all zeros
+    // Block 2: max 127, so x * 1 lands on ties .5 that round to even.
+    for (int64_t i = 0; i < block; ++i)
+      x[2 * block + i] = i == 0 ? 127.0f : float(i % 9) - 4.5f;
+    QuantizedActivations q = quantizeActivations(x.data(), n, block);
+    ASSERT_EQ(int64_t(q.codes.size()), n);
+    ASSERT_EQ(int64_t(q.scales.size()), 5);
+    for (int64_t b = 0; b * block < n; ++b) {
+      int64_t end = std::min(n, (b + 1) * block);
+      float amax = 0;
+      for (int64_t i = b * block; i < end; ++i)
+        amax = std::max(amax, std::fabs(x[i]));
+      ASSERT_EQ(q.scales[b], amax / 127.0f) << "block " << b;
+      float inv = amax > 0 ? 127.0f / amax : 0.0f;
+      for (int64_t i = b * block; i < end; ++i)
+        ASSERT_EQ(q.codes[i], int8_t(std::nearbyint(x[i] * inv)))
+            << "block " << block << " element " << i;
+    }
+    EXPECT_EQ(q.codes[2 * block + 1], -4); // -3.5 rounds to even
+    EXPECT_EQ(q.codes[2 * block + 2], -2); // -2.5
+  }
+}
+
 TEST(ThreadPoolTest, CoversEveryIndexOnce) {
   ThreadPool pool(4);
   for (int64_t n : {0, 1, 15, 16, 17, 1000}) {
