@@ -241,36 +241,33 @@ template <int T, int U>
 ANE_AVX2 void tileQ4(const PackedWeight &w, int64_t r,
                      const Q4Activations *acts, int64_t t, int64_t S,
                      float *y) {
-  const int64_t groups = w.cols / w.group, blocksPerGroup = w.group / (64 * U);
-  const uint8_t *p = w.data + r * (w.cols / 2);
+  const int64_t chunks = chunksOf(w.cols), groups = w.cols / w.group;
+  const int64_t blocksPerGroup = w.group / (64 * U);
+  const uint8_t *row = w.data + r * (w.cols / 2);
   const uint8_t *scales = w.scales + 2 * r * groups;
   __m256 acc[T];
   for (int j = 0; j < T; ++j)
     acc[j] = _mm256_setzero_ps();
-  int64_t block = 0;
-  for (int64_t g = 0; g < groups; ++g) {
-    for (int64_t b = 0; b < blocksPerGroup; ++b, ++block) {
-      __m256i sum[T];
+  int64_t g = 0, inGroup = 0;
+  for (int64_t k0 = 0; k0 < chunks; k0 += U) {
+    __m256i sum[T];
+    for (int j = 0; j < T; ++j)
+      sum[j] = _mm256_setzero_si256();
+    for (int64_t k = k0; k < k0 + U; ++k) {
+      __m256i lo, hi;
+      unpackChunk(row + k * 32, lo, hi);
       for (int j = 0; j < T; ++j)
-        sum[j] = _mm256_setzero_si256();
-        // Unrolled, the compiler hoists every product of the block and
-        // spills them (T = 8 GEMM: 2x slower).
-#pragma GCC unroll 1
-      for (int u = 0; u < U; ++u, p += 32) {
-        __m256i lo, hi;
-        unpackChunk(p, lo, hi);
-        int64_t k = block * U + u;
-        for (int j = 0; j < T; ++j)
-          sum[j] = _mm256_add_epi16(
-              sum[j],
-              chunkProducts(lo, hi, acts[t + j].planes.data() + k * 64));
-      }
-      // Loaded here, not per group: T = 8 needs every register above.
-      const float ws = halfAtF16C(scales, g);
-      for (int j = 0; j < T; ++j) {
-        __m256 scale = _mm256_set1_ps(ws * acts[t + j].scales[block]);
-        acc[j] = _mm256_fmadd_ps(widenSums(sum[j]), scale, acc[j]);
-      }
+        sum[j] = _mm256_add_epi16(
+            sum[j], chunkProducts(lo, hi, acts[t + j].planes.data() + k * 64));
+    }
+    float ws = halfAtF16C(scales, g);
+    if (++inGroup == blocksPerGroup) {
+      inGroup = 0;
+      ++g;
+    }
+    for (int j = 0; j < T; ++j) {
+      __m256 scale = _mm256_set1_ps(ws * acts[t + j].scales[k0 / U]);
+      acc[j] = _mm256_fmadd_ps(widenSums(sum[j]), scale, acc[j]);
     }
   }
   for (int j = 0; j < T; ++j)
