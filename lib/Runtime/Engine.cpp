@@ -45,19 +45,43 @@ Tensor causalMask(mil::DType dtype, int64_t pos, int64_t seq, int64_t ctx) {
   return Tensor::floats(dtype, {1, 1, seq, ctx}, m);
 }
 
+/// A [1, C, 1, columns] cache of zeros: fp16 ones hold fp16 bits, half the
+/// memory and half the bytes attention reads.
+Tensor emptyCache(mil::DType dtype, int64_t channels, int64_t columns) {
+  mil::Shape shape{1, channels, 1, columns};
+  return dtype == mil::DType::FP16 ? Tensor::halfZeros(shape)
+                                   : Tensor::zeros(dtype, shape);
+}
+
+/// Copies the first `keep` columns of each channel of `from` into `to`.
+void copyColumns(const Tensor &from, Tensor &to, int64_t keep) {
+  int64_t channels = to.shape[1], src = from.shape[3], dst = to.shape[3];
+  for (int64_t ch = 0; ch < channels; ++ch) {
+    if (to.halfStored)
+      std::copy_n(from.h.data() + ch * src, keep, to.h.data() + ch * dst);
+    else
+      std::copy_n(from.f.data() + ch * src, keep, to.f.data() + ch * dst);
+  }
+}
+
 /// Copies columns of a [1, C, 1, seq] kernel output to columns pos.. of a
 /// [1, C, 1, columns] cache.
 Status writeColumns(Tensor &cache, const Tensor &out, int64_t pos) {
   int64_t channels = cache.shape[1], columns = cache.shape[3];
   if (out.shape.size() != 4 || out.shape[1] != channels ||
-      pos + out.shape[3] > columns)
+      pos + out.shape[3] > columns || !out.isFloat() ||
+      int64_t(out.f.size()) != out.numElements())
     return Status::error(
         fmt::format("a K/V output of shape {} for a cache of {} channels",
                     mil::formatShape(out.shape), channels));
   int64_t seq = out.shape[3];
-  for (int64_t ch = 0; ch < channels; ++ch)
-    for (int64_t s = 0; s < seq; ++s)
-      cache.f[ch * columns + pos + s] = out.f[ch * seq + s];
+  for (int64_t ch = 0; ch < channels; ++ch) {
+    const float *src = out.f.data() + ch * seq;
+    if (cache.halfStored)
+      floatsToHalfs(src, cache.h.data() + ch * columns + pos, seq);
+    else
+      std::copy_n(src, seq, cache.f.data() + ch * columns + pos);
+  }
   return Status::success();
 }
 
@@ -241,17 +265,12 @@ Status Engine::growCaches(int64_t needed) {
     return Status::success();
   mil::DType dt = image->kernels.dtype;
   for (int64_t l = 0; l < c.nLayers; ++l) {
-    auto k =
-        std::make_shared<Tensor>(Tensor::zeros(dt, {1, c.kvDim(), 1, columns}));
-    auto v =
-        std::make_shared<Tensor>(Tensor::zeros(dt, {1, c.kvDim(), 1, columns}));
+    auto k = std::make_shared<Tensor>(emptyCache(dt, c.kvDim(), columns));
+    auto v = std::make_shared<Tensor>(emptyCache(dt, c.kvDim(), columns));
     if (cacheColumns) {
       int64_t keep = std::min(cacheColumns, columns);
-      for (int64_t ch = 0; ch < c.kvDim(); ++ch)
-        for (int64_t t = 0; t < keep; ++t) {
-          k->f[ch * columns + t] = keys[l]->f[ch * cacheColumns + t];
-          v->f[ch * columns + t] = values[l]->f[ch * cacheColumns + t];
-        }
+      copyColumns(*keys[l], *k, keep);
+      copyColumns(*values[l], *v, keep);
       keys[l] = std::move(k);
       values[l] = std::move(v);
     } else {

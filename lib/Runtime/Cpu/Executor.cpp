@@ -51,18 +51,37 @@ Tensor Tensor::viewOf(std::shared_ptr<const Tensor> base, Shape shape) {
   Tensor t;
   t.dtype = base->dtype;
   t.shape = std::move(shape);
-  t.view = base->values();
+  if (base->halfStored) {
+    t.halfStored = true;
+    t.halfView = base->halfs();
+  } else {
+    t.view = base->values();
+  }
   t.viewOwner = std::move(base);
   return t;
 }
 
 Tensor Tensor::owned() const {
-  if (!view)
+  if (!view && !halfStored)
     return *this;
   Tensor t;
   t.dtype = dtype;
   t.shape = shape;
-  t.f.assign(view, view + numElements());
+  if (halfStored) {
+    t.f.resize(numElements());
+    halfsToFloats(halfs(), t.f.data(), numElements());
+  } else {
+    t.f.assign(view, view + numElements());
+  }
+  return t;
+}
+
+Tensor Tensor::halfZeros(Shape shape) {
+  Tensor t;
+  t.dtype = DType::FP16;
+  t.shape = std::move(shape);
+  t.halfStored = true;
+  t.h.assign(t.numElements(), 0);
   return t;
 }
 
@@ -1066,11 +1085,10 @@ Status sdpaOp(const OpContext &c, Outputs &out) {
 // Shape and data movement
 //===----------------------------------------------------------------------===//
 
-/// Copies x with a new shape (same element count).
 /// x's values under `shape`. A float tensor's are shared, not copied: a
 /// reshaped K/V cache costs nothing.
 Tensor reshaped(const TensorPtr &x, Shape shape) {
-  if (x->isFloat())
+  if (x->isFloat() || x->halfStored)
     return Tensor::viewOf(x, std::move(shape));
   Tensor r = *x;
   r.shape = std::move(shape);
@@ -1967,7 +1985,7 @@ std::optional<Status> fastMatmul(const mil::Statement &st,
     return std::nullopt;
   const Tensor &a = **x, &b = **y;
   size_t rank = a.shape.size();
-  if (!a.isFloat() || a.dtype != b.dtype || rank < 2 ||
+  if (!a.isFloat() || a.halfStored || a.dtype != b.dtype || rank < 2 ||
       b.shape.size() != rank ||
       !std::equal(a.shape.begin(), a.shape.end() - 2, b.shape.begin()))
     return std::nullopt;
@@ -1983,8 +2001,12 @@ std::optional<Status> fastMatmul(const mil::Statement &st,
   ThreadPool::global().parallelFor(batches, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
       float *out = r.f.data() + i * m * n;
-      matmulFloat(a.values() + i * m * k, b.values() + i * k * n, out, m, k, n,
-                  ys);
+      if (b.halfStored)
+        matmulHalfY(a.values() + i * m * k, b.halfs() + i * k * n, out, m, k, n,
+                    ys);
+      else
+        matmulFloat(a.values() + i * m * k, b.values() + i * k * n, out, m, k,
+                    n, ys);
       if (r.dtype == mil::DType::FP16)
         roundToHalfs(out, m * n);
     }
@@ -2002,6 +2024,25 @@ void collectRefs(const mil::Value &v, std::vector<std::string> &out) {
     out.push_back(v.text);
   for (const mil::Value &item : v.items)
     collectRefs(item, out);
+}
+
+/// Replaces the fp16-bit tensors `st` reads with widened copies, for the
+/// ops that read values(). Later readers get the copy too.
+void widenHalfArgs(const mil::Statement &st,
+                   std::map<std::string, TensorPtr> &env) {
+  std::vector<std::string> refs;
+  for (const mil::Argument &a : st.args)
+    collectRefs(a.value, refs);
+  for (const std::string &ref : refs) {
+    auto it = env.find(ref);
+    if (it != env.end() && it->second->halfStored)
+      it->second = std::make_shared<const Tensor>(it->second->owned());
+  }
+}
+
+bool isViewOp(const std::string &op) {
+  return op == "reshape" || op == "squeeze" || op == "expand_dims" ||
+         op == "identity";
 }
 
 /// For each statement, the values whose last reader it is (function
@@ -2051,10 +2092,7 @@ Executor::run(const std::vector<TensorRef> &inputs) {
                       in ? mil::dtypeName(in->dtype) : "nothing",
                       in ? mil::formatShape(in->shape) : "",
                       mil::printType(p.type, false)));
-    size_t want = static_cast<size_t>(in->numElements());
-    size_t have =
-        in->isFloat() ? (in->view ? want : in->f.size()) : in->i.size();
-    if (have != want)
+    if (in->storedElements() != in->numElements())
       return Result<std::vector<Tensor>>::error(
           fmt::format("input '{}' holds the wrong number of values", p.name));
     env[p.name] = in;
@@ -2070,6 +2108,8 @@ Executor::run(const std::vector<TensorRef> &inputs) {
     std::optional<Status> fast;
     if (fastKernels && st.op == "matmul")
       fast = fastMatmul(st, env);
+    if (!fast && !isViewOp(st.op))
+      widenHalfArgs(st, env);
     if (fast) {
       s = *fast;
     } else if (const mil::Value *w =

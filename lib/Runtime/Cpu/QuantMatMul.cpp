@@ -575,6 +575,56 @@ ANE_AVX2 void matmulFloatAvx2(const float *x, const float *y, float *out,
   }
 }
 
+/// acc[i] += a * half(y[i]).
+ANE_AVX2 void axpyHalfAvx2(float a, const uint16_t *y, float *acc, int64_t n) {
+  __m256 av = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 yv = _mm256_cvtph_ps(
+        _mm_loadu_si128(reinterpret_cast<const __m128i *>(y + i)));
+    _mm256_storeu_ps(acc + i,
+                     _mm256_fmadd_ps(av, yv, _mm256_loadu_ps(acc + i)));
+  }
+  for (; i < n; ++i)
+    acc[i] += a * _cvtsh_ss(y[i]);
+}
+
+ANE_AVX2 void matmulHalfYAvx2(const float *x, const uint16_t *y, float *out,
+                              int64_t m, int64_t k, int64_t n,
+                              bool transposeY) {
+  for (int64_t i = 0; i < m; ++i) {
+    float *row = out + i * n;
+    if (transposeY) {
+      for (int64_t j = 0; j < n; ++j)
+        row[j] = dotHalfFloat(reinterpret_cast<const uint8_t *>(y + j * k),
+                              x + i * k, k);
+      continue;
+    }
+    std::fill(row, row + n, 0.0f);
+    for (int64_t p = 0; p < k; ++p)
+      axpyHalfAvx2(x[i * k + p], y + p * n, row, n);
+  }
+}
+
+ANE_AVX2 void halfsToFloatsAvx2(const uint16_t *h, float *out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128(
+                                  reinterpret_cast<const __m128i *>(h + i))));
+  for (; i < n; ++i)
+    out[i] = _cvtsh_ss(h[i]);
+}
+
+ANE_AVX2 void floatsToHalfsAvx2(const float *v, uint16_t *out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(
+        reinterpret_cast<__m128i *>(out + i),
+        _mm256_cvtps_ph(_mm256_loadu_ps(v + i), _MM_FROUND_TO_NEAREST_INT));
+  for (; i < n; ++i)
+    out[i] = ane::floatToHalfBits(v[i]);
+}
+
 ANE_AVX2 void roundToHalfsAvx2(float *v, int64_t n) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -758,6 +808,40 @@ void matmulFloat(const float *x, const float *y, float *out, int64_t m,
         acc += x[i * k + p] * (transposeY ? y[j * k + p] : y[p * n + j]);
       out[i * n + j] = acc;
     }
+}
+
+void matmulHalfY(const float *x, const uint16_t *y, float *out, int64_t m,
+                 int64_t k, int64_t n, bool transposeY) {
+#if defined(__x86_64__)
+  if (matmulHasAvx2())
+    return matmulHalfYAvx2(x, y, out, m, k, n, transposeY);
+#endif
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      float acc = 0;
+      for (int64_t p = 0; p < k; ++p)
+        acc += x[i * k + p] *
+               ane::halfBitsToFloat(transposeY ? y[j * k + p] : y[p * n + j]);
+      out[i * n + j] = acc;
+    }
+}
+
+void halfsToFloats(const uint16_t *halfs, float *out, int64_t n) {
+#if defined(__x86_64__)
+  if (matmulHasAvx2())
+    return halfsToFloatsAvx2(halfs, out, n);
+#endif
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = ane::halfBitsToFloat(halfs[i]);
+}
+
+void floatsToHalfs(const float *values, uint16_t *out, int64_t n) {
+#if defined(__x86_64__)
+  if (matmulHasAvx2())
+    return floatsToHalfsAvx2(values, out, n);
+#endif
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = ane::floatToHalfBits(values[i]);
 }
 
 void roundToHalfs(float *values, int64_t n) {

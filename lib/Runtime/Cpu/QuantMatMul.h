@@ -78,8 +78,16 @@ void matmul(const PackedWeight &w, const float *x, int64_t S, float *y,
 void matmulFloat(const float *x, const float *y, float *out, int64_t m,
                  int64_t k, int64_t n, bool transposeY);
 
+/// matmulFloat with y held as fp16 bits: the attention over an fp16 K/V
+/// cache, which reads half the bytes.
+void matmulHalfY(const float *x, const uint16_t *y, float *out, int64_t m,
+                 int64_t k, int64_t n, bool transposeY);
+
 /// Rounds every value to the nearest fp16 (what an fp16 tensor stores).
 void roundToHalfs(float *values, int64_t n);
+/// fp16 bits to floats, and floats to fp16 bits (round to nearest even).
+void halfsToFloats(const uint16_t *halfs, float *out, int64_t n);
+void floatsToHalfs(const float *values, uint16_t *out, int64_t n);
 
 /// Whether matmul uses the AVX2 kernels on this CPU.
 bool matmulHasAvx2();

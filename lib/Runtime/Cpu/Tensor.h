@@ -28,9 +28,26 @@ struct Tensor {
   std::vector<int64_t> i;
   std::string s;
   const float *view = nullptr;
+  /// An fp16 tensor may hold fp16 bits instead of floats (halfStored): the
+  /// K/V caches, which attention then reads at half the bytes. Only the
+  /// executor's view ops and fast matmul read them; every other op gets a
+  /// widened copy (owned()).
+  std::vector<uint16_t> h;
+  const uint16_t *halfView = nullptr;
+  bool halfStored = false;
   std::shared_ptr<const void> viewOwner;
 
+  /// Float storage only (not halfStored).
   const float *values() const { return view ? view : f.data(); }
+  const uint16_t *halfs() const { return halfView ? halfView : h.data(); }
+  /// Values held, whatever the storage.
+  int64_t storedElements() const {
+    if (halfStored)
+      return halfView ? numElements() : int64_t(h.size());
+    if (isFloat())
+      return view ? numElements() : int64_t(f.size());
+    return int64_t(i.size());
+  }
 
   int64_t numElements() const {
     int64_t n = 1;
@@ -50,9 +67,12 @@ struct Tensor {
   static Tensor ints(mil::DType dtype, mil::Shape shape,
                      std::vector<int64_t> values);
   static Tensor zeros(mil::DType dtype, mil::Shape shape);
+  /// An fp16 tensor of zeros stored as fp16 bits.
+  static Tensor halfZeros(mil::Shape shape);
   /// `base`'s values under another shape of as many elements, no copy.
   static Tensor viewOf(std::shared_ptr<const Tensor> base, mil::Shape shape);
-  /// The tensor with values of its own (a view's are copied).
+  /// The tensor with float values of its own (a view's are copied, fp16
+  /// bits widened).
   Tensor owned() const;
 };
 

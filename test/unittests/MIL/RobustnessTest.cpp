@@ -114,8 +114,9 @@ TEST(RobustnessTest, DamagedWeightFilesReadOrFailCleanly) {
     // Random offsets must be rejected or resolved within bounds.
     for (int k = 0; k < 4; ++k) {
       auto blob = reader->blob(rng() % (bytes.size() + 200));
-      if (blob.ok())
+      if (blob.ok()) {
         ASSERT_LE(blob->dataOffset + blob->size, bytes.size());
+      }
     }
   }
   EXPECT_GT(valid, 0);

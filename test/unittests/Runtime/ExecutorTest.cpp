@@ -654,4 +654,66 @@ TEST_F(ExecutorTest, FastModeViewsAndMatmulMatchThePlainLoops) {
   EXPECT_EQ(outs[1][5].f, in[1].f) << "flat is k itself";
 }
 
+/// An fp16 input held as fp16 bits (the engine's K/V caches) gives what
+/// the same values as floats give: through views and the fast matmul (both
+/// operand layouts), through ops that widen it first, and as an output.
+TEST_F(ExecutorTest, HalfStoredInputsMatchFloatOnes) {
+  std::string text = R"(program(1.3)
+{
+    func main<ios18>(tensor<fp16, [1, 8, 1, 12]> x, tensor<fp16, [1, 8, 1, 12]> k) {
+            tensor<int32, [4]> s = const()[name = string("s"), val = tensor<int32, [4]>([1, 2, 4, 12])];
+            tensor<fp16, [1, 2, 4, 12]> xr = reshape(shape = s, x = x)[name = string("xr")];
+            tensor<fp16, [1, 2, 4, 12]> kr = reshape(shape = s, x = k)[name = string("kr")];
+            bool t = const()[name = string("t"), val = bool(true)];
+            tensor<fp16, [1, 2, 4, 4]> qk = matmul(transpose_y = t, x = xr, y = kr)[name = string("qk")];
+            tensor<fp16, [1, 2, 4, 12]> av = matmul(x = qk, y = kr)[name = string("av")];
+            tensor<fp16, [1, 8, 1, 12]> sg = sigmoid(x = k)[name = string("sg")];
+            tensor<fp16, [1, 2, 4, 4]> kt = matmul(transpose_y = t, x = kr, y = xr)[name = string("kt")];
+        } -> (qk, av, sg, kt, kr);
+})";
+  auto program = mil::parseProgram(text);
+  ASSERT_TRUE(program.ok()) << program.message();
+  std::vector<float> kv = randomFloats(96, 12, DType::FP16);
+  Tensor x = Tensor::floats(DType::FP16, {1, 8, 1, 12},
+                            randomFloats(96, 11, DType::FP16));
+  Tensor halfK = Tensor::halfZeros({1, 8, 1, 12});
+  for (size_t i = 0; i < kv.size(); ++i)
+    halfK.h[i] = ane::floatToHalfBits(kv[i]);
+  std::vector<Tensor> want;
+  for (int fast = 0; fast < 2; ++fast) {
+    auto exec = Executor::create(*program, "main", weights);
+    ASSERT_TRUE(exec.ok()) << exec.message();
+    exec->useFastKernels(fast);
+    if (!fast) {
+      auto r = exec->run({x, Tensor::floats(DType::FP16, {1, 8, 1, 12}, kv)});
+      ASSERT_TRUE(r.ok()) << r.message();
+      want = std::move(*r);
+    }
+    auto got = exec->run({x, halfK});
+    ASSERT_TRUE(got.ok()) << got.message();
+    ASSERT_EQ(got->size(), want.size());
+    for (size_t o = 0; o < want.size(); ++o) {
+      const Tensor &g = (*got)[o];
+      EXPECT_FALSE(g.halfStored) << "outputs are widened";
+      ASSERT_EQ(g.f.size(), want[o].f.size()) << "output " << o;
+      for (size_t i = 0; i < g.f.size(); ++i)
+        EXPECT_NEAR(g.f[i], want[o].f[i],
+                    2e-3 * std::max(1.0f, std::fabs(want[o].f[i])))
+            << "fast " << fast << " output " << o << " element " << i;
+    }
+    EXPECT_EQ((*got)[4].f, kv) << "kr is k, widened exactly";
+  }
+
+  // Too few bits for the shape are refused.
+  auto exec = Executor::create(*program, "main", weights);
+  ASSERT_TRUE(exec.ok()) << exec.message();
+  Tensor shortK = halfK;
+  shortK.h.pop_back();
+  auto r = exec->run({x, shortK});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.message().find("input 'k' holds the wrong number"),
+            std::string::npos)
+      << r.message();
+}
+
 } // namespace
