@@ -11,6 +11,7 @@
 
 #include "lib/Runtime/Cpu/Bandwidth.h"
 #include "lib/Runtime/Engine.h"
+#include "lib/Support/Json.h"
 
 #include <fmt/format.h>
 
@@ -75,18 +76,24 @@ int bench(const BenchOptions &o) {
   double decodeBound = readBw / double(weightBytes);
   const runtime::KernelSet &ks = image.kernels;
   if (o.json) {
-    fmt::print("{{\"model\":\"{}\",\"scheme\":\"{}\",\"dtype\":\"{}\","
-               "\"weight_binding\":\"{}\",\"pp\":{},\"tg\":{},"
-               "\"prefill_tok_s\":{:.4f},\"decode_tok_s\":{:.4f},"
-               "\"compile_s\":{:.4f},\"pack_s\":{:.4f},"
-               "\"swap_ms_per_layer\":{:.6f},\"peak_rss_bytes\":{},"
-               "\"weight_bytes_per_token\":{},\"read_bw_gbs\":{:.3f},"
-               "\"decode_bound_tok_s\":{:.4f}}}\n",
-               loaded->spec ? loaded->spec->source : o.model.model, ks.scheme,
-               mil::dtypeName(ks.dtype), ks.weightBinding, o.pp, o.tg,
-               prefillRate, decodeRate, loaded->compileSeconds,
-               loaded->packSeconds, swapMs, peakRss, weightBytes, readBw / 1e9,
-               decodeBound);
+    json::Writer w;
+    w.beginObject();
+    w.key("model").string(loaded->spec ? loaded->spec->source : o.model.model);
+    w.key("scheme").string(ks.scheme);
+    w.key("dtype").string(mil::dtypeName(ks.dtype));
+    w.key("weight_binding").string(ks.weightBinding);
+    w.key("pp").integer(o.pp).key("tg").integer(o.tg);
+    w.key("prefill_tok_s").number(prefillRate);
+    w.key("decode_tok_s").number(decodeRate);
+    w.key("compile_s").number(loaded->compileSeconds);
+    w.key("pack_s").number(loaded->packSeconds);
+    w.key("swap_ms_per_layer").number(swapMs);
+    w.key("peak_rss_bytes").integer(int64_t(peakRss));
+    w.key("weight_bytes_per_token").integer(int64_t(weightBytes));
+    w.key("read_bw_gbs").number(readBw / 1e9);
+    w.key("decode_bound_tok_s").number(decodeBound);
+    w.endObject();
+    fmt::print("{}\n", w.str());
     return 0;
   }
   fmt::print("model      {} ({} {}, {} binding)\n",

@@ -83,6 +83,31 @@ bool matchAffine(const mil::Statement &def, PackedWeightSource &s) {
   return true;
 }
 
+/// iOS18 `constexpr_lut_to_dense`: uint4 indices [O, I, 1, 1] and fp16
+/// palettes [O, I / group, 1, 1, 16, 1], one per group of a row.
+bool matchLut(const mil::Statement &def, PackedWeightSource &s) {
+  if (param(def, "shape"))
+    return false; // the iOS16 form: one flat palette
+  const mil::Value *indices =
+      blobOf(param(def, "indices"), mil::DType::UInt4, 4);
+  const mil::Value *lut = blobOf(param(def, "lut"), mil::DType::FP16, 6);
+  if (!indices || !lut)
+    return false;
+  auto [rows, cols] = matrixDims(indices);
+  const auto &d = lut->type->dims;
+  if (rows == 0 || d[0] != rows || d[1] <= 0 || cols % d[1] != 0 || d[2] != 1 ||
+      d[3] != 1 || d[4] != 16 || d[5] != 1)
+    return false;
+  s = {PackedWeight::Format::Lut4,
+       rows,
+       cols,
+       cols / d[1],
+       indices,
+       lut,
+       nullptr};
+  return true;
+}
+
 } // namespace
 
 std::map<std::string, PackedWeightSource>
@@ -117,7 +142,8 @@ findPackedWeights(const mil::Function &fn) {
     bool matched =
         (st.op == "const" && matchConst(st, s)) ||
         (st.op == "constexpr_blockwise_shift_scale" && matchBlockwise(st, s)) ||
-        (st.op == "constexpr_affine_dequantize" && matchAffine(st, s));
+        (st.op == "constexpr_affine_dequantize" && matchAffine(st, s)) ||
+        (st.op == "constexpr_lut_to_dense" && matchLut(st, s));
     if (matched && st.outputs.size() == 1 &&
         st.outputs[0].type.dims == mil::Shape{s.rows, s.cols, 1, 1})
       found.emplace(name, s);

@@ -4,8 +4,9 @@
 // read straight from weight.bin: a BLOBFILE `const` of fp16/fp32, or a
 // `constexpr_blockwise_shift_scale` (int4/int8 data, fp16 scales per block
 // of a row) or a per-channel `constexpr_affine_dequantize` (int8, fp16
-// scale, int8 zero point) over BLOBFILE operands, used only as conv
-// weights. Such a weight is never materialised.
+// scale, int8 zero point) or an iOS18 `constexpr_lut_to_dense` (uint4
+// indices, an fp16 palette of 16 per group of a row) over BLOBFILE
+// operands, used only as conv weights. Such a weight is never materialised.
 //
 //===----------------------------------------------------------------------===//
 

@@ -509,13 +509,58 @@ bool avx2Covers(const PackedWeight &w) {
     return false; // the int8-activation kernels, or scalar
   case PackedWeight::Format::Q8:
     return w.group % 8 == 0;
+  case PackedWeight::Format::Lut4:
+    return w.group % 16 == 0; // rows and groups start on whole bytes
   default:
     return true;
   }
 }
 
+/// Row r of a Lut4 weight as floats. Per group, the low and high bytes of
+/// the 16 fp16 palette entries become two pshufb tables; 16 indices at a
+/// time pick their entries' two bytes, which interleave back into fp16
+/// values for F16C. Exact: no value is rounded.
+ANE_AVX2 void decodeLut4RowAvx2(const PackedWeight &w, int64_t r, float *out) {
+  const int64_t groups = w.cols / w.group;
+  const uint8_t *indices = w.data + r * (w.cols / 2);
+  const __m128i nibbles = _mm_set1_epi8(0x0F);
+  const __m128i splitBytes =
+      _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+  for (int64_t g = 0; g < groups; ++g) {
+    const uint8_t *palette = w.scales + 32 * (r * groups + g);
+    __m128i a = _mm_shuffle_epi8(
+        _mm_loadu_si128(reinterpret_cast<const __m128i *>(palette)),
+        splitBytes);
+    __m128i b = _mm_shuffle_epi8(
+        _mm_loadu_si128(reinterpret_cast<const __m128i *>(palette + 16)),
+        splitBytes);
+    __m128i lowBytes = _mm_unpacklo_epi64(a, b);
+    __m128i highBytes = _mm_unpackhi_epi64(a, b);
+    for (int64_t c = g * w.group; c < (g + 1) * w.group; c += 16) {
+      __m128i packed =
+          _mm_loadl_epi64(reinterpret_cast<const __m128i *>(indices + c / 2));
+      __m128i even = _mm_and_si128(packed, nibbles);
+      __m128i odd = _mm_and_si128(_mm_srli_epi16(packed, 4), nibbles);
+      __m128i index = _mm_unpacklo_epi8(even, odd); // column order
+      __m128i lo = _mm_shuffle_epi8(lowBytes, index);
+      __m128i hi = _mm_shuffle_epi8(highBytes, index);
+      _mm256_storeu_ps(out + c, _mm256_cvtph_ps(_mm_unpacklo_epi8(lo, hi)));
+      _mm256_storeu_ps(out + c + 8, _mm256_cvtph_ps(_mm_unpackhi_epi8(lo, hi)));
+    }
+  }
+}
+
 ANE_AVX2 void gemvRowsAvx2(const PackedWeight &w, const float *x, float *y,
                            int64_t begin, int64_t end) {
+  if (w.format == PackedWeight::Format::Lut4) {
+    // Decoded a row at a time into L1, then one dot product.
+    std::vector<float> row(w.cols);
+    for (int64_t r = begin; r < end; ++r) {
+      decodeLut4RowAvx2(w, r, row.data());
+      y[r] = dotAvx2(row.data(), x, w.cols);
+    }
+    return;
+  }
   for (int64_t r = begin; r < end; ++r) {
     switch (w.format) {
     case PackedWeight::Format::Q8:
@@ -534,6 +579,8 @@ ANE_AVX2 void gemvRowsAvx2(const PackedWeight &w, const float *x, float *y,
 /// Row r of W dequantized into `out` with vector unpacking where the
 /// grouping allows (the scalar decodeRow otherwise).
 ANE_AVX2 void decodeRowAvx2(const PackedWeight &w, int64_t r, float *out) {
+  if (w.format == PackedWeight::Format::Lut4)
+    return decodeLut4RowAvx2(w, r, out);
   if (w.format == PackedWeight::Format::F16) {
     const uint8_t *row = w.data + 2 * r * w.cols;
     int64_t c = 0;
@@ -776,6 +823,11 @@ float PackedWeight::at(int64_t r, int64_t c) const {
   case Format::Q4:
     return halfAt(scales, r * (cols / group) + c / group) *
            float(nibble(data, r * cols + c));
+  case Format::Lut4: {
+    int64_t i = r * cols + c;
+    int index = (data[i / 2] >> (4 * (i % 2))) & 0xF;
+    return halfAt(scales, (r * (cols / group) + c / group) * 16 + index);
+  }
   }
   return 0.0f;
 }

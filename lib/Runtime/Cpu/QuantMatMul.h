@@ -21,15 +21,19 @@ namespace ane::runtime {
 
 /// A [rows, cols] weight as weight.bin stores it.
 struct PackedWeight {
-  enum class Format { F32, F16, Q8, Q4 };
+  /// Lut4: 4-bit indices into a palette of 16 fp16 values per group.
+  enum class Format { F32, F16, Q8, Q4, Lut4 };
   Format format = Format::F32;
   int64_t rows = 0, cols = 0;
-  int64_t group = 0;               // columns per scale (Q8, Q4)
-  const uint8_t *data = nullptr;   // values, int8 codes or LSB-first nibbles
-  const uint8_t *scales = nullptr; // fp16, rows * (cols / group)
+  int64_t group = 0;             // columns per scale or palette
+  const uint8_t *data = nullptr; // values, int8 codes or LSB-first nibbles
+  /// fp16 per group, rows * (cols / group) of them: a scale (Q8, Q4) or
+  /// 16 palette entries (Lut4).
+  const uint8_t *scales = nullptr;
   const uint8_t *zeroPoints = nullptr; // int8 per row (Q8) or null
 
-  /// Element (r, c) as the kernels use it: scale * (code - zero point).
+  /// Element (r, c) as the kernels use it: scale * (code - zero point), or
+  /// the palette entry the index picks.
   float at(int64_t r, int64_t c) const;
 };
 

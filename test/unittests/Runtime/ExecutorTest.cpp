@@ -1,6 +1,7 @@
 //===- ExecutorTest.cpp - reference MIL executor vs hand-written loops ----===//
 
 #include "lib/Runtime/Cpu/Executor.h"
+#include "lib/Runtime/Cpu/PackedWeights.h"
 #include "lib/MIL/Text.h"
 #include "lib/Support/Float16.h"
 
@@ -652,6 +653,78 @@ TEST_F(ExecutorTest, FastModeViewsAndMatmulMatchThePlainLoops) {
           << "output " << o << " element " << i;
   }
   EXPECT_EQ(outs[1][5].f, in[1].f) << "flat is k itself";
+}
+
+/// A conv whose weight is an iOS18 palettized constexpr over BLOBFILE
+/// operands runs from the palettes in fast mode (never materialised) and
+/// gives the plain loops' result.
+TEST_F(ExecutorTest, Lut4ConvRunsFromThePackedIndices) {
+  const int64_t cin = 64, cout = 6, seq = 3, group = 32;
+  std::mt19937 rng(5);
+  std::vector<int64_t> indices(cout * cin);
+  for (int64_t &i : indices)
+    i = int64_t(rng() % 16);
+  std::vector<uint16_t> palettes;
+  for (float v : randomFloats(cout * (cin / group) * 16, 6, DType::FP16))
+    palettes.push_back(ane::floatToHalfBits(v));
+  mil::WeightWriter writer;
+  uint64_t idxOff = writer.appendValues(mil::BlobDType::UInt4, indices);
+  uint64_t lutOff = writer.append(mil::BlobDType::Float16, palettes.data(),
+                                  palettes.size() * 2);
+  weightBytes = writer.bytes();
+  auto reader = mil::WeightReader::fromBuffer(
+      weightBytes.data(), weightBytes.size(), "weight.bin", nullptr);
+  ASSERT_TRUE(reader.ok());
+  weights.emplace("@model_path/weights/weight.bin", *reader);
+  auto blob = [](const std::string &type, uint64_t offset) {
+    return type + "(BLOBFILE(path = string(\"@model_path/weights/"
+                  "weight.bin\"), offset = uint64(" +
+           std::to_string(offset) + ")))";
+  };
+  std::string text =
+      "program(1.3)\n{\n    func main<ios18>(tensor<fp16, [1, 64, 1, 3]> x) "
+      "{\n"
+      "            string pt = const()[name = string(\"pt\"), val = "
+      "string(\"valid\")];\n"
+      "            tensor<fp16, [6, 64, 1, 1]> W = constexpr_lut_to_dense("
+      "indices = " +
+      blob("tensor<uint4, [6, 64, 1, 1]>", idxOff) +
+      ", lut = " + blob("tensor<fp16, [6, 2, 1, 1, 16, 1]>", lutOff) +
+      ")[name = string(\"W\")];\n"
+      "            tensor<fp16, [1, 6, 1, 3]> y = conv(pad_type = pt, weight "
+      "= W, x = x)[name = string(\"y\")];\n        } -> (y);\n}";
+  auto program = mil::parseProgram(text);
+  ASSERT_TRUE(program.ok()) << program.message();
+  auto found = findPackedWeights(program->functions[0]);
+  ASSERT_EQ(found.count("W"), 1u);
+  EXPECT_EQ(found["W"].format, PackedWeight::Format::Lut4);
+  EXPECT_EQ(found["W"].group, group);
+
+  Tensor x = Tensor::floats(DType::FP16, {1, cin, 1, seq},
+                            randomFloats(cin * seq, 7, DType::FP16));
+  std::vector<Tensor> outs[2];
+  for (int fast = 0; fast < 2; ++fast) {
+    auto exec = Executor::create(*program, "main", weights);
+    ASSERT_TRUE(exec.ok()) << exec.message();
+    exec->useFastKernels(fast);
+    auto r = exec->run({x});
+    ASSERT_TRUE(r.ok()) << r.message();
+    outs[fast] = std::move(*r);
+  }
+  for (int64_t o = 0; o < cout; ++o)
+    for (int64_t s = 0; s < seq; ++s) {
+      double acc = 0;
+      for (int64_t i = 0; i < cin; ++i)
+        acc += ane::halfBitsToFloat(
+                   palettes[(o * (cin / group) + i / group) * 16 +
+                            indices[o * cin + i]]) *
+               x.f[i * seq + s];
+      EXPECT_NEAR(outs[0][0].f[o * seq + s], acc, 1e-2) << o << " " << s;
+      // Float instead of double sums: at most one fp16 step apart.
+      EXPECT_NEAR(outs[1][0].f[o * seq + s], outs[0][0].f[o * seq + s],
+                  2e-3 * std::max(1.0, std::fabs(acc)))
+          << o << " " << s;
+    }
 }
 
 /// An fp16 input held as fp16 bits (the engine's K/V caches) gives what

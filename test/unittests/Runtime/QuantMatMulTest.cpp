@@ -61,6 +61,15 @@ Weight makeWeight(PackedWeight::Format format, int64_t rows, int64_t cols,
         w.zeros.push_back(uint8_t(int8_t(rng() % 21) - 10));
     break;
   }
+  case PackedWeight::Format::Lut4: {
+    std::vector<int64_t> indices(n);
+    for (int64_t &i : indices)
+      i = int64_t(rng() % 16);
+    w.data = mil::packSubByte(indices, 4);
+    for (int64_t i = 0; i < rows * (cols / group) * 16; ++i)
+      putHalf(w.scales, u(rng));
+    break;
+  }
   }
   w.view.data = w.data.data();
   w.view.scales = w.scales.empty() ? nullptr : w.scales.data();
@@ -75,7 +84,7 @@ struct Case {
 };
 
 std::string caseName(const ::testing::TestParamInfo<Case> &info) {
-  static const char *names[] = {"f32", "f16", "q8", "q4"};
+  static const char *names[] = {"f32", "f16", "q8", "q4", "lut4"};
   const Case &c = info.param;
   return std::string(names[int(c.format)]) + "_" + std::to_string(c.rows) +
          "x" + std::to_string(c.cols) + "_g" + std::to_string(c.group) + "_s" +
@@ -148,6 +157,10 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{PackedWeight::Format::Q8, 9, 192, 64, 11, true},
                       Case{PackedWeight::Format::Q8, 9, 96, 32, 9, false},
                       Case{PackedWeight::Format::Q8, 7, 13, 13, 2, true},
+                      Case{PackedWeight::Format::Lut4, 37, 256, 128, 1, false},
+                      Case{PackedWeight::Format::Lut4, 13, 96, 32, 5, false},
+                      Case{PackedWeight::Format::Lut4, 9, 160, 16, 1, false},
+                      Case{PackedWeight::Format::Lut4, 7, 40, 8, 3, false},
                       Case{PackedWeight::Format::F16, 19, 70, 0, 1, false},
                       Case{PackedWeight::Format::F16, 7, 205, 0, 1, false},
                       Case{PackedWeight::Format::F16, 19, 64, 0, 4, false},
