@@ -17,15 +17,6 @@ int resolve(int threads) {
   return std::max(1, int(std::thread::hardware_concurrency()));
 }
 
-/// Thread t's share of [0, n) in whole grains.
-std::pair<int64_t, int64_t> share(int64_t n, int64_t grain, int t,
-                                  int threads) {
-  int64_t grains = (n + grain - 1) / grain;
-  int64_t begin = grains * t / threads * grain;
-  int64_t end = grains * (t + 1) / threads * grain;
-  return {std::min(begin, n), std::min(end, n)};
-}
-
 void cpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -44,7 +35,7 @@ ThreadPool::ThreadPool(int threads) {
   int n = resolve(threads);
   spin = n <= int(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 1; i < n; ++i)
-    workers.emplace_back([this, i] { work(i); });
+    workers.emplace_back([this] { work(); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -72,7 +63,7 @@ template <typename Ready> bool ThreadPool::spinUntil(Ready ready) const {
   }
 }
 
-void ThreadPool::work(int index) {
+void ThreadPool::work() {
   uint64_t seen = 0;
   auto ready = [&] {
     return stopping.load(std::memory_order_acquire) ||
@@ -86,15 +77,23 @@ void ThreadPool::work(int index) {
     if (stopping.load(std::memory_order_acquire))
       return;
     seen = generation.load(std::memory_order_acquire);
-    auto [begin, end] = share(jobSize, jobGrain, index, size());
-    if (begin < end)
-      (*job)(begin, end);
+    runChunks();
     if (pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       // Under the mutex, so a caller between its check and its wait
       // cannot miss this.
       std::lock_guard<std::mutex> lock(mutex);
       done.notify_one();
     }
+  }
+}
+
+void ThreadPool::runChunks() {
+  const int64_t grains = (jobSize + jobGrain - 1) / jobGrain;
+  while (true) {
+    int64_t g = nextGrain.fetch_add(jobChunk, std::memory_order_relaxed);
+    if (g >= grains)
+      return;
+    (*job)(g * jobGrain, std::min(jobSize, (g + jobChunk) * jobGrain));
   }
 }
 
@@ -111,13 +110,15 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain,
     job = &fn;
     jobSize = n;
     jobGrain = grain;
+    // About eight chunks per thread: a thread the host slows down takes
+    // fewer of them instead of holding the others up.
+    jobChunk = std::max<int64_t>(1, (n + grain - 1) / grain / (8 * size()));
+    nextGrain.store(0, std::memory_order_relaxed);
     pending.store(int(workers.size()), std::memory_order_relaxed);
     generation.fetch_add(1, std::memory_order_release);
   }
   wake.notify_all();
-  auto [begin, end] = share(n, grain, 0, size());
-  if (begin < end)
-    fn(begin, end);
+  runChunks();
   auto finished = [&] { return pending.load(std::memory_order_acquire) == 0; };
   if (!spinUntil(finished)) {
     std::unique_lock<std::mutex> lock(mutex);

@@ -2,10 +2,10 @@
 //
 // Decode runs a few hundred kernel calls per token; creating threads per
 // call would cost more than the small ones take. The pool starts its
-// workers once and splits each parallelFor into one contiguous range per
-// thread, the caller included. Between calls the threads spin for a
-// while before they sleep: waking a sleeping thread took 50-100 us on a
-// VM, as long as a small GEMV.
+// workers once; each parallelFor hands out contiguous chunks of grains to
+// the threads, the caller included, as they become free. Between calls the
+// threads spin for a while before they sleep: waking a sleeping thread took
+// 50-100 us on a VM, as long as a small GEMV.
 //
 //===----------------------------------------------------------------------===//
 
@@ -33,8 +33,8 @@ public:
   int size() const { return int(workers.size()) + 1; }
 
   /// Calls fn(begin, end) on disjoint ranges covering [0, n), in parallel,
-  /// and returns when all are done. Ranges are multiples of `grain` except
-  /// the last. Not reentrant.
+  /// and returns when all are done. Ranges start on multiples of `grain`
+  /// and are whole grains except the last. Not reentrant.
   void parallelFor(int64_t n, int64_t grain,
                    const std::function<void(int64_t, int64_t)> &fn);
 
@@ -43,7 +43,9 @@ public:
   static void setDefaultThreads(int threads);
 
 private:
-  void work(int index);
+  void work();
+  /// Takes chunks of the current job until none is left.
+  void runChunks();
   /// Polls `ready` for up to the spin budget; false if it never held.
   template <typename Ready> bool spinUntil(Ready ready) const;
 
@@ -52,7 +54,8 @@ private:
   std::condition_variable wake, done;
   // Written by parallelFor before it bumps `generation`.
   const std::function<void(int64_t, int64_t)> *job = nullptr;
-  int64_t jobSize = 0, jobGrain = 1;
+  int64_t jobSize = 0, jobGrain = 1, jobChunk = 1; // chunk: in grains
+  std::atomic<int64_t> nextGrain{0};
   std::atomic<uint64_t> generation{0};
   std::atomic<int> pending{0};
   std::atomic<bool> stopping{false};
