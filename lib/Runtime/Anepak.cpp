@@ -299,9 +299,12 @@ struct Section {
   uint64_t size;
 };
 
+/// The header and section table, checked, with every section's checksum
+/// (only the manifest's with `manifestOnly`).
 Result<std::vector<Section>> readTable(const uint8_t *data, uint64_t size,
                                        const std::string &name,
-                                       const MappedFile *mapped) {
+                                       const MappedFile *mapped,
+                                       bool manifestOnly = false) {
   auto fail = [&](const std::string &what) {
     return Status::error(fmt::format("{}: {}", name, what));
   };
@@ -350,7 +353,9 @@ Result<std::vector<Section>> readTable(const uint8_t *data, uint64_t size,
     if (isSegment(kind) && offset % kSegmentAlignment != 0)
       return fail(
           fmt::format("{}: offset {} is not page-aligned", what, offset));
-    if (checksumReleasing(data + offset, bytes, mapped) != get64(e + 32))
+    bool verify = !manifestOnly || kind == SectionKind::Manifest;
+    if (verify &&
+        checksumReleasing(data + offset, bytes, mapped) != get64(e + 32))
       return fail(
           fmt::format("{}: checksum mismatch (the file is damaged)", what));
     sections.push_back({kind, index, data + offset, bytes});
@@ -358,6 +363,21 @@ Result<std::vector<Section>> readTable(const uint8_t *data, uint64_t size,
   return sections;
 }
 
+/// The kernel set the one manifest section holds.
+Result<KernelSet> manifestOf(const std::vector<Section> &table,
+                             const std::string &name) {
+  const Section *manifest = nullptr;
+  for (const Section &s : table)
+    if (s.kind == SectionKind::Manifest)
+      manifest = manifest ? nullptr : &s;
+  if (!manifest)
+    return Status::error(
+        fmt::format("{}: there must be exactly one manifest section", name));
+  return readManifest(
+      std::string_view(reinterpret_cast<const char *>(manifest->data),
+                       manifest->size),
+      name + ": manifest");
+}
 
 /// readAnepak; `mapped`, when `data` is that file's mapping, lets the
 /// checksum pass release the pages it reads.
@@ -370,16 +390,7 @@ Result<ModelImage> readImage(const uint8_t *data, uint64_t size,
   auto fail = [&](const std::string &what) {
     return Status::error(fmt::format("{}: {}", name, what));
   };
-  const Section *manifest = nullptr;
-  for (const Section &s : *table)
-    if (s.kind == SectionKind::Manifest)
-      manifest = manifest ? nullptr : &s;
-  if (!manifest)
-    return fail("there must be exactly one manifest section");
-  auto kernels = readManifest(
-      std::string_view(reinterpret_cast<const char *>(manifest->data),
-                       manifest->size),
-      name + ": manifest");
+  auto kernels = manifestOf(*table, name);
   if (!kernels.ok())
     return kernels.status();
   ModelImage image;
@@ -482,6 +493,17 @@ bool hasAnepakMagic(const std::string &path) {
   bool yes = std::fread(magic, 1, 8, f) == 8 && !std::memcmp(magic, kMagic, 8);
   std::fclose(f);
   return yes;
+}
+
+Result<KernelSet> readAnepakManifest(const std::string &path) {
+  auto file = MappedFile::open(path);
+  if (!file.ok())
+    return file.status();
+  auto table = readTable((*file)->data(), (*file)->size(), path, file->get(),
+                         /*manifestOnly=*/true);
+  if (!table.ok())
+    return table.status();
+  return manifestOf(*table, path);
 }
 
 Result<ModelImage> openAnepak(const std::string &path) {

@@ -80,7 +80,11 @@ bool hasAnepakMagic(const std::string &path);
 /// manifest, and that the sections match it. Errors name the file and the
 /// section.
 Result<ModelImage> openAnepak(const std::string &path);
-/// The same checks on bytes in memory (the caller keeps them alive).
+/// Only the kernel set of a .anepak: the header, the table and the
+/// manifest are checked, the weights are not read (`ane-exec plan`).
+Result<KernelSet> readAnepakManifest(const std::string &path);
+/// The same checks as openAnepak on bytes in memory (the caller keeps them
+/// alive).
 Result<ModelImage> readAnepak(const uint8_t *data, uint64_t size,
                               const std::string &name);
 

@@ -33,15 +33,14 @@ struct PlanOptions {
 Result<runtime::KernelSet> kernelsOf(const PlanOptions &o, std::string &name,
                                      int64_t &ctx) {
   if (runtime::hasAnepakMagic(o.model.model)) {
-    auto image = runtime::openAnepak(o.model.model);
-    if (!image.ok())
-      return image.status();
+    // The manifest is all a plan needs: the weights are not read.
+    auto kernels = runtime::readAnepakManifest(o.model.model);
+    if (!kernels.ok())
+      return kernels.status();
     name = o.model.model;
     if (ctx == 0)
-      ctx = image->kernels.ctxBuckets().empty()
-                ? 0
-                : image->kernels.ctxBuckets().back();
-    return std::move(image->kernels);
+      ctx = kernels->ctxBuckets().empty() ? 0 : kernels->ctxBuckets().back();
+    return kernels;
   }
   auto spec = model::openModel(o.model.model);
   if (!spec.ok())

@@ -165,6 +165,35 @@ TEST(AnepakTest, ADamagedSectionIsNamed) {
             "d: not a .anepak file (bad magic)");
 }
 
+/// readAnepakManifest checks the header, the table and the manifest, and
+/// reads no weights: damage in a layer segment passes, damage in the
+/// manifest does not.
+TEST(AnepakTest, TheManifestAloneSkipsTheWeights) {
+  std::string path = tempPath("m.anepak");
+  std::vector<uint8_t> bytes = writeTiny(path);
+  auto kernels = readAnepakManifest(path);
+  ASSERT_TRUE(kernels.ok()) << kernels.message();
+  EXPECT_EQ(writeManifest(*kernels), writeManifest(tinyKernelSet()));
+
+  auto rewrite = [&](int section) {
+    std::vector<uint8_t> damaged = bytes;
+    auto [off, size] = entry(bytes, section);
+    damaged[off + size / 2] ^= 0x40;
+    std::ofstream(path, std::ios::binary | std::ios::trunc)
+        .write(reinterpret_cast<const char *>(damaged.data()),
+               std::streamsize(damaged.size()));
+  };
+  rewrite(5); // layer 0 segment
+  EXPECT_TRUE(readAnepakManifest(path).ok());
+  EXPECT_FALSE(openAnepak(path).ok());
+  rewrite(0); // the manifest
+  EXPECT_EQ(readAnepakManifest(path).message(),
+            path + ": manifest: checksum mismatch (the file is damaged)");
+  std::ofstream(path, std::ios::binary | std::ios::trunc).write("ANEPAK", 6);
+  EXPECT_NE(readAnepakManifest(path).message().find("truncated"),
+            std::string::npos);
+}
+
 TEST(AnepakTest, ManifestErrorsNameTheField) {
   KernelSet ks = tinyKernelSet();
   std::string good = writeManifest(ks);
