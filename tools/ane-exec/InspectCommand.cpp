@@ -1,12 +1,15 @@
 //===- InspectCommand.cpp - ane-exec inspect ------------------------------===//
 //
 // Prints a model's config, tokenizer and tensor table without reading any
-// tensor data (so synthetic:7b costs nothing).
+// tensor data (so synthetic:7b costs nothing); for a compiled .anepak, its
+// manifest: kernels, buckets, segments and weight slots.
 //
 //===----------------------------------------------------------------------===//
 
 #include "tools/ane-exec/Commands.h"
 #include "tools/ane-exec/ModelLoader.h"
+
+#include "lib/Runtime/Anepak.h"
 
 #include <chrono>
 
@@ -44,7 +47,42 @@ int readLayer(const model::ModelSpec &spec, int layer) {
   return 0;
 }
 
+/// A compiled .anepak: its kernel set and weight slots, from the manifest
+/// alone.
+int inspectAnepak(const InspectOptions &o) {
+  auto kernels = runtime::readAnepakManifest(o.model);
+  if (!kernels.ok()) {
+    fmt::print(stderr, "error: {}\n", kernels.message());
+    return 1;
+  }
+  const runtime::KernelSet &ks = *kernels;
+  const model::Config &c = ks.config;
+  fmt::print("model:     {} (anepak)\n", o.model);
+  fmt::print("config:    dim {}, layers {}, heads {}, kv heads {}, head dim "
+             "{}, hidden {}, vocab {}, context {}\n",
+             c.dim, c.nLayers, c.nHeads, c.nKvHeads, c.headDim, c.hiddenDim,
+             c.vocabSize, c.maxSeqLen);
+  fmt::print("kernels:   {} {}, {} binding, {} kernels in {} programs, seq "
+             "{}, ctx {}\n",
+             ks.scheme, mil::dtypeName(ks.dtype), ks.weightBinding,
+             ks.kernels.size(), ks.programs.size(),
+             fmt::join(ks.seqBuckets(), "/"), fmt::join(ks.ctxBuckets(), "/"));
+  fmt::print("segments:  layer {} x {}, global {}; a decoded token reads {}\n",
+             humanBytes(ks.layerSegmentBytes), c.nLayers,
+             humanBytes(ks.globalSegmentBytes),
+             humanBytes(ks.decodeBytesPerToken()));
+  fmt::print("  {:<14} {:<7} {:<6} {:>6} {:<14}\n", "slot", "segment", "scheme",
+             "group", "shape");
+  for (const runtime::SlotSpec &s : ks.slots)
+    fmt::print("  {:<14} {:<7} {:<6} {:>6} {:<14}\n", s.role, s.segment,
+               s.scheme, s.group,
+               fmt::format("[{}]", fmt::join(s.shape, ", ")));
+  return 0;
+}
+
 int inspect(const InspectOptions &o) {
+  if (runtime::hasAnepakMagic(o.model))
+    return inspectAnepak(o);
   auto opened = std::chrono::steady_clock::now();
   auto spec = model::openModel(o.model);
   if (!spec.ok()) {
