@@ -606,22 +606,6 @@ ANE_AVX2 void axpyAvx2(float a, const float *y, float *acc, int64_t n) {
     acc[i] += a * y[i];
 }
 
-ANE_AVX2 void matmulFloatAvx2(const float *x, const float *y, float *out,
-                              int64_t m, int64_t k, int64_t n,
-                              bool transposeY) {
-  for (int64_t i = 0; i < m; ++i) {
-    float *row = out + i * n;
-    if (transposeY) {
-      for (int64_t j = 0; j < n; ++j)
-        row[j] = dotAvx2(x + i * k, y + j * k, k);
-      continue;
-    }
-    std::fill(row, row + n, 0.0f);
-    for (int64_t p = 0; p < k; ++p)
-      axpyAvx2(x[i * k + p], y + p * n, row, n);
-  }
-}
-
 /// acc[i] += a * half(y[i]).
 ANE_AVX2 void axpyHalfAvx2(float a, const uint16_t *y, float *acc, int64_t n) {
   __m256 av = _mm256_set1_ps(a);
@@ -636,20 +620,35 @@ ANE_AVX2 void axpyHalfAvx2(float a, const uint16_t *y, float *acc, int64_t n) {
     acc[i] += a * _cvtsh_ss(y[i]);
 }
 
-ANE_AVX2 void matmulHalfYAvx2(const float *x, const uint16_t *y, float *out,
-                              int64_t m, int64_t k, int64_t n,
-                              bool transposeY) {
+ANE_AVX2 inline float dotRow(const float *y, const float *x, int64_t k) {
+  return dotAvx2(x, y, k);
+}
+ANE_AVX2 inline float dotRow(const uint16_t *y, const float *x, int64_t k) {
+  return dotHalfFloat(reinterpret_cast<const uint8_t *>(y), x, k);
+}
+ANE_AVX2 inline void axpyRow(float a, const float *y, float *acc, int64_t n) {
+  axpyAvx2(a, y, acc, n);
+}
+ANE_AVX2 inline void axpyRow(float a, const uint16_t *y, float *acc,
+                             int64_t n) {
+  axpyHalfAvx2(a, y, acc, n);
+}
+
+/// matmulFloat / matmulHalfY: y's rows are dot products (transposeY) or
+/// axpy sources, floats or fp16 bits.
+template <typename Y>
+ANE_AVX2 void matmulAvx2(const float *x, const Y *y, float *out, int64_t m,
+                         int64_t k, int64_t n, bool transposeY) {
   for (int64_t i = 0; i < m; ++i) {
     float *row = out + i * n;
     if (transposeY) {
       for (int64_t j = 0; j < n; ++j)
-        row[j] = dotHalfFloat(reinterpret_cast<const uint8_t *>(y + j * k),
-                              x + i * k, k);
+        row[j] = dotRow(y + j * k, x + i * k, k);
       continue;
     }
     std::fill(row, row + n, 0.0f);
     for (int64_t p = 0; p < k; ++p)
-      axpyHalfAvx2(x[i * k + p], y + p * n, row, n);
+      axpyRow(x[i * k + p], y + p * n, row, n);
   }
 }
 
@@ -847,35 +846,35 @@ void matmulScalar(const PackedWeight &w, const float *x, int64_t S, float *y,
   }
 }
 
-void matmulFloat(const float *x, const float *y, float *out, int64_t m,
-                 int64_t k, int64_t n, bool transposeY) {
+namespace {
+float widen(float v) { return v; }
+float widen(uint16_t h) { return ane::halfBitsToFloat(h); }
+
+template <typename Y>
+void matmulAny(const float *x, const Y *y, float *out, int64_t m, int64_t k,
+               int64_t n, bool transposeY) {
 #if defined(__x86_64__)
   if (matmulHasAvx2())
-    return matmulFloatAvx2(x, y, out, m, k, n, transposeY);
+    return matmulAvx2(x, y, out, m, k, n, transposeY);
 #endif
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
       float acc = 0;
       for (int64_t p = 0; p < k; ++p)
-        acc += x[i * k + p] * (transposeY ? y[j * k + p] : y[p * n + j]);
+        acc += x[i * k + p] * widen(transposeY ? y[j * k + p] : y[p * n + j]);
       out[i * n + j] = acc;
     }
+}
+} // namespace
+
+void matmulFloat(const float *x, const float *y, float *out, int64_t m,
+                 int64_t k, int64_t n, bool transposeY) {
+  matmulAny(x, y, out, m, k, n, transposeY);
 }
 
 void matmulHalfY(const float *x, const uint16_t *y, float *out, int64_t m,
                  int64_t k, int64_t n, bool transposeY) {
-#if defined(__x86_64__)
-  if (matmulHasAvx2())
-    return matmulHalfYAvx2(x, y, out, m, k, n, transposeY);
-#endif
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < n; ++j) {
-      float acc = 0;
-      for (int64_t p = 0; p < k; ++p)
-        acc += x[i * k + p] *
-               ane::halfBitsToFloat(transposeY ? y[j * k + p] : y[p * n + j]);
-      out[i * n + j] = acc;
-    }
+  matmulAny(x, y, out, m, k, n, transposeY);
 }
 
 void halfsToFloats(const uint16_t *halfs, float *out, int64_t n) {

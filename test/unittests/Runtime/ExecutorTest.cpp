@@ -1,8 +1,8 @@
 //===- ExecutorTest.cpp - reference MIL executor vs hand-written loops ----===//
 
 #include "lib/Runtime/Cpu/Executor.h"
-#include "lib/Runtime/Cpu/PackedWeights.h"
 #include "lib/MIL/Text.h"
+#include "lib/Runtime/Cpu/PackedWeights.h"
 #include "lib/Support/Float16.h"
 
 #include <cmath>
@@ -603,12 +603,9 @@ TEST_F(ExecutorTest, StridedSliceFillAndIos16Constexprs) {
   EXPECT_EQ(out[3].f, (std::vector<float>{0, 1, 2, 4, 1, 0}));
 }
 
-/// Reshapes are views of their input, and fast mode runs float matmuls on
-/// the vector kernels: every consumer of a view (softmax, a unary op,
-/// identity, a function output) and both matmul forms must give what the
-/// plain loops give, with outputs that own their values.
-TEST_F(ExecutorTest, FastModeViewsAndMatmulMatchThePlainLoops) {
-  std::string text = R"(program(1.3)
+/// The start of a function over x and k: both reshaped to [1, 2, 4, 12],
+/// then the two attention products qk = x k^T and av = qk k.
+const std::string kAttentionHead = R"(program(1.3)
 {
     func main<ios18>(tensor<fp16, [1, 8, 1, 12]> x, tensor<fp16, [1, 8, 1, 12]> k) {
             tensor<int32, [4]> s = const()[name = string("s"), val = tensor<int32, [4]>([1, 2, 4, 12])];
@@ -616,7 +613,14 @@ TEST_F(ExecutorTest, FastModeViewsAndMatmulMatchThePlainLoops) {
             tensor<fp16, [1, 2, 4, 12]> kr = reshape(shape = s, x = k)[name = string("kr")];
             bool t = const()[name = string("t"), val = bool(true)];
             tensor<fp16, [1, 2, 4, 4]> qk = matmul(transpose_y = t, x = xr, y = kr)[name = string("qk")];
-            tensor<fp16, [1, 2, 4, 12]> av = matmul(x = qk, y = kr)[name = string("av")];
+            tensor<fp16, [1, 2, 4, 12]> av = matmul(x = qk, y = kr)[name = string("av")];)";
+
+/// Reshapes are views of their input, and fast mode runs float matmuls on
+/// the vector kernels: every consumer of a view (softmax, a unary op,
+/// identity, a function output) and both matmul forms must give what the
+/// plain loops give, with outputs that own their values.
+TEST_F(ExecutorTest, FastModeViewsAndMatmulMatchThePlainLoops) {
+  std::string text = kAttentionHead + R"(
             int32 ax = const()[name = string("ax"), val = int32(-1)];
             tensor<fp16, [1, 2, 4, 12]> sm = softmax(axis = ax, x = xr)[name = string("sm")];
             tensor<fp16, [1, 2, 4, 12]> sg = sigmoid(x = xr)[name = string("sg")];
@@ -677,8 +681,9 @@ TEST_F(ExecutorTest, Lut4ConvRunsFromThePackedIndices) {
   ASSERT_TRUE(reader.ok());
   weights.emplace("@model_path/weights/weight.bin", *reader);
   auto blob = [](const std::string &type, uint64_t offset) {
-    return type + "(BLOBFILE(path = string(\"@model_path/weights/"
-                  "weight.bin\"), offset = uint64(" +
+    return type +
+           "(BLOBFILE(path = string(\"@model_path/weights/"
+           "weight.bin\"), offset = uint64(" +
            std::to_string(offset) + ")))";
   };
   std::string text =
@@ -715,10 +720,10 @@ TEST_F(ExecutorTest, Lut4ConvRunsFromThePackedIndices) {
     for (int64_t s = 0; s < seq; ++s) {
       double acc = 0;
       for (int64_t i = 0; i < cin; ++i)
-        acc += ane::halfBitsToFloat(
-                   palettes[(o * (cin / group) + i / group) * 16 +
-                            indices[o * cin + i]]) *
-               x.f[i * seq + s];
+        acc +=
+            ane::halfBitsToFloat(palettes[(o * (cin / group) + i / group) * 16 +
+                                          indices[o * cin + i]]) *
+            x.f[i * seq + s];
       EXPECT_NEAR(outs[0][0].f[o * seq + s], acc, 1e-2) << o << " " << s;
       // Float instead of double sums: at most one fp16 step apart.
       EXPECT_NEAR(outs[1][0].f[o * seq + s], outs[0][0].f[o * seq + s],
@@ -731,15 +736,7 @@ TEST_F(ExecutorTest, Lut4ConvRunsFromThePackedIndices) {
 /// the same values as floats give: through views and the fast matmul (both
 /// operand layouts), through ops that widen it first, and as an output.
 TEST_F(ExecutorTest, HalfStoredInputsMatchFloatOnes) {
-  std::string text = R"(program(1.3)
-{
-    func main<ios18>(tensor<fp16, [1, 8, 1, 12]> x, tensor<fp16, [1, 8, 1, 12]> k) {
-            tensor<int32, [4]> s = const()[name = string("s"), val = tensor<int32, [4]>([1, 2, 4, 12])];
-            tensor<fp16, [1, 2, 4, 12]> xr = reshape(shape = s, x = x)[name = string("xr")];
-            tensor<fp16, [1, 2, 4, 12]> kr = reshape(shape = s, x = k)[name = string("kr")];
-            bool t = const()[name = string("t"), val = bool(true)];
-            tensor<fp16, [1, 2, 4, 4]> qk = matmul(transpose_y = t, x = xr, y = kr)[name = string("qk")];
-            tensor<fp16, [1, 2, 4, 12]> av = matmul(x = qk, y = kr)[name = string("av")];
+  std::string text = kAttentionHead + R"(
             tensor<fp16, [1, 8, 1, 12]> sg = sigmoid(x = k)[name = string("sg")];
             tensor<fp16, [1, 2, 4, 4]> kt = matmul(transpose_y = t, x = kr, y = xr)[name = string("kt")];
         } -> (qk, av, sg, kt, kr);
