@@ -6,9 +6,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <thread>
 
 using namespace ane;
 using namespace ane::runtime;
@@ -202,16 +204,27 @@ TEST(QuantizeActivationsTest, MatchesTheDefinition) {
   }
 }
 
+/// Every index once, in ranges that start on a grain and hold whole
+/// grains but the last; with as many threads as cores (the workers spin
+/// between calls) and with more (they sleep), over many calls in a row.
 TEST(ThreadPoolTest, CoversEveryIndexOnce) {
-  ThreadPool pool(4);
-  for (int64_t n : {0, 1, 15, 16, 17, 1000}) {
-    std::vector<int> hits(n, 0);
-    pool.parallelFor(n, 16, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i)
-        ++hits[i];
-    });
-    for (int64_t i = 0; i < n; ++i)
-      ASSERT_EQ(hits[i], 1) << n << " " << i;
+  int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+  for (int threads : {2, cores, cores + 2}) {
+    ThreadPool pool(threads);
+    for (int round = 0; round < 50; ++round)
+      for (int64_t n : {0, 1, 15, 16, 17, 1000, 4099}) {
+        std::vector<std::atomic<int>> hits(n);
+        std::atomic<bool> aligned{true};
+        pool.parallelFor(n, 16, [&](int64_t b, int64_t e) {
+          if (b % 16 != 0 || (e != n && (e - b) % 16 != 0) || b >= e)
+            aligned = false;
+          for (int64_t i = b; i < e; ++i)
+            ++hits[i];
+        });
+        ASSERT_TRUE(aligned) << threads << " threads, n " << n;
+        for (int64_t i = 0; i < n; ++i)
+          ASSERT_EQ(hits[i].load(), 1) << threads << " " << n << " " << i;
+      }
   }
 }
 
