@@ -133,13 +133,14 @@ ANE_AVX2 inline int32_t sumCodes32(const int8_t *p) {
   return _mm_cvtsi128_si32(s);
 }
 
-/// The 64 codes at p split into even columns (out[0..31]) and odd columns
-/// (out[32..63]): each int16 pair's low and high byte, sign-extended and
-/// packed back, then the lanes put in order.
+/// The low byte of each int16 lane, sign-extended.
 ANE_AVX2 inline __m256i lowBytes(__m256i v) {
   return _mm256_srai_epi16(_mm256_slli_epi16(v, 8), 8);
 }
 
+/// The 64 codes at p split into even columns (out[0..31]) and odd columns
+/// (out[32..63]): each int16 pair's low and high byte, sign-extended and
+/// packed back, then the lanes put in order.
 ANE_AVX2 inline void splitEvenOdd(const int8_t *p, int8_t *out) {
   __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p));
   __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p + 32));
@@ -233,10 +234,10 @@ ANE_AVX2 float rowOffset(const PackedWeight &w, int64_t r,
 /// divide the weight group: the U chunks of a block add up as int16 and
 /// take one float multiply-add. Each chunk is unpacked once for T tokens.
 /// Scales are walked by counters: a division per block (an idiv on x86)
-/// cost a third of the GEMV's time. One row at a time keeps a thread's
-/// reads one sequential stream: four interleaved rows measured 20% slower
-/// for a GEMV, and 8 tokens per tile beat tiles of 2 rows x 4 tokens by
-/// 17% for a GEMM (fewer accumulators than registers).
+/// cost 10% of an in-cache GEMV, and more than half with groups of 32. One row
+/// at a time keeps a thread's reads one sequential stream: four interleaved
+/// rows measured 20% slower for a GEMV, and 8 tokens per tile beat tiles of 2
+/// rows x 4 tokens by 17% for a GEMM (fewer accumulators than registers).
 template <int T, int U>
 ANE_AVX2 void tileQ4(const PackedWeight &w, int64_t r,
                      const Q4Activations *acts, int64_t t, int64_t S,
@@ -704,12 +705,13 @@ ANE_AVX2 float absMaxAvx2(const float *x, int64_t n) {
   return _mm_cvtss_f32(h);
 }
 
-/// codes[i] = round(x[i] * inv) for n floats (n a multiple of 32): the
-/// same single multiply and round-to-nearest-even as lrintf.
+/// round(p[i] * inv) for 8 floats, as int32.
 ANE_AVX2 inline __m256i roundTimes(const float *p, __m256 inv) {
   return _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(p), inv));
 }
 
+/// codes[i] = round(x[i] * inv) for n floats (n a multiple of 32): the
+/// same single multiply and round-to-nearest-even as lrintf.
 ANE_AVX2 void roundCodesAvx2(const float *x, int64_t n, float inv,
                              int8_t *codes) {
   const __m256 vInv = _mm256_set1_ps(inv);

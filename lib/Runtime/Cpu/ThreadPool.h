@@ -4,8 +4,8 @@
 // call would cost more than the small ones take. The pool starts its
 // workers once; each parallelFor hands out contiguous chunks of grains to
 // the threads, the caller included, as they become free. Between calls the
-// threads spin for a while before they sleep: waking a sleeping thread took
-// 50-100 us on a VM, as long as a small GEMV.
+// threads spin for a while before they sleep: a call that had to wake a
+// sleeping thread took 20-40 us on a VM, against 1 us spinning.
 //
 //===----------------------------------------------------------------------===//
 
