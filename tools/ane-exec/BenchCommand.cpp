@@ -75,10 +75,11 @@ int bench(const BenchOptions &o) {
   // Decode reads every weight once per token: the bandwidth bound.
   double decodeBound = readBw / double(weightBytes);
   const runtime::KernelSet &ks = image.kernels;
+  const std::string &name = loaded->spec ? loaded->spec->source : o.model.model;
   if (o.json) {
     json::Writer w;
     w.beginObject();
-    w.key("model").string(loaded->spec ? loaded->spec->source : o.model.model);
+    w.key("model").string(name);
     w.key("scheme").string(ks.scheme);
     w.key("dtype").string(mil::dtypeName(ks.dtype));
     w.key("weight_binding").string(ks.weightBinding);
@@ -96,8 +97,7 @@ int bench(const BenchOptions &o) {
     fmt::print("{}\n", w.str());
     return 0;
   }
-  fmt::print("model      {} ({} {}, {} binding)\n",
-             loaded->spec ? loaded->spec->source : o.model.model, ks.scheme,
+  fmt::print("model      {} ({} {}, {} binding)\n", name, ks.scheme,
              mil::dtypeName(ks.dtype), ks.weightBinding);
   fmt::print("compile    {:.3f} s\n", loaded->compileSeconds);
   fmt::print("pack       {:.3f} s\n", loaded->packSeconds);

@@ -47,6 +47,13 @@ int readLayer(const model::ModelSpec &spec, int layer) {
   return 0;
 }
 
+void printConfig(const model::Config &c) {
+  fmt::print("config:    dim {}, layers {}, heads {}, kv heads {}, head dim "
+             "{}, hidden {}, vocab {}, context {}\n",
+             c.dim, c.nLayers, c.nHeads, c.nKvHeads, c.headDim, c.hiddenDim,
+             c.vocabSize, c.maxSeqLen);
+}
+
 /// A compiled .anepak: its kernel set and weight slots, from the manifest
 /// alone.
 int inspectAnepak(const InspectOptions &o) {
@@ -58,10 +65,7 @@ int inspectAnepak(const InspectOptions &o) {
   const runtime::KernelSet &ks = *kernels;
   const model::Config &c = ks.config;
   fmt::print("model:     {} (anepak)\n", o.model);
-  fmt::print("config:    dim {}, layers {}, heads {}, kv heads {}, head dim "
-             "{}, hidden {}, vocab {}, context {}\n",
-             c.dim, c.nLayers, c.nHeads, c.nKvHeads, c.headDim, c.hiddenDim,
-             c.vocabSize, c.maxSeqLen);
+  printConfig(c);
   fmt::print("kernels:   {} {}, {} binding, {} kernels in {} programs, seq "
              "{}, ctx {}\n",
              ks.scheme, mil::dtypeName(ks.dtype), ks.weightBinding,
@@ -94,10 +98,7 @@ int inspect(const InspectOptions &o) {
           .count();
   const model::Config &c = spec->config;
   fmt::print("model:     {} ({})\n", spec->source, spec->format);
-  fmt::print("config:    dim {}, layers {}, heads {}, kv heads {}, head dim "
-             "{}, hidden {}, vocab {}, context {}\n",
-             c.dim, c.nLayers, c.nHeads, c.nKvHeads, c.headDim, c.hiddenDim,
-             c.vocabSize, c.maxSeqLen);
+  printConfig(c);
   fmt::print("           rope theta {:g}, norm eps {:g}, classifier {}\n",
              c.ropeTheta, c.normEps,
              c.sharedClassifier ? "shared with the embedding" : "separate");

@@ -2082,6 +2082,9 @@ Executor::run(const std::vector<TensorRef> &inputs) {
     dead = lastUses(*fn);
   Env env = constants;
   size_t next = 0;
+  // Only inputs hold fp16 bits (views pass them on): without such an input
+  // no statement needs its arguments looked at.
+  bool holdsHalfs = false;
   for (const mil::Param &p : fn->params) {
     if (p.type.kind == mil::Type::Kind::State)
       continue;
@@ -2100,6 +2103,7 @@ Executor::run(const std::vector<TensorRef> &inputs) {
       return Result<std::vector<Tensor>>::error(
           fmt::format("input '{}' holds the wrong number of values", p.name));
     env[p.name] = in;
+    holdsHalfs = holdsHalfs || in->halfStored;
   }
   if (next != inputs.size())
     return Result<std::vector<Tensor>>::error(fmt::format(
@@ -2112,7 +2116,7 @@ Executor::run(const std::vector<TensorRef> &inputs) {
     std::optional<Status> fast;
     if (fastKernels && st.op == "matmul")
       fast = fastMatmul(st, env);
-    if (!fast && !isViewOp(st.op))
+    if (holdsHalfs && !fast && !isViewOp(st.op))
       widenHalfArgs(st, env);
     if (fast) {
       s = *fast;
