@@ -112,8 +112,15 @@ struct Q4Activations {
   /// the two blocks' scales, each over the four int32 lanes its products
   /// land in.
   std::vector<float> scales;
-  /// Per weight group: 8 * the sum over its blocks of scale * sum(codes).
+  /// Blocks of 64 or 128: per block, 8 * scale * sum(codes).
+  std::vector<float> blockOffsets;
+  /// Blocks of 32: per weight group, 8 * the sum over its blocks of
+  /// scale * sum(codes).
   std::vector<float> groupOffsets;
+  /// Set on the first token of a tile of 8 (blocks of 64 or 128): per
+  /// block, the eight tokens' scales, then their offsets, the lanes the
+  /// 8-token kernel's sums land in.
+  std::vector<float> tileScales, tileOffsets;
 
   ANE_AVX2 void prepare(const QuantizedActivations &q, int64_t cols,
                         int64_t group);
@@ -170,17 +177,40 @@ ANE_AVX2 void Q4Activations::prepare(const QuantizedActivations &q,
       tail[32 + j] = q.codes[full * 64 + 2 * j + 1];
     }
   }
+  if (q.block != 32) {
+    out.scales = q.scales;
+    out.blockOffsets.assign(cols / q.block, 0.0f);
+    for (int64_t c = 0; c < cols; c += 32)
+      out.blockOffsets[c / q.block] += float(sumCodes32(q.codes.data() + c));
+    for (int64_t b = 0; b < cols / q.block; ++b)
+      out.blockOffsets[b] *= 8.0f * q.scales[b];
+    return;
+  }
   out.groupOffsets.assign(cols / group, 0.0f);
   for (int64_t c = 0; c < cols; c += 32)
     out.groupOffsets[c / group] +=
-        8.0f * q.scales[c / q.block] * float(sumCodes32(q.codes.data() + c));
-  if (q.block != 32) {
-    out.scales = q.scales;
-    return;
-  }
+        8.0f * q.scales[c / 32] * float(sumCodes32(q.codes.data() + c));
   out.scales.assign(chunks * 8, 0.0f);
   for (int64_t b = 0; b < cols / 32; ++b)
     std::fill_n(out.scales.data() + (b / 2) * 8 + (b % 2) * 4, 4, q.scales[b]);
+}
+
+/// Fills the tile tables of each tile of 8 among S tokens: the first
+/// token's get every token's scales and offsets, block by block.
+void linkTiles(Q4Activations *tokens, int64_t S) {
+  if (tokens[0].block == 32)
+    return; // tileQ4Block32 reads each token's own tables
+  for (int64_t t = 0; t + 8 <= S; t += 8) {
+    Q4Activations &first = tokens[t];
+    int64_t blocks = int64_t(first.blockOffsets.size());
+    first.tileScales.resize(blocks * 8);
+    first.tileOffsets.resize(blocks * 8);
+    for (int64_t b = 0; b < blocks; ++b)
+      for (int j = 0; j < 8; ++j) {
+        first.tileScales[b * 8 + j] = tokens[t + j].scales[b];
+        first.tileOffsets[b * 8 + j] = tokens[t + j].blockOffsets[b];
+      }
+  }
 }
 
 /// lo/hi: u = s + 8 of the even and odd columns of the weight bytes v.
@@ -231,69 +261,48 @@ ANE_AVX2 float rowOffset(const PackedWeight &w, int64_t r,
   return dotHalfFloat(w.scales + 2 * r * groups, a.groupOffsets.data(), groups);
 }
 
-/// Row r against tokens t .. t + T - 1 (`acts` holds one Q4Activations per
-/// token; y is [rows, S]) with activation blocks of U * 64 columns, which
-/// divide the weight group: the U chunks of a block add up as int16 and
-/// take one float multiply-add. Each chunk is unpacked once for T tokens.
-/// Scales are walked by counters: a division per block (an idiv on x86)
-/// cost 10% of an in-cache GEMV, and more than half with groups of 32. One row
-/// at a time keeps a thread's reads one sequential stream: four interleaved
-/// rows measured 20% slower for a GEMV, and 8 tokens per tile beat tiles of 2
-/// rows x 4 tokens by 17% for a GEMM (fewer accumulators than registers).
-template <int T, int U>
-ANE_AVX2 void tileQ4(const PackedWeight &w, int64_t r,
-                     const Q4Activations *acts, int64_t t, int64_t S,
-                     float *y) {
-  const int64_t chunks = chunksOf(w.cols), groups = w.cols / w.group;
-  const int64_t blocksPerGroup = w.group / (64 * U);
-  const uint8_t *row = w.data + r * (w.cols / 2);
-  const uint8_t *scales = w.scales + 2 * r * groups;
-  __m256 acc[T];
-  for (int j = 0; j < T; ++j)
-    acc[j] = _mm256_setzero_ps();
-  int64_t g = 0, inGroup = 0;
-  for (int64_t k0 = 0; k0 < chunks; k0 += U) {
-    __m256i sum[T];
-    for (int j = 0; j < T; ++j)
-      sum[j] = _mm256_setzero_si256();
-    for (int64_t k = k0; k < k0 + U; ++k) {
-      __m256i lo, hi;
-      unpackChunk(row + k * 32, lo, hi);
-      for (int j = 0; j < T; ++j)
-        sum[j] = _mm256_add_epi16(
-            sum[j], chunkProducts(lo, hi, acts[t + j].planes.data() + k * 64));
-    }
-    float ws = halfAtF16C(scales, g);
-    if (++inGroup == blocksPerGroup) {
-      inGroup = 0;
-      ++g;
-    }
-    for (int j = 0; j < T; ++j) {
-      __m256 scale = _mm256_set1_ps(ws * acts[t + j].scales[k0 / U]);
-      acc[j] = _mm256_fmadd_ps(widenSums(sum[j]), scale, acc[j]);
-    }
+/// The int16 pair sums of one activation block (U <= 2 chunks) of row
+/// bytes p against one token's planes x: at most 2 * 3810 = 7620.
+template <int U>
+ANE_AVX2 inline __m256i blockSums(const uint8_t *p, const int8_t *x) {
+  __m256i sum = _mm256_setzero_si256();
+  for (int u = 0; u < U; ++u) {
+    __m256i lo, hi;
+    unpackChunk(p + 32 * u, lo, hi);
+    sum = _mm256_add_epi16(sum, chunkProducts(lo, hi, x + 64 * u));
   }
-  for (int j = 0; j < T; ++j)
-    y[r * S + t + j] = hsum(acc[j]) - rowOffset(w, r, acts[t + j]);
+  return sum;
 }
 
-/// The weight scales of 32-blocks b and b + 1 of a row, walked in order:
-/// [scale(b) x4, scale(b + 1) x4], the lanes each block's products land in.
-class Block32Scales {
-public:
-  ANE_AVX2 Block32Scales(const PackedWeight &w, int64_t r)
-      : scales(w.scales + 2 * r * (w.cols / w.group)),
-        blocksPerGroup(w.group / 32) {}
-  /// The next chunk's pair; a tail chunk repeats its one block's scale
-  /// (its activations are zero).
-  ANE_AVX2 __m256 next(bool tail) {
-    __m128 s0 = _mm_set1_ps(take());
-    __m128 s1 = tail ? s0 : _mm_set1_ps(take());
-    return _mm256_set_m128(s1, s0);
-  }
+/// Adjacent pairs of a's and b's int16 lanes (each at most 7620, so a
+/// pair fits) summed, then widened to int32 by a multiply-add with ones:
+/// per 128-bit half, two lanes of a's sums, then two of b's. Adding in
+/// int16 first halves the multiplies, which share one pipe with maddubs
+/// on Zen 1; widening by shifts instead measured 9% slower.
+ANE_AVX2 inline __m256i pairSums(__m256i a, __m256i b) {
+  return _mm256_madd_epi16(_mm256_hadd_epi16(a, b), _mm256_set1_epi16(1));
+}
 
-private:
-  ANE_AVX2 float take() {
+/// Lane j: the total of s[j]'s sixteen int16 lanes.
+ANE_AVX2 inline __m256 totals8(const __m256i s[8]) {
+  __m256i a =
+      _mm256_hadd_epi32(pairSums(s[0], s[1]), pairSums(s[2], s[3]));
+  __m256i b =
+      _mm256_hadd_epi32(pairSums(s[4], s[5]), pairSums(s[6], s[7]));
+  return _mm256_cvtepi32_ps(
+      _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20),
+                       _mm256_permute2x128_si256(a, b, 0x31)));
+}
+
+/// The weight scales of a row's activation blocks, walked in order by
+/// counters: a division per block (an idiv on x86) cost 10% of an
+/// in-cache GEMV.
+class BlockScales {
+public:
+  ANE_AVX2 BlockScales(const PackedWeight &w, int64_t r, int64_t block)
+      : scales(w.scales + 2 * r * (w.cols / w.group)),
+        blocksPerGroup(w.group / block) {}
+  ANE_AVX2 float next() {
     float s = halfAtF16C(scales, group);
     if (++inGroup == blocksPerGroup) {
       inGroup = 0;
@@ -301,20 +310,113 @@ private:
     }
     return s;
   }
+  /// The next eight blocks' scales.
+  ANE_AVX2 __m256 next8() {
+    if (blocksPerGroup == 1) {
+      group += 8;
+      return _mm256_cvtph_ps(_mm_loadu_si128(
+          reinterpret_cast<const __m128i *>(scales + 2 * (group - 8))));
+    }
+    alignas(32) float s[8];
+    for (float &v : s)
+      v = next();
+    return _mm256_load_ps(s);
+  }
+
+private:
   const uint8_t *scales;
   int64_t blocksPerGroup, group = 0, inGroup = 0;
 };
 
-/// tileQ4 for activation blocks of 32 columns (weight groups that are not
-/// whole chunks, such as GGUF's Q4_0): the two halves of a chunk have
-/// their own activation and weight scales.
+/// Row r of an int4 GEMV against one token, activation blocks of U * 64
+/// columns (the weight group is a whole number of them). A block's chunks
+/// add up as int16 and widen to int32 lanes; eight blocks' lanes then
+/// reduce to one vector, so the scales and the +8 cost one multiply-add
+/// per eight blocks, not a scalar multiply, a broadcast and a float
+/// accumulation per block. One row at a time keeps a thread's reads one
+/// sequential stream: four interleaved rows measured 20% slower.
+template <int U>
+ANE_AVX2 float rowQ4(const PackedWeight &w, int64_t r,
+                     const Q4Activations &a) {
+  const int64_t blocks = w.cols / (64 * U);
+  const uint8_t *p = w.data + r * (w.cols / 2);
+  const int8_t *x = a.planes.data();
+  BlockScales ws(w, r, 64 * U);
+  __m256 acc = _mm256_setzero_ps();
+  int64_t b = 0;
+  for (; b + 8 <= blocks; b += 8) {
+    __m256i s[8];
+    for (int i = 0; i < 8; ++i, p += 32 * U, x += 64 * U)
+      s[i] = blockSums<U>(p, x);
+    __m256 scaled = _mm256_fmsub_ps(totals8(s), _mm256_loadu_ps(&a.scales[b]),
+                                    _mm256_loadu_ps(&a.blockOffsets[b]));
+    acc = _mm256_fmadd_ps(ws.next8(), scaled, acc);
+  }
+  float total = hsum(acc);
+  for (; b < blocks; ++b, p += 32 * U, x += 64 * U) {
+    __m256 sums = widenSums(blockSums<U>(p, x));
+    total += ws.next() * (hsum(sums) * a.scales[b] - a.blockOffsets[b]);
+  }
+  return total;
+}
+
+/// Row r against tokens t .. t + 7 (acts[t] holds the tile tables; y is
+/// [rows, S]): each chunk is unpacked once for the eight tokens, and the
+/// eight tokens' block sums reduce to one vector, lane j for token t + j,
+/// so one float accumulator serves the tile. Eight float accumulators
+/// besides the int16 sums made the compiler spill registers.
+template <int U>
+ANE_AVX2 void tile8Q4(const PackedWeight &w, int64_t r,
+                      const Q4Activations *acts, int64_t t, int64_t S,
+                      float *y) {
+  const int64_t blocks = w.cols / (64 * U);
+  const uint8_t *p = w.data + r * (w.cols / 2);
+  const Q4Activations &first = acts[t];
+  const int8_t *x[8];
+  for (int j = 0; j < 8; ++j)
+    x[j] = acts[t + j].planes.data();
+  BlockScales ws(w, r, 64 * U);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0, k = 0; b < blocks; ++b) {
+    __m256i s[8];
+    for (int j = 0; j < 8; ++j)
+      s[j] = _mm256_setzero_si256();
+    for (int u = 0; u < U; ++u, ++k, p += 32) {
+      __m256i lo, hi;
+      unpackChunk(p, lo, hi);
+      for (int j = 0; j < 8; ++j)
+        s[j] = _mm256_add_epi16(s[j], chunkProducts(lo, hi, x[j] + k * 64));
+    }
+    __m256 scaled =
+        _mm256_fmsub_ps(totals8(s), _mm256_loadu_ps(&first.tileScales[b * 8]),
+                        _mm256_loadu_ps(&first.tileOffsets[b * 8]));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(ws.next()), scaled, acc);
+  }
+  alignas(32) float out[8];
+  _mm256_store_ps(out, acc);
+  for (int j = 0; j < 8; ++j)
+    y[r * S + t + j] = out[j];
+}
+
+/// The weight scales of the next chunk's two 32-blocks: [scale(b) x4,
+/// scale(b + 1) x4], the lanes each block's products land in. A tail chunk
+/// repeats its one block's scale (its activations are zero).
+ANE_AVX2 inline __m256 nextPair(BlockScales &ws, bool tail) {
+  __m128 s0 = _mm_set1_ps(ws.next());
+  __m128 s1 = tail ? s0 : _mm_set1_ps(ws.next());
+  return _mm256_set_m128(s1, s0);
+}
+
+/// Row r against tokens t .. t + T - 1 for activation blocks of 32 columns
+/// (weight groups that are not whole chunks, such as GGUF's Q4_0): the two
+/// halves of a chunk have their own activation and weight scales.
 template <int T>
 ANE_AVX2 void tileQ4Block32(const PackedWeight &w, int64_t r,
                             const Q4Activations *acts, int64_t t, int64_t S,
                             float *y) {
   const uint8_t *p = w.data + r * (w.cols / 2);
   const int64_t fullChunks = w.cols / 64;
-  Block32Scales weightScales(w, r);
+  BlockScales weightScales(w, r, 32);
   __m256 acc[T];
   for (int j = 0; j < T; ++j)
     acc[j] = _mm256_setzero_ps();
@@ -325,7 +427,7 @@ ANE_AVX2 void tileQ4Block32(const PackedWeight &w, int64_t r,
       unpackTailChunk(p, lo, hi);
     else
       unpackChunk(p, lo, hi);
-    __m256 ws = weightScales.next(tail);
+    __m256 ws = nextPair(weightScales, tail);
     for (int j = 0; j < T; ++j) {
       const Q4Activations &a = acts[t + j];
       __m256 xs = _mm256_loadu_ps(a.scales.data() + k * 8);
@@ -337,14 +439,24 @@ ANE_AVX2 void tileQ4Block32(const PackedWeight &w, int64_t r,
     y[r * S + t + j] = hsum(acc[j]) - rowOffset(w, r, acts[t + j]);
 }
 
+template <int U>
+ANE_AVX2 void tilesQ4(const PackedWeight &w, int64_t r,
+                      const Q4Activations *acts, int64_t t, int64_t T,
+                      int64_t S, float *y) {
+  if (T == 8)
+    return tile8Q4<U>(w, r, acts, t, S, y);
+  for (int64_t j = t; j < t + T; ++j)
+    y[r * S + j] = rowQ4<U>(w, r, acts[j]);
+}
+
 template <int T>
 ANE_AVX2 void tile(const PackedWeight &w, int64_t r, const Q4Activations *acts,
                    int64_t t, int64_t S, float *y) {
   switch (acts[0].block) {
   case 128:
-    return tileQ4<T, 2>(w, r, acts, t, S, y);
+    return tilesQ4<2>(w, r, acts, t, T, S, y);
   case 64:
-    return tileQ4<T, 1>(w, r, acts, t, S, y);
+    return tilesQ4<1>(w, r, acts, t, T, S, y);
   default:
     return tileQ4Block32<T>(w, r, acts, t, S, y);
   }
@@ -369,6 +481,8 @@ ANE_AVX2 void Q8Activations::prepare(const QuantizedActivations &from,
     groupSums[c / group] +=
         q.scales[c / q.block] * float(sumCodes32(q.codes.data() + c));
 }
+
+void linkTiles(Q8Activations *, int64_t) {} // each token reads its own
 
 /// Row r of an int8 weight against tokens t .. t + T - 1, activation blocks
 /// of U * 32 columns. maddubs multiplies unsigned by signed bytes, so the
@@ -951,6 +1065,7 @@ void int8Product(const PackedWeight &w, const float *x, int64_t S, float *y,
     quantizeActivationsInto(token, w.cols, activationBlock(w.group), q);
     acts[s].prepare(q, w.cols, w.group);
   }
+  linkTiles(acts.data(), S);
   // A thread_local named in the lambda would be each worker's own.
   const Acts *tokens = acts.data();
   pool.parallelFor(w.rows, kGrain, [&](int64_t begin, int64_t end) {

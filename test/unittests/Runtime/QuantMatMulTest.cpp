@@ -96,7 +96,10 @@ std::string caseName(const ::testing::TestParamInfo<Case> &info) {
 class QuantMatMulTest : public ::testing::TestWithParam<Case> {};
 
 /// Odd row counts (tails of the row grains), column counts that leave
-/// vector tails, per-row and grouped scales, S = 1 (GEMV) and S > 1.
+/// vector tails, per-row and grouped scales, S = 1 (GEMV) and S > 1. The
+/// int4 cases cover rows of fewer and more than eight activation blocks
+/// (with a remainder), tiles of 8 tokens and the tokens left after them,
+/// and groups of several activation blocks.
 TEST_P(QuantMatMulTest, MatchesTheScalarKernel) {
   const Case &c = GetParam();
   std::mt19937 rng(42);
@@ -148,6 +151,11 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{PackedWeight::Format::Q4, 11, 384, 192, 6, false},
                       Case{PackedWeight::Format::Q4, 13, 192, 64, 3, false},
                       Case{PackedWeight::Format::Q4, 9, 256, 128, 13, false},
+                      Case{PackedWeight::Format::Q4, 6, 1280, 128, 1, false},
+                      Case{PackedWeight::Format::Q4, 9, 1280, 128, 8, false},
+                      Case{PackedWeight::Format::Q4, 6, 640, 64, 1, false},
+                      Case{PackedWeight::Format::Q4, 7, 1152, 192, 9, false},
+                      Case{PackedWeight::Format::Q4, 5, 2048, 256, 17, false},
                       Case{PackedWeight::Format::Q4, 5, 96, 32, 9, false},
                       Case{PackedWeight::Format::Q4, 37, 96, 32, 5, false},
                       Case{PackedWeight::Format::Q4, 9, 160, 32, 4, false},
