@@ -285,10 +285,8 @@ ANE_AVX2 inline __m256i pairSums(__m256i a, __m256i b) {
 
 /// Lane j: the total of s[j]'s sixteen int16 lanes.
 ANE_AVX2 inline __m256 totals8(const __m256i s[8]) {
-  __m256i a =
-      _mm256_hadd_epi32(pairSums(s[0], s[1]), pairSums(s[2], s[3]));
-  __m256i b =
-      _mm256_hadd_epi32(pairSums(s[4], s[5]), pairSums(s[6], s[7]));
+  __m256i a = _mm256_hadd_epi32(pairSums(s[0], s[1]), pairSums(s[2], s[3]));
+  __m256i b = _mm256_hadd_epi32(pairSums(s[4], s[5]), pairSums(s[6], s[7]));
   return _mm256_cvtepi32_ps(
       _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20),
                        _mm256_permute2x128_si256(a, b, 0x31)));
@@ -336,8 +334,7 @@ private:
 /// accumulation per block. One row at a time keeps a thread's reads one
 /// sequential stream: four interleaved rows measured 20% slower.
 template <int U>
-ANE_AVX2 float rowQ4(const PackedWeight &w, int64_t r,
-                     const Q4Activations &a) {
+ANE_AVX2 float rowQ4(const PackedWeight &w, int64_t r, const Q4Activations &a) {
   const int64_t blocks = w.cols / (64 * U);
   const uint8_t *p = w.data + r * (w.cols / 2);
   const int8_t *x = a.planes.data();
