@@ -108,22 +108,13 @@ struct Q4Activations {
   /// 32-column blocks, block b in bytes 0-15 of each half and b + 1 in
   /// bytes 16-31).
   std::vector<int8_t> planes;
-  /// Blocks of 64 or 128: one scale per block. Blocks of 32: per chunk,
-  /// the two blocks' scales, each over the four int32 lanes its products
-  /// land in.
-  std::vector<float> scales;
-  /// Blocks of 64 or 128: per block, 8 * scale * sum(codes).
-  std::vector<float> blockOffsets;
-  /// Blocks of 32: per weight group, 8 * the sum over its blocks of
-  /// scale * sum(codes).
-  std::vector<float> groupOffsets;
-  /// Set on the first token of a tile of 8 (blocks of 64 or 128): per
-  /// block, the eight tokens' scales, then their offsets, the lanes the
-  /// 8-token kernel's sums land in.
+  /// Per block: its scale, and 8 * scale * sum(codes).
+  std::vector<float> scales, blockOffsets;
+  /// Set on the first token of a tile of 8: per block, the eight tokens'
+  /// scales and offsets, in the lanes the 8-token kernels' sums land in.
   std::vector<float> tileScales, tileOffsets;
 
-  ANE_AVX2 void prepare(const QuantizedActivations &q, int64_t cols,
-                        int64_t group);
+  ANE_AVX2 void prepare(const QuantizedActivations &q, const PackedWeight &w);
 };
 
 int64_t chunksOf(int64_t cols) { return (cols + 63) / 64; }
@@ -162,9 +153,9 @@ ANE_AVX2 inline void splitEvenOdd(const int8_t *p, int8_t *out) {
 
 /// Lays out `q` (one token, `cols` columns) for the int4 kernels.
 ANE_AVX2 void Q4Activations::prepare(const QuantizedActivations &q,
-                                     int64_t cols, int64_t group) {
+                                     const PackedWeight &w) {
   Q4Activations &out = *this;
-  int64_t chunks = chunksOf(cols), full = cols / 64;
+  int64_t cols = w.cols, chunks = chunksOf(cols), full = cols / 64;
   out.block = q.block;
   out.planes.resize(chunks * 64);
   for (int64_t k = 0; k < full; ++k)
@@ -177,29 +168,17 @@ ANE_AVX2 void Q4Activations::prepare(const QuantizedActivations &q,
       tail[32 + j] = q.codes[full * 64 + 2 * j + 1];
     }
   }
-  if (q.block != 32) {
-    out.scales = q.scales;
-    out.blockOffsets.assign(cols / q.block, 0.0f);
-    for (int64_t c = 0; c < cols; c += 32)
-      out.blockOffsets[c / q.block] += float(sumCodes32(q.codes.data() + c));
-    for (int64_t b = 0; b < cols / q.block; ++b)
-      out.blockOffsets[b] *= 8.0f * q.scales[b];
-    return;
-  }
-  out.groupOffsets.assign(cols / group, 0.0f);
+  out.scales = q.scales;
+  out.blockOffsets.assign(q.scales.size(), 0.0f);
   for (int64_t c = 0; c < cols; c += 32)
-    out.groupOffsets[c / group] +=
-        8.0f * q.scales[c / 32] * float(sumCodes32(q.codes.data() + c));
-  out.scales.assign(chunks * 8, 0.0f);
-  for (int64_t b = 0; b < cols / 32; ++b)
-    std::fill_n(out.scales.data() + (b / 2) * 8 + (b % 2) * 4, 4, q.scales[b]);
+    out.blockOffsets[c / q.block] += float(sumCodes32(q.codes.data() + c));
+  for (size_t b = 0; b < q.scales.size(); ++b)
+    out.blockOffsets[b] *= 8.0f * q.scales[b];
 }
 
 /// Fills the tile tables of each tile of 8 among S tokens: the first
 /// token's get every token's scales and offsets, block by block.
 void linkTiles(Q4Activations *tokens, int64_t S) {
-  if (tokens[0].block == 32)
-    return; // tileQ4Block32 reads each token's own tables
   for (int64_t t = 0; t + 8 <= S; t += 8) {
     Q4Activations &first = tokens[t];
     int64_t blocks = int64_t(first.blockOffsets.size());
@@ -253,14 +232,6 @@ ANE_AVX2 inline __m256 widenSums(__m256i sums) {
   return _mm256_cvtepi32_ps(_mm256_madd_epi16(sums, _mm256_set1_epi16(1)));
 }
 
-/// Takes the +8 back out of row r's sums: sum over groups of scale *
-/// offset.
-ANE_AVX2 float rowOffset(const PackedWeight &w, int64_t r,
-                         const Q4Activations &a) {
-  int64_t groups = w.cols / w.group;
-  return dotHalfFloat(w.scales + 2 * r * groups, a.groupOffsets.data(), groups);
-}
-
 /// The int16 pair sums of one activation block (U <= 2 chunks) of row
 /// bytes p against one token's planes x: at most 2 * 3810 = 7620.
 template <int U>
@@ -283,13 +254,20 @@ ANE_AVX2 inline __m256i pairSums(__m256i a, __m256i b) {
   return _mm256_madd_epi16(_mm256_hadd_epi16(a, b), _mm256_set1_epi16(1));
 }
 
-/// Lane j: the total of s[j]'s sixteen int16 lanes.
-ANE_AVX2 inline __m256 totals8(const __m256i s[8]) {
+/// Lane j of low: the total of s[j]'s low eight int16 lanes; of high: of
+/// its high eight.
+ANE_AVX2 inline void halves8(const __m256i s[8], __m256i &low, __m256i &high) {
   __m256i a = _mm256_hadd_epi32(pairSums(s[0], s[1]), pairSums(s[2], s[3]));
   __m256i b = _mm256_hadd_epi32(pairSums(s[4], s[5]), pairSums(s[6], s[7]));
-  return _mm256_cvtepi32_ps(
-      _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20),
-                       _mm256_permute2x128_si256(a, b, 0x31)));
+  low = _mm256_permute2x128_si256(a, b, 0x20);
+  high = _mm256_permute2x128_si256(a, b, 0x31);
+}
+
+/// Lane j: the total of s[j]'s sixteen int16 lanes.
+ANE_AVX2 inline __m256 totals8(const __m256i s[8]) {
+  __m256i low, high;
+  halves8(s, low, high);
+  return _mm256_cvtepi32_ps(_mm256_add_epi32(low, high));
 }
 
 /// The weight scales of a row's activation blocks, walked in order by
@@ -389,10 +367,7 @@ ANE_AVX2 void tile8Q4(const PackedWeight &w, int64_t r,
                         _mm256_loadu_ps(&first.tileOffsets[b * 8]));
     acc = _mm256_fmadd_ps(_mm256_set1_ps(ws.next()), scaled, acc);
   }
-  alignas(32) float out[8];
-  _mm256_store_ps(out, acc);
-  for (int j = 0; j < 8; ++j)
-    y[r * S + t + j] = out[j];
+  _mm256_storeu_ps(y + r * S + t, acc);
 }
 
 /// The weight scales of the next chunk's two 32-blocks: [scale(b) x4,
@@ -404,58 +379,131 @@ ANE_AVX2 inline __m256 nextPair(BlockScales &ws, bool tail) {
   return _mm256_set_m128(s1, s0);
 }
 
-/// Row r against tokens t .. t + T - 1 for activation blocks of 32 columns
-/// (weight groups that are not whole chunks, such as GGUF's Q4_0): the two
-/// halves of a chunk have their own activation and weight scales.
-template <int T>
-ANE_AVX2 void tileQ4Block32(const PackedWeight &w, int64_t r,
-                            const Q4Activations *acts, int64_t t, int64_t S,
-                            float *y) {
+/// The int32 sums of one chunk's two 32-blocks: 2k (the low half of
+/// the products) and 2k + 1 (the high half).
+ANE_AVX2 inline void chunkBlockSums(__m256i products, int32_t &even,
+                                    int32_t &odd) {
+  __m256i quads = _mm256_madd_epi16(products, _mm256_set1_epi16(1));
+  __m128i pairs = _mm_hadd_epi32(_mm256_castsi256_si128(quads),
+                                 _mm256_extracti128_si256(quads, 1));
+  __m128i both = _mm_hadd_epi32(pairs, pairs);
+  even = _mm_cvtsi128_si32(both);
+  odd = _mm_extract_epi32(both, 1);
+}
+
+/// rowQ4 for activation blocks of 32 columns (weight groups that are not
+/// whole chunks, such as GGUF's Q4_0). A chunk's low half holds block
+/// 2k's products and its high half block 2k + 1's, so four chunks reduce
+/// to eight blocks (in the order 0, 2, 4, 6, 1, 3, 5, 7, put right by one
+/// permute).
+ANE_AVX2 float rowQ4Block32(const PackedWeight &w, int64_t r,
+                            const Q4Activations &a) {
+  const int64_t full = w.cols / 64;
   const uint8_t *p = w.data + r * (w.cols / 2);
-  const int64_t fullChunks = w.cols / 64;
-  BlockScales weightScales(w, r, 32);
-  __m256 acc[T];
-  for (int j = 0; j < T; ++j)
-    acc[j] = _mm256_setzero_ps();
-  for (int64_t k = 0; k < chunksOf(w.cols); ++k, p += 32) {
-    bool tail = k == fullChunks;
+  const int8_t *x = a.planes.data();
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  BlockScales ws(w, r, 32);
+  __m256 acc = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 4 <= full; k += 4) {
+    __m256i s[4];
+    for (int i = 0; i < 4; ++i, p += 32, x += 64) {
+      __m256i lo, hi;
+      unpackChunk(p, lo, hi);
+      s[i] = chunkProducts(lo, hi, x);
+    }
+    __m256i blocks = _mm256_permutevar8x32_epi32(
+        _mm256_hadd_epi32(pairSums(s[0], s[1]), pairSums(s[2], s[3])), order);
+    __m256 scaled = _mm256_fmsub_ps(_mm256_cvtepi32_ps(blocks),
+                                    _mm256_loadu_ps(&a.scales[2 * k]),
+                                    _mm256_loadu_ps(&a.blockOffsets[2 * k]));
+    acc = _mm256_fmadd_ps(ws.next8(), scaled, acc);
+  }
+  float total = hsum(acc);
+  for (; k < chunksOf(w.cols); ++k, p += 32, x += 64) {
+    bool tail = k == full;
     __m256i lo, hi;
     if (tail)
       unpackTailChunk(p, lo, hi);
     else
       unpackChunk(p, lo, hi);
-    __m256 ws = nextPair(weightScales, tail);
-    for (int j = 0; j < T; ++j) {
-      const Q4Activations &a = acts[t + j];
-      __m256 xs = _mm256_loadu_ps(a.scales.data() + k * 8);
-      __m256 prod = widenSums(chunkProducts(lo, hi, a.planes.data() + k * 64));
-      acc[j] = _mm256_fmadd_ps(prod, _mm256_mul_ps(xs, ws), acc[j]);
+    int32_t even, odd;
+    chunkBlockSums(chunkProducts(lo, hi, x), even, odd);
+    total +=
+        ws.next() * (float(even) * a.scales[2 * k] - a.blockOffsets[2 * k]);
+    if (!tail)
+      total += ws.next() *
+               (float(odd) * a.scales[2 * k + 1] - a.blockOffsets[2 * k + 1]);
+  }
+  return total;
+}
+
+/// tile8Q4 for activation blocks of 32 columns: each chunk's eight token
+/// sums split into its two blocks' vectors.
+ANE_AVX2 void tile8Q4Block32(const PackedWeight &w, int64_t r,
+                             const Q4Activations *acts, int64_t t, int64_t S,
+                             float *y) {
+  const int64_t full = w.cols / 64;
+  const uint8_t *p = w.data + r * (w.cols / 2);
+  const Q4Activations &first = acts[t];
+  const int8_t *x[8];
+  for (int j = 0; j < 8; ++j)
+    x[j] = acts[t + j].planes.data();
+  BlockScales ws(w, r, 32);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t k = 0; k < chunksOf(w.cols); ++k, p += 32) {
+    bool tail = k == full;
+    __m256i lo, hi;
+    if (tail)
+      unpackTailChunk(p, lo, hi);
+    else
+      unpackChunk(p, lo, hi);
+    __m256i s[8];
+    for (int j = 0; j < 8; ++j)
+      s[j] = chunkProducts(lo, hi, x[j] + k * 64);
+    __m256i sums[2];
+    halves8(s, sums[0], sums[1]);
+    for (int half = 0; half < (tail ? 1 : 2); ++half) {
+      int64_t b = 2 * k + half;
+      __m256 scaled =
+          _mm256_fmsub_ps(_mm256_cvtepi32_ps(sums[half]),
+                          _mm256_loadu_ps(&first.tileScales[b * 8]),
+                          _mm256_loadu_ps(&first.tileOffsets[b * 8]));
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(ws.next()), scaled, acc);
     }
   }
-  for (int j = 0; j < T; ++j)
-    y[r * S + t + j] = hsum(acc[j]) - rowOffset(w, r, acts[t + j]);
+  _mm256_storeu_ps(y + r * S + t, acc);
 }
 
-template <int U>
-ANE_AVX2 void tilesQ4(const PackedWeight &w, int64_t r,
-                      const Q4Activations *acts, int64_t t, int64_t T,
-                      int64_t S, float *y) {
-  if (T == 8)
-    return tile8Q4<U>(w, r, acts, t, S, y);
-  for (int64_t j = t; j < t + T; ++j)
-    y[r * S + j] = rowQ4<U>(w, r, acts[j]);
+ANE_AVX2 float rowQ4Any(const PackedWeight &w, int64_t r,
+                        const Q4Activations &a) {
+  switch (a.block) {
+  case 128:
+    return rowQ4<2>(w, r, a);
+  case 64:
+    return rowQ4<1>(w, r, a);
+  default:
+    return rowQ4Block32(w, r, a);
+  }
 }
 
+/// Row r against tokens t .. t + T - 1: a tile of 8 shares each chunk's
+/// unpacking; fewer tokens take a GEMV each.
 template <int T>
 ANE_AVX2 void tile(const PackedWeight &w, int64_t r, const Q4Activations *acts,
                    int64_t t, int64_t S, float *y) {
+  if (T != 8) {
+    for (int64_t j = t; j < t + T; ++j)
+      y[r * S + j] = rowQ4Any(w, r, acts[j]);
+    return;
+  }
   switch (acts[0].block) {
   case 128:
-    return tilesQ4<2>(w, r, acts, t, T, S, y);
+    return tile8Q4<2>(w, r, acts, t, S, y);
   case 64:
-    return tilesQ4<1>(w, r, acts, t, T, S, y);
+    return tile8Q4<1>(w, r, acts, t, S, y);
   default:
-    return tileQ4Block32<T>(w, r, acts, t, S, y);
+    return tile8Q4Block32(w, r, acts, t, S, y);
   }
 }
 
@@ -466,16 +514,16 @@ struct Q8Activations {
   QuantizedActivations q;
   std::vector<float> groupSums;
 
-  ANE_AVX2 void prepare(const QuantizedActivations &from, int64_t cols,
-                        int64_t group);
+  ANE_AVX2 void prepare(const QuantizedActivations &from,
+                        const PackedWeight &w);
 };
 
 ANE_AVX2 void Q8Activations::prepare(const QuantizedActivations &from,
-                                     int64_t cols, int64_t group) {
+                                     const PackedWeight &w) {
   q = from;
-  groupSums.assign(cols / group, 0.0f);
-  for (int64_t c = 0; c < cols; c += 32)
-    groupSums[c / group] +=
+  groupSums.assign(w.cols / w.group, 0.0f);
+  for (int64_t c = 0; c < w.cols; c += 32)
+    groupSums[c / w.group] +=
         q.scales[c / q.block] * float(sumCodes32(q.codes.data() + c));
 }
 
@@ -1060,7 +1108,7 @@ void int8Product(const PackedWeight &w, const float *x, int64_t S, float *y,
       token = column.data();
     }
     quantizeActivationsInto(token, w.cols, activationBlock(w.group), q);
-    acts[s].prepare(q, w.cols, w.group);
+    acts[s].prepare(q, w);
   }
   linkTiles(acts.data(), S);
   // A thread_local named in the lambda would be each worker's own.
