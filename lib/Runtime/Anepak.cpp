@@ -516,6 +516,7 @@ Result<ModelImage> openAnepak(const std::string &path) {
   if (!image.ok())
     return image.status();
   image->owner = *file;
+  image->mapped = file->get();
   return image;
 }
 

@@ -14,6 +14,7 @@
 #include "lib/MIL/Program.h"
 #include "lib/Model/Model.h"
 #include "lib/Runtime/Packing.h"
+#include "lib/Support/MappedFile.h"
 #include "lib/Support/Result.h"
 
 #include <cstdint>
@@ -85,7 +86,8 @@ struct Bytes {
 
 /// Everything the engine runs, as views: the kernel set, one weight segment
 /// per layer, the global segment, the token embedding rows ([vocab, dim] in
-/// the kernels' float type) and the tokenizer. `owner` keeps the views alive.
+/// the kernels' float type) and the tokenizer. `owner` keeps the views alive;
+/// `mapped` is the file they point into, when they come from one.
 struct ModelImage {
   KernelSet kernels;
   std::vector<Bytes> layerSegments;
@@ -93,9 +95,12 @@ struct ModelImage {
   Bytes embedding;
   std::optional<model::TokenizerData> tokenizer;
   std::shared_ptr<const void> owner;
+  const MappedFile *mapped = nullptr;
 };
 
 /// Row `token` of the embedding as floats; the size was checked at load.
+/// From a mapped file, the pages around the row leave the resident set
+/// again: a long prompt then does not keep a slice of the table per token.
 std::vector<float> embeddingRow(const ModelImage &image, int32_t token);
 
 } // namespace ane::runtime
