@@ -46,8 +46,8 @@ Result<LoadedModel> loadModel(const ModelOptions &model,
                               const BuildOptions &build, int64_t minContext);
 
 /// The kernel set options for `spec`: quantization from the flag or the
-/// source, seq buckets {1, prefill}, ctx buckets 256, 512, ... up to the
-/// first that holds `minContext`.
+/// source, seq buckets {1, prefill}, ctx buckets four per octave (256, 320,
+/// 384, 448, 512, 640, ...) up to the first that holds `minContext`.
 Result<KernelSetOptions> kernelSetOptions(const model::ModelSpec &spec,
                                           const BuildOptions &build,
                                           int64_t minContext);
