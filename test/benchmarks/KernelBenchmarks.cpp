@@ -23,17 +23,18 @@ using namespace ane::runtime;
 
 namespace {
 
-/// A random [rows, cols] weight of `format` (groups of 128).
+/// A random [rows, cols] weight of `format`, scales per `group` columns.
 struct Weight {
   PackedWeight view;
   std::vector<uint8_t> data, scales;
 
-  Weight(PackedWeight::Format format, int64_t rows, int64_t cols) {
+  Weight(PackedWeight::Format format, int64_t rows, int64_t cols,
+         int64_t group = 128) {
     std::mt19937 rng(1);
     view.format = format;
     view.rows = rows;
     view.cols = cols;
-    view.group = 128;
+    view.group = group;
     int64_t n = rows * cols;
     if (format == PackedWeight::Format::F16) {
       data.resize(2 * n);
@@ -48,7 +49,7 @@ struct Weight {
       for (int64_t &c : codes)
         c = q4 ? int64_t(rng() % 16) - 8 : int64_t(rng() % 256) - 128;
       data = mil::packSubByte(codes, q4 ? 4 : 8);
-      for (int64_t i = 0; i < rows * (cols / 128); ++i) {
+      for (int64_t i = 0; i < rows * (cols / group); ++i) {
         uint16_t h = ane::floatToHalfBits(0.01f);
         scales.push_back(uint8_t(h));
         scales.push_back(uint8_t(h >> 8));
@@ -64,9 +65,10 @@ struct Weight {
 /// The Llama-2-7B FFN up projection (11008 x 4096) for S = range(0)
 /// tokens; range(1) = 1024 rows instead fit in cache, which shows whether a
 /// kernel is bound by compute or by memory.
-void benchMatmul(benchmark::State &state, PackedWeight::Format format) {
+void benchMatmul(benchmark::State &state, PackedWeight::Format format,
+                 int64_t group = 128) {
   int64_t S = state.range(0), rows = state.range(1);
-  Weight w(format, rows, 4096);
+  Weight w(format, rows, 4096, group);
   std::vector<float> x(4096 * S, 0.5f), y(rows * S);
   ThreadPool &pool = ThreadPool::global();
   for (auto _ : state) {
@@ -80,12 +82,21 @@ void benchMatmul(benchmark::State &state, PackedWeight::Format format) {
 }
 
 void Q4(benchmark::State &s) { benchMatmul(s, PackedWeight::Format::Q4); }
+/// GGUF Q4_0's grouping: a scale per 32 columns.
+void Q4G32(benchmark::State &s) {
+  benchMatmul(s, PackedWeight::Format::Q4, 32);
+}
 void Q8(benchmark::State &s) { benchMatmul(s, PackedWeight::Format::Q8); }
 void F16(benchmark::State &s) { benchMatmul(s, PackedWeight::Format::F16); }
 BENCHMARK(Q4)
     ->Args({1, 11008})
     ->Args({16, 11008})
     ->Args({1, 1024})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(Q4G32)
+    ->Args({1, 11008})
+    ->Args({16, 11008})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(Q8)

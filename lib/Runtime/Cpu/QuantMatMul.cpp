@@ -101,7 +101,7 @@ ANE_AVX2 __m256 load8Codes(const int8_t *p) {
 /// a chunk costs one load, one xor and two masks per row, and no byte
 /// shuffles. The xor with 0x88 turns each signed code s into u = s + 8 in
 /// [0, 15], the unsigned operand maddubs wants; the +8 comes back out as
-/// 8 * sum(x) per group, which does not depend on the row.
+/// 8 * sum(x) per activation block, which does not depend on the row.
 struct Q4Activations {
   int64_t block = 32; // columns per activation scale (32, 64 or 128)
   /// Per chunk: 32 codes of even columns, then 32 of odd columns (with
@@ -151,7 +151,7 @@ ANE_AVX2 inline void splitEvenOdd(const int8_t *p, int8_t *out) {
                       _mm256_permute4x64_epi64(odd, 0xD8));
 }
 
-/// Lays out `q` (one token, `cols` columns) for the int4 kernels.
+/// Lays out `q` (one token, a column per column of w) for the int4 kernels.
 ANE_AVX2 void Q4Activations::prepare(const QuantizedActivations &q,
                                      const PackedWeight &w) {
   Q4Activations &out = *this;
@@ -214,6 +214,15 @@ ANE_AVX2 inline void unpackTailChunk(const uint8_t *p, __m256i &lo,
   splitNibbles(_mm256_zextsi128_si256(
                    _mm_loadu_si128(reinterpret_cast<const __m128i *>(p))),
                lo, hi);
+}
+
+/// unpackChunk, or unpackTailChunk for a tail chunk.
+ANE_AVX2 inline void unpackChunkOrTail(const uint8_t *p, bool tail,
+                                       __m256i &lo, __m256i &hi) {
+  if (tail)
+    unpackTailChunk(p, lo, hi);
+  else
+    unpackChunk(p, lo, hi);
 }
 
 /// The products of one chunk as int16 pairs. Each pair is at most
@@ -423,10 +432,7 @@ ANE_AVX2 float rowQ4Block32(const PackedWeight &w, int64_t r,
   for (; k < chunksOf(w.cols); ++k, p += 32, x += 64) {
     bool tail = k == full;
     __m256i lo, hi;
-    if (tail)
-      unpackTailChunk(p, lo, hi);
-    else
-      unpackChunk(p, lo, hi);
+    unpackChunkOrTail(p, tail, lo, hi);
     int32_t even, odd;
     chunkBlockSums(chunkProducts(lo, hi, x), even, odd);
     total +=
@@ -454,10 +460,7 @@ ANE_AVX2 void tile8Q4Block32(const PackedWeight &w, int64_t r,
   for (int64_t k = 0; k < chunksOf(w.cols); ++k, p += 32) {
     bool tail = k == full;
     __m256i lo, hi;
-    if (tail)
-      unpackTailChunk(p, lo, hi);
-    else
-      unpackChunk(p, lo, hi);
+    unpackChunkOrTail(p, tail, lo, hi);
     __m256i s[8];
     for (int j = 0; j < 8; ++j)
       s[j] = chunkProducts(lo, hi, x[j] + k * 64);
