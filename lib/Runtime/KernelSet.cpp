@@ -4,6 +4,7 @@
 
 #include "lib/Support/Float16.h"
 #include "lib/Support/Json.h"
+#include "lib/Support/MappedFile.h"
 
 #include <fmt/format.h>
 

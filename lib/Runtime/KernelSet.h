@@ -14,7 +14,6 @@
 #include "lib/MIL/Program.h"
 #include "lib/Model/Model.h"
 #include "lib/Runtime/Packing.h"
-#include "lib/Support/MappedFile.h"
 #include "lib/Support/Result.h"
 
 #include <cstdint>
@@ -23,6 +22,10 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+namespace ane {
+class MappedFile;
+} // namespace ane
 
 namespace ane::runtime {
 

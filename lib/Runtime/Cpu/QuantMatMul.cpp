@@ -217,8 +217,8 @@ ANE_AVX2 inline void unpackTailChunk(const uint8_t *p, __m256i &lo,
 }
 
 /// unpackChunk, or unpackTailChunk for a tail chunk.
-ANE_AVX2 inline void unpackChunkOrTail(const uint8_t *p, bool tail,
-                                       __m256i &lo, __m256i &hi) {
+ANE_AVX2 inline void unpackChunkOrTail(const uint8_t *p, bool tail, __m256i &lo,
+                                       __m256i &hi) {
   if (tail)
     unpackTailChunk(p, lo, hi);
   else
@@ -298,9 +298,10 @@ public:
   /// The next eight blocks' scales.
   ANE_AVX2 __m256 next8() {
     if (blocksPerGroup == 1) {
+      __m256 eight = _mm256_cvtph_ps(_mm_loadu_si128(
+          reinterpret_cast<const __m128i *>(scales + 2 * group)));
       group += 8;
-      return _mm256_cvtph_ps(_mm_loadu_si128(
-          reinterpret_cast<const __m128i *>(scales + 2 * (group - 8))));
+      return eight;
     }
     alignas(32) float s[8];
     for (float &v : s)
