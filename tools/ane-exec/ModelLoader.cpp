@@ -244,6 +244,13 @@ uint64_t peakRssBytes() {
   return uint64_t(usage.ru_maxrss) * 1024; // Linux reports KiB
 }
 
+bool resetPeakRss() {
+  std::ofstream refs("/proc/self/clear_refs");
+  refs << "5"; // resets the high-water mark getrusage reads
+  refs.flush();
+  return bool(refs);
+}
+
 int fail(const std::string &message) {
   fmt::print(stderr, "error: {}\n", message);
   return 1;
