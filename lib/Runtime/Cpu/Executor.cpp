@@ -143,6 +143,64 @@ std::vector<int64_t> broadcastStrides(const Shape &in, const Shape &out) {
   return st;
 }
 
+/// Calls fn(outIndex, offsets) for every element of `out` in row-major
+/// order; operand k starts at off[k] and moves by st[k][d] along dim d.
+/// Size-1 dims are dropped and dims every operand walks contiguously are
+/// merged, so the inner loop runs long: per-element index bookkeeping cost
+/// more than the arithmetic in decode's small ops.
+template <size_t N, typename Fn>
+void forEachStrided(const Shape &out,
+                    const std::array<std::vector<int64_t>, N> &st,
+                    std::array<int64_t, N> off, Fn fn) {
+  std::vector<int64_t> dims;
+  std::array<std::vector<int64_t>, N> steps;
+  for (size_t d = 0; d < out.size(); ++d) {
+    if (out[d] == 0)
+      return;
+    if (out[d] == 1)
+      continue;
+    bool merge = !dims.empty();
+    for (size_t k = 0; k < N && merge; ++k)
+      merge = steps[k].back() == st[k][d] * out[d];
+    if (merge) {
+      dims.back() *= out[d];
+      for (size_t k = 0; k < N; ++k)
+        steps[k].back() = st[k][d];
+      continue;
+    }
+    dims.push_back(out[d]);
+    for (size_t k = 0; k < N; ++k)
+      steps[k].push_back(st[k][d]);
+  }
+  if (dims.empty()) {
+    fn(int64_t(0), off);
+    return;
+  }
+  const int64_t inner = dims.back(), last = int64_t(dims.size()) - 1;
+  std::vector<int64_t> idx(dims.size(), 0);
+  for (int64_t n = 0;;) {
+    std::array<int64_t, N> o = off;
+    for (int64_t i = 0; i < inner; ++i, ++n) {
+      fn(n, o);
+      for (size_t k = 0; k < N; ++k)
+        o[k] += steps[k][last];
+    }
+    int64_t d = last - 1;
+    for (; d >= 0; --d) {
+      if (++idx[d] < dims[d]) {
+        for (size_t k = 0; k < N; ++k)
+          off[k] += steps[k][d];
+        break;
+      }
+      for (size_t k = 0; k < N; ++k)
+        off[k] -= steps[k][d] * (dims[d] - 1);
+      idx[d] = 0;
+    }
+    if (d < 0)
+      return;
+  }
+}
+
 /// Calls fn(outIndex, offsets...) for every element of `out`.
 template <size_t N, typename Fn>
 void forEachBroadcast(const Shape &out, const std::array<Shape, N> &ins,
@@ -150,25 +208,7 @@ void forEachBroadcast(const Shape &out, const std::array<Shape, N> &ins,
   std::array<std::vector<int64_t>, N> st;
   for (size_t k = 0; k < N; ++k)
     st[k] = broadcastStrides(ins[k], out);
-  int64_t total = 1;
-  for (int64_t d : out)
-    total *= d;
-  std::vector<int64_t> idx(out.size(), 0);
-  std::array<int64_t, N> off{};
-  for (int64_t n = 0; n < total; ++n) {
-    fn(n, off);
-    // Increment the multi-index and the offsets with it.
-    for (int64_t d = static_cast<int64_t>(out.size()) - 1; d >= 0; --d) {
-      if (++idx[d] < out[d]) {
-        for (size_t k = 0; k < N; ++k)
-          off[k] += st[k][d];
-        break;
-      }
-      for (size_t k = 0; k < N; ++k)
-        off[k] -= st[k][d] * (out[d] - 1);
-      idx[d] = 0;
-    }
-  }
+  forEachStrided<N>(out, st, std::array<int64_t, N>{}, fn);
 }
 
 //===----------------------------------------------------------------------===//
@@ -656,6 +696,49 @@ Status castOp(const OpContext &c, Outputs &out) {
 
 /// Reduces `x` over `axes` (normalized); calls init/accumulate/finish per
 /// output element.
+/// Folds every element of x into acc[o] (sum or max) for its output o, in
+/// row-major order: the general case.
+void reduceAny(const Tensor &x, const std::vector<bool> &reduced,
+               const Shape &kept, bool isMax, std::vector<double> &acc,
+               std::vector<int64_t> &counts) {
+  int64_t rank = static_cast<int64_t>(x.shape.size());
+  std::vector<int64_t> keptStrides = stridesOf(kept);
+  std::vector<int64_t> idx(rank, 0);
+  for (int64_t n = 0; n < x.numElements(); ++n) {
+    int64_t o = 0;
+    for (int64_t d = 0; d < rank; ++d)
+      if (!reduced[d])
+        o += idx[d] * keptStrides[d];
+    double v = x.at(n);
+    acc[o] = isMax ? std::max(acc[o], v) : acc[o] + v;
+    ++counts[o];
+    for (int64_t d = rank - 1; d >= 0; --d) {
+      if (++idx[d] < x.shape[d])
+        break;
+      idx[d] = 0;
+    }
+  }
+}
+
+/// reduceAny for one reduced axis of a float tensor (RMSNorm's mean, every
+/// decode step): the same order of additions without the index walk.
+void reduceLines(const float *x, const Shape &shape, int64_t axis, bool isMax,
+                 std::vector<double> &acc, std::vector<int64_t> &counts) {
+  int64_t outer = 1, inner = 1, n = shape[axis];
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= shape[d];
+  for (size_t d = axis + 1; d < shape.size(); ++d)
+    inner *= shape[d];
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t k = 0; k < n; ++k) {
+      const float *line = x + (o * n + k) * inner;
+      double *a = acc.data() + o * inner;
+      for (int64_t i = 0; i < inner; ++i)
+        a[i] = isMax ? std::max(a[i], double(line[i])) : a[i] + line[i];
+    }
+  std::fill(counts.begin(), counts.end(), n);
+}
+
 Status reduce(const OpContext &c, Outputs &out, const char *kind) {
   TRY_ASSIGN(x, c.tensor("x"));
   TRY_ASSIGN(axes, c.intList("axes"));
@@ -679,22 +762,13 @@ Status reduce(const OpContext &c, Outputs &out, const char *kind) {
   const bool isMean = std::string_view(kind) == "mean";
   std::vector<double> acc(outCount, isMax ? -INFINITY : 0.0);
   std::vector<int64_t> counts(outCount, 0);
-  std::vector<int64_t> keptStrides = stridesOf(kept);
-  std::vector<int64_t> idx(rank, 0);
-  for (int64_t n = 0; n < x->numElements(); ++n) {
-    int64_t o = 0;
-    for (int64_t d = 0; d < rank; ++d)
-      if (!reduced[d])
-        o += idx[d] * keptStrides[d];
-    double v = x->at(n);
-    acc[o] = isMax ? std::max(acc[o], v) : acc[o] + v;
-    ++counts[o];
-    for (int64_t d = rank - 1; d >= 0; --d) {
-      if (++idx[d] < x->shape[d])
-        break;
-      idx[d] = 0;
-    }
-  }
+  if (x->isFloat() && std::count(reduced.begin(), reduced.end(), true) == 1)
+    reduceLines(x->values(), x->shape,
+                std::find(reduced.begin(), reduced.end(), true) -
+                    reduced.begin(),
+                isMax, acc, counts);
+  else
+    reduceAny(*x, reduced, kept, isMax, acc, counts);
   Tensor r = Tensor::zeros(x->dtype, shape.shape);
   for (int64_t o = 0; o < outCount; ++o) {
     double v = isMean && counts[o] ? acc[o] / counts[o] : acc[o];
@@ -1154,6 +1228,25 @@ Tensor gatherElements(const Tensor &x, DType dtype, const Shape &shape,
   return r;
 }
 
+/// The elements of x at base + sum(idx[d] * strides[d]) for every index
+/// of `shape`: transposes and slices.
+Tensor affineGather(const Tensor &x, const Shape &shape, int64_t base,
+                    std::vector<int64_t> strides) {
+  Tensor r = Tensor::zeros(x.dtype, shape);
+  if (r.isFloat()) {
+    const float *xv = x.values();
+    forEachStrided<1>(
+        shape, {std::move(strides)}, {base},
+        [&](int64_t n, const std::array<int64_t, 1> &o) { r.f[n] = xv[o[0]]; });
+  } else {
+    forEachStrided<1>(shape, {std::move(strides)}, {base},
+                      [&](int64_t n, const std::array<int64_t, 1> &o) {
+                        r.i[n] = x.i[o[0]];
+                      });
+  }
+  return r;
+}
+
 Status transposeOp(const OpContext &c, Outputs &out) {
   TRY_ASSIGN(x, c.tensor("x"));
   TRY_ASSIGN(perm, c.intList("perm"));
@@ -1167,12 +1260,7 @@ Status transposeOp(const OpContext &c, Outputs &out) {
   std::vector<int64_t> permuted(rank); // source stride of each output axis
   for (int64_t d = 0; d < rank; ++d)
     permuted[d] = st[*mil::normalizeAxis((*perm)[d], rank)];
-  out.push_back(gatherElements(*x, x->dtype, s.shape, [&](const auto &idx) {
-    int64_t off = 0;
-    for (int64_t d = 0; d < rank; ++d)
-      off += idx[d] * permuted[d];
-    return off;
-  }));
+  out.push_back(affineGather(*x, s.shape, 0, std::move(permuted)));
   return Status::success();
 }
 
@@ -1210,13 +1298,13 @@ Status sliceByIndexOp(const OpContext &c, Outputs &out) {
   Shape full;
   for (const auto &r : ranges)
     full.push_back(r.count);
-  std::vector<int64_t> st = stridesOf(x->shape);
-  Tensor r = gatherElements(*x, x->dtype, full, [&](const auto &idx) {
-    int64_t off = 0;
-    for (size_t d = 0; d < rank; ++d)
-      off += (ranges[d].start + idx[d] * ranges[d].stride) * st[d];
-    return off;
-  });
+  std::vector<int64_t> st = stridesOf(x->shape), steps(rank);
+  int64_t base = 0;
+  for (size_t d = 0; d < rank; ++d) {
+    base += ranges[d].start * st[d];
+    steps[d] = ranges[d].stride * st[d];
+  }
+  Tensor r = affineGather(*x, full, base, std::move(steps));
   r.shape = s.shape;
   out.push_back(std::move(r));
   return Status::success();
@@ -1232,15 +1320,10 @@ Status sliceBySizeOp(const OpContext &c, Outputs &out) {
   if (!s.ok())
     return Status::error(s.error);
   std::vector<int64_t> st = stridesOf(x->shape);
-  size_t rank = x->shape.size();
-  out.push_back(gatherElements(*x, x->dtype, s.shape, [&](const auto &idx) {
-    int64_t off = 0;
-    for (size_t d = 0; d < rank; ++d) {
-      int64_t b = (*begin)[d] < 0 ? (*begin)[d] + x->shape[d] : (*begin)[d];
-      off += (b + idx[d]) * st[d];
-    }
-    return off;
-  }));
+  int64_t base = 0;
+  for (size_t d = 0; d < x->shape.size(); ++d)
+    base += ((*begin)[d] < 0 ? (*begin)[d] + x->shape[d] : (*begin)[d]) * st[d];
+  out.push_back(affineGather(*x, s.shape, base, std::move(st)));
   return Status::success();
 }
 

@@ -786,4 +786,107 @@ TEST_F(ExecutorTest, HalfStoredInputsMatchFloatOnes) {
       << r.message();
 }
 
+/// Broadcasts, transposes, slices and reductions walk merged strides (size-1
+/// dims dropped, contiguous dims fused); these shapes mix both so a wrong
+/// merge moves elements. Expected values come from plain index loops.
+TEST_F(ExecutorTest, StridedWalksMatchIndexLoops) {
+  std::string body = R"(
+            tensor<fp32, [2, 5, 3, 1, 4]> z = mul(x = x, y = y)[name = string("z")];
+            tensor<int32, [5]> pm = const()[name = string("pm"), val = tensor<int32, [5]>([4, 2, 0, 3, 1])];
+            tensor<fp32, [4, 3, 2, 1, 5]> t = transpose(perm = pm, x = z)[name = string("t")];
+            tensor<int32, [5]> bg = const()[name = string("bg"), val = tensor<int32, [5]>([0, 1, 1, 0, 1])];
+            tensor<int32, [5]> sz = const()[name = string("sz"), val = tensor<int32, [5]>([2, 3, 2, 1, 2])];
+            tensor<fp32, [2, 3, 2, 1, 2]> sl = slice_by_size(begin = bg, size = sz, x = z)[name = string("sl")];
+            tensor<int32, [1]> a1 = const()[name = string("a1"), val = tensor<int32, [1]>([1])];
+            bool kd = const()[name = string("kd"), val = bool(true)];
+            tensor<fp32, [2, 1, 3, 1, 4]> rs = reduce_sum(axes = a1, keep_dims = kd, x = z)[name = string("rs")];
+            tensor<int32, [2]> a02 = const()[name = string("a02"), val = tensor<int32, [2]>([0, 2])];
+            tensor<fp32, [1, 5, 1, 1, 4]> rm = reduce_max(axes = a02, keep_dims = kd, x = z)[name = string("rm")];)";
+  std::vector<float> xv = randomFloats(24, 21, DType::FP32);
+  std::vector<float> yv = randomFloats(15, 22, DType::FP32);
+  auto out =
+      run("ios18",
+          "tensor<fp32, [2, 1, 3, 1, 4]> x, tensor<fp32, [1, 5, 3, 1, 1]> y",
+          body, "z, t, sl, rs, rm",
+          {Tensor::floats(DType::FP32, {2, 1, 3, 1, 4}, xv),
+           Tensor::floats(DType::FP32, {1, 5, 3, 1, 1}, yv)});
+  ASSERT_EQ(out.size(), 5u);
+  // z[a][b][c][0][d] = x[a][0][c][0][d] * y[0][b][c][0][0]
+  auto z = [&](int a, int b, int c, int d) {
+    return xv[(a * 3 + c) * 4 + d] * yv[b * 3 + c];
+  };
+  for (int a = 0; a < 2; ++a)
+    for (int b = 0; b < 5; ++b)
+      for (int c = 0; c < 3; ++c)
+        for (int d = 0; d < 4; ++d) {
+          EXPECT_EQ(out[0].f[((a * 5 + b) * 3 + c) * 4 + d], z(a, b, c, d));
+          // t = z transposed to [d][c][a][0][b]
+          EXPECT_EQ(out[1].f[((d * 3 + c) * 2 + a) * 5 + b], z(a, b, c, d));
+        }
+  for (int a = 0; a < 2; ++a)
+    for (int b = 0; b < 3; ++b)
+      for (int c = 0; c < 2; ++c)
+        for (int d = 0; d < 2; ++d)
+          EXPECT_EQ(out[2].f[((a * 3 + b) * 2 + c) * 2 + d],
+                    z(a, b + 1, c + 1, d + 1));
+  for (int a = 0; a < 2; ++a)
+    for (int c = 0; c < 3; ++c)
+      for (int d = 0; d < 4; ++d) {
+        double sum = 0;
+        for (int b = 0; b < 5; ++b)
+          sum += z(a, b, c, d);
+        EXPECT_EQ(out[3].f[(a * 3 + c) * 4 + d], float(sum));
+      }
+  for (int b = 0; b < 5; ++b)
+    for (int d = 0; d < 4; ++d) {
+      float mx = -INFINITY;
+      for (int a = 0; a < 2; ++a)
+        for (int c = 0; c < 3; ++c)
+          mx = std::max(mx, z(a, b, c, d));
+      EXPECT_EQ(out[4].f[b * 4 + d], mx);
+    }
+}
+
+/// The fast matmul's axpy path takes rows of y four at a time: inner sizes
+/// that leave a remainder of rows and of columns, float and fp16 bits.
+TEST_F(ExecutorTest, FastMatmulRowBlocksAndTails) {
+  const int64_t m = 3, k = 7, n = 13;
+  std::string text = R"(program(1.3)
+{
+    func main<ios18>(tensor<fp16, [1, 2, 3, 7]> x, tensor<fp16, [1, 2, 7, 13]> y) {
+            bool f = const()[name = string("f"), val = bool(false)];
+            tensor<fp16, [1, 2, 3, 13]> r = matmul(transpose_x = f, transpose_y = f, x = x, y = y)[name = string("r")];
+        } -> (r);
+})";
+  auto program = mil::parseProgram(text);
+  ASSERT_TRUE(program.ok()) << program.message();
+  std::vector<float> xv = randomFloats(2 * m * k, 31, DType::FP16);
+  std::vector<float> yv = randomFloats(2 * k * n, 32, DType::FP16);
+  Tensor halfY = Tensor::halfZeros({1, 2, k, n});
+  for (size_t i = 0; i < yv.size(); ++i)
+    halfY.h[i] = ane::floatToHalfBits(yv[i]);
+  Tensor x = Tensor::floats(DType::FP16, {1, 2, m, k}, xv);
+  for (const Tensor &y :
+       {Tensor::floats(DType::FP16, {1, 2, k, n}, yv), halfY}) {
+    auto exec = Executor::create(*program, "main", weights);
+    ASSERT_TRUE(exec.ok()) << exec.message();
+    exec->useFastKernels(true);
+    auto r = exec->run({x, y});
+    ASSERT_TRUE(r.ok()) << r.message();
+    const std::vector<float> &got = (*r)[0].f;
+    ASSERT_EQ(got.size(), size_t(2 * m * n));
+    for (int64_t b = 0; b < 2; ++b)
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          double want = 0;
+          for (int64_t p = 0; p < k; ++p)
+            want += double(xv[(b * m + i) * k + p]) * yv[(b * k + p) * n + j];
+          EXPECT_NEAR(got[(b * m + i) * n + j], want,
+                      2e-3 * std::max(1.0, std::fabs(want)))
+              << "half " << y.halfStored << " batch " << b << " at " << i
+              << ", " << j;
+        }
+  }
+}
+
 } // namespace
