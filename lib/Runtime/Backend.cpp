@@ -52,6 +52,7 @@ public:
   std::string_view name() const override {
     return fast ? "cpu" : "cpu-reference";
   }
+  bool readsWeightsInPlace() const override { return fast; }
 
   Result<std::unique_ptr<BackendProgram>>
   compile(const std::string &milText) override {

@@ -41,6 +41,9 @@ class Backend {
 public:
   virtual ~Backend() = default;
   virtual std::string_view name() const = 0;
+  /// Whether every call reads its layer's weights straight from the bound
+  /// segment (so the engine maps their pages in before the first call).
+  virtual bool readsWeightsInPlace() const { return false; }
   /// Compiles a MIL program text whose function is `main`.
   virtual Result<std::unique_ptr<BackendProgram>>
   compile(const std::string &milText) = 0;

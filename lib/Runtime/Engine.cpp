@@ -3,6 +3,8 @@
 #include "lib/Runtime/Engine.h"
 
 #include "lib/Runtime/Cpu/Executor.h"
+#include "lib/Runtime/Packing.h"
+#include "lib/Support/MappedFile.h"
 
 #include <fmt/format.h>
 
@@ -152,6 +154,24 @@ Result<Engine> Engine::create(const ModelImage &image,
   if (!backend.ok())
     return backend.status();
   e.backend = std::move(*backend);
+  // The checksum pass left the weight pages unmapped. Mapped on first read
+  // instead, they made the kernels' prefetches miss the TLB into pages
+  // with no entry yet: a one-layer 7B prefill of 16 tokens ran at 110
+  // tok/s against 195 with the pages mapped first. Only what decode reads
+  // is mapped (not the packed token embedding).
+  if (image.mapped && e.backend->readsWeightsInPlace())
+    for (const SlotSpec *slot : ks.decodeSlots())
+      for (const BlobSpec &b : slot->blobs) {
+        auto populate = [&](const Bytes &segment) {
+          image.mapped->populate(segment.data + b.offset,
+                                 blobEnd(b) - b.offset);
+        };
+        if (slot->segment == "layer")
+          for (const Bytes &segment : image.layerSegments)
+            populate(segment);
+        else
+          populate(image.globalSegment);
+      }
   e.seqBuckets = ks.seqBuckets();
   e.ctxBuckets = ks.ctxBuckets();
   if (e.seqBuckets.empty() || e.seqBuckets.front() != 1 || e.ctxBuckets.empty())

@@ -49,6 +49,24 @@ void MappedFile::release(const uint8_t *begin, size_t bytes) const {
   ::madvise(reinterpret_cast<void *>(from), to - from, MADV_DONTNEED);
 }
 
+void MappedFile::populate(const uint8_t *begin, size_t bytes) const {
+  if (!data_ || uintptr_t(begin) < uintptr_t(data_) ||
+      uintptr_t(begin) + bytes > uintptr_t(data_) + size_ || bytes == 0)
+    return;
+  const uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
+  uintptr_t from = uintptr_t(begin) / page * page;
+  uintptr_t to = uintptr_t(begin) + bytes;
+#ifdef MADV_POPULATE_READ
+  if (::madvise(reinterpret_cast<void *>(from), to - from,
+                MADV_POPULATE_READ) == 0)
+    return;
+#endif
+  // Kernels before Linux 5.14: a read per page faults them in (the mapping
+  // starts on a page, so `from` is inside it).
+  for (uintptr_t p = from; p < to; p += page)
+    (void)*reinterpret_cast<const volatile uint8_t *>(p);
+}
+
 MappedFile::~MappedFile() {
   if (data_)
     ::munmap(const_cast<uint8_t *>(data_), size_);

@@ -27,6 +27,10 @@ public:
   /// process's resident set; they stay in the page cache and come back on
   /// the next read. `begin` must point into the mapping.
   void release(const uint8_t *begin, size_t bytes) const;
+  /// Maps the pages of [begin, begin + bytes) into this process now, from
+  /// the page cache (read from disk if they are not there), so the first
+  /// reads do not fault. `begin` must point into the mapping.
+  void populate(const uint8_t *begin, size_t bytes) const;
 
 private:
   MappedFile() = default;

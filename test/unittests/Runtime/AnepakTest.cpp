@@ -241,6 +241,35 @@ TEST(AnepakTest, EmbeddingRowsLeaveTheResidentSet) {
   }
   EXPECT_LT(residentKb((*file)->data()) - before, 256);
 }
+
+/// populate maps a range's pages in up front (the engine does it for the
+/// weights decode reads), release takes them out again, and ranges outside
+/// the mapping are ignored.
+TEST(AnepakTest, PopulateMapsARangeAndReleaseUnmapsIt) {
+  std::vector<uint8_t> bytes(4 << 20, 7);
+  std::string path = tempPath("populate.bin");
+  std::ofstream(path, std::ios::binary | std::ios::trunc)
+      .write(reinterpret_cast<const char *>(bytes.data()),
+             std::streamsize(bytes.size()));
+  auto file = MappedFile::open(path);
+  ASSERT_TRUE(file.ok()) << file.message();
+  const MappedFile &f = **file;
+  int64_t before = residentKb(f.data());
+  ASSERT_GE(before, 0);
+  EXPECT_LT(before, 256) << "nothing is read yet";
+  f.populate(f.data() + (1 << 20), 1 << 20);
+  int64_t populated = residentKb(f.data()) - before;
+  EXPECT_GE(populated, 1024);
+  // Page-cache folios (up to 2 MiB on ext4) map whole: the range's folio,
+  // not the file.
+  EXPECT_LE(populated, 3072) << "only the range and its folio";
+  f.release(f.data(), f.size());
+  EXPECT_LT(residentKb(f.data()), 256);
+  uint8_t outside[64] = {};
+  f.populate(outside, sizeof outside);
+  f.populate(f.data() + f.size() - 10, 20);
+  EXPECT_LT(residentKb(f.data()), 256);
+}
 #endif
 
 TEST(AnepakTest, ManifestErrorsNameTheField) {
