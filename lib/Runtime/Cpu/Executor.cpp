@@ -694,8 +694,6 @@ Status castOp(const OpContext &c, Outputs &out) {
 // Reductions and normalization
 //===----------------------------------------------------------------------===//
 
-/// Reduces `x` over `axes` (normalized); calls init/accumulate/finish per
-/// output element.
 /// Folds every element of x into acc[o] (sum or max) for its output o, in
 /// row-major order: the general case.
 void reduceAny(const Tensor &x, const std::vector<bool> &reduced,
@@ -739,6 +737,8 @@ void reduceLines(const float *x, const Shape &shape, int64_t axis, bool isMax,
   std::fill(counts.begin(), counts.end(), n);
 }
 
+/// Reduces `x` over `axes` (normalized): a sum, mean or max per output
+/// element, accumulated in double.
 Status reduce(const OpContext &c, Outputs &out, const char *kind) {
   TRY_ASSIGN(x, c.tensor("x"));
   TRY_ASSIGN(axes, c.intList("axes"));

@@ -811,7 +811,7 @@ ANE_AVX2 inline float load1(const uint16_t *p) { return _cvtsh_ss(*p); }
 
 /// Four axpyRow calls, rows y + j * n for a[j], in one pass over acc: the
 /// same multiply-adds in the same order, with a quarter of acc's loads and
-/// stores (attention's scores times V, every decode step).
+/// stores (attention's q x K, whose cache holds K as [head dim, context]).
 template <typename Y>
 ANE_AVX2 void axpy4Rows(const float *a, const Y *y, float *acc, int64_t n) {
   __m256 a0 = _mm256_set1_ps(a[0]), a1 = _mm256_set1_ps(a[1]),
