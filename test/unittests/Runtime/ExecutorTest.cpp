@@ -9,6 +9,7 @@
 #include <functional>
 #include <random>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 using namespace ane;
@@ -61,6 +62,11 @@ protected:
     auto result = exec->run(in);
     return result.ok() ? "" : result.message();
   }
+
+  /// Runs `text` (x [1, 2, m, k] times y) in fast mode, with y as floats
+  /// and as fp16 bits, against a double-precision loop.
+  void checkFastMatmul(const std::string &text, int64_t m, int64_t k, int64_t n,
+                       bool transposed);
 
   WeightFiles weights;
   std::vector<uint8_t> weightBytes;
@@ -847,27 +853,40 @@ TEST_F(ExecutorTest, StridedWalksMatchIndexLoops) {
     }
 }
 
-/// The fast matmul's axpy path takes rows of y four at a time: inner sizes
-/// that leave a remainder of rows and of columns, float and fp16 bits.
+/// The fast matmul's axpy path takes rows of y four at a time, and its dot
+/// path (transpose_y) sums 32 columns at a time in four sums: inner sizes
+/// that leave a remainder of rows, of columns and of 32-column steps, float
+/// and fp16 bits.
 TEST_F(ExecutorTest, FastMatmulRowBlocksAndTails) {
-  const int64_t m = 3, k = 7, n = 13;
-  std::string text = R"(program(1.3)
-{
-    func main<ios18>(tensor<fp16, [1, 2, 3, 7]> x, tensor<fp16, [1, 2, 7, 13]> y) {
+  for (bool transposed : {false, true}) {
+    const int64_t m = 3, k = transposed ? 77 : 7, n = 13;
+    std::string yShape = transposed ? "[1, 2, 13, 77]" : "[1, 2, 7, 13]";
+    std::string text = fmt::format(R"(program(1.3)
+{{
+    func main<ios18>(tensor<fp16, [1, 2, 3, {}]> x, tensor<fp16, {}> y) {{
             bool f = const()[name = string("f"), val = bool(false)];
-            tensor<fp16, [1, 2, 3, 13]> r = matmul(transpose_x = f, transpose_y = f, x = x, y = y)[name = string("r")];
-        } -> (r);
-})";
+            bool t = const()[name = string("t"), val = bool({})];
+            tensor<fp16, [1, 2, 3, 13]> r = matmul(transpose_x = f, transpose_y = t, x = x, y = y)[name = string("r")];
+        }} -> (r);
+}})",
+                                   k, yShape, transposed ? "true" : "false");
+    checkFastMatmul(text, m, k, n, transposed);
+  }
+}
+
+void ExecutorTest::checkFastMatmul(const std::string &text, int64_t m,
+                                   int64_t k, int64_t n, bool transposed) {
   auto program = mil::parseProgram(text);
   ASSERT_TRUE(program.ok()) << program.message();
   std::vector<float> xv = randomFloats(2 * m * k, 31, DType::FP16);
   std::vector<float> yv = randomFloats(2 * k * n, 32, DType::FP16);
-  Tensor halfY = Tensor::halfZeros({1, 2, k, n});
+  mil::Shape yShape =
+      transposed ? mil::Shape{1, 2, n, k} : mil::Shape{1, 2, k, n};
+  Tensor halfY = Tensor::halfZeros(yShape);
   for (size_t i = 0; i < yv.size(); ++i)
     halfY.h[i] = ane::floatToHalfBits(yv[i]);
   Tensor x = Tensor::floats(DType::FP16, {1, 2, m, k}, xv);
-  for (const Tensor &y :
-       {Tensor::floats(DType::FP16, {1, 2, k, n}, yv), halfY}) {
+  for (const Tensor &y : {Tensor::floats(DType::FP16, yShape, yv), halfY}) {
     auto exec = Executor::create(*program, "main", weights);
     ASSERT_TRUE(exec.ok()) << exec.message();
     exec->useFastKernels(true);
@@ -880,11 +899,12 @@ TEST_F(ExecutorTest, FastMatmulRowBlocksAndTails) {
         for (int64_t j = 0; j < n; ++j) {
           double want = 0;
           for (int64_t p = 0; p < k; ++p)
-            want += double(xv[(b * m + i) * k + p]) * yv[(b * k + p) * n + j];
+            want += double(xv[(b * m + i) * k + p]) *
+                    yv[transposed ? (b * n + j) * k + p : (b * k + p) * n + j];
           EXPECT_NEAR(got[(b * m + i) * n + j], want,
                       2e-3 * std::max(1.0, std::fabs(want)))
-              << "half " << y.halfStored << " batch " << b << " at " << i
-              << ", " << j;
+              << "transposed " << transposed << " half " << y.halfStored
+              << " batch " << b << " at " << i << ", " << j;
         }
   }
 }
