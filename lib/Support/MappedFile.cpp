@@ -39,19 +39,22 @@ Result<std::shared_ptr<MappedFile>> MappedFile::open(const std::string &path) {
   return file;
 }
 
+bool MappedFile::holds(const uint8_t *begin, size_t bytes) const {
+  return data_ && uintptr_t(begin) >= uintptr_t(data_) &&
+         uintptr_t(begin) + bytes <= uintptr_t(data_) + size_;
+}
+
 void MappedFile::release(const uint8_t *begin, size_t bytes) const {
   const uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
   uintptr_t from = (uintptr_t(begin) + page - 1) / page * page;
   uintptr_t to = (uintptr_t(begin) + bytes) / page * page;
-  if (!data_ || uintptr_t(begin) < uintptr_t(data_) ||
-      uintptr_t(begin) + bytes > uintptr_t(data_) + size_ || from >= to)
+  if (!holds(begin, bytes) || from >= to)
     return;
   ::madvise(reinterpret_cast<void *>(from), to - from, MADV_DONTNEED);
 }
 
 void MappedFile::populate(const uint8_t *begin, size_t bytes) const {
-  if (!data_ || uintptr_t(begin) < uintptr_t(data_) ||
-      uintptr_t(begin) + bytes > uintptr_t(data_) + size_ || bytes == 0)
+  if (!holds(begin, bytes) || bytes == 0)
     return;
   const uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
   uintptr_t from = uintptr_t(begin) / page * page;

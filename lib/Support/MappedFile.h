@@ -34,6 +34,8 @@ public:
 
 private:
   MappedFile() = default;
+  /// Whether [begin, begin + bytes) lies inside the mapping.
+  bool holds(const uint8_t *begin, size_t bytes) const;
   const uint8_t *data_ = nullptr;
   size_t size_ = 0;
   std::string path_;

@@ -35,14 +35,17 @@ double since(std::chrono::steady_clock::time_point t) {
 
 /// The read bandwidth, probed without its 256 MiB buffer counting towards
 /// the run's peak memory: the peak so far is kept in `peak`, and the
-/// high-water mark is lowered again after the probe. 0 where it cannot be.
-double probeBandwidth(uint64_t &peak) {
+/// high-water mark is lowered again after the probe. Where it cannot be
+/// lowered, only the `last` probe runs (0 otherwise).
+double probeBandwidth(uint64_t &peak, bool last) {
   peak = std::max(peak, peakRssBytes());
-  if (!resetPeakRss())
+  bool lowered = resetPeakRss();
+  if (!lowered && !last)
     return 0;
   double bw = runtime::measureReadBandwidth(runtime::ThreadPool::global(),
                                             uint64_t(256) << 20);
-  resetPeakRss();
+  if (lowered)
+    resetPeakRss();
   return bw;
 }
 
@@ -77,7 +80,7 @@ int bench(const BenchOptions &o) {
   // The VM's bandwidth swings between runs by up to a third, so it is
   // probed on both sides of the timed work and the bound uses the mean.
   uint64_t peakRss = 0;
-  double bwBefore = probeBandwidth(peakRss);
+  double bwBefore = probeBandwidth(peakRss, false);
   auto start = std::chrono::steady_clock::now();
   auto logits = engine->forward(prompt, 0);
   double prefillSeconds = since(start);
@@ -90,10 +93,7 @@ int bench(const BenchOptions &o) {
   double decodeSeconds = since(start);
   if (!logits.ok())
     return fail(logits.message());
-  double bwAfter = probeBandwidth(peakRss);
-  if (bwAfter == 0) // no way to keep the probe out of the peak: probe last
-    bwAfter = runtime::measureReadBandwidth(runtime::ThreadPool::global(),
-                                            uint64_t(256) << 20);
+  double bwAfter = probeBandwidth(peakRss, true);
   double readBw = bwBefore > 0 ? (bwBefore + bwAfter) / 2 : bwAfter;
   const runtime::EngineStats &s = engine->stats();
   int64_t swaps = s.swaps - afterPrefill.swaps;

@@ -767,37 +767,24 @@ ANE_AVX2 void decodeRowAvx2(const PackedWeight &w, int64_t r, float *out) {
   decodeRow(w, r, out);
 }
 
-/// acc[0, n) += a * y[0, n).
-ANE_AVX2 void axpyAvx2(float a, const float *y, float *acc, int64_t n) {
-  __m256 av = _mm256_set1_ps(a);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(y + i),
-                                              _mm256_loadu_ps(acc + i)));
-  for (; i < n; ++i)
-    acc[i] += a * y[i];
-}
-
-/// acc[i] += a * half(y[i]).
-ANE_AVX2 void axpyHalfAvx2(float a, const uint16_t *y, float *acc, int64_t n) {
-  __m256 av = _mm256_set1_ps(a);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    __m256 yv = _mm256_cvtph_ps(
-        _mm_loadu_si128(reinterpret_cast<const __m128i *>(y + i)));
-    _mm256_storeu_ps(acc + i,
-                     _mm256_fmadd_ps(av, yv, _mm256_loadu_ps(acc + i)));
-  }
-  for (; i < n; ++i)
-    acc[i] += a * _cvtsh_ss(y[i]);
-}
-
 ANE_AVX2 inline __m256 load8(const float *p) { return _mm256_loadu_ps(p); }
 ANE_AVX2 inline __m256 load8(const uint16_t *p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p)));
 }
 ANE_AVX2 inline float load1(const float *p) { return *p; }
 ANE_AVX2 inline float load1(const uint16_t *p) { return _cvtsh_ss(*p); }
+
+/// acc[0, n) += a * y[0, n), y floats or fp16 bits.
+template <typename Y>
+ANE_AVX2 void axpyRow(float a, const Y *y, float *acc, int64_t n) {
+  __m256 av = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(
+        acc + i, _mm256_fmadd_ps(av, load8(y + i), _mm256_loadu_ps(acc + i)));
+  for (; i < n; ++i)
+    acc[i] += a * load1(y + i);
+}
 
 /// Four axpyRow calls, rows y + j * n for a[j], in one pass over acc: the
 /// same multiply-adds in the same order, with a quarter of acc's loads and
@@ -827,13 +814,6 @@ ANE_AVX2 inline float dotRow(const float *y, const float *x, int64_t k) {
 }
 ANE_AVX2 inline float dotRow(const uint16_t *y, const float *x, int64_t k) {
   return dotHalfFloat(reinterpret_cast<const uint8_t *>(y), x, k);
-}
-ANE_AVX2 inline void axpyRow(float a, const float *y, float *acc, int64_t n) {
-  axpyAvx2(a, y, acc, n);
-}
-ANE_AVX2 inline void axpyRow(float a, const uint16_t *y, float *acc,
-                             int64_t n) {
-  axpyHalfAvx2(a, y, acc, n);
 }
 
 /// matmulFloat / matmulHalfY: y's rows are dot products (transposeY) or
