@@ -40,6 +40,10 @@ public:
     return exec.run(inputs);
   }
 
+  void profileInto(OpProfile *profile, const std::string &kernel) override {
+    exec.profileInto(profile, kernel);
+  }
+
 private:
   Executor exec;
 };

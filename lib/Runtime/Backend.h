@@ -13,6 +13,7 @@
 #include "lib/MIL/Program.h"
 #include "lib/Runtime/Cpu/Tensor.h"
 #include "lib/Runtime/KernelSet.h"
+#include "lib/Runtime/Profile.h"
 #include "lib/Support/Result.h"
 
 #include <memory>
@@ -35,6 +36,13 @@ public:
   /// the outputs in order.
   virtual Result<std::vector<Tensor>>
   run(const std::vector<TensorRef> &inputs) = 0;
+  /// Adds the time of each op the program runs to `profile`, under `kernel`,
+  /// from now on (nullptr stops it). A backend that cannot see its ops
+  /// adds nothing.
+  virtual void profileInto(OpProfile *profile, const std::string &kernel) {
+    (void)profile;
+    (void)kernel;
+  }
 };
 
 class Backend {

@@ -220,6 +220,11 @@ Result<Engine> Engine::create(const ModelImage &image,
   return e;
 }
 
+void Engine::profileInto(OpProfile *profile) {
+  for (auto &[key, k] : kernels)
+    k.program->profileInto(profile, k.desc->name);
+}
+
 Result<Engine::Kernel *> Engine::kernel(const char *name, int64_t seq,
                                         int64_t ctx) {
   const KernelDesc *d = image->kernels.find(name, seq, ctx);

@@ -58,6 +58,8 @@ public:
   /// The largest seq bucket (1 when there is no prefill bucket).
   int64_t prefillChunk() const { return seqBuckets.back(); }
   const EngineStats &stats() const { return stats_; }
+  /// Has every kernel add its op times to `profile` (nullptr: stop).
+  void profileInto(OpProfile *profile);
 
 private:
   using Key = std::tuple<std::string, int64_t, int64_t>; // name, seq, ctx

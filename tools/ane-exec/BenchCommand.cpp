@@ -26,7 +26,63 @@ struct BenchOptions {
   int64_t pp = 512; // prompt tokens (llama-bench's pp512)
   int64_t tg = 128; // decode steps (tg128)
   bool json = false;
+  bool profile = false; // time per kernel and MIL op
 };
+
+/// Where one phase's time went, by kernel and op.
+struct PhaseProfile {
+  double seconds = 0; // the phase's wall time
+  std::vector<runtime::OpProfile::Entry> ops;
+  double opSeconds = 0; // their sum: the rest is outside the kernels
+};
+
+PhaseProfile takeProfile(runtime::OpProfile &profile, double seconds) {
+  PhaseProfile p{seconds, profile.entries(), profile.totalSeconds()};
+  profile.clear();
+  return p;
+}
+
+void writeProfile(json::Writer &w, const PhaseProfile &p) {
+  w.beginObject();
+  w.key("seconds").number(p.seconds);
+  w.key("outside_kernels_s").number(p.seconds - p.opSeconds);
+  w.key("ops").beginArray();
+  for (const runtime::OpProfile::Entry &e : p.ops) {
+    w.beginObject();
+    w.key("kernel").string(e.kernel).key("op").string(e.op);
+    w.key("calls").integer(e.calls).key("seconds").number(e.seconds);
+    w.endObject();
+  }
+  w.endArray();
+  w.endObject();
+}
+
+/// The ops that take 1% of the phase or more, then the rest summed.
+void printProfile(const char *phase, int64_t tokens, const PhaseProfile &p) {
+  fmt::print("\nprofile    {}: {} tokens, {:.3f} s, of which {:.3f} s outside "
+             "the kernels\n",
+             phase, tokens, p.seconds, p.seconds - p.opSeconds);
+  fmt::print("  {:<12} {:<22} {:>8} {:>11} {:>10} {:>6}\n", "kernel", "op",
+             "calls", "ms", "us/call", "share");
+  double restSeconds = 0;
+  int64_t restOps = 0;
+  for (const runtime::OpProfile::Entry &e : p.ops) {
+    double share = p.seconds > 0 ? e.seconds / p.seconds : 0;
+    if (share < 0.01) {
+      restSeconds += e.seconds;
+      restOps += 1;
+      continue;
+    }
+    fmt::print("  {:<12} {:<22} {:>8} {:>11.3f} {:>10.1f} {:>5.1f}%\n",
+               e.kernel, e.op, e.calls, 1e3 * e.seconds,
+               1e6 * e.seconds / double(e.calls), 100 * share);
+  }
+  if (restOps)
+    fmt::print("  {:<35} {:>8} {:>11.3f} {:>10} {:>5.1f}%\n",
+               fmt::format("({} more, each under 1%)", restOps), "",
+               1e3 * restSeconds, "",
+               p.seconds > 0 ? 100 * restSeconds / p.seconds : 0.0);
+}
 
 double since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t)
@@ -79,6 +135,9 @@ int bench(const BenchOptions &o) {
 
   // The VM's bandwidth swings between runs by up to a third, so it is
   // probed on both sides of the timed work and the bound uses the mean.
+  runtime::OpProfile profile;
+  if (o.profile)
+    engine->profileInto(&profile);
   uint64_t peakRss = 0;
   double bwBefore = probeBandwidth(peakRss, false);
   auto start = std::chrono::steady_clock::now();
@@ -86,6 +145,7 @@ int bench(const BenchOptions &o) {
   double prefillSeconds = since(start);
   if (!logits.ok())
     return fail(logits.message());
+  PhaseProfile prefillProfile = takeProfile(profile, prefillSeconds);
   runtime::EngineStats afterPrefill = engine->stats();
   start = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < o.tg && logits.ok(); ++i)
@@ -93,6 +153,7 @@ int bench(const BenchOptions &o) {
   double decodeSeconds = since(start);
   if (!logits.ok())
     return fail(logits.message());
+  PhaseProfile decodeProfile = takeProfile(profile, decodeSeconds);
   double bwAfter = probeBandwidth(peakRss, true);
   double readBw = bwBefore > 0 ? (bwBefore + bwAfter) / 2 : bwAfter;
   const runtime::EngineStats &s = engine->stats();
@@ -128,6 +189,14 @@ int bench(const BenchOptions &o) {
     w.key("read_bw_before_gbs").number(bwBefore / 1e9);
     w.key("read_bw_after_gbs").number(bwAfter / 1e9);
     w.key("decode_bound_tok_s").number(decodeBound);
+    if (o.profile) {
+      w.key("profile").beginObject();
+      w.key("prefill");
+      writeProfile(w, prefillProfile);
+      w.key("decode");
+      writeProfile(w, decodeProfile);
+      w.endObject();
+    }
     w.endObject();
     fmt::print("{}\n", w.str());
     return 0;
@@ -149,6 +218,10 @@ int bench(const BenchOptions &o) {
              "decode bound {:.3f} tok/s\n",
              readBw / 1e9, bwBefore / 1e9, bwAfter / 1e9, decodeBound);
   fmt::print("peak RSS   {}\n", humanBytes(peakRss));
+  if (o.profile) {
+    printProfile("prefill", o.pp, prefillProfile);
+    printProfile("decode", o.tg, decodeProfile);
+  }
   return 0;
 }
 
@@ -164,6 +237,9 @@ void addBenchCommand(CLI::App &app) {
   cmd->add_option("--tg", o->tg, "tokens to decode (default 128)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", o->json, "print one JSON object");
+  cmd->add_flag("--profile", o->profile,
+                "time every kernel's MIL ops (cpu backends) and print where "
+                "prefill and decode spend it");
   o->build.add(*cmd);
   cmd->callback([o] {
     if (int rc = bench(*o))

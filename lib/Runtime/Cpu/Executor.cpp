@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -2152,15 +2153,29 @@ std::vector<std::vector<std::string>> lastUses(const mil::Function &fn) {
   return dead;
 }
 
+double secondsSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t)
+      .count();
+}
+
 } // namespace
+
+void Executor::profileInto(OpProfile *p, std::string kernel) {
+  profile = p;
+  profileKernel = std::move(kernel);
+}
 
 Result<std::vector<Tensor>>
 Executor::run(const std::vector<TensorRef> &inputs) {
-  if (constantsStale)
+  if (constantsStale) {
+    auto started = std::chrono::steady_clock::now();
     if (Status s = materialise(weights); !s.ok()) {
       constantsStale = true;
       return s;
     }
+    if (profile)
+      profile->add(profileKernel, "(constants)", secondsSince(started));
+  }
   if (dead.size() != fn->body.size())
     dead = lastUses(*fn);
   Env env = constants;
@@ -2195,6 +2210,7 @@ Executor::run(const std::vector<TensorRef> &inputs) {
     const mil::Statement &st = fn->body[k];
     if (isConstantOp(st.op))
       continue;
+    auto started = std::chrono::steady_clock::now();
     Status s = Status::success();
     std::optional<Status> fast;
     if (fastKernels && st.op == "matmul")
@@ -2214,6 +2230,8 @@ Executor::run(const std::vector<TensorRef> &inputs) {
       return s;
     for (const std::string &name : dead[k])
       env.erase(name);
+    if (profile)
+      profile->add(profileKernel, st.op, secondsSince(started));
   }
   std::vector<Tensor> outs;
   for (const std::string &name : fn->outputs) {

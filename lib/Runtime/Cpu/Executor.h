@@ -14,6 +14,7 @@
 #include "lib/MIL/WeightFile.h"
 #include "lib/Runtime/Cpu/PackedWeights.h"
 #include "lib/Runtime/Cpu/Tensor.h"
+#include "lib/Runtime/Profile.h"
 #include "lib/Support/Result.h"
 
 #include <map>
@@ -54,6 +55,10 @@ public:
   /// materialised and every op runs the plain loops (the oracle).
   void useFastKernels(bool on);
 
+  /// Adds each statement's wall time to `profile` under (`kernel`, op) on
+  /// every run from now on; nullptr stops it.
+  void profileInto(OpProfile *profile, std::string kernel);
+
   /// Sets or reads the tensor behind a state parameter.
   Status setState(const std::string &param, Tensor value);
   const Tensor *state(const std::string &param) const;
@@ -69,6 +74,8 @@ private:
   Env constants; // const and constexpr_* results, computed once per binding
   bool constantsStale = true;
   bool fastKernels = false;
+  OpProfile *profile = nullptr;
+  std::string profileKernel;
   std::map<std::string, PackedWeightSource> packedSources;
   std::map<std::string, PackedWeight> packed; // bound, by weight name
   WeightFiles weights;

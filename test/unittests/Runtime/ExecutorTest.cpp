@@ -320,6 +320,51 @@ TEST_F(ExecutorTest, StatesPersistAcrossRuns) {
   EXPECT_EQ(exec->state("s")->f, (std::vector<float>{21, 42}));
 }
 
+TEST_F(ExecutorTest, ProfileCountsEveryStatementPerRun) {
+  std::string text =
+      "program(1.3)\n{\n    func main<ios18>(tensor<fp32, [2]> x) {\n"
+      "            fp32 two = const()[name = string(\"two\"), val = "
+      "fp32(2)];\n"
+      "            tensor<fp32, [2]> m = mul(x = x, y = two)[name = "
+      "string(\"m\")];\n"
+      "            tensor<fp32, [2]> a = add(x = m, y = x)[name = "
+      "string(\"a\")];\n"
+      "            tensor<fp32, [2]> y = add(x = a, y = two)[name = "
+      "string(\"y\")];\n"
+      "        } -> (y);\n}";
+  auto program = mil::parseProgram(text);
+  ASSERT_TRUE(program.ok()) << program.message();
+  auto exec = Executor::create(*program, "main", weights);
+  ASSERT_TRUE(exec.ok()) << exec.message();
+  OpProfile profile;
+  exec->profileInto(&profile, "k");
+  Tensor x = Tensor::floats(DType::FP32, {2}, {1, 2});
+  ASSERT_TRUE(exec->run({x}).ok());
+  ASSERT_TRUE(exec->run({x}).ok());
+  // A new binding rebuilds the constants once, on the next run.
+  exec->bindWeights({});
+  ASSERT_TRUE(exec->run({x}).ok());
+  exec->profileInto(nullptr, "");
+  ASSERT_TRUE(exec->run({x}).ok());
+
+  std::map<std::string, int64_t> calls;
+  double sum = 0;
+  for (const OpProfile::Entry &e : profile.entries()) {
+    EXPECT_EQ(e.kernel, "k");
+    EXPECT_GE(e.seconds, 0);
+    calls[e.op] = e.calls;
+    sum += e.seconds;
+  }
+  EXPECT_EQ(calls, (std::map<std::string, int64_t>{
+                       {"(constants)", 1}, {"add", 6}, {"mul", 3}}));
+  EXPECT_DOUBLE_EQ(profile.totalSeconds(), sum);
+  std::vector<OpProfile::Entry> entries = profile.entries();
+  for (size_t i = 1; i < entries.size(); ++i)
+    EXPECT_GE(entries[i - 1].seconds, entries[i].seconds);
+  profile.clear();
+  EXPECT_TRUE(profile.entries().empty());
+}
+
 TEST_F(ExecutorTest, ClearErrorsForBadPrograms) {
   Tensor x = Tensor::floats(DType::FP32, {4}, {1, 2, 3, 4});
   EXPECT_NE(runError("            tensor<fp32, [4]> y = lstm(x = x)[name = "
