@@ -3,6 +3,7 @@
 #include "lib/Runtime/Engine.h"
 
 #include "lib/Runtime/Cpu/Executor.h"
+#include "lib/Runtime/Cpu/ThreadPool.h"
 #include "lib/Runtime/Packing.h"
 #include "lib/Support/MappedFile.h"
 
@@ -67,23 +68,50 @@ void copyColumns(const Tensor &from, Tensor &to, int64_t keep) {
 }
 
 /// Copies columns of a [1, C, 1, seq] kernel output to columns pos.. of a
-/// [1, C, 1, columns] cache.
-Status writeColumns(Tensor &cache, const Tensor &out, int64_t pos) {
-  int64_t channels = cache.shape[1], columns = cache.shape[3];
-  if (out.shape.size() != 4 || out.shape[1] != channels ||
-      pos + out.shape[3] > columns || !out.isFloat() ||
-      int64_t(out.f.size()) != out.numElements())
-    return Status::error(
-        fmt::format("a K/V output of shape {} for a cache of {} channels",
-                    mil::formatShape(out.shape), channels));
-  int64_t seq = out.shape[3];
-  for (int64_t ch = 0; ch < channels; ++ch) {
+/// [1, C, 1, columns] cache, for channels [begin, end).
+void writeColumnRange(Tensor &cache, const Tensor &out, int64_t pos,
+                      int64_t begin, int64_t end) {
+  int64_t columns = cache.shape[3], seq = out.shape[3];
+  // A decode step writes one value per channel, a row of the cache apart:
+  // every store misses, so the rows ahead are prefetched for writing to let
+  // the misses overlap.
+  constexpr int64_t kAhead = 16;
+  for (int64_t ch = begin; ch < end; ++ch) {
+    if (ch + kAhead < end) {
+      int64_t at = (ch + kAhead) * columns + pos;
+      if (cache.halfStored)
+        __builtin_prefetch(cache.h.data() + at, 1);
+      else
+        __builtin_prefetch(cache.f.data() + at, 1);
+    }
     const float *src = out.f.data() + ch * seq;
     if (cache.halfStored)
       floatsToHalfs(src, cache.h.data() + ch * columns + pos, seq);
     else
       std::copy_n(src, seq, cache.f.data() + ch * columns + pos);
   }
+}
+
+/// Writes a layer's new K and V columns (attn_qkv's outputs 1 and 2) at
+/// `pos`, the channels split between the pool's threads: on one core the
+/// write misses of a decode step wait on each other.
+Status writeKeysAndValues(Tensor &keys, Tensor &values,
+                          const std::vector<Tensor> &qkv, int64_t pos) {
+  for (int i : {1, 2}) {
+    const Tensor &out = qkv[i], &cache = i == 1 ? keys : values;
+    int64_t channels = cache.shape[1], columns = cache.shape[3];
+    if (out.shape.size() != 4 || out.shape[1] != channels ||
+        pos + out.shape[3] > columns || !out.isFloat() ||
+        int64_t(out.f.size()) != out.numElements())
+      return Status::error(
+          fmt::format("a K/V output of shape {} for a cache of {} channels",
+                      mil::formatShape(out.shape), channels));
+  }
+  ThreadPool::global().parallelFor(
+      keys.shape[1], 16, [&](int64_t begin, int64_t end) {
+        writeColumnRange(keys, qkv[1], pos, begin, end);
+        writeColumnRange(values, qkv[2], pos, begin, end);
+      });
   return Status::success();
 }
 
@@ -221,6 +249,7 @@ Result<Engine> Engine::create(const ModelImage &image,
 }
 
 void Engine::profileInto(OpProfile *profile) {
+  profile_ = profile;
   for (auto &[key, k] : kernels)
     k.program->profileInto(profile, k.desc->name);
 }
@@ -353,11 +382,12 @@ Result<Tensor> Engine::runChunk(const std::vector<int32_t> &tokens,
       return qkv.status();
     if (qkv->size() != 3)
       return Status::error("attn_qkv must return q, k, v");
-    Status kv = writeColumns(*keys[l], (*qkv)[1], pos);
-    if (kv.ok())
-      kv = writeColumns(*values[l], (*qkv)[2], pos);
+    auto written = Clock::now();
+    Status kv = writeKeysAndValues(*keys[l], *values[l], *qkv, pos);
     if (!kv.ok())
       return Status::error(fmt::format("layer {}: {}", l, kv.message()));
+    if (profile_)
+      profile_->add("(engine)", "write_kv", secondsSince(written));
     auto attn = step(1, {{"q", share((*qkv)[0])},
                          {"k_cache", keys[l]},
                          {"v_cache", values[l]},

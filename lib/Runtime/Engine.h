@@ -58,7 +58,8 @@ public:
   /// The largest seq bucket (1 when there is no prefill bucket).
   int64_t prefillChunk() const { return seqBuckets.back(); }
   const EngineStats &stats() const { return stats_; }
-  /// Has every kernel add its op times to `profile` (nullptr: stop).
+  /// Has every kernel add its op times to `profile`, and the engine its
+  /// K/V cache writes, under "(engine)" (nullptr: stop).
   void profileInto(OpProfile *profile);
 
 private:
@@ -91,6 +92,7 @@ private:
   // and written in place between them.
   std::vector<std::shared_ptr<Tensor>> keys, values;
   EngineStats stats_;
+  OpProfile *profile_ = nullptr; // also takes the engine's own K/V writes
 };
 
 } // namespace ane::runtime

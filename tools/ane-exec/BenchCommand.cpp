@@ -33,7 +33,7 @@ struct BenchOptions {
 struct PhaseProfile {
   double seconds = 0; // the phase's wall time
   std::vector<runtime::OpProfile::Entry> ops;
-  double opSeconds = 0; // their sum: the rest is outside the kernels
+  double opSeconds = 0; // their sum
 };
 
 PhaseProfile takeProfile(runtime::OpProfile &profile, double seconds) {
@@ -45,7 +45,7 @@ PhaseProfile takeProfile(runtime::OpProfile &profile, double seconds) {
 void writeProfile(json::Writer &w, const PhaseProfile &p) {
   w.beginObject();
   w.key("seconds").number(p.seconds);
-  w.key("outside_kernels_s").number(p.seconds - p.opSeconds);
+  w.key("outside_ops_s").number(p.seconds - p.opSeconds);
   w.key("ops").beginArray();
   for (const runtime::OpProfile::Entry &e : p.ops) {
     w.beginObject();
@@ -60,7 +60,7 @@ void writeProfile(json::Writer &w, const PhaseProfile &p) {
 /// The ops that take 1% of the phase or more, then the rest summed.
 void printProfile(const char *phase, int64_t tokens, const PhaseProfile &p) {
   fmt::print("\nprofile    {}: {} tokens, {:.3f} s, of which {:.3f} s outside "
-             "the kernels\n",
+             "the ops below\n",
              phase, tokens, p.seconds, p.seconds - p.opSeconds);
   fmt::print("  {:<12} {:<22} {:>8} {:>11} {:>10} {:>6}\n", "kernel", "op",
              "calls", "ms", "us/call", "share");

@@ -15,7 +15,7 @@ for phase in ("prefill", "decode"):
         failed.append(f"{phase}: no ops")
     if any(e["calls"] < 1 or e["seconds"] < 0 for e in p["ops"]):
         failed.append(f"{phase}: an entry with no calls or negative time")
-    if total > p["seconds"] * 1.001 or p["outside_kernels_s"] < -1e-6:
+    if total > p["seconds"] * 1.001 or p["outside_ops_s"] < -1e-6:
         failed.append(f"{phase}: ops take {total} s of {p['seconds']} s")
 for want in sys.argv[1:]:
     kernel, op, *counts = want.split()
