@@ -8,6 +8,7 @@
 
 #include "lib/Runtime/Cpu/Executor.h"
 #include "lib/Runtime/Cpu/ThreadPool.h"
+#include "lib/Runtime/Cpu/VectorMath.h"
 
 #include "lib/MIL/ShapeRules.h"
 #include "lib/MIL/Text.h"
@@ -2107,6 +2108,48 @@ std::optional<Status> fastMatmul(const mil::Statement &st,
   return Status::success();
 }
 
+/// softmax over the last axis and silu on VectorMath's exp, the rows or
+/// runs of elements shared out over the pool. nullopt leaves the op to the
+/// plain loops (another axis, fp16 bits, an output declared otherwise).
+std::optional<Status> fastActivation(const mil::Statement &st,
+                                     std::map<std::string, TensorPtr> &env) {
+  OpContext c(st, env, noWeightFiles());
+  auto x = c.tensor("x");
+  if (!x.ok() || !(*x)->isFloat() || (*x)->halfStored || st.outputs.size() != 1)
+    return std::nullopt;
+  const Tensor &in = **x;
+  const mil::Type &decl = st.outputs[0].type;
+  if (!decl.isTensor() || decl.dtype != in.dtype ||
+      !mil::shapesCompatible(decl.dims, in.shape) || in.numElements() == 0)
+    return std::nullopt;
+  bool softmax = st.op == "softmax";
+  int64_t run = 1024; // silu: elements per task
+  if (softmax) {
+    auto axis = c.intScalar("axis", -1);
+    int64_t rank = static_cast<int64_t>(in.shape.size());
+    if (!axis.ok() || rank == 0 || mil::normalizeAxis(*axis, rank) != rank - 1)
+      return std::nullopt;
+    run = in.shape.back();
+  }
+  Tensor r = in.owned();
+  int64_t n = r.numElements();
+  ThreadPool::global().parallelFor((n + run - 1) / run, 1,
+                                   [&](int64_t lo, int64_t hi) {
+                                     for (int64_t i = lo; i < hi; ++i) {
+                                       float *v = r.f.data() + i * run;
+                                       int64_t len = std::min(run, n - i * run);
+                                       if (softmax)
+                                         softmaxRow(v, len);
+                                       else
+                                         siluRow(v, len);
+                                       if (r.dtype == mil::DType::FP16)
+                                         roundToHalfs(v, len);
+                                     }
+                                   });
+  env[st.outputs[0].name] = std::make_shared<Tensor>(std::move(r));
+  return Status::success();
+}
+
 void collectRefs(const mil::Value &v, std::vector<std::string> &out) {
   if (v.kind == mil::Value::Kind::Ref)
     out.push_back(v.text);
@@ -2215,6 +2258,8 @@ Executor::run(const std::vector<TensorRef> &inputs) {
     std::optional<Status> fast;
     if (fastKernels && st.op == "matmul")
       fast = fastMatmul(st, env);
+    else if (fastKernels && (st.op == "softmax" || st.op == "silu"))
+      fast = fastActivation(st, env);
     if (holdsHalfs && !fast && !isViewOp(st.op))
       widenHalfArgs(st, env);
     if (fast) {

@@ -1,0 +1,175 @@
+//===- VectorMath.cpp - exp, softmax and SiLU over float rows -------------===//
+
+#include "lib/Runtime/Cpu/VectorMath.h"
+#include "lib/Runtime/Cpu/QuantMatMul.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace ane::runtime {
+namespace {
+
+#if defined(__x86_64__)
+#define ANE_AVX2 __attribute__((target("avx2,fma")))
+
+/// 2^e for e in [-126, 127].
+ANE_AVX2 inline __m256 power(__m256i e) {
+  return _mm256_castsi256_ps(
+      _mm256_slli_epi32(_mm256_add_epi32(e, _mm256_set1_epi32(127)), 23));
+}
+
+/// exp of eight floats. x = n ln2 + r with |r| <= ln2 / 2 (ln2 in two
+/// parts, so r keeps its low bits); e^r from Cephes' expf polynomial; 2^n
+/// as two powers of two, since n reaches 128 just below the overflow.
+ANE_AVX2 inline __m256 exp8(__m256 x) {
+  const __m256 lo = _mm256_set1_ps(-87.3365448f); // ln(FLT_MIN)
+  const __m256 hi = _mm256_set1_ps(88.7228394f);  // ln(FLT_MAX)
+  __m256 xc = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+  __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504f)),
+                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), xc);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
+  p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
+  __m256i k = _mm256_cvtps_epi32(n);
+  __m256i half = _mm256_srai_epi32(k, 1);
+  __m256 y = _mm256_mul_ps(_mm256_mul_ps(p, power(half)),
+                           power(_mm256_sub_epi32(k, half)));
+  y = _mm256_andnot_ps(_mm256_cmp_ps(x, lo, _CMP_LT_OQ), y);
+  y = _mm256_blendv_ps(y,
+                       _mm256_set1_ps(std::numeric_limits<float>::infinity()),
+                       _mm256_cmp_ps(x, hi, _CMP_GT_OQ));
+  return _mm256_blendv_ps(y, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+}
+
+/// The lanes of a row's tail: read, and written back, through a buffer.
+struct Tail {
+  float lanes[8] = {};
+  ANE_AVX2 __m256 load(const float *p, int64_t n) {
+    std::copy_n(p, n, lanes);
+    return _mm256_loadu_ps(lanes);
+  }
+  ANE_AVX2 void store(__m256 v, float *p, int64_t n) {
+    _mm256_storeu_ps(lanes, v);
+    std::copy_n(lanes, n, p);
+  }
+};
+
+ANE_AVX2 float hmax(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+
+ANE_AVX2 float hadd(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+ANE_AVX2 void expRowAvx2(const float *x, float *out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(out + i, exp8(_mm256_loadu_ps(x + i)));
+  if (i < n) {
+    Tail t;
+    t.store(exp8(t.load(x + i, n - i)), out + i, n - i);
+  }
+}
+
+ANE_AVX2 void softmaxRowAvx2(float *v, int64_t n) {
+  float mx = -std::numeric_limits<float>::infinity();
+  int64_t i = 0;
+  __m256 vmax = _mm256_set1_ps(mx);
+  for (; i + 8 <= n; i += 8)
+    vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(v + i));
+  mx = hmax(vmax);
+  for (; i < n; ++i)
+    mx = std::max(mx, v[i]);
+  // mx is -inf for a row of -inf: v - mx is NaN then, as in the oracle.
+  __m256 shift = _mm256_set1_ps(mx), sum = _mm256_setzero_ps();
+  for (i = 0; i + 8 <= n; i += 8) {
+    __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(v + i), shift));
+    _mm256_storeu_ps(v + i, e);
+    sum = _mm256_add_ps(sum, e);
+  }
+  float total = hadd(sum);
+  if (i < n) {
+    Tail t;
+    __m256 e = exp8(_mm256_sub_ps(t.load(v + i, n - i), shift));
+    t.store(e, v + i, n - i);
+    for (int64_t j = i; j < n; ++j)
+      total += v[j];
+  }
+  __m256 scale = _mm256_set1_ps(1.0f / total);
+  for (i = 0; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(v + i, _mm256_mul_ps(_mm256_loadu_ps(v + i), scale));
+  for (; i < n; ++i)
+    v[i] *= 1.0f / total;
+}
+
+ANE_AVX2 __m256 silu8(__m256 x) {
+  __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), x));
+  return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+}
+
+ANE_AVX2 void siluRowAvx2(float *v, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(v + i, silu8(_mm256_loadu_ps(v + i)));
+  if (i < n) {
+    Tail t;
+    t.store(silu8(t.load(v + i, n - i)), v + i, n - i);
+  }
+}
+#endif
+
+} // namespace
+
+void expRow(const float *x, float *out, int64_t n) {
+#if defined(__x86_64__)
+  if (matmulHasAvx2())
+    return expRowAvx2(x, out, n);
+#endif
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = std::exp(x[i]);
+}
+
+void softmaxRow(float *v, int64_t n) {
+#if defined(__x86_64__)
+  if (matmulHasAvx2())
+    return softmaxRowAvx2(v, n);
+#endif
+  float mx = -std::numeric_limits<float>::infinity();
+  for (int64_t i = 0; i < n; ++i)
+    mx = std::max(mx, v[i]);
+  float sum = 0;
+  for (int64_t i = 0; i < n; ++i)
+    sum += v[i] = std::exp(v[i] - mx);
+  for (int64_t i = 0; i < n; ++i)
+    v[i] /= sum;
+}
+
+void siluRow(float *v, int64_t n) {
+#if defined(__x86_64__)
+  if (matmulHasAvx2())
+    return siluRowAvx2(v, n);
+#endif
+  for (int64_t i = 0; i < n; ++i)
+    v[i] = v[i] / (1.0f + std::exp(-v[i]));
+}
+
+} // namespace ane::runtime
