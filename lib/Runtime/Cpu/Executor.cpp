@@ -22,6 +22,7 @@
 #include <functional>
 #include <limits>
 #include <optional>
+#include <set>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -1961,6 +1962,36 @@ Status packedConv(const mil::Statement &st,
   return Status::success();
 }
 
+/// Whether `v` holds a BLOBFILE literal or refers to one of `names`.
+bool readsAny(const mil::Value &v, const std::set<std::string> &names) {
+  if (v.isBlobFile() ||
+      (v.kind == mil::Value::Kind::Ref && names.count(v.text)))
+    return true;
+  for (const mil::Value &item : v.items)
+    if (readsAny(item, names))
+      return true;
+  return false;
+}
+
+/// For each statement: whether it is a constant whose value comes from a
+/// weight file, directly or through other constants.
+std::vector<bool> constantsReadingWeights(const mil::Function &fn) {
+  std::vector<bool> reads(fn.body.size(), false);
+  std::set<std::string> fromWeights;
+  for (size_t k = 0; k < fn.body.size(); ++k) {
+    const mil::Statement &st = fn.body[k];
+    if (!isConstantOp(st.op))
+      continue;
+    for (const auto *list : {&st.args, &st.attrs})
+      for (const mil::Argument &a : *list)
+        reads[k] = reads[k] || readsAny(a.value, fromWeights);
+    if (reads[k])
+      for (const mil::Statement::Output &o : st.outputs)
+        fromWeights.insert(o.name);
+  }
+  return reads;
+}
+
 } // namespace
 
 Result<Executor> Executor::createUnbound(const mil::Program &program,
@@ -2011,10 +2042,24 @@ Status Executor::materialise(const WeightFiles &weights) {
     packed.emplace(name, *w);
   }
   std::map<std::string, Tensor> noStates;
-  for (const mil::Statement &st : fn->body) {
-    // Constants depend only on constants, so they can run ahead of time;
-    // packed weights are read in place instead.
-    if (!isConstantOp(st.op) ||
+  // Constants depend only on constants, so they can run ahead of time. Those
+  // that read no weight file are the same for every binding: they run once.
+  if (!fixedReady) {
+    readsWeights = constantsReadingWeights(*fn);
+    fixedConstants.clear();
+    for (size_t k = 0; k < fn->body.size(); ++k)
+      if (isConstantOp(fn->body[k].op) && !readsWeights[k])
+        if (Status s =
+                runStatement(fn->body[k], fixedConstants, noStates, weights);
+            !s.ok())
+          return s;
+    fixedReady = true;
+  }
+  constants = fixedConstants;
+  for (size_t k = 0; k < fn->body.size(); ++k) {
+    const mil::Statement &st = fn->body[k];
+    // Packed weights are read in place instead.
+    if (!readsWeights[k] ||
         (st.outputs.size() == 1 && packed.count(st.outputs[0].name)))
       continue;
     if (Status s = runStatement(st, constants, noStates, weights); !s.ok())

@@ -73,6 +73,11 @@ private:
   const mil::Function *fn = nullptr;
   Env constants; // const and constexpr_* results, computed once per binding
   bool constantsStale = true;
+  // The constants that read no weight file, computed once; by statement,
+  // whether it is a constant that does.
+  Env fixedConstants;
+  bool fixedReady = false;
+  std::vector<bool> readsWeights;
   bool fastKernels = false;
   OpProfile *profile = nullptr;
   std::string profileKernel;

@@ -296,6 +296,56 @@ TEST_F(ExecutorTest, QuantizationAndCompressedConstants) {
   EXPECT_EQ(out[3].f, (std::vector<float>{0, 1, -64, 1}));
 }
 
+/// Constants that read no weight file are built once; those that do, also
+/// through another constant, are rebuilt for every binding.
+TEST_F(ExecutorTest, RebindingRebuildsTheConstantsThatReadWeights) {
+  std::vector<std::vector<uint8_t>> files;
+  uint64_t offset = 0;
+  for (std::vector<int8_t> codes :
+       {std::vector<int8_t>{1, 2, 3, 4}, std::vector<int8_t>{10, 20, 30, 40}}) {
+    mil::WeightWriter writer;
+    offset = writer.append(mil::BlobDType::Int8, codes.data(), codes.size());
+    files.push_back(writer.bytes());
+  }
+  auto bind = [&](const std::vector<uint8_t> &bytes) {
+    auto reader = mil::WeightReader::fromBuffer(bytes.data(), bytes.size(),
+                                                "weight.bin", nullptr);
+    EXPECT_TRUE(reader.ok());
+    WeightFiles files;
+    files.emplace("@model_path/weights/weight.bin", *reader);
+    return files;
+  };
+  std::string text =
+      "program(1.3)\n{\n    func main<ios18>(tensor<fp16, [4]> x) {\n"
+      "            tensor<int8, [4]> d = const()[name = string(\"d\"), val = "
+      "tensor<int8, [4]>(BLOBFILE(path = "
+      "string(\"@model_path/weights/weight.bin\"), offset = uint64(" +
+      std::to_string(offset) +
+      ")))];\n"
+      "            tensor<fp16, [4]> w = constexpr_blockwise_shift_scale("
+      "data = d, scale = tensor<fp16, [1]>([0x1p-1]))[name = "
+      "string(\"w\")];\n"
+      "            tensor<fp16, [4]> k = const()[name = string(\"k\"), val = "
+      "tensor<fp16, [4]>([0x1p+0, 0x1p+1, 0x1p+2, 0x1p+3])];\n"
+      "            tensor<fp16, [4]> s = add(x = w, y = k)[name = "
+      "string(\"s\")];\n"
+      "            tensor<fp16, [4]> y = add(x = s, y = x)[name = "
+      "string(\"y\")];\n"
+      "        } -> (y);\n}";
+  auto program = mil::parseProgram(text);
+  ASSERT_TRUE(program.ok()) << program.message();
+  auto exec = Executor::create(*program, "main", bind(files[0]));
+  ASSERT_TRUE(exec.ok()) << exec.message();
+  Tensor x = Tensor::floats(DType::FP16, {4}, {0, 0, 0, 0});
+  auto first = exec->run({x});
+  ASSERT_TRUE(first.ok()) << first.message();
+  EXPECT_EQ((*first)[0].f, (std::vector<float>{1.5f, 3, 5.5f, 10}));
+  exec->bindWeights(bind(files[1]));
+  auto second = exec->run({x});
+  ASSERT_TRUE(second.ok()) << second.message();
+  EXPECT_EQ((*second)[0].f, (std::vector<float>{6, 12, 19, 28}));
+}
+
 TEST_F(ExecutorTest, StatesPersistAcrossRuns) {
   std::string text =
       "program(1.3)\n{\n    func main<ios18>(state<tensor<fp16, [2]>> s, "
