@@ -730,13 +730,24 @@ void reduceLines(const float *x, const Shape &shape, int64_t axis, bool isMax,
     outer *= shape[d];
   for (size_t d = axis + 1; d < shape.size(); ++d)
     inner *= shape[d];
-  for (int64_t o = 0; o < outer; ++o)
+  for (int64_t o = 0; o < outer; ++o) {
+    double *a = acc.data() + o * inner;
+    if (inner == 1) {
+      // A contiguous line (RMSNorm over channels): the sum stays in a
+      // register instead of going through memory on every addition.
+      double v = *a;
+      const float *line = x + o * n;
+      for (int64_t k = 0; k < n; ++k)
+        v = isMax ? std::max(v, double(line[k])) : v + line[k];
+      *a = v;
+      continue;
+    }
     for (int64_t k = 0; k < n; ++k) {
       const float *line = x + (o * n + k) * inner;
-      double *a = acc.data() + o * inner;
       for (int64_t i = 0; i < inner; ++i)
         a[i] = isMax ? std::max(a[i], double(line[i])) : a[i] + line[i];
     }
+  }
   std::fill(counts.begin(), counts.end(), n);
 }
 

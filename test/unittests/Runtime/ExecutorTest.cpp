@@ -906,16 +906,19 @@ TEST_F(ExecutorTest, StridedWalksMatchIndexLoops) {
             bool kd = const()[name = string("kd"), val = bool(true)];
             tensor<fp32, [2, 1, 3, 1, 4]> rs = reduce_sum(axes = a1, keep_dims = kd, x = z)[name = string("rs")];
             tensor<int32, [2]> a02 = const()[name = string("a02"), val = tensor<int32, [2]>([0, 2])];
-            tensor<fp32, [1, 5, 1, 1, 4]> rm = reduce_max(axes = a02, keep_dims = kd, x = z)[name = string("rm")];)";
+            tensor<fp32, [1, 5, 1, 1, 4]> rm = reduce_max(axes = a02, keep_dims = kd, x = z)[name = string("rm")];
+            tensor<int32, [1]> a4 = const()[name = string("a4"), val = tensor<int32, [1]>([-1])];
+            tensor<fp32, [2, 5, 3, 1, 1]> rl = reduce_mean(axes = a4, keep_dims = kd, x = z)[name = string("rl")];
+            tensor<fp32, [2, 5, 3, 1, 1]> rx = reduce_max(axes = a4, keep_dims = kd, x = z)[name = string("rx")];)";
   std::vector<float> xv = randomFloats(24, 21, DType::FP32);
   std::vector<float> yv = randomFloats(15, 22, DType::FP32);
   auto out =
       run("ios18",
           "tensor<fp32, [2, 1, 3, 1, 4]> x, tensor<fp32, [1, 5, 3, 1, 1]> y",
-          body, "z, t, sl, rs, rm",
+          body, "z, t, sl, rs, rm, rl, rx",
           {Tensor::floats(DType::FP32, {2, 1, 3, 1, 4}, xv),
            Tensor::floats(DType::FP32, {1, 5, 3, 1, 1}, yv)});
-  ASSERT_EQ(out.size(), 5u);
+  ASSERT_EQ(out.size(), 7u);
   // z[a][b][c][0][d] = x[a][0][c][0][d] * y[0][b][c][0][0]
   auto z = [&](int a, int b, int c, int d) {
     return xv[(a * 3 + c) * 4 + d] * yv[b * 3 + c];
@@ -950,6 +953,19 @@ TEST_F(ExecutorTest, StridedWalksMatchIndexLoops) {
           mx = std::max(mx, z(a, b, c, d));
       EXPECT_EQ(out[4].f[b * 4 + d], mx);
     }
+  // Along the last axis each line is contiguous.
+  for (int a = 0; a < 2; ++a)
+    for (int b = 0; b < 5; ++b)
+      for (int c = 0; c < 3; ++c) {
+        double sum = 0;
+        float mx = -INFINITY;
+        for (int d = 0; d < 4; ++d) {
+          sum += z(a, b, c, d);
+          mx = std::max(mx, z(a, b, c, d));
+        }
+        EXPECT_EQ(out[5].f[(a * 5 + b) * 3 + c], float(sum / 4));
+        EXPECT_EQ(out[6].f[(a * 5 + b) * 3 + c], mx);
+      }
 }
 
 /// The fast matmul's axpy path takes rows of y four at a time, and its dot
