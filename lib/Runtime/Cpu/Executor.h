@@ -2,8 +2,10 @@
 //
 // Runs one function of a parsed MIL program with MIL's semantics: NumPy
 // broadcasting, fp16 storage with fp32 accumulation, fp32 programs in fp32.
-// Constants (inline or BLOBFILE) and constexpr_* ops are materialised once
-// per weight binding: at creation, or on the first run after bindWeights.
+// Constants and constexpr_* ops are materialised ahead of the statements:
+// those that read no weight file once, those that do (directly or through
+// other constants) once per weight binding, at creation or on the first run
+// after bindWeights.
 //
 //===----------------------------------------------------------------------===//
 

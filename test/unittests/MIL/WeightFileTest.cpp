@@ -67,8 +67,9 @@ TEST(WeightFileTest, EveryDTypeRoundTrips) {
     EXPECT_EQ(blob->elementCount(), values.size()) << code;
     std::vector<int64_t> back =
         unpackSubByte(blob->data, values.size(), bits, isSigned);
-    if (bits <= 32)
+    if (bits <= 32) {
       EXPECT_EQ(back, values) << "dtype code " << code;
+    }
   }
 }
 
