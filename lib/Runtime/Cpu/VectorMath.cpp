@@ -80,15 +80,29 @@ ANE_AVX2 float hadd(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-ANE_AVX2 void expRowAvx2(const float *x, float *out, int64_t n) {
+/// out[i] = f(x[i]) eight lanes at a time; the tail goes through a buffer.
+template <typename F>
+ANE_AVX2 void mapRowAvx2(const float *x, float *out, int64_t n, F f) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(out + i, exp8(_mm256_loadu_ps(x + i)));
+    _mm256_storeu_ps(out + i, f(_mm256_loadu_ps(x + i)));
   if (i < n) {
     Tail t;
-    t.store(exp8(t.load(x + i, n - i)), out + i, n - i);
+    t.store(f(t.load(x + i, n - i)), out + i, n - i);
   }
 }
+
+struct Exp8 {
+  ANE_AVX2 __m256 operator()(__m256 x) const { return exp8(x); }
+};
+
+/// x / (1 + exp(-x)).
+struct Silu8 {
+  ANE_AVX2 __m256 operator()(__m256 x) const {
+    __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), x));
+    return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+  }
+};
 
 ANE_AVX2 void softmaxRowAvx2(float *v, int64_t n) {
   float mx = -std::numeric_limits<float>::infinity();
@@ -121,20 +135,6 @@ ANE_AVX2 void softmaxRowAvx2(float *v, int64_t n) {
     v[i] *= 1.0f / total;
 }
 
-ANE_AVX2 __m256 silu8(__m256 x) {
-  __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), x));
-  return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
-}
-
-ANE_AVX2 void siluRowAvx2(float *v, int64_t n) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(v + i, silu8(_mm256_loadu_ps(v + i)));
-  if (i < n) {
-    Tail t;
-    t.store(silu8(t.load(v + i, n - i)), v + i, n - i);
-  }
-}
 #endif
 
 } // namespace
@@ -142,7 +142,7 @@ ANE_AVX2 void siluRowAvx2(float *v, int64_t n) {
 void expRow(const float *x, float *out, int64_t n) {
 #if defined(__x86_64__)
   if (matmulHasAvx2())
-    return expRowAvx2(x, out, n);
+    return mapRowAvx2(x, out, n, Exp8());
 #endif
   for (int64_t i = 0; i < n; ++i)
     out[i] = std::exp(x[i]);
@@ -166,7 +166,7 @@ void softmaxRow(float *v, int64_t n) {
 void siluRow(float *v, int64_t n) {
 #if defined(__x86_64__)
   if (matmulHasAvx2())
-    return siluRowAvx2(v, n);
+    return mapRowAvx2(v, v, n, Silu8());
 #endif
   for (int64_t i = 0; i < n; ++i)
     v[i] = v[i] / (1.0f + std::exp(-v[i]));

@@ -27,16 +27,20 @@ std::vector<float> randomFloats(size_t n, unsigned seed, DType dtype) {
   return v;
 }
 
+/// A program whose `main<opset>(params)` has `body` and returns `outs`.
+std::string mainProgram(const std::string &opset, const std::string &params,
+                        const std::string &body, const std::string &outs) {
+  return "program(1.3)\n{\n    func main<" + opset + ">(" + params + ") {\n" +
+         body + "\n        } -> (" + outs + ");\n}";
+}
+
 /// Parses `body` as the statements of `main<opset>(params)` and runs it.
 class ExecutorTest : public ::testing::Test {
 protected:
   std::vector<Tensor> run(const std::string &opset, const std::string &params,
                           const std::string &body, const std::string &outs,
                           const std::vector<Tensor> &inputs) {
-    std::string text = "program(1.3)\n{\n    func main<" + opset + ">(" +
-                       params + ") {\n" + body + "\n        } -> (" + outs +
-                       ");\n}";
-    auto program = mil::parseProgram(text);
+    auto program = mil::parseProgram(mainProgram(opset, params, body, outs));
     EXPECT_TRUE(program.ok()) << program.message();
     if (!program.ok())
       return {};
@@ -315,24 +319,15 @@ TEST_F(ExecutorTest, RebindingRebuildsTheConstantsThatReadWeights) {
     files.emplace("@model_path/weights/weight.bin", *reader);
     return files;
   };
-  std::string text =
-      "program(1.3)\n{\n    func main<ios18>(tensor<fp16, [4]> x) {\n"
-      "            tensor<int8, [4]> d = const()[name = string(\"d\"), val = "
-      "tensor<int8, [4]>(BLOBFILE(path = "
-      "string(\"@model_path/weights/weight.bin\"), offset = uint64(" +
-      std::to_string(offset) +
-      ")))];\n"
-      "            tensor<fp16, [4]> w = constexpr_blockwise_shift_scale("
-      "data = d, scale = tensor<fp16, [1]>([0x1p-1]))[name = "
-      "string(\"w\")];\n"
-      "            tensor<fp16, [4]> k = const()[name = string(\"k\"), val = "
-      "tensor<fp16, [4]>([0x1p+0, 0x1p+1, 0x1p+2, 0x1p+3])];\n"
-      "            tensor<fp16, [4]> s = add(x = w, y = k)[name = "
-      "string(\"s\")];\n"
-      "            tensor<fp16, [4]> y = add(x = s, y = x)[name = "
-      "string(\"y\")];\n"
-      "        } -> (y);\n}";
-  auto program = mil::parseProgram(text);
+  std::string body = R"(
+            tensor<int8, [4]> d = const()[name = string("d"), val = tensor<int8, [4]>(BLOBFILE(path = string("@model_path/weights/weight.bin"), offset = uint64()" +
+                     std::to_string(offset) + R"()))];
+            tensor<fp16, [4]> w = constexpr_blockwise_shift_scale(data = d, scale = tensor<fp16, [1]>([0x1p-1]))[name = string("w")];
+            tensor<fp16, [4]> k = const()[name = string("k"), val = tensor<fp16, [4]>([0x1p+0, 0x1p+1, 0x1p+2, 0x1p+3])];
+            tensor<fp16, [4]> s = add(x = w, y = k)[name = string("s")];
+            tensor<fp16, [4]> y = add(x = s, y = x)[name = string("y")];)";
+  auto program =
+      mil::parseProgram(mainProgram("ios18", "tensor<fp16, [4]> x", body, "y"));
   ASSERT_TRUE(program.ok()) << program.message();
   auto exec = Executor::create(*program, "main", bind(files[0]));
   ASSERT_TRUE(exec.ok()) << exec.message();
@@ -371,18 +366,13 @@ TEST_F(ExecutorTest, StatesPersistAcrossRuns) {
 }
 
 TEST_F(ExecutorTest, ProfileCountsEveryStatementPerRun) {
-  std::string text =
-      "program(1.3)\n{\n    func main<ios18>(tensor<fp32, [2]> x) {\n"
-      "            fp32 two = const()[name = string(\"two\"), val = "
-      "fp32(2)];\n"
-      "            tensor<fp32, [2]> m = mul(x = x, y = two)[name = "
-      "string(\"m\")];\n"
-      "            tensor<fp32, [2]> a = add(x = m, y = x)[name = "
-      "string(\"a\")];\n"
-      "            tensor<fp32, [2]> y = add(x = a, y = two)[name = "
-      "string(\"y\")];\n"
-      "        } -> (y);\n}";
-  auto program = mil::parseProgram(text);
+  std::string body = R"(
+            fp32 two = const()[name = string("two"), val = fp32(2)];
+            tensor<fp32, [2]> m = mul(x = x, y = two)[name = string("m")];
+            tensor<fp32, [2]> a = add(x = m, y = x)[name = string("a")];
+            tensor<fp32, [2]> y = add(x = a, y = two)[name = string("y")];)";
+  auto program =
+      mil::parseProgram(mainProgram("ios18", "tensor<fp32, [2]> x", body, "y"));
   ASSERT_TRUE(program.ok()) << program.message();
   auto exec = Executor::create(*program, "main", weights);
   ASSERT_TRUE(exec.ok()) << exec.message();
