@@ -133,11 +133,11 @@ int bench(const BenchOptions &o) {
   for (int64_t i = 0; i < o.pp; ++i)
     prompt.push_back(int32_t((i * 7919 + 13) % vocab));
 
-  // The VM's bandwidth swings between runs by up to a third, so it is
-  // probed on both sides of the timed work and the bound uses the mean.
   runtime::OpProfile profile;
   if (o.profile)
     engine->profileInto(&profile);
+  // The VM's bandwidth swings between runs by up to a third, so it is
+  // probed on both sides of the timed work and the bound uses the mean.
   uint64_t peakRss = 0;
   double bwBefore = probeBandwidth(peakRss, false);
   auto start = std::chrono::steady_clock::now();
