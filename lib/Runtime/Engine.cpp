@@ -19,10 +19,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double secondsSince(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
 /// cos and sin of (pos + s) * θ^(-2p/hd) as [1, hd/2, 1, seq] tables.
 std::pair<Tensor, Tensor> ropeTables(const model::Config &c, mil::DType dtype,
                                      int64_t pos, int64_t seq) {

@@ -10,6 +10,7 @@
 #ifndef ANE_LIB_RUNTIME_PROFILE_H
 #define ANE_LIB_RUNTIME_PROFILE_H
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -18,6 +19,12 @@
 #include <vector>
 
 namespace ane::runtime {
+
+/// Wall seconds from `t` to now.
+inline double secondsSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t)
+      .count();
+}
 
 class OpProfile {
 public:

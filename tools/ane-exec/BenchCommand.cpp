@@ -84,11 +84,6 @@ void printProfile(const char *phase, int64_t tokens, const PhaseProfile &p) {
                p.seconds > 0 ? 100 * restSeconds / p.seconds : 0.0);
 }
 
-double since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t)
-      .count();
-}
-
 /// The read bandwidth, probed without its 256 MiB buffer counting towards
 /// the run's peak memory: the peak so far is kept in `peak`, and the
 /// high-water mark is lowered again after the probe. Where it cannot be
@@ -142,7 +137,7 @@ int bench(const BenchOptions &o) {
   double bwBefore = probeBandwidth(peakRss, false);
   auto start = std::chrono::steady_clock::now();
   auto logits = engine->forward(prompt, 0);
-  double prefillSeconds = since(start);
+  double prefillSeconds = runtime::secondsSince(start);
   if (!logits.ok())
     return fail(logits.message());
   PhaseProfile prefillProfile = takeProfile(profile, prefillSeconds);
@@ -150,7 +145,7 @@ int bench(const BenchOptions &o) {
   start = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < o.tg && logits.ok(); ++i)
     logits = engine->decode(int32_t((i * 104729 + 1) % vocab), o.pp + i);
-  double decodeSeconds = since(start);
+  double decodeSeconds = runtime::secondsSince(start);
   if (!logits.ok())
     return fail(logits.message());
   PhaseProfile decodeProfile = takeProfile(profile, decodeSeconds);

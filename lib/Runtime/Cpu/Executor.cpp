@@ -2114,6 +2114,15 @@ Result<std::vector<Tensor>> Executor::run(const std::vector<Tensor> &inputs) {
 
 namespace {
 
+/// Whether st's one output is declared a tensor of `dtype` that `shape`
+/// fits: a fast path that would produce something else leaves the op to
+/// the plain loops, which report the mismatch.
+bool declaresOutput(const mil::Statement &st, DType dtype, const Shape &shape) {
+  const mil::Type &decl = st.outputs[0].type;
+  return decl.isTensor() && decl.dtype == dtype &&
+         mil::shapesCompatible(decl.dims, shape);
+}
+
 /// matmul of float tensors of one rank >= 2 with equal batch dimensions and
 /// x not transposed (the attention products), on the vector kernels,
 /// batches spread over the thread pool. Anything else returns nullopt and
@@ -2156,9 +2165,7 @@ std::optional<Status> fastMatmul(const mil::Statement &st,
         roundToHalfs(out, m * n);
     }
   });
-  const mil::Type &decl = st.outputs[0].type;
-  if (!decl.isTensor() || decl.dtype != r.dtype ||
-      !mil::shapesCompatible(decl.dims, r.shape))
+  if (!declaresOutput(st, r.dtype, r.shape))
     return std::nullopt;
   env[st.outputs[0].name] = std::make_shared<Tensor>(std::move(r));
   return Status::success();
@@ -2174,9 +2181,7 @@ std::optional<Status> fastActivation(const mil::Statement &st,
   if (!x.ok() || !(*x)->isFloat() || (*x)->halfStored || st.outputs.size() != 1)
     return std::nullopt;
   const Tensor &in = **x;
-  const mil::Type &decl = st.outputs[0].type;
-  if (!decl.isTensor() || decl.dtype != in.dtype ||
-      !mil::shapesCompatible(decl.dims, in.shape) || in.numElements() == 0)
+  if (!declaresOutput(st, in.dtype, in.shape) || in.numElements() == 0)
     return std::nullopt;
   bool softmax = st.op == "softmax";
   int64_t run = 1024; // silu: elements per task
@@ -2250,11 +2255,6 @@ std::vector<std::vector<std::string>> lastUses(const mil::Function &fn) {
   for (const auto &[name, k] : last)
     dead[k].push_back(name);
   return dead;
-}
-
-double secondsSince(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t)
-      .count();
 }
 
 } // namespace

@@ -1,6 +1,7 @@
 //===- QuantMatMul.cpp - conv/matmul straight from packed weights ---------===//
 
 #include "lib/Runtime/Cpu/QuantMatMul.h"
+#include "lib/Runtime/Cpu/Avx2.h"
 
 #include "lib/Support/Float16.h"
 
@@ -11,7 +12,6 @@
 
 #if defined(__x86_64__)
 #include <cpuid.h>
-#include <immintrin.h>
 #endif
 
 namespace ane::runtime {
@@ -44,15 +44,6 @@ std::vector<float> transpose(const float *x, int64_t C, int64_t S) {
 }
 
 #if defined(__x86_64__)
-
-#define ANE_AVX2 __attribute__((target("avx2,fma,f16c")))
-
-ANE_AVX2 float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 /// An fp16 value by F16C (halfAt is a library call: too slow per group).
 ANE_AVX2 inline float halfAtF16C(const uint8_t *p, int64_t i) {

@@ -1,22 +1,17 @@
 //===- VectorMath.cpp - exp, softmax and SiLU over float rows -------------===//
 
 #include "lib/Runtime/Cpu/VectorMath.h"
+#include "lib/Runtime/Cpu/Avx2.h"
 #include "lib/Runtime/Cpu/QuantMatMul.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
 namespace ane::runtime {
 namespace {
 
 #if defined(__x86_64__)
-#define ANE_AVX2 __attribute__((target("avx2,fma")))
-
 /// 2^e for e in [-126, 127].
 ANE_AVX2 inline __m256 power(__m256i e) {
   return _mm256_castsi256_ps(
@@ -73,13 +68,6 @@ ANE_AVX2 float hmax(__m256 v) {
   return _mm_cvtss_f32(m);
 }
 
-ANE_AVX2 float hadd(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
 /// out[i] = f(x[i]) eight lanes at a time; the tail goes through a buffer.
 template <typename F>
 ANE_AVX2 void mapRowAvx2(const float *x, float *out, int64_t n, F f) {
@@ -120,7 +108,7 @@ ANE_AVX2 void softmaxRowAvx2(float *v, int64_t n) {
     _mm256_storeu_ps(v + i, e);
     sum = _mm256_add_ps(sum, e);
   }
-  float total = hadd(sum);
+  float total = hsum(sum);
   if (i < n) {
     Tail t;
     __m256 e = exp8(_mm256_sub_ps(t.load(v + i, n - i), shift));
