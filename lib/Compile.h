@@ -11,8 +11,8 @@
 #ifndef ANE_LIB_COMPILE_H
 #define ANE_LIB_COMPILE_H
 
+#include "lib/Abi/KernelSet.h"
 #include "lib/Model/Model.h"
-#include "lib/Runtime/KernelSet.h"
 #include "lib/Support/Result.h"
 
 #include <cstdint>
@@ -22,10 +22,10 @@
 namespace ane {
 
 struct KernelSetOptions {
-  std::string scheme = "f16"; // f16, q8, q4, q3, lut4
-  int64_t group = 0;          // 0: the scheme's default
-  std::string dtype = "fp16"; // fp16 or fp32
-  std::string weightBinding = "blob";
+  abi::Scheme scheme = abi::Scheme::F16;
+  int64_t group = 0; // 0: the scheme's default
+  abi::DType dtype = abi::DType::FP16;
+  abi::WeightBinding weightBinding = abi::WeightBinding::Blob;
   bool fuse = true;
   std::vector<int64_t> seqBuckets = {1}; // must include 1 (decode)
   std::vector<int64_t> ctxBuckets = {256};
@@ -40,8 +40,8 @@ KernelSetOptions sourceOptions(const model::ModelSpec &spec);
 
 /// Compiles `spec` for every (seq, ctx) bucket pair. Diagnostics become the
 /// error message.
-Result<runtime::KernelSet> compileKernelSet(const model::ModelSpec &spec,
-                                            const KernelSetOptions &options);
+Result<abi::KernelSet> compileKernelSet(const model::ModelSpec &spec,
+                                        const KernelSetOptions &options);
 
 } // namespace ane
 

@@ -3,6 +3,7 @@
 #ifndef ANE_LIB_CONVERSION_PASSES_H
 #define ANE_LIB_CONVERSION_PASSES_H
 
+#include "lib/Abi/Schemes.h"
 #include "lib/Dialect/AneMil/IR/AneMilOps.h"
 #include "lib/Dialect/Llama/IR/LlamaOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"

@@ -24,13 +24,18 @@ def ConvertLlamaToAneMilPass
     host looks tokens up.
   }];
   let options = [
-    Option<"dtype", "dtype", "std::string", /*default=*/"\"fp16\"",
-           "compute and I/O element type: fp16 (the ANE's) or fp32 (exact "
-           "CPU checks)">,
-    Option<"weightBinding", "weight-binding", "std::string",
-           /*default=*/"\"blob\"",
-           "how a layer's weights reach a kernel: blob (constants at fixed "
-           "offsets) or input (program inputs named w_<role>; dense or q8)">,
+    Option<"dtype", "dtype", "::ane::abi::DType",
+           /*default=*/"::ane::abi::DType::FP16",
+           "compute and I/O element type", [{::llvm::cl::values(
+             clEnumValN(::ane::abi::DType::FP16, "fp16", "the ANE's"),
+             clEnumValN(::ane::abi::DType::FP32, "fp32", "exact CPU checks"))}]>,
+    Option<"weightBinding", "weight-binding", "::ane::abi::WeightBinding",
+           /*default=*/"::ane::abi::WeightBinding::Blob",
+           "how a layer's weights reach a kernel", [{::llvm::cl::values(
+             clEnumValN(::ane::abi::WeightBinding::Blob, "blob",
+                        "constants at fixed offsets of the segment"),
+             clEnumValN(::ane::abi::WeightBinding::Input, "input",
+                        "program inputs named w_<role>; f16 or q8"))}]>,
     Option<"backward", "backward", "bool", /*default=*/"false",
            "also emit the input-gradient kernels lm_head_bwd, ffn_down_bwd, "
            "ffn_up_bwd, attn_core_bwd (with Wo^T) and attn_qkv_bwd">,

@@ -255,12 +255,13 @@ Result<model::TokenizerData> decodeTokenizer(const uint8_t *data,
 }
 
 Status writeAnepak(const std::string &path, const model::ModelSpec &spec,
-                   const KernelSet &kernels, const PackProgress &progress,
+                   const abi::KernelSet &kernels, const PackProgress &progress,
                    int threads) {
   auto writer = AnepakWriter::create(path);
   if (!writer.ok())
     return writer.status();
-  if (Status s = writer->add(SectionKind::Manifest, 0, writeManifest(kernels));
+  if (Status s =
+          writer->add(SectionKind::Manifest, 0, abi::writeManifest(kernels));
       !s.ok())
     return s;
   for (size_t i = 0; i < kernels.programs.size(); ++i)
@@ -364,8 +365,8 @@ Result<std::vector<Section>> readTable(const uint8_t *data, uint64_t size,
 }
 
 /// The kernel set the one manifest section holds.
-Result<KernelSet> manifestOf(const std::vector<Section> &table,
-                             const std::string &name) {
+Result<abi::KernelSet> manifestOf(const std::vector<Section> &table,
+                                  const std::string &name) {
   const Section *manifest = nullptr;
   for (const Section &s : table)
     if (s.kind == SectionKind::Manifest)
@@ -373,7 +374,7 @@ Result<KernelSet> manifestOf(const std::vector<Section> &table,
   if (!manifest)
     return Status::error(
         fmt::format("{}: there must be exactly one manifest section", name));
-  return readManifest(
+  return abi::readManifest(
       std::string_view(reinterpret_cast<const char *>(manifest->data),
                        manifest->size),
       name + ": manifest");
@@ -395,13 +396,13 @@ Result<ModelImage> readImage(const uint8_t *data, uint64_t size,
     return kernels.status();
   ModelImage image;
   image.kernels = std::move(*kernels);
-  const KernelSet &ks = image.kernels;
+  const abi::KernelSet &ks = image.kernels;
   const model::Config &c = ks.config;
   std::vector<bool> programSeen(ks.programs.size(), false);
   image.layerSegments.assign(size_t(c.nLayers), Bytes{});
   std::vector<bool> layerSeen(size_t(c.nLayers), false);
   bool globalSeen = false, embeddingSeen = false;
-  uint64_t rowBytes = uint64_t(c.dim) * (ks.dtype == mil::DType::FP32 ? 4 : 2);
+  uint64_t rowBytes = uint64_t(c.dim) * (ks.dtype == abi::DType::FP32 ? 4 : 2);
   for (const Section &s : *table) {
     std::string what = sectionName(s.kind, s.index);
     switch (s.kind) {
@@ -495,7 +496,7 @@ bool hasAnepakMagic(const std::string &path) {
   return yes;
 }
 
-Result<KernelSet> readAnepakManifest(const std::string &path) {
+Result<abi::KernelSet> readAnepakManifest(const std::string &path) {
   auto file = MappedFile::open(path);
   if (!file.ok())
     return file.status();

@@ -3,8 +3,8 @@
 // One file holds a compiled model (DESIGN.md section 3): a 64-byte header
 // (magic, version, section count, table offset, file size, checksums), the
 // sections, then the section table. Sections: the JSON manifest (the
-// KernelSet), one MIL program text each, the tokenizer, the embedding rows,
-// the global weight segment and one weight segment per layer. Weight
+// abi::KernelSet), one MIL program text each, the tokenizer, the embedding
+// rows, the global weight segment and one weight segment per layer. Weight
 // segments start on 16 KiB boundaries (the Apple silicon page) so that each
 // maps as its own pages; every section has an XXH3-64 checksum.
 //
@@ -21,7 +21,7 @@
 #define ANE_LIB_RUNTIME_ANEPAK_H
 
 #include "lib/Model/Model.h"
-#include "lib/Runtime/KernelSet.h"
+#include "lib/Runtime/ModelImage.h"
 #include "lib/Runtime/ModelPacker.h"
 #include "lib/Support/Result.h"
 
@@ -70,8 +70,8 @@ private:
 
 /// Compiled kernels plus the model's packed weights, streamed into `path`.
 Status writeAnepak(const std::string &path, const model::ModelSpec &spec,
-                   const KernelSet &kernels, const PackProgress &progress = {},
-                   int threads = 1);
+                   const abi::KernelSet &kernels,
+                   const PackProgress &progress = {}, int threads = 1);
 
 /// Whether the file at `path` starts with the .anepak magic.
 bool hasAnepakMagic(const std::string &path);
@@ -82,7 +82,7 @@ bool hasAnepakMagic(const std::string &path);
 Result<ModelImage> openAnepak(const std::string &path);
 /// Only the kernel set of a .anepak: the header, the table and the
 /// manifest are checked, the weights are not read (`ane-exec plan`).
-Result<KernelSet> readAnepakManifest(const std::string &path);
+Result<abi::KernelSet> readAnepakManifest(const std::string &path);
 /// The same checks as openAnepak on bytes in memory (the caller keeps them
 /// alive).
 Result<ModelImage> readAnepak(const uint8_t *data, uint64_t size,

@@ -12,7 +12,7 @@
 
 #include "lib/MIL/Program.h"
 #include "lib/Runtime/Cpu/Tensor.h"
-#include "lib/Runtime/KernelSet.h"
+#include "lib/Runtime/ModelImage.h"
 #include "lib/Runtime/Profile.h"
 #include "lib/Support/Result.h"
 

@@ -120,11 +120,11 @@ Tensor column(const Tensor &x, int64_t s) {
   return Tensor::floats(x.dtype, {1, channels, 1, 1}, v);
 }
 
-int64_t blobCount(const std::vector<SlotSpec> &slots,
+int64_t blobCount(const std::vector<abi::SlotSpec> &slots,
                   const std::vector<std::string> &roles) {
   int64_t n = 0;
   for (const std::string &r : roles)
-    for (const SlotSpec &s : slots)
+    for (const abi::SlotSpec &s : slots)
       if (s.role == r)
         n += int64_t(s.blobs.size());
   return n;
@@ -132,7 +132,7 @@ int64_t blobCount(const std::vector<SlotSpec> &slots,
 
 /// Decodes every blob of `segment`'s slots into tensors, by role.
 Result<std::map<std::string, std::vector<TensorRef>>>
-decodeSlots(const std::vector<SlotSpec> &slots, Bytes segment,
+decodeSlots(const std::vector<abi::SlotSpec> &slots, Bytes segment,
             const std::string &name) {
   auto reader =
       mil::WeightReader::fromBuffer(segment.data, segment.size, name, nullptr);
@@ -141,8 +141,8 @@ decodeSlots(const std::vector<SlotSpec> &slots, Bytes segment,
   WeightFiles files;
   files.emplace(mil::kModelWeightPath, std::move(*reader));
   std::map<std::string, std::vector<TensorRef>> out;
-  for (const SlotSpec &s : slots)
-    for (const BlobSpec &b : s.blobs) {
+  for (const abi::SlotSpec &s : slots)
+    for (const abi::BlobSpec &b : s.blobs) {
       mil::Type type;
       type.dtype = b.dtype;
       type.dims = b.shape;
@@ -163,28 +163,50 @@ decodeSlots(const std::vector<SlotSpec> &slots, Bytes segment,
 /// prefetches miss the TLB into pages with no entry yet: a one-layer 7B
 /// prefill of 16 tokens ran at 110 tok/s against 195 with them mapped.
 void mapDecodeWeights(const ModelImage &image) {
-  for (const SlotSpec *slot : image.kernels.decodeSlots()) {
-    std::vector<Bytes> segments = slot->segment == "layer"
+  for (const abi::SlotSpec *slot : image.kernels.decodeSlots()) {
+    std::vector<Bytes> segments = slot->segment == abi::Segment::Layer
                                       ? image.layerSegments
                                       : std::vector<Bytes>{image.globalSegment};
     for (const Bytes &segment : segments)
-      for (const BlobSpec &b : slot->blobs)
-        image.mapped->populate(segment.data + b.offset, blobEnd(b) - b.offset);
+      for (const abi::BlobSpec &b : slot->blobs)
+        image.mapped->populate(segment.data + b.offset,
+                               abi::blobEnd(b) - b.offset);
   }
+}
+
+/// Checks that a forward kernel takes the activations the engine passes,
+/// by name and in order, before `weightInputs` weight inputs.
+Status checkActivations(const abi::KernelDesc &d,
+                        const std::vector<mil::Param> &params,
+                        int64_t weightInputs) {
+  const auto &expected = abi::kernelInputs(d.kernel);
+  bool same = params.size() == expected.size() + size_t(weightInputs);
+  for (size_t i = 0; same && i < expected.size(); ++i)
+    same = params[i].name == expected[i];
+  if (same)
+    return Status::success();
+  std::vector<std::string> names;
+  for (const mil::Param &p : params)
+    names.push_back(p.name);
+  return Status::error(fmt::format(
+      "kernel '{}' takes ({}); the engine passes ({}) and {} weight inputs",
+      d.name(), fmt::join(names, ", "), fmt::join(expected, ", "),
+      weightInputs));
 }
 
 } // namespace
 
 Result<Engine> Engine::create(const ModelImage &image,
                               std::string_view backendName) {
-  const KernelSet &ks = image.kernels;
+  const abi::KernelSet &ks = image.kernels;
+  bool inputBinding = ks.weightBinding == abi::WeightBinding::Input;
   const model::Config &c = ks.config;
   if (Status s = ks.validate(); !s.ok())
     return s;
   if (int64_t(image.layerSegments.size()) != c.nLayers)
     return Status::error(fmt::format("{} layer segments for {} layers",
                                      image.layerSegments.size(), c.nLayers));
-  uint64_t rowBytes = uint64_t(c.dim) * (ks.dtype == mil::DType::FP32 ? 4 : 2);
+  uint64_t rowBytes = uint64_t(c.dim) * (ks.dtype == abi::DType::FP32 ? 4 : 2);
   if (image.embedding.size != uint64_t(c.vocabSize) * rowBytes)
     return Status::error("the embedding table is not [vocab, dim] of the "
                          "kernels' float type");
@@ -199,34 +221,38 @@ Result<Engine> Engine::create(const ModelImage &image,
   if (e.seqBuckets.empty() || e.seqBuckets.front() != 1 || e.ctxBuckets.empty())
     return Status::error("the kernel set has no decode (seq 1) bucket");
 
-  for (const KernelDesc &d : ks.kernels) {
+  for (const abi::KernelDesc &d : ks.kernels) {
+    if (abi::isBackward(d.kernel))
+      continue; // training runs them, not inference
+    if (!d.paddedChannels.empty() || !d.packing.empty())
+      return Status::error(fmt::format(
+          "kernel '{}' was legalized for an ANE family (padded or packed "
+          "inputs); the engine runs kernels compiled without --family",
+          d.name()));
     auto program = e.backend->compile(ks.programs[d.program]);
     if (!program.ok())
-      return Status::error(fmt::format("kernel '{}' (seq {}): {}", d.name,
+      return Status::error(fmt::format("kernel '{}' (seq {}): {}", d.name(),
                                        d.seq, program.message()));
-    Kernel k{&d, std::move(*program), {}};
     // The weight inputs (input binding) follow the activations.
-    int64_t weightInputs =
-        ks.weightBinding == "input" ? blobCount(ks.slots, d.weights) : 0;
-    const auto &params = k.program->params();
-    if (weightInputs > int64_t(params.size()))
-      return Status::error(fmt::format(
-          "kernel '{}' has fewer inputs than its weights need", d.name));
-    for (size_t i = 0; i + weightInputs < params.size(); ++i)
-      k.activations.push_back(params[i].name);
-    e.kernels.emplace(Key{d.name, d.seq, d.ctx}, std::move(k));
+    int64_t weightInputs = inputBinding ? blobCount(ks.slots, d.weights) : 0;
+    if (Status s = checkActivations(d, (*program)->params(), weightInputs);
+        !s.ok())
+      return s;
+    e.kernels.emplace(Key{d.kernel, d.seq, d.ctx},
+                      LoadedKernel{&d, std::move(*program)});
   }
-  for (const char *name : kLayerKernels)
+  for (abi::Kernel kernel : abi::kLayerKernels)
     for (int64_t seq : e.seqBuckets)
       for (int64_t ctx : e.ctxBuckets)
-        if (!ks.find(name, seq, ctx))
-          return Status::error(fmt::format(
-              "the kernel set has no '{}' for seq {}, ctx {}", name, seq, ctx));
-  if (!ks.find(kHeadKernel, 1))
+        if (!ks.find(kernel, seq, ctx))
+          return Status::error(
+              fmt::format("the kernel set has no '{}' for seq {}, ctx {}",
+                          abi::kernelName(kernel), seq, ctx));
+  if (!ks.find(abi::Kernel::LmHead, 1))
     return Status::error("the kernel set has no lm_head for seq 1");
 
-  if (ks.weightBinding == "input") {
-    std::vector<SlotSpec> layerSlots = ks.slotsOf("layer");
+  if (inputBinding) {
+    std::vector<abi::SlotSpec> layerSlots = ks.slotsOf(abi::Segment::Layer);
     for (int64_t l = 0; l < c.nLayers; ++l) {
       auto w = decodeSlots(layerSlots, image.layerSegments[l],
                            fmt::format("layer {}", l));
@@ -234,7 +260,8 @@ Result<Engine> Engine::create(const ModelImage &image,
         return w.status();
       e.inputWeights.push_back(std::move(*w));
     }
-    auto g = decodeSlots(ks.slotsOf("global"), image.globalSegment, "global");
+    auto g = decodeSlots(ks.slotsOf(abi::Segment::Global), image.globalSegment,
+                         "global");
     if (!g.ok())
       return g.status();
     e.inputWeights.push_back(std::move(*g));
@@ -247,21 +274,21 @@ Result<Engine> Engine::create(const ModelImage &image,
 void Engine::profileInto(OpProfile *profile) {
   profile_ = profile;
   for (auto &[key, k] : kernels)
-    k.program->profileInto(profile, k.desc->name);
+    k.program->profileInto(profile, std::string(k.desc->name()));
 }
 
-Result<Engine::Kernel *> Engine::kernel(const char *name, int64_t seq,
-                                        int64_t ctx) {
-  const KernelDesc *d = image->kernels.find(name, seq, ctx);
+Result<Engine::LoadedKernel *> Engine::kernel(abi::Kernel kernel, int64_t seq,
+                                              int64_t ctx) {
+  const abi::KernelDesc *d = image->kernels.find(kernel, seq, ctx);
   if (!d)
-    return Status::error(
-        fmt::format("no '{}' kernel for seq {}, ctx {}", name, seq, ctx));
-  return &kernels.at(Key{d->name, d->seq, d->ctx});
+    return Status::error(fmt::format("no '{}' kernel for seq {}, ctx {}",
+                                     abi::kernelName(kernel), seq, ctx));
+  return &kernels.at(Key{d->kernel, d->seq, d->ctx});
 }
 
-Status Engine::bindLayer(Kernel &k, int64_t layer) {
-  if (image->kernels.weightBinding == "input" || k.desc->weights.empty() ||
-      k.boundLayer == layer)
+Status Engine::bindLayer(LoadedKernel &k, int64_t layer) {
+  if (image->kernels.weightBinding == abi::WeightBinding::Input ||
+      k.desc->weights.empty() || k.boundLayer == layer)
     return Status::success(); // weights arrive as inputs, or are in place
   auto start = Clock::now();
   Bytes segment =
@@ -276,16 +303,12 @@ Status Engine::bindLayer(Kernel &k, int64_t layer) {
   return Status::success();
 }
 
-Result<std::vector<Tensor>>
-Engine::run(Kernel &k, int64_t layer,
-            const std::map<std::string, TensorRef> &inputs) {
-  std::vector<TensorRef> ordered;
-  for (const std::string &name : k.activations) {
-    auto it = inputs.find(name);
-    if (it == inputs.end())
-      return Status::error(fmt::format("no value for input '{}'", name));
-    ordered.push_back(it->second);
-  }
+Result<std::vector<Tensor>> Engine::run(LoadedKernel &k, int64_t layer,
+                                        std::vector<TensorRef> ordered) {
+  if (ordered.size() != abi::kernelInputs(k.desc->kernel).size())
+    return Status::error(fmt::format("{} activations for {} inputs",
+                                     ordered.size(),
+                                     abi::kernelInputs(k.desc->kernel).size()));
   if (!inputWeights.empty()) {
     auto &bound = inputWeights[layer < 0 ? inputWeights.size() - 1 : layer];
     for (const std::string &role : k.desc->weights)
@@ -313,7 +336,7 @@ Status Engine::growCaches(int64_t needed) {
                     needed, ctxBuckets.back()));
   if (columns == cacheColumns)
     return Status::success();
-  mil::DType dt = image->kernels.dtype;
+  mil::DType dt = abi::toMil(image->kernels.dtype);
   for (int64_t l = 0; l < c.nLayers; ++l) {
     auto k = std::make_shared<Tensor>(emptyCache(dt, c.kvDim(), columns));
     auto v = std::make_shared<Tensor>(emptyCache(dt, c.kvDim(), columns));
@@ -335,7 +358,7 @@ Status Engine::growCaches(int64_t needed) {
 Result<Tensor> Engine::runChunk(const std::vector<int32_t> &tokens,
                                 size_t first, int64_t seq, int64_t pos) {
   const model::Config &c = image->kernels.config;
-  mil::DType dt = image->kernels.dtype;
+  mil::DType dt = abi::toMil(image->kernels.dtype);
   std::vector<float> xs(c.dim * seq);
   for (int64_t s = 0; s < seq; ++s) {
     std::vector<float> row = embeddingRow(*image, tokens[first + s]);
@@ -352,9 +375,9 @@ Result<Tensor> Engine::runChunk(const std::vector<int32_t> &tokens,
   TensorRef mask =
       std::make_shared<const Tensor>(causalMask(dt, pos, seq, cacheColumns));
 
-  Kernel *ks[5];
+  LoadedKernel *ks[5];
   for (int i = 0; i < 5; ++i) {
-    auto k = kernel(kLayerKernels[i], seq, cacheColumns);
+    auto k = kernel(abi::kLayerKernels[i], seq, cacheColumns);
     if (!k.ok())
       return k.status();
     ks[i] = *k;
@@ -363,17 +386,18 @@ Result<Tensor> Engine::runChunk(const std::vector<int32_t> &tokens,
     return std::make_shared<const Tensor>(std::move(t));
   };
   for (int64_t l = 0; l < c.nLayers; ++l) {
-    auto step = [&](int i, const std::map<std::string, TensorRef> &in)
-        -> Result<std::vector<Tensor>> {
+    // Inputs in the order of abi::kernelInputs.
+    auto step = [&](int i,
+                    std::vector<TensorRef> in) -> Result<std::vector<Tensor>> {
       Status bound = bindLayer(*ks[i], l);
-      auto out =
-          bound.ok() ? run(*ks[i], l, in) : Result<std::vector<Tensor>>(bound);
+      auto out = bound.ok() ? run(*ks[i], l, std::move(in))
+                            : Result<std::vector<Tensor>>(bound);
       if (!out.ok())
-        return Status::error(fmt::format("{} of layer {}: {}", kLayerKernels[i],
-                                         l, out.message()));
+        return Status::error(fmt::format(
+            "{} of layer {}: {}", ks[i]->desc->name(), l, out.message()));
       return out;
     };
-    auto qkv = step(0, {{"x", x}, {"rope_cos", cosT}, {"rope_sin", sinT}});
+    auto qkv = step(0, {x, cosT, sinT});
     if (!qkv.ok())
       return qkv.status();
     if (qkv->size() != 3)
@@ -384,20 +408,17 @@ Result<Tensor> Engine::runChunk(const std::vector<int32_t> &tokens,
       return Status::error(fmt::format("layer {}: {}", l, kv.message()));
     if (profile_)
       profile_->add("(engine)", "write_kv", secondsSince(written));
-    auto attn = step(1, {{"q", share((*qkv)[0])},
-                         {"k_cache", keys[l]},
-                         {"v_cache", values[l]},
-                         {"mask", mask}});
+    auto attn = step(1, {share((*qkv)[0]), keys[l], values[l], mask});
     if (!attn.ok())
       return attn.status();
-    auto out = step(2, {{"attn", share((*attn)[0])}, {"x", x}});
+    auto out = step(2, {share((*attn)[0]), x});
     if (!out.ok())
       return out.status();
     x = share((*out)[0]);
-    auto h = step(3, {{"x", x}});
+    auto h = step(3, {x});
     if (!h.ok())
       return h.status();
-    auto down = step(4, {{"h", share((*h)[0])}, {"x", x}});
+    auto down = step(4, {share((*h)[0]), x});
     if (!down.ok())
       return down.status();
     x = share((*down)[0]);
@@ -436,14 +457,14 @@ Result<std::vector<float>> Engine::forward(const std::vector<int32_t> &tokens,
     last = column(*x, seq - 1);
     done += size_t(seq);
   }
-  auto head = kernel(kHeadKernel, 1, 0);
+  auto head = kernel(abi::Kernel::LmHead, 1, 0);
   if (!head.ok())
     return head.status();
   Status bound = bindLayer(**head, -1);
   if (!bound.ok())
     return Status::error("lm_head: " + bound.message());
   auto logits =
-      run(**head, -1, {{"x", std::make_shared<const Tensor>(std::move(last))}});
+      run(**head, -1, {std::make_shared<const Tensor>(std::move(last))});
   if (!logits.ok())
     return Status::error("lm_head: " + logits.message());
   if (int64_t((*logits)[0].f.size()) != c.vocabSize)

@@ -13,7 +13,7 @@
 #define ANE_LIB_RUNTIME_ENGINE_H
 
 #include "lib/Runtime/Backend.h"
-#include "lib/Runtime/KernelSet.h"
+#include "lib/Runtime/ModelImage.h"
 #include "lib/Support/Result.h"
 
 #include <map>
@@ -23,11 +23,6 @@
 #include <vector>
 
 namespace ane::runtime {
-
-/// The forward kernels of a layer, in the order they run, and the head.
-inline constexpr const char *kLayerKernels[] = {
-    "attn_qkv", "attn_core", "attn_out", "ffn_up", "ffn_down"};
-inline constexpr const char *kHeadKernel = "lm_head";
 
 struct EngineStats {
   int64_t swaps = 0;       // layer weight bindings
@@ -63,20 +58,21 @@ public:
   void profileInto(OpProfile *profile);
 
 private:
-  using Key = std::tuple<std::string, int64_t, int64_t>; // name, seq, ctx
+  using Key = std::tuple<abi::Kernel, int64_t, int64_t>; // kernel, seq, ctx
   static constexpr int64_t kUnbound = -2; // -1 is the global segment
-  struct Kernel {
-    const KernelDesc *desc = nullptr;
+  struct LoadedKernel {
+    const abi::KernelDesc *desc = nullptr;
     std::unique_ptr<BackendProgram> program;
-    std::vector<std::string> activations; // non-weight inputs, in order
-    int64_t boundLayer = kUnbound;        // whose weights it holds
+    int64_t boundLayer = kUnbound; // whose weights it holds
   };
 
-  Result<Kernel *> kernel(const char *name, int64_t seq, int64_t ctx);
+  Result<LoadedKernel *> kernel(abi::Kernel kernel, int64_t seq, int64_t ctx);
   /// Presents layer `layer`'s weights (-1: the global ones) to `k`.
-  Status bindLayer(Kernel &k, int64_t layer);
-  Result<std::vector<Tensor>>
-  run(Kernel &k, int64_t layer, const std::map<std::string, TensorRef> &inputs);
+  Status bindLayer(LoadedKernel &k, int64_t layer);
+  /// Runs `k` on its activations, in the order of abi::kernelInputs, then
+  /// the layer's weights when they travel as inputs.
+  Result<std::vector<Tensor>> run(LoadedKernel &k, int64_t layer,
+                                  std::vector<TensorRef> activations);
   Result<Tensor> runChunk(const std::vector<int32_t> &tokens, size_t first,
                           int64_t seq, int64_t pos);
   Status growCaches(int64_t needed);
@@ -84,7 +80,7 @@ private:
   const ModelImage *image = nullptr;
   std::unique_ptr<Backend> backend;
   std::vector<int64_t> seqBuckets, ctxBuckets;
-  std::map<Key, Kernel> kernels;
+  std::map<Key, LoadedKernel> kernels;
   // With input binding: per layer (the last entry: global), role -> blobs.
   std::vector<std::map<std::string, std::vector<TensorRef>>> inputWeights;
   int64_t cacheColumns = 0;

@@ -2,6 +2,7 @@
 
 #include "lib/Runtime/ModelPacker.h"
 
+#include "lib/Runtime/Packing.h"
 #include "lib/Support/Float16.h"
 
 #include <fmt/format.h>
@@ -33,14 +34,15 @@ Result<std::vector<float>> roleTensor(const model::ModelSpec &spec,
 }
 
 Result<std::vector<uint8_t>> packOne(const model::ModelSpec &spec,
-                                     const std::vector<SlotSpec> &slots,
+                                     const std::vector<abi::SlotSpec> &slots,
                                      int64_t layer, int threads) {
   // Global slots read global tensors; layer slots read this layer's.
   auto bytes = packSegment(
       slots,
-      [&](const SlotSpec &s) {
+      [&](const abi::SlotSpec &s) {
         return assembleSlotTensor(s, [&](const std::string &role) {
-          return roleTensor(spec, role, s.segment == "global" ? -1 : layer);
+          return roleTensor(spec, role,
+                            s.segment == abi::Segment::Global ? -1 : layer);
         });
       },
       threads);
@@ -52,7 +54,7 @@ Result<std::vector<uint8_t>> packOne(const model::ModelSpec &spec,
 }
 
 Result<std::vector<uint8_t>> packEmbedding(const model::ModelSpec &spec,
-                                           mil::DType dtype) {
+                                           abi::DType dtype) {
   auto e = roleTensor(spec, "token_embd", -1);
   if (!e.ok())
     return e.status();
@@ -60,7 +62,7 @@ Result<std::vector<uint8_t>> packEmbedding(const model::ModelSpec &spec,
   if (int64_t(e->size()) != c.vocabSize * c.dim)
     return Status::error("the token embedding is not [vocab, dim]");
   std::vector<uint8_t> out;
-  if (dtype == mil::DType::FP32) {
+  if (dtype == abi::DType::FP32) {
     out.resize(e->size() * 4);
     std::memcpy(out.data(), e->data(), out.size());
     return out;
@@ -75,7 +77,7 @@ Result<std::vector<uint8_t>> packEmbedding(const model::ModelSpec &spec,
 
 } // namespace
 
-Status packModel(const model::ModelSpec &spec, const KernelSet &kernels,
+Status packModel(const model::ModelSpec &spec, const abi::KernelSet &kernels,
                  const SegmentSink &sink, const PackProgress &progress,
                  int threads) {
   const int64_t layers = kernels.config.nLayers;
@@ -95,7 +97,8 @@ Status packModel(const model::ModelSpec &spec, const KernelSet &kernels,
       !s.ok())
     return s;
   finished();
-  auto global = packOne(spec, kernels.slotsOf("global"), -1, threads);
+  auto global =
+      packOne(spec, kernels.slotsOf(abi::Segment::Global), -1, threads);
   if (!global.ok())
     return global.status();
   if (global->size() != kernels.globalSegmentBytes)
@@ -107,7 +110,7 @@ Status packModel(const model::ModelSpec &spec, const KernelSet &kernels,
       !s.ok())
     return s;
   finished();
-  std::vector<SlotSpec> layerSlots = kernels.slotsOf("layer");
+  std::vector<abi::SlotSpec> layerSlots = kernels.slotsOf(abi::Segment::Layer);
   for (int64_t l = 0; l < layers; ++l) {
     auto seg = packOne(spec, layerSlots, l, threads);
     if (!seg.ok())
@@ -123,7 +126,8 @@ Status packModel(const model::ModelSpec &spec, const KernelSet &kernels,
   return Status::success();
 }
 
-Result<ModelImage> packImage(const model::ModelSpec &spec, KernelSet kernels,
+Result<ModelImage> packImage(const model::ModelSpec &spec,
+                             abi::KernelSet kernels,
                              const PackProgress &progress, int threads) {
   struct Buffers {
     std::vector<uint8_t> embedding, global;

@@ -11,7 +11,7 @@
 #define ANE_LIB_RUNTIME_MODELPACKER_H
 
 #include "lib/Model/Model.h"
-#include "lib/Runtime/KernelSet.h"
+#include "lib/Runtime/ModelImage.h"
 #include "lib/Support/Result.h"
 
 #include <functional>
@@ -36,13 +36,14 @@ using SegmentSink = std::function<Status(SectionKind kind, int64_t index,
 using PackProgress = std::function<void(int64_t done, int64_t total)>;
 
 /// Packs `spec` for `kernels`. `threads` quantize rows in parallel.
-Status packModel(const model::ModelSpec &spec, const KernelSet &kernels,
+Status packModel(const model::ModelSpec &spec, const abi::KernelSet &kernels,
                  const SegmentSink &sink, const PackProgress &progress = {},
                  int threads = 1);
 
 /// packModel into memory: an image whose owner holds the packed buffers,
 /// with the model's tokenizer.
-Result<ModelImage> packImage(const model::ModelSpec &spec, KernelSet kernels,
+Result<ModelImage> packImage(const model::ModelSpec &spec,
+                             abi::KernelSet kernels,
                              const PackProgress &progress = {},
                              int threads = 1);
 

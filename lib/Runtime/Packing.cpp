@@ -15,18 +15,6 @@
 namespace ane::runtime {
 namespace {
 
-int64_t groupOf(const SlotSpec &s) {
-  return s.group > 0 ? s.group : s.shape.at(1);
-}
-
-int bitsOf(const std::string &scheme) {
-  if (scheme == "q8")
-    return 8;
-  if (scheme == "q3")
-    return 3;
-  return 4;
-}
-
 float roundTo(mil::DType t, float v) {
   return t == mil::DType::FP16 ? ane::roundToHalf(v) : v;
 }
@@ -45,7 +33,7 @@ uint64_t appendFloats(mil::WeightWriter &w, mil::DType dtype,
 
 /// Reorders each head's rows from interleaved pairs (2p, 2p+1) to halves
 /// (p, p + hd/2) in the first `slot.ropeRows` rows.
-Status toRotateHalfOrder(std::vector<float> &w, const SlotSpec &slot) {
+Status toRotateHalfOrder(std::vector<float> &w, const abi::SlotSpec &slot) {
   int64_t hd = slot.headDim, rows = slot.ropeRows;
   int64_t cols = slot.shape.size() == 2 ? slot.shape[1] : 0;
   if (hd <= 0 || hd % 2 != 0 || rows < 0 || rows % hd != 0 || cols <= 0 ||
@@ -68,23 +56,8 @@ Status toRotateHalfOrder(std::vector<float> &w, const SlotSpec &slot) {
 
 } // namespace
 
-uint64_t blobEnd(const BlobSpec &b) {
-  uint64_t count = 1;
-  for (int64_t d : b.shape)
-    count *= uint64_t(d);
-  return b.offset + 64 + (count * mil::dtypeBits(b.dtype) + 7) / 8;
-}
-
-uint64_t segmentEnd(const std::vector<SlotSpec> &slots) {
-  uint64_t end = 64;
-  for (const SlotSpec &s : slots)
-    for (const BlobSpec &b : s.blobs)
-      end = std::max(end, blobEnd(b));
-  return end;
-}
-
 Result<std::vector<float>> assembleSlotTensor(
-    const SlotSpec &slot,
+    const abi::SlotSpec &slot,
     const std::function<Result<std::vector<float>>(const std::string &)>
         &roleTensor) {
   std::vector<float> out;
@@ -261,17 +234,17 @@ PalettizedMatrix palettize(const float *w, int64_t rows, int64_t cols,
   return p;
 }
 
-std::vector<float> effectiveWeights(const SlotSpec &s,
+std::vector<float> effectiveWeights(const abi::SlotSpec &s,
                                     const std::vector<float> &w) {
   std::vector<float> out(w.size());
-  if (s.scheme == "dense") {
+  if (s.scheme == abi::Scheme::F16) {
     for (size_t i = 0; i < w.size(); ++i)
       out[i] = roundTo(s.blobs.at(0).dtype, w[i]);
     return out;
   }
-  int64_t rows = s.shape[0], cols = s.shape[1], group = groupOf(s);
+  int64_t rows = s.shape[0], cols = s.shape[1], group = s.effectiveGroup();
   mil::DType scaleType = s.blobs.at(1).dtype;
-  if (s.scheme == "lut4") {
+  if (s.scheme == abi::Scheme::Lut4) {
     PalettizedMatrix p = palettize(w.data(), rows, cols, group);
     for (int64_t i = 0; i < rows * cols; ++i) {
       int64_t r = i / cols, g = (i % cols) / group;
@@ -281,7 +254,7 @@ std::vector<float> effectiveWeights(const SlotSpec &s,
     return out;
   }
   QuantizedMatrix q =
-      quantizeSymmetric(w.data(), rows, cols, group, bitsOf(s.scheme));
+      quantizeSymmetric(w.data(), rows, cols, group, abi::schemeBits(s.scheme));
   for (int64_t i = 0; i < rows * cols; ++i) {
     int64_t r = i / cols, g = (i % cols) / group;
     out[i] = roundTo(scaleType, q.scales[r * (cols / group) + g] *
@@ -291,11 +264,12 @@ std::vector<float> effectiveWeights(const SlotSpec &s,
 }
 
 Result<std::vector<uint8_t>> packSegment(
-    const std::vector<SlotSpec> &slots,
-    const std::function<Result<std::vector<float>>(const SlotSpec &)> &tensor,
+    const std::vector<abi::SlotSpec> &slots,
+    const std::function<Result<std::vector<float>>(const abi::SlotSpec &)>
+        &tensor,
     int threads) {
   mil::WeightWriter writer;
-  for (const SlotSpec &s : slots) {
+  for (const abi::SlotSpec &s : slots) {
     auto w = tensor(s);
     if (!w.ok())
       return w.status();
@@ -307,28 +281,26 @@ Result<std::vector<uint8_t>> packSegment(
           fmt::format("slot {}: {} values for a [{}] weight", s.role, w->size(),
                       fmt::join(s.shape, ", ")));
     std::vector<uint64_t> offsets;
-    if (s.scheme == "dense") {
+    if (s.scheme == abi::Scheme::F16) {
       std::vector<float> v(w->begin(), w->end());
       offsets.push_back(appendFloats(writer, s.blobs.at(0).dtype, v));
-    } else if (s.scheme == "lut4") {
+    } else if (s.scheme == abi::Scheme::Lut4) {
       PalettizedMatrix p =
-          palettize(w->data(), s.shape[0], s.shape[1], groupOf(s));
+          palettize(w->data(), s.shape[0], s.shape[1], s.effectiveGroup());
       offsets.push_back(writer.appendValues(mil::BlobDType::UInt4, p.indices));
       offsets.push_back(appendFloats(writer, s.blobs.at(1).dtype, p.palettes));
-    } else if (s.scheme == "q8" || s.scheme == "q4" || s.scheme == "q3") {
-      QuantizedMatrix q =
-          quantizeSymmetric(w->data(), s.shape[0], s.shape[1], groupOf(s),
-                            bitsOf(s.scheme), threads);
-      auto dataType =
-          s.scheme == "q8" ? mil::BlobDType::Int8 : mil::BlobDType::Int4;
+    } else {
+      QuantizedMatrix q = quantizeSymmetric(w->data(), s.shape[0], s.shape[1],
+                                            s.effectiveGroup(),
+                                            abi::schemeBits(s.scheme), threads);
+      auto dataType = s.scheme == abi::Scheme::Q8 ? mil::BlobDType::Int8
+                                                  : mil::BlobDType::Int4;
       offsets.push_back(writer.appendValues(dataType, q.values));
       offsets.push_back(appendFloats(writer, s.blobs.at(1).dtype, q.scales));
-      if (s.scheme == "q8" && s.blobs.size() == 3) // per-channel zero points
+      if (s.scheme == abi::Scheme::Q8 &&
+          s.blobs.size() == 3) // per-channel zero points
         offsets.push_back(writer.appendValues(
             mil::BlobDType::Int8, std::vector<int64_t>(s.shape[0], 0)));
-    } else {
-      return Result<std::vector<uint8_t>>::error(
-          fmt::format("slot {}: unknown scheme '{}'", s.role, s.scheme));
     }
     if (offsets.size() != s.blobs.size())
       return Result<std::vector<uint8_t>>::error(
@@ -343,19 +315,19 @@ Result<std::vector<uint8_t>> packSegment(
   return writer.bytes();
 }
 
-Result<Tensor> packInputs(const std::vector<PackedPart> &parts,
+Result<Tensor> packInputs(const std::vector<abi::PackedPart> &parts,
                           int64_t channels,
                           const std::vector<const Tensor *> &inputs) {
   if (parts.size() != inputs.size() || parts.empty() || channels <= 0)
     return Result<Tensor>::error("packInputs: one input per part is needed");
   int64_t total = 0;
-  for (const PackedPart &p : parts)
+  for (const abi::PackedPart &p : parts)
     total = std::max(total, p.offset + p.columns);
   mil::DType dtype = inputs[0]->dtype;
   Tensor packed = Tensor::zeros(dtype, {1, channels, 1, total});
   for (size_t i = 0; i < parts.size(); ++i) {
     const Tensor &in = *inputs[i];
-    const PackedPart &p = parts[i];
+    const abi::PackedPart &p = parts[i];
     if (in.dtype != dtype || in.numElements() != channels * p.columns)
       return Result<Tensor>::error(
           fmt::format("packInputs: input '{}' does not fit {} x {}", p.name,

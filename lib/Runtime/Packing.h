@@ -9,6 +9,7 @@
 #ifndef ANE_LIB_RUNTIME_PACKING_H
 #define ANE_LIB_RUNTIME_PACKING_H
 
+#include "lib/Abi/KernelSet.h"
 #include "lib/MIL/Program.h"
 #include "lib/Runtime/Cpu/Tensor.h"
 #include "lib/Support/Result.h"
@@ -20,37 +21,11 @@
 
 namespace ane::runtime {
 
-struct BlobSpec {
-  mil::DType dtype = mil::DType::FP16;
-  std::vector<int64_t> shape;
-  uint64_t offset = 0;
-};
-
-struct SlotSpec {
-  std::string role;           // "attn_q", ...
-  std::string segment;        // "layer" or "global"
-  std::string scheme;         // "dense", "q8", "q4", "q3", "lut4"
-  int64_t group = 0;          // along in-features
-  std::vector<int64_t> shape; // [out, in] or [n]
-  std::vector<BlobSpec> blobs;
-  std::vector<std::string> fusedFrom; // roles stacked by rows (llama-fuse)
-  std::string foldNorm;               // role of a norm scale folded in
-  int64_t ropeRows = 0; // leading rows stored per head as [even; odd] rows
-  int64_t headDim = 0;
-};
-
-/// Where a blob's data ends in its segment: its 64-byte metadata record at
-/// `offset`, then the packed elements.
-uint64_t blobEnd(const BlobSpec &blob);
-/// Bytes of a segment holding `slots`: the end of its last blob (at least
-/// the 64-byte file header).
-uint64_t segmentEnd(const std::vector<SlotSpec> &slots);
-
 /// The fp32 tensor a slot holds, from the model's tensors by role: the
 /// fused roles stacked by rows, the first `ropeRows` rows reordered per head
 /// for rotate-half RoPE, then each column scaled by the folded norm.
 Result<std::vector<float>> assembleSlotTensor(
-    const SlotSpec &slot,
+    const abi::SlotSpec &slot,
     const std::function<Result<std::vector<float>>(const std::string &role)>
         &roleTensor);
 
@@ -75,26 +50,20 @@ PalettizedMatrix palettize(const float *w, int64_t rows, int64_t cols,
 
 /// The fp32 values a kernel computes with for `slot` after packing `w`:
 /// the dequantized weights (or `w` rounded to the blob's float type).
-std::vector<float> effectiveWeights(const SlotSpec &slot,
+std::vector<float> effectiveWeights(const abi::SlotSpec &slot,
                                     const std::vector<float> &w);
 
 /// Writes the slots of one segment, in order, from fp32 tensors, checking
 /// that every blob lands at the offset the compiler assigned.
 Result<std::vector<uint8_t>> packSegment(
-    const std::vector<SlotSpec> &slots,
-    const std::function<Result<std::vector<float>>(const SlotSpec &)> &tensor,
+    const std::vector<abi::SlotSpec> &slots,
+    const std::function<Result<std::vector<float>>(const abi::SlotSpec &)>
+        &tensor,
     int threads = 1);
-
-/// One input's place in a packed input (anemil-pack-inputs).
-struct PackedPart {
-  std::string name;
-  int64_t offset = 0;  // first column
-  int64_t columns = 0; // its width in columns
-};
 
 /// Builds the packed [1, channels, 1, S_total] input: input i's element f
 /// goes to channel f / columns_i, column offset_i + f % columns_i.
-Result<Tensor> packInputs(const std::vector<PackedPart> &parts,
+Result<Tensor> packInputs(const std::vector<abi::PackedPart> &parts,
                           int64_t channels,
                           const std::vector<const Tensor *> &inputs);
 

@@ -22,7 +22,7 @@ double boundTokS(double tokens, double streamBytes, double flops, int64_t calls,
   return seconds > 0 ? tokens / seconds : 0.0;
 }
 
-uint64_t tensorBytes(const TensorDesc &t) {
+uint64_t tensorBytes(const abi::TensorDesc &t) {
   uint64_t n = 1;
   for (int64_t d : t.shape)
     n *= uint64_t(d);
@@ -30,7 +30,7 @@ uint64_t tensorBytes(const TensorDesc &t) {
 }
 
 /// The smallest compiled context bucket that holds `ctx`.
-Result<int64_t> ctxBucket(const KernelSet &ks, int64_t ctx) {
+Result<int64_t> ctxBucket(const abi::KernelSet &ks, int64_t ctx) {
   for (int64_t b : ks.ctxBuckets())
     if (b >= ctx)
       return b;
@@ -40,22 +40,21 @@ Result<int64_t> ctxBucket(const KernelSet &ks, int64_t ctx) {
       buckets.empty() ? 0 : buckets.back()));
 }
 
-uint64_t timesLayers(const SlotSpec &s, uint64_t bytes, int64_t layers) {
-  return s.segment == "layer" ? bytes * uint64_t(layers) : bytes;
+uint64_t timesLayers(const abi::SlotSpec &s, uint64_t bytes, int64_t layers) {
+  return s.segment == abi::Segment::Layer ? bytes * uint64_t(layers) : bytes;
 }
 
 /// Weights as `input` binding holds them: MIL inputs have no sub-byte type,
 /// so anything below 8 bits travels as int8 with one fp16 scale per row.
-uint64_t inputWeightBytes(const std::vector<const SlotSpec *> &slots,
+uint64_t inputWeightBytes(const std::vector<const abi::SlotSpec *> &slots,
                           int64_t layers) {
   uint64_t total = 0;
-  for (const SlotSpec *s : slots) {
+  for (const abi::SlotSpec *s : slots) {
     if (s->shape.size() != 2)
       continue; // norm vectors are folded into the projections
     uint64_t rows = uint64_t(s->shape[0]), cols = uint64_t(s->shape[1]);
-    uint64_t bytes = s->scheme == "f16" || s->scheme == "dense"
-                         ? 2 * rows * cols
-                         : rows * cols + 2 * rows;
+    uint64_t bytes =
+        !abi::isQuantized(s->scheme) ? 2 * rows * cols : rows * cols + 2 * rows;
     total += timesLayers(*s, bytes, layers);
   }
   return total;
@@ -88,7 +87,7 @@ Result<ChipSpec> findChip(std::string_view name) {
       fmt::format("unknown chip '{}' (known: {})", name, known));
 }
 
-Result<Plan> planKernelSet(const KernelSet &ks, const ChipSpec &chip,
+Result<Plan> planKernelSet(const abi::KernelSet &ks, const ChipSpec &chip,
                            int64_t ctx, uint64_t machineBytes) {
   const model::Config &c = ks.config;
   if (ctx <= 0)
@@ -103,8 +102,8 @@ Result<Plan> planKernelSet(const KernelSet &ks, const ChipSpec &chip,
   std::vector<int64_t> seqs = ks.seqBuckets();
   plan.prefillSeq = seqs.empty() ? 1 : seqs.back();
 
-  std::vector<const SlotSpec *> slots = ks.decodeSlots();
-  for (const SlotSpec *s : slots)
+  std::vector<const abi::SlotSpec *> slots = ks.decodeSlots();
+  for (const abi::SlotSpec *s : slots)
     if (s->shape.size() == 2)
       plan.parameters += timesLayers(
           *s, uint64_t(s->shape[0]) * uint64_t(s->shape[1]), c.nLayers);
@@ -114,31 +113,31 @@ Result<Plan> planKernelSet(const KernelSet &ks, const ChipSpec &chip,
                            double(c.headDim) * double(ctx);
 
   // Calls and programs per decode step: layer kernels run once per layer.
-  std::set<std::string> names;
+  std::set<abi::Kernel> seen;
   int64_t calls = 0, bakedPrograms = 0;
-  for (const KernelDesc &k : ks.kernels) {
-    bool perLayer = k.name != "lm_head";
-    if (k.seq == 1 && names.insert(k.name).second)
+  for (const abi::KernelDesc &k : ks.kernels) {
+    bool perLayer = k.kernel != abi::Kernel::LmHead;
+    if (k.seq == 1 && seen.insert(k.kernel).second)
       calls += perLayer ? c.nLayers : 1;
     bool layerWeights = false;
-    for (const SlotSpec *s : slots)
-      if (s->segment == "layer" &&
+    for (const abi::SlotSpec *s : slots)
+      if (s->segment == abi::Segment::Layer &&
           std::count(k.weights.begin(), k.weights.end(), s->role))
         layerWeights = true;
     bakedPrograms += layerWeights ? c.nLayers : 1;
   }
 
-  uint64_t dtypeBytes = uint64_t(mil::dtypeBits(ks.dtype)) / 8;
+  uint64_t dtypeBytes = ks.dtype == abi::DType::FP32 ? 4 : 2;
   uint64_t kv = 2 * uint64_t(c.nLayers) * uint64_t(c.kvDim()) * uint64_t(ctx) *
                 dtypeBytes;
   uint64_t scratch = 0;
-  for (const KernelDesc &k : ks.kernels) {
+  for (const abi::KernelDesc &k : ks.kernels) {
     if (k.ctx != 0 && k.ctx != *bucket)
       continue;
-    for (const TensorDesc &t : k.inputs)
-      if (t.name != "k_cache" && t.name != "v_cache")
+    for (const abi::TensorDesc &t : k.inputs)
+      if (!abi::isCacheInput(t.name)) // counted in kv
         scratch += tensorBytes(t);
-    for (const TensorDesc &t : k.outputs)
+    for (const abi::TensorDesc &t : k.outputs)
       scratch += tensorBytes(t);
   }
   uint64_t embedding = uint64_t(c.vocabSize) * uint64_t(c.dim) * dtypeBytes;
@@ -169,13 +168,13 @@ Result<Plan> planKernelSet(const KernelSet &ks, const ChipSpec &chip,
   };
 
   uint64_t packed = ks.decodeBytesPerToken();
-  bool subByte = ks.scheme == "q4" || ks.scheme == "q3" || ks.scheme == "lut4";
+  bool subByte = abi::schemeBits(ks.scheme) < 8;
   strategy("blob", packed, int64_t(ks.programs.size()), "");
   strategy("input", inputWeightBytes(slots, c.nLayers),
            int64_t(ks.programs.size()),
            subByte ? fmt::format("MIL inputs have no {}-bit type: counted "
                                  "as int8 + scale, requantized",
-                                 ks.scheme == "q3" ? 3 : 4)
+                                 abi::schemeBits(ks.scheme))
                    : "");
   strategy("baked", packed, bakedPrograms,
            bakedPrograms > 119

@@ -12,7 +12,7 @@
 #ifndef ANE_LIB_RUNTIME_PLAN_H
 #define ANE_LIB_RUNTIME_PLAN_H
 
-#include "lib/Runtime/KernelSet.h"
+#include "lib/Runtime/ModelImage.h"
 
 #include <cstdint>
 #include <string>
@@ -62,7 +62,7 @@ struct Plan {
 
 /// The plan of `kernels` on `chip` with a KV cache of `ctx` positions on a
 /// machine of `machineBytes`.
-Result<Plan> planKernelSet(const KernelSet &kernels, const ChipSpec &chip,
+Result<Plan> planKernelSet(const abi::KernelSet &kernels, const ChipSpec &chip,
                            int64_t ctx, uint64_t machineBytes);
 
 } // namespace ane::runtime

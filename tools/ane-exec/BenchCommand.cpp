@@ -102,13 +102,13 @@ double probeBandwidth(uint64_t &peak, bool last) {
 
 /// The K and V bytes an average decode step reads: step i attends to
 /// pp + i + 1 positions, so the mean is pp + (tg + 1) / 2.
-uint64_t kvBytesPerToken(const runtime::KernelSet &ks, int64_t pp, int64_t tg) {
+uint64_t kvBytesPerToken(const abi::KernelSet &ks, int64_t pp, int64_t tg) {
   if (tg == 0)
     return 0;
   const model::Config &c = ks.config;
   double positions = double(pp) + double(tg + 1) / 2;
   double perPosition = 2.0 * double(c.nLayers) * double(c.kvDim()) *
-                       double(mil::dtypeBits(ks.dtype) / 8);
+                       double(mil::dtypeBits(abi::toMil(ks.dtype)) / 8);
   return uint64_t(positions * perPosition);
 }
 
@@ -162,15 +162,15 @@ int bench(const BenchOptions &o) {
   // Decode reads every weight and the K/V of every position once per
   // token: the bandwidth bound.
   double decodeBound = readBw / double(weightBytes + kvBytes);
-  const runtime::KernelSet &ks = image.kernels;
+  const abi::KernelSet &ks = image.kernels;
   const std::string &name = loaded->spec ? loaded->spec->source : o.model.model;
   if (o.json) {
     json::Writer w;
     w.beginObject();
     w.key("model").string(name);
-    w.key("scheme").string(ks.scheme);
-    w.key("dtype").string(mil::dtypeName(ks.dtype));
-    w.key("weight_binding").string(ks.weightBinding);
+    w.key("scheme").string(abi::schemeName(ks.scheme));
+    w.key("dtype").string(abi::dtypeName(ks.dtype));
+    w.key("weight_binding").string(abi::weightBindingName(ks.weightBinding));
     w.key("pp").integer(o.pp).key("tg").integer(o.tg);
     w.key("prefill_tok_s").number(prefillRate);
     w.key("decode_tok_s").number(decodeRate);
@@ -196,8 +196,9 @@ int bench(const BenchOptions &o) {
     fmt::print("{}\n", w.str());
     return 0;
   }
-  fmt::print("model      {} ({} {}, {} binding)\n", name, ks.scheme,
-             mil::dtypeName(ks.dtype), ks.weightBinding);
+  fmt::print("model      {} ({} {}, {} binding)\n", name,
+             abi::schemeName(ks.scheme), abi::dtypeName(ks.dtype),
+             abi::weightBindingName(ks.weightBinding));
   fmt::print("compile    {:.3f} s\n", loaded->compileSeconds);
   fmt::print("pack       {:.3f} s\n", loaded->packSeconds);
   fmt::print("prefill    {} tokens in {:.3f} s = {:.3f} tok/s\n", o.pp,

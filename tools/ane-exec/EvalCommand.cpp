@@ -77,18 +77,19 @@ int eval(const EvalOptions &o) {
       tokens.push_back(best);
     progress.update(pos + 1, positions);
   }
-  const runtime::KernelSet &ks = loaded->image.kernels;
+  const abi::KernelSet &ks = loaded->image.kernels;
   if (o.json)
     fmt::print("{{\"positions\":{},\"top1_agree\":{},\"top1_rate\":{:.6f},"
                "\"max_rel_logit_err\":{:.6g},\"mean_rel_logit_err\":{:.6g},"
                "\"scheme\":\"{}\",\"dtype\":\"{}\"}}\n",
                positions, agree, double(agree) / positions, worst,
-               sum / positions, ks.scheme, mil::dtypeName(ks.dtype));
+               sum / positions, abi::schemeName(ks.scheme),
+               abi::dtypeName(ks.dtype));
   else
     fmt::print("{} {}: top-1 agreement {}/{} = {:.1f}%, relative logit error "
                "max {:.3g} mean {:.3g}\n",
-               ks.scheme, mil::dtypeName(ks.dtype), agree, positions,
-               100.0 * agree / positions, worst, sum / positions);
+               abi::schemeName(ks.scheme), abi::dtypeName(ks.dtype), agree,
+               positions, 100.0 * agree / positions, worst, sum / positions);
   return 0;
 }
 

@@ -62,24 +62,25 @@ int inspectAnepak(const InspectOptions &o) {
     fmt::print(stderr, "error: {}\n", kernels.message());
     return 1;
   }
-  const runtime::KernelSet &ks = *kernels;
+  const abi::KernelSet &ks = *kernels;
   const model::Config &c = ks.config;
   fmt::print("model:     {} (anepak)\n", o.model);
   printConfig(c);
   fmt::print("kernels:   {} {}, {} binding, {} kernels in {} programs, seq "
              "{}, ctx {}\n",
-             ks.scheme, mil::dtypeName(ks.dtype), ks.weightBinding,
-             ks.kernels.size(), ks.programs.size(),
-             fmt::join(ks.seqBuckets(), "/"), fmt::join(ks.ctxBuckets(), "/"));
+             abi::schemeName(ks.scheme), abi::dtypeName(ks.dtype),
+             abi::weightBindingName(ks.weightBinding), ks.kernels.size(),
+             ks.programs.size(), fmt::join(ks.seqBuckets(), "/"),
+             fmt::join(ks.ctxBuckets(), "/"));
   fmt::print("segments:  layer {} x {}, global {}; a decoded token reads {}\n",
              humanBytes(ks.layerSegmentBytes), c.nLayers,
              humanBytes(ks.globalSegmentBytes),
              humanBytes(ks.decodeBytesPerToken()));
   fmt::print("  {:<14} {:<7} {:<6} {:>6} {:<14}\n", "slot", "segment", "scheme",
              "group", "shape");
-  for (const runtime::SlotSpec &s : ks.slots)
-    fmt::print("  {:<14} {:<7} {:<6} {:>6} {:<14}\n", s.role, s.segment,
-               s.scheme, s.group,
+  for (const abi::SlotSpec &s : ks.slots)
+    fmt::print("  {:<14} {:<7} {:<6} {:>6} {:<14}\n", s.role,
+               abi::segmentName(s.segment), abi::schemeName(s.scheme), s.group,
                fmt::format("[{}]", fmt::join(s.shape, ", ")));
   return 0;
 }

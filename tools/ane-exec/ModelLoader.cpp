@@ -15,30 +15,71 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <thread>
 
 namespace ane::exec {
 
+namespace {
+
+/// An option whose words are the names `name` gives `values`; the word
+/// given is parsed once, into `set`.
+template <typename E, size_t N, typename Set>
+CLI::Option *addEnumOption(CLI::App &app, const std::string &flag,
+                           const E (&values)[N], std::string_view (*name)(E),
+                           Set set, const std::string &description) {
+  std::vector<std::string> words;
+  std::map<std::string, E> byWord;
+  for (E v : values) {
+    words.emplace_back(name(v));
+    byWord.emplace(words.back(), v);
+  }
+  return app
+      .add_option_function<std::string>(
+          flag, [byWord, set](const std::string &w) { set(byWord.at(w)); },
+          description)
+      ->check(CLI::IsMember(words));
+}
+
+} // namespace
+
+CLI::Option *addSchemeOption(CLI::App &app, std::optional<abi::Scheme> &scheme,
+                             const std::string &description) {
+  const abi::Scheme all[] = {abi::Scheme::F16, abi::Scheme::Q8, abi::Scheme::Q4,
+                             abi::Scheme::Q3, abi::Scheme::Lut4};
+  return addEnumOption(
+      app, "--quant", all, abi::schemeName,
+      [&scheme](abi::Scheme s) { scheme = s; }, description);
+}
+
 void BuildOptions::add(CLI::App &app) {
-  app.add_option("--quant", quant,
-                 "weight storage: f16, q8, q4, q3 or lut4 (default: the "
-                 "source's own: q4 for Q4 GGUFs, q8 for Q8/Q6, else f16)")
-      ->check(CLI::IsMember({"f16", "q8", "q4", "q3", "lut4"}));
+  addSchemeOption(app, quant,
+                  "weight storage: f16, q8, q4, q3 or lut4 (default: the "
+                  "source's own: q4 for Q4 GGUFs, q8 for Q8/Q6, else f16)");
   app.add_option("--group", group,
                  "quantization group along a row (0: the scheme's default)")
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--dtype", dtype, "kernel compute type")
-      ->check(CLI::IsMember({"fp16", "fp32"}));
-  app.add_option("--weight-binding", binding,
-                 "how a layer's weights reach the kernels: blob (weight.bin "
-                 "segments) or input (kernel inputs)")
-      ->check(CLI::IsMember({"blob", "input"}));
+  const abi::DType dtypes[] = {abi::DType::FP16, abi::DType::FP32};
+  addEnumOption(
+      app, "--dtype", dtypes, abi::dtypeName,
+      [this](abi::DType d) { dtype = d; }, "kernel compute type");
+  const abi::WeightBinding bindings[] = {abi::WeightBinding::Blob,
+                                         abi::WeightBinding::Input};
+  addEnumOption(
+      app, "--weight-binding", bindings, abi::weightBindingName,
+      [this](abi::WeightBinding b) { binding = b; },
+      "how a layer's weights reach the kernels: blob (weight.bin "
+      "segments) or input (kernel inputs)");
   app.add_option("-c,--ctx", ctx,
                  "context length to compile for (0: what the run needs)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--prefill", prefill,
                  "prompt tokens per prefill call (1: no prefill bucket)")
       ->check(CLI::Range(1, 4096));
+  app.add_option("--kernels", kernelDir,
+                 "run the kernels of DIR (ane-translate --kernel-dir) on the "
+                 "model's weights instead of compiling them; DIR fixes the "
+                 "scheme, dtype, binding and buckets");
   app.add_option("--backend", backend,
                  "where kernels run: cpu (everywhere) or ane (macOS)");
   app.add_option("-t,--threads", threads, "threads for packing (0: every core)")
@@ -89,13 +130,13 @@ Result<KernelSetOptions> kernelSetOptions(const model::ModelSpec &spec,
                                           int64_t minContext) {
   KernelSetOptions o = sourceOptions(spec);
   // Another scheme or group than the source's: requantized, so fused.
-  if ((!build.quant.empty() && build.quant != o.scheme) ||
+  if ((build.quant && *build.quant != o.scheme) ||
       (build.group && build.group != o.group)) {
     o.group = build.group;
     o.fuse = true;
   }
-  if (!build.quant.empty())
-    o.scheme = build.quant;
+  if (build.quant)
+    o.scheme = *build.quant;
   o.dtype = build.dtype;
   o.weightBinding = build.binding;
   o.seqBuckets = {1};
@@ -123,9 +164,9 @@ Result<KernelSetOptions> kernelSetOptions(const model::ModelSpec &spec,
     }
 }
 
-Result<runtime::KernelSet> compileAndReport(const model::ModelSpec &spec,
-                                            const KernelSetOptions &options,
-                                            double &seconds) {
+Result<abi::KernelSet> compileAndReport(const model::ModelSpec &spec,
+                                        const KernelSetOptions &options,
+                                        double &seconds) {
   auto start = std::chrono::steady_clock::now();
   auto kernels = compileKernelSet(spec, options);
   if (!kernels.ok())
@@ -134,7 +175,32 @@ Result<runtime::KernelSet> compileAndReport(const model::ModelSpec &spec,
   fmt::print(stderr,
              "compiled {} ({} kernels, {} programs, {} {}) in {:.3f} s\n",
              describeKernels(*kernels), kernels->kernels.size(),
-             kernels->programs.size(), options.scheme, options.dtype, seconds);
+             kernels->programs.size(), abi::schemeName(options.scheme),
+             abi::dtypeName(options.dtype), seconds);
+  return kernels;
+}
+
+/// The kernel set of a kernel directory, checked against the model it is
+/// to run.
+Result<abi::KernelSet> kernelsFromDir(const std::string &dir,
+                                      const model::ModelSpec &spec) {
+  auto kernels = abi::readKernelDir(dir);
+  if (!kernels.ok())
+    return kernels.status();
+  const model::Config &k = kernels->config, &m = spec.config;
+  if (k.dim != m.dim || k.nLayers != m.nLayers || k.nHeads != m.nHeads ||
+      k.nKvHeads != m.nKvHeads || k.headDim != m.headDim ||
+      k.hiddenDim != m.hiddenDim || k.vocabSize != m.vocabSize)
+    return Status::error(fmt::format(
+        "{}: the kernels were compiled for dim {}, {} layers, vocabulary {}; "
+        "{} has dim {}, {} layers, vocabulary {}",
+        dir, k.dim, k.nLayers, k.vocabSize, spec.source, m.dim, m.nLayers,
+        m.vocabSize));
+  // What the compiler cannot know about the model.
+  kernels->config = m;
+  fmt::print(stderr, "kernels from {}: {} ({} {})\n", dir,
+             describeKernels(*kernels), abi::schemeName(kernels->scheme),
+             abi::dtypeName(kernels->dtype));
   return kernels;
 }
 
@@ -147,6 +213,9 @@ Result<LoadedModel> loadModel(const ModelOptions &given,
   ModelOptions m = defaultModel(given);
   LoadedModel loaded;
   if (endsWith(m.model, ".anepak") || runtime::hasAnepakMagic(m.model)) {
+    if (!build.kernelDir.empty())
+      return Status::error(m.model + " carries its own kernels; --kernels "
+                                     "runs with a model file");
     auto image = runtime::openAnepak(m.model);
     if (!image.ok())
       return image.status();
@@ -176,11 +245,15 @@ Result<LoadedModel> loadModel(const ModelOptions &given,
   if (!tok.ok())
     return tok.status();
   loaded.tokenizer = std::move(*tok);
-  auto options = kernelSetOptions(s, build, minContext);
-  if (!options.ok())
-    return options.status();
-
-  auto kernels = compileAndReport(s, *options, loaded.compileSeconds);
+  Result<abi::KernelSet> kernels = Status::error("no kernels");
+  if (!build.kernelDir.empty()) {
+    kernels = kernelsFromDir(build.kernelDir, s);
+  } else {
+    auto options = kernelSetOptions(s, build, minContext);
+    if (!options.ok())
+      return options.status();
+    kernels = compileAndReport(s, *options, loaded.compileSeconds);
+  }
   if (!kernels.ok())
     return kernels.status();
 
@@ -216,11 +289,11 @@ void Progress::update(int64_t done, int64_t total) {
   std::fflush(stderr);
 }
 
-std::string describeKernels(const runtime::KernelSet &kernels) {
-  std::vector<std::string> names;
-  for (const runtime::KernelDesc &k : kernels.kernels)
-    if (std::find(names.begin(), names.end(), k.name) == names.end())
-      names.push_back(k.name);
+std::string describeKernels(const abi::KernelSet &kernels) {
+  std::vector<std::string_view> names;
+  for (const abi::KernelDesc &k : kernels.kernels)
+    if (std::find(names.begin(), names.end(), k.name()) == names.end())
+      names.push_back(k.name());
   return fmt::format("{} for seq {}, ctx {}", fmt::join(names, ", "),
                      fmt::join(kernels.seqBuckets(), "/"),
                      fmt::join(kernels.ctxBuckets(), "/"));

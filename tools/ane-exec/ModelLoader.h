@@ -12,7 +12,7 @@
 #include "tools/ane-exec/Commands.h"
 
 #include "lib/Compile.h"
-#include "lib/Runtime/KernelSet.h"
+#include "lib/Runtime/ModelImage.h"
 
 #include <optional>
 #include <string>
@@ -21,14 +21,17 @@ namespace ane::exec {
 
 /// How a model file becomes kernels and packed weights.
 struct BuildOptions {
-  std::string quant; // empty: follow the source's own storage
+  std::optional<abi::Scheme> quant; // none: follow the source's own storage
   int64_t group = 0;
-  std::string dtype = "fp16";
-  std::string binding = "blob";
+  abi::DType dtype = abi::DType::FP16;
+  abi::WeightBinding binding = abi::WeightBinding::Blob;
   int64_t ctx = 0; // 0: what the command needs
   int64_t prefill = 16;
   int threads = 0; // 0: every core
   std::string backend = "cpu";
+  /// A kernel directory from `ane-translate --kernel-dir` to run instead of
+  /// compiling in process.
+  std::string kernelDir;
   void add(CLI::App &app);
   int threadCount() const;
 };
@@ -45,6 +48,11 @@ struct LoadedModel {
 Result<LoadedModel> loadModel(const ModelOptions &model,
                               const BuildOptions &build, int64_t minContext);
 
+/// `--quant`: its words are parsed into the contract's enum here, so the
+/// string stops at the command line.
+CLI::Option *addSchemeOption(CLI::App &app, std::optional<abi::Scheme> &scheme,
+                             const std::string &description);
+
 /// The kernel set options for `spec`: quantization from the flag or the
 /// source, seq buckets {1, prefill}, ctx buckets four per octave (256, 320,
 /// 384, 448, 512, 640, ...) up to the first that holds `minContext`.
@@ -53,9 +61,9 @@ Result<KernelSetOptions> kernelSetOptions(const model::ModelSpec &spec,
                                           int64_t minContext);
 
 /// compileKernelSet, timed, with a one-line summary on stderr.
-Result<runtime::KernelSet> compileAndReport(const model::ModelSpec &spec,
-                                            const KernelSetOptions &options,
-                                            double &seconds);
+Result<abi::KernelSet> compileAndReport(const model::ModelSpec &spec,
+                                        const KernelSetOptions &options,
+                                        double &seconds);
 
 /// Draws "label [=====     ] 3/10" on stderr (redrawn in place on a
 /// terminal, printed once at the end otherwise).
@@ -70,7 +78,7 @@ private:
 };
 
 /// "attn_qkv, ..., lm_head for seq 1/16, ctx 256/512".
-std::string describeKernels(const runtime::KernelSet &kernels);
+std::string describeKernels(const abi::KernelSet &kernels);
 std::string humanBytes(uint64_t bytes);
 /// The process's peak resident set so far.
 uint64_t peakRssBytes();

@@ -21,7 +21,7 @@ namespace {
 struct PlanOptions {
   ModelOptions model;
   std::string chip = "m2";
-  std::string quant;
+  std::optional<abi::Scheme> quant;
   int64_t group = 0;
   int64_t ctx = 0; // 0: the model's max_seq_len
   int64_t prefill = 128;
@@ -30,8 +30,8 @@ struct PlanOptions {
   bool json = false;
 };
 
-Result<runtime::KernelSet> kernelsOf(const PlanOptions &o, std::string &name,
-                                     int64_t &ctx) {
+Result<abi::KernelSet> kernelsOf(const PlanOptions &o, std::string &name,
+                                 int64_t &ctx) {
   if (runtime::hasAnepakMagic(o.model.model)) {
     // The manifest is all a plan needs: the weights are not read.
     auto kernels = runtime::readAnepakManifest(o.model.model);
@@ -97,12 +97,12 @@ void printJson(const runtime::Plan &p, const std::string &name,
 }
 
 void printTable(const runtime::Plan &p, const std::string &name,
-                const runtime::KernelSet &ks) {
+                const abi::KernelSet &ks) {
   const runtime::ChipSpec &c = p.chip;
   fmt::print("model      {}: {} {}, {} layers, {:.2f} B parameters read per "
              "token\n",
-             name, ks.scheme, mil::dtypeName(ks.dtype), ks.config.nLayers,
-             double(p.parameters) / 1e9);
+             name, abi::schemeName(ks.scheme), abi::dtypeName(ks.dtype),
+             ks.config.nLayers, double(p.parameters) / 1e9);
   fmt::print("chip       {}: ANE weight stream {:.0f} GB/s, {:.1f} TFLOPS "
              "fp16, {:.1f}-{:.1f} ms dispatch per call\n",
              c.name, c.streamGBs, c.fp16Tflops, c.dispatchMs[0],
@@ -163,7 +163,7 @@ int plan(const PlanOptions &o) {
                                        }),
                         p->strategies.end());
   if (o.json)
-    printJson(*p, name, kernels->scheme);
+    printJson(*p, name, std::string(abi::schemeName(kernels->scheme)));
   else
     printTable(*p, name, *kernels);
   return 0;
@@ -181,8 +181,7 @@ void addPlanCommand(CLI::App &app) {
   for (const runtime::ChipSpec &c : runtime::chips())
     names.push_back(c.name);
   cmd->add_option("--chip", o->chip, "Apple chip")->check(CLI::IsMember(names));
-  cmd->add_option("--quant", o->quant, "weight storage (default: the source's)")
-      ->check(CLI::IsMember({"f16", "q8", "q4", "q3", "lut4"}));
+  addSchemeOption(*cmd, o->quant, "weight storage (default: the source's)");
   cmd->add_option("--group", o->group, "quantization group (0: the default)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("-c,--ctx", o->ctx,

@@ -11,6 +11,8 @@
 
 #include "lib/Conversion/Passes.h"
 
+#include "lib/Abi/Kernels.h"
+#include "lib/Abi/Slots.h"
 #include "lib/MIL/WeightFile.h"
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -39,22 +41,19 @@ const llama::Role kGlobalSlots[] = {
 
 bool isLayerRole(llama::Role r) { return llvm::is_contained(kLayerSlots, r); }
 
-/// How one weight is stored: its blobs, in order, with their MLIR types.
+/// How one weight is stored: the contract's slot, and its blobs' MLIR types.
 struct Slot {
   llama::Role role;
-  SmallVector<int64_t> shape; // [out, in] or [n]
-  std::string scheme;         // "dense", "q8", "q4", "q3", "lut4"
-  int64_t group = 0;          // effective group along in-features
+  ::ane::abi::SlotSpec spec;
   SmallVector<RankedTensorType> blobTypes;
-  SmallVector<uint64_t> offsets;
-  ArrayAttr fusedFrom;      // llama-fuse: roles stacked by rows
-  llama::RoleAttr foldNorm; // llama-fuse: norm scale folded in
-  int64_t ropeRows = 0;     // leading Q/K rows in rotate-half order
 };
 
-uint64_t blobBytes(RankedTensorType t) {
-  unsigned bits = t.getElementType().getIntOrFloatBitWidth();
-  return (static_cast<uint64_t>(t.getNumElements()) * bits + 7) / 8;
+::ane::abi::BlobSpec blobSpecOf(RankedTensorType t) {
+  ::ane::abi::BlobSpec b;
+  b.dtype = *::ane::mil::parseDType(
+      stringifyDType(*getDTypeFor(t.getElementType())).str());
+  b.shape.assign(t.getShape().begin(), t.getShape().end());
+  return b;
 }
 
 /// Lays out every slot of a segment from the weight types of the module.
@@ -72,42 +71,51 @@ public:
                     Location loc) {
     if (slots.count(static_cast<int>(role)))
       return success();
-    Slot s;
-    s.role = role;
+    Slot slot;
+    slot.role = role;
+    ::ane::abi::SlotSpec &s = slot.spec;
+    s.role = llama::stringifyRole(role).str();
+    s.segment = isLayerRole(role) ? ::ane::abi::Segment::Layer
+                                  : ::ane::abi::Segment::Global;
     if (attrs) {
-      s.fusedFrom = attrs.getAs<ArrayAttr>("llama.fused_from");
-      s.foldNorm = attrs.getAs<llama::RoleAttr>("llama.fold_norm");
+      if (auto from = attrs.getAs<ArrayAttr>("llama.fused_from"))
+        for (Attribute r : from)
+          s.fusedFrom.push_back(
+              llama::stringifyRole(cast<llama::RoleAttr>(r).getValue()).str());
+      if (auto fold = attrs.getAs<llama::RoleAttr>("llama.fold_norm"))
+        s.foldNorm = llama::stringifyRole(fold.getValue()).str();
     }
-    s.shape = llama::getWeightShape(weightType);
-    if (failed(setRopeRows(s, loc)))
+    SmallVector<int64_t> shape = llama::getWeightShape(weightType);
+    s.shape.assign(shape.begin(), shape.end());
+    if (failed(setRopeRows(slot, loc)))
       return failure();
     if (auto q = dyn_cast<llama::QWeightType>(weightType)) {
       int64_t out = s.shape[0], in = s.shape[1];
       s.group = q.getEffectiveGroup();
-      s.scheme = llama::stringifyQuantScheme(q.getScheme()).str();
+      s.scheme = toAbi(q.getScheme());
       Type scaleType = compute;
       auto groups = RankedTensorType::get({out, in / s.group, 1, 1}, scaleType);
       switch (q.getScheme()) {
       case llama::QuantScheme::Q8:
-        s.blobTypes = {
+        slot.blobTypes = {
             RankedTensorType::get({out, in, 1, 1}, IntegerType::get(ctx, 8)),
             groups};
         if (s.group == in && blobBound) {
           // Per-channel: one scale and one (zero) zero point per row.
-          s.blobTypes[1] = RankedTensorType::get({out}, scaleType);
-          s.blobTypes.push_back(
+          slot.blobTypes[1] = RankedTensorType::get({out}, scaleType);
+          slot.blobTypes.push_back(
               RankedTensorType::get({out}, IntegerType::get(ctx, 8)));
         }
         break;
       case llama::QuantScheme::Q4:
       case llama::QuantScheme::Q3:
         // MIL has no 3-bit blockwise type: q3 values live in int4.
-        s.blobTypes = {
+        slot.blobTypes = {
             RankedTensorType::get({out, in, 1, 1}, IntegerType::get(ctx, 4)),
             groups};
         break;
       case llama::QuantScheme::Lut4:
-        s.blobTypes = {
+        slot.blobTypes = {
             RankedTensorType::get(
                 {out, in, 1, 1},
                 IntegerType::get(ctx, 4, IntegerType::Unsigned)),
@@ -115,38 +123,40 @@ public:
         break;
       }
     } else if (s.shape.size() == 2) {
-      s.scheme = "dense";
-      s.blobTypes = {
+      slot.blobTypes = {
           RankedTensorType::get({s.shape[0], s.shape[1], 1, 1}, compute)};
     } else if (s.shape.size() == 1) {
-      s.scheme = "dense";
-      s.blobTypes = {RankedTensorType::get({1, s.shape[0], 1, 1}, compute)};
+      slot.blobTypes = {RankedTensorType::get({1, s.shape[0], 1, 1}, compute)};
     } else {
       return emitError(loc) << "cannot lay out weight of type " << weightType;
     }
-    slots[static_cast<int>(role)] = std::move(s);
+    for (RankedTensorType t : slot.blobTypes)
+      s.blobs.push_back(blobSpecOf(t));
+    slots[static_cast<int>(role)] = std::move(slot);
     return success();
   }
 
   /// Q and K rows are stored with each head's interleaved pairs split into
   /// halves (rows 0, 2, 4, ... then 1, 3, 5, ...), so RoPE is rotate-half
   /// on contiguous slices. Q and K move alike, which leaves Q Kᵀ unchanged.
-  LogicalResult setRopeRows(Slot &s, Location loc) {
-    bool fusedQkv = s.role == llama::Role::AttnQkv;
-    if (s.role != llama::Role::AttnQ && s.role != llama::Role::AttnK &&
+  LogicalResult setRopeRows(Slot &slot, Location loc) {
+    ::ane::abi::SlotSpec &s = slot.spec;
+    bool fusedQkv = slot.role == llama::Role::AttnQkv;
+    if (slot.role != llama::Role::AttnQ && slot.role != llama::Role::AttnK &&
         !fusedQkv)
       return success();
     if (!headDim || !qkRows.first)
       return emitError(loc) << "attention weights need the module's "
                                "#llama.config for their RoPE row order";
-    s.ropeRows = s.role == llama::Role::AttnQ   ? qkRows.first
-                 : s.role == llama::Role::AttnK ? qkRows.second
-                                                : qkRows.first + qkRows.second;
+    s.ropeRows = slot.role == llama::Role::AttnQ ? qkRows.first
+                 : slot.role == llama::Role::AttnK
+                     ? qkRows.second
+                     : qkRows.first + qkRows.second;
+    s.headDim = headDim;
     if (s.shape.size() != 2 || s.ropeRows > s.shape[0] ||
         s.ropeRows % headDim != 0)
-      return emitError(loc)
-             << "weight " << llama::stringifyRole(s.role) << " does not hold "
-             << s.ropeRows << " rows of heads of " << headDim;
+      return emitError(loc) << "weight " << s.role << " does not hold "
+                            << s.ropeRows << " rows of heads of " << headDim;
     return success();
   }
 
@@ -155,14 +165,13 @@ public:
     for (ArrayRef<llama::Role> segment :
          {ArrayRef<llama::Role>(kLayerSlots),
           ArrayRef<llama::Role>(kGlobalSlots)}) {
-      ::ane::mil::BlobLayout blobs;
-      for (llama::Role r : segment) {
-        auto it = slots.find(static_cast<int>(r));
-        if (it == slots.end())
-          continue;
-        for (RankedTensorType t : it->second.blobTypes)
-          it->second.offsets.push_back(blobs.append(blobBytes(t)));
-      }
+      std::vector<::ane::abi::SlotSpec> specs;
+      for (llama::Role r : segment)
+        if (slots.count(static_cast<int>(r)))
+          specs.push_back(get(r).spec);
+      ::ane::abi::layOutSegment(specs);
+      for (const ::ane::abi::SlotSpec &spec : specs)
+        slots[static_cast<int>(*llama::symbolizeRole(spec.role))].spec = spec;
     }
   }
 
@@ -179,45 +188,25 @@ public:
     return ArrayAttr::get(ctx, all);
   }
 
-  DictionaryAttr describe(const Slot &s) const {
-    Builder b(ctx);
-    SmallVector<NamedAttribute> fields = {
-        b.getNamedAttr("role", b.getStringAttr(llama::stringifyRole(s.role))),
-        b.getNamedAttr(
-            "segment",
-            b.getStringAttr(isLayerRole(s.role) ? "layer" : "global")),
-        b.getNamedAttr("shape", b.getDenseI64ArrayAttr(s.shape)),
-        b.getNamedAttr("scheme", b.getStringAttr(s.scheme)),
-        b.getNamedAttr("group", b.getI64IntegerAttr(s.group)),
-    };
-    SmallVector<int64_t> offsets(s.offsets.begin(), s.offsets.end());
-    fields.push_back(
-        b.getNamedAttr("offsets", b.getDenseI64ArrayAttr(offsets)));
-    SmallVector<Attribute> types;
-    for (RankedTensorType t : s.blobTypes)
-      types.push_back(TypeAttr::get(t));
-    fields.push_back(b.getNamedAttr("blobs", b.getArrayAttr(types)));
-    if (s.fusedFrom) {
-      SmallVector<Attribute> names;
-      for (Attribute r : s.fusedFrom)
-        names.push_back(b.getStringAttr(
-            llama::stringifyRole(cast<llama::RoleAttr>(r).getValue())));
-      fields.push_back(b.getNamedAttr("fused_from", b.getArrayAttr(names)));
-    }
-    if (s.foldNorm)
-      fields.push_back(b.getNamedAttr(
-          "fold_norm",
-          b.getStringAttr(llama::stringifyRole(s.foldNorm.getValue()))));
-    if (s.ropeRows) {
-      fields.push_back(
-          b.getNamedAttr("rope_rows", b.getI64IntegerAttr(s.ropeRows)));
-      fields.push_back(
-          b.getNamedAttr("head_dim", b.getI64IntegerAttr(headDim)));
-    }
-    return b.getDictionaryAttr(fields);
+  WeightSlotAttr describe(const Slot &s) const {
+    return WeightSlotAttr::fromSlotSpec(ctx, s.spec);
   }
 
 private:
+  static ::ane::abi::Scheme toAbi(llama::QuantScheme q) {
+    switch (q) {
+    case llama::QuantScheme::Q8:
+      return ::ane::abi::Scheme::Q8;
+    case llama::QuantScheme::Q4:
+      return ::ane::abi::Scheme::Q4;
+    case llama::QuantScheme::Q3:
+      return ::ane::abi::Scheme::Q3;
+    case llama::QuantScheme::Lut4:
+      return ::ane::abi::Scheme::Lut4;
+    }
+    return ::ane::abi::Scheme::F16;
+  }
+
   MLIRContext *ctx;
   Type compute;
   bool blobBound;
@@ -399,19 +388,21 @@ private:
   /// The weight as program inputs (weight-binding=input): dense weights in
   /// the compute type, q8 as int8 data and scales dequantized in the graph
   /// (MIL inputs have no sub-byte types, so other schemes need blobs).
-  FailureOr<Value> weightInput(const Slot &s) {
-    std::string base = "w_" + llama::stringifyRole(s.role).str();
+  FailureOr<Value> weightInput(const Slot &slot) {
+    const ::ane::abi::SlotSpec &s = slot.spec;
+    std::string base = "w_" + s.role;
     Location loc = fn.getLoc();
-    if (s.scheme == "dense")
-      return input(base, s.blobTypes[0]);
-    if (s.scheme != "q8")
+    if (s.scheme == ::ane::abi::Scheme::F16)
+      return input(base, slot.blobTypes[0]);
+    if (s.scheme != ::ane::abi::Scheme::Q8)
       return fn.emitError()
              << "weight-binding=input carries weights as fp16/fp32 or int8; "
                 "scheme "
-             << s.scheme << " needs weight-binding=blob";
+             << ::ane::abi::schemeName(s.scheme).data()
+             << " needs weight-binding=blob";
     int64_t out = s.shape[0], in = s.shape[1], groups = in / s.group;
-    Value data = input(base, s.blobTypes[0]);
-    Value scale = input(base + "_scale", s.blobTypes[1]);
+    Value data = input(base, slot.blobTypes[0]);
+    Value scale = input(base + "_scale", slot.blobTypes[1]);
     auto wide = RankedTensorType::get({out, in, 1, 1}, compute);
     Value f = b.create<CastOp>(loc, wide, data,
                                DTypeAttr::get(ctx, *getDTypeFor(compute)));
@@ -437,25 +428,26 @@ private:
   FailureOr<Value> buildWeight(llama::Role role) {
     if (!llvm::is_contained(usedRoles, role))
       usedRoles.push_back(role);
-    const Slot &s = slots.get(role);
+    const Slot &slot = slots.get(role);
+    const ::ane::abi::SlotSpec &s = slot.spec;
     Location loc = fn.getLoc();
     if (inputBinding)
-      return weightInput(s);
+      return weightInput(slot);
     auto blob = [&](size_t i) -> Value {
-      RankedTensorType t = s.blobTypes[i];
-      return b.create<ConstOp>(
-          loc, t,
-          BlobAttr::get(ctx, ::ane::mil::kModelWeightPath, s.offsets[i], t));
+      RankedTensorType t = slot.blobTypes[i];
+      return b.create<ConstOp>(loc, t,
+                               BlobAttr::get(ctx, ::ane::mil::kModelWeightPath,
+                                             s.blobs[i].offset, t));
     };
-    if (s.scheme == "dense")
+    if (s.scheme == ::ane::abi::Scheme::F16)
       return blob(0);
     auto out = RankedTensorType::get({s.shape[0], s.shape[1], 1, 1}, compute);
     Value data = blob(0);
     Value table = blob(1); // scales, or the palettes of lut4
-    if (s.scheme == "lut4")
+    if (s.scheme == ::ane::abi::Scheme::Lut4)
       return Value(b.create<ConstexprLutToDenseOp>(loc, out, data, table,
                                                    nullptr, nullptr));
-    if (s.blobTypes.size() == 3) // per-channel int8
+    if (slot.blobTypes.size() == 3) // per-channel int8
       return Value(b.create<ConstexprAffineDequantizeOp>(
           loc, out, data, table, blob(2), b.getI64IntegerAttr(0)));
     return Value(b.create<ConstexprBlockwiseShiftScaleOp>(loc, out, data, table,
@@ -791,34 +783,30 @@ private:
   /// Seeds output gradients, runs backprop over the kernel in reverse and
   /// returns the gradients of the kernel's differentiable inputs.
   LogicalResult lowerBackward(func::ReturnOp ret) {
-    static const std::map<std::string, std::vector<std::string>> outNames = {
-        {"attn_qkv", {"q", "k", "v"}},
-        {"ffn_up", {"h"}},
-        {"ffn_down", {"x_out"}},
-        {"lm_head", {"logits"}}};
-    // The inputs each backward kernel differentiates, by argument index.
-    static const std::map<std::string,
-                          std::vector<std::pair<unsigned, std::string>>>
-        wrt = {{"attn_qkv", {{0, "x"}}},
-               {"attn_core", {{0, "q"}, {3, "k_cache"}, {4, "v_cache"}}},
-               {"ffn_up", {{0, "x"}}},
-               {"ffn_down", {{0, "h"}}},
-               {"lm_head", {{0, "x"}}}};
+    // The llama arguments each backward kernel differentiates, by index, in
+    // the order of its outputs (abi::kernelOutputs).
+    static const std::map<std::string, std::vector<unsigned>> wrt = {
+        {"attn_qkv", {0}},
+        {"attn_core", {0, 3, 4}},
+        {"ffn_up", {0}},
+        {"ffn_down", {0}},
+        {"lm_head", {0}}};
     std::string kernel =
         fn->getAttrOfType<StringAttr>("llama.kernel").getValue().str();
+    ::ane::abi::Kernel forward = *::ane::abi::parseKernel(kernel);
     if (kernel == "attn_core") {
       // attn_out is folded in: the gradient arrives at its output and goes
       // through Wo^T; the residual's share is the host's.
       const Slot &wo = slots.get(llama::Role::AttnOut);
-      Value dxo = input("d_x_out", act(wo.shape[0], attn.seq));
+      Value dxo = input("d_x_out", act(wo.spec.shape[0], attn.seq));
       auto w = weight(llama::Role::AttnOut);
       if (failed(w))
         return failure();
       grads[ret.getOperand(0)] = projectT(*w, dxo);
     } else {
-      const auto &names = outNames.at(kernel);
+      const auto &names = ::ane::abi::kernelOutputs(forward);
       for (auto [i, v] : llvm::enumerate(ret.getOperands()))
-        grads[v] = input("d_" + names.at(i),
+        grads[v] = input("d_" + std::string(names.at(i)),
                          cast<RankedTensorType>(values.lookup(v).getType()));
     }
     SmallVector<Operation *> ops;
@@ -829,11 +817,13 @@ private:
       if (failed(backprop(op)))
         return failure();
     SmallVector<Value> results;
-    for (auto [index, name] : wrt.at(kernel)) {
+    const auto &gradNames =
+        ::ane::abi::kernelOutputs(*::ane::abi::backwardOf(forward));
+    for (auto [i, index] : llvm::enumerate(wrt.at(kernel))) {
       Value arg = fn.getArgument(index);
       Value g = grads.lookup(arg);
       results.push_back(g ? g : zeros(values.lookup(arg).getType()));
-      outputNames.push_back("d_" + name);
+      outputNames.push_back(std::string(gradNames.at(i)));
       resultTypes.push_back(results.back().getType());
     }
     b.create<func::ReturnOp>(ret.getLoc(), results);
@@ -853,21 +843,16 @@ private:
   }
 
   LogicalResult lowerReturn(func::ReturnOp o) {
-    static const std::map<std::string, std::vector<std::string>> names = {
-        {"attn_qkv", {"q", "k", "v"}}, {"attn_core", {"attn"}},
-        {"attn_out", {"x_out"}},       {"ffn_up", {"h"}},
-        {"ffn_down", {"x_out"}},       {"lm_head", {"logits"}},
-    };
-    std::string kernel =
-        fn->getAttrOfType<StringAttr>("llama.kernel").getValue().str();
+    StringRef kernel = fn->getAttrOfType<StringAttr>("llama.kernel").getValue();
+    std::optional<::ane::abi::Kernel> k = ::ane::abi::parseKernel(kernel.str());
     SmallVector<Value> results;
     for (auto [i, v] : llvm::enumerate(o.getOperands())) {
       Value r = values.lookup(v);
       if (!r)
         return o.emitError() << "result " << i << " was not lowered";
-      auto it = names.find(kernel);
-      outputNames.push_back(it != names.end() && i < it->second.size()
-                                ? it->second[i]
+      const auto *names = k ? &::ane::abi::kernelOutputs(*k) : nullptr;
+      outputNames.push_back(names && i < names->size()
+                                ? std::string((*names)[i])
                                 : "out_" + std::to_string(i));
       results.push_back(r);
       resultTypes.push_back(r.getType());
@@ -911,20 +896,9 @@ struct ConvertLlamaToAneMilPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
-    if (weightBinding != "blob" && weightBinding != "input") {
-      module.emitError() << "weight-binding must be blob or input, got '"
-                         << weightBinding << "'";
-      return signalPassFailure();
-    }
-    Type compute;
-    if (dtype == "fp16")
-      compute = Float16Type::get(ctx);
-    else if (dtype == "fp32")
-      compute = Float32Type::get(ctx);
-    else {
-      module.emitError() << "dtype must be fp16 or fp32, got '" << dtype << "'";
-      return signalPassFailure();
-    }
+    Type compute = dtype == ::ane::abi::DType::FP16
+                       ? Type(Float16Type::get(ctx))
+                       : Type(Float32Type::get(ctx));
     // Every weight of the module, so all kernels share one slot layout.
     std::pair<int64_t, int64_t> qkRows{0, 0};
     int64_t headDim = 0;
@@ -933,7 +907,8 @@ struct ConvertLlamaToAneMilPass
       headDim = config.getHeadDim();
       qkRows = {config.getNHeads() * headDim, config.getNKvHeads() * headDim};
     }
-    SlotTable slots(ctx, compute, weightBinding == "blob", qkRows, headDim);
+    bool inputs = weightBinding == ::ane::abi::WeightBinding::Input;
+    SlotTable slots(ctx, compute, !inputs, qkRows, headDim);
     bool failedLayout = false;
     module.walk([&](func::FuncOp fn) {
       for (unsigned i = 0; i < fn.getNumArguments(); ++i)
@@ -954,7 +929,6 @@ struct ConvertLlamaToAneMilPass
       module.emitError() << "no kernels: run llama-outline-kernels first";
       return signalPassFailure();
     }
-    bool inputs = weightBinding == "input";
     // Backward kernels first: they read the llama kernels the forward
     // lowering then replaces. attn_out's backward is part of attn_core's.
     if (backward)
@@ -968,7 +942,11 @@ struct ConvertLlamaToAneMilPass
         return signalPassFailure();
     // The packer lays out segments from this, host-side slots included.
     module->setAttr("anemil.weight_slots", slots.describeAll());
-    module->setAttr("anemil.dtype", StringAttr::get(ctx, dtype));
+    module->setAttr("anemil.dtype",
+                    StringAttr::get(ctx, ::ane::abi::dtypeName(dtype)));
+    module->setAttr(
+        "anemil.weight_binding",
+        StringAttr::get(ctx, ::ane::abi::weightBindingName(weightBinding)));
   }
 };
 

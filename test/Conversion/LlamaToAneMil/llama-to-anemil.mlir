@@ -5,25 +5,25 @@
 
 // Per-channel int8 (q8's default) is MIL's affine form: int8 data, one fp16
 // scale and one zero point per output row, along axis 0.
-// Q8: {blobs = [tensor<64x64x1x1xi8>, tensor<64xf16>, tensor<64xi8>], group = 64 : i64, head_dim = 16 : i64, offsets = array<i64: 256, 4416, 4608>, role = "attn_q", rope_rows = 64 : i64, scheme = "q8"
+// Q8: #anemil.weight_slot<role = "attn_q", segment = layer, scheme = q8, group = 64, shape = [64, 64], blobs = [tensor<64x64x1x1xi8>, tensor<64xf16>, tensor<64xi8>], offsets = [256, 4416, 4608], rope_rows = 64, head_dim = 16>
 // Q8-LABEL: func.func @attn_qkv
 // Q8: %[[D:.*]] = anemil.const #anemil.blob<"@model_path/weights/weight.bin", 256> : tensor<64x64x1x1xi8>
 // Q8: %[[S:.*]] = anemil.const #anemil.blob<"@model_path/weights/weight.bin", 4416> : tensor<64xf16>
 // Q8: %[[Z:.*]] = anemil.const #anemil.blob<"@model_path/weights/weight.bin", 4608> : tensor<64xi8>
 // Q8: anemil.constexpr_affine_dequantize %[[D]], %[[S]], %[[Z]] {axis = 0 : i64} : (tensor<64x64x1x1xi8>, tensor<64xf16>, tensor<64xi8>) -> tensor<64x64x1x1xf16>
 // Grouped int8 stays blockwise.
-// Q8G: {blobs = [tensor<64x64x1x1xi8>, tensor<64x2x1x1xf16>], group = 32 : i64
+// Q8G: #anemil.weight_slot<role = "attn_q", segment = layer, scheme = q8, group = 32, shape = [64, 64], blobs = [tensor<64x64x1x1xi8>, tensor<64x2x1x1xf16>]
 // Q8G-LABEL: func.func @attn_qkv
 // Q8G-NOT: constexpr_affine_dequantize
 // Q8G: anemil.constexpr_blockwise_shift_scale {{.*}} : (tensor<64x64x1x1xi8>, tensor<64x2x1x1xf16>) -> tensor<64x64x1x1xf16>
 
 // The slot table of the module: layer slots at offsets equal in every
 // layer's segment, then the global slots.
-// CHECK: module attributes {anemil.dtype = "fp16", anemil.weight_slots = [{blobs = [tensor<1x64x1x1xf16>], group = 0 : i64, offsets = array<i64: 64>, role = "attn_norm", scheme = "dense", segment = "layer", shape = array<i64: 64>},
-// CHECK-SAME: {blobs = [tensor<64x64x1x1xi4>, tensor<64x1x1x1xf16>], group = 64 : i64, head_dim = 16 : i64, offsets = array<i64: 256, 2368>, role = "attn_q", rope_rows = 64 : i64, scheme = "q4", segment = "layer", shape = array<i64: 64, 64>}
+// CHECK: module attributes {anemil.dtype = "fp16", anemil.weight_binding = "blob", anemil.weight_slots = [#anemil.weight_slot<role = "attn_norm", segment = layer, scheme = f16, group = 0, shape = [64], blobs = [tensor<1x64x1x1xf16>], offsets = [64]>,
+// CHECK-SAME: #anemil.weight_slot<role = "attn_q", segment = layer, scheme = q4, group = 64, shape = [64, 64], blobs = [tensor<64x64x1x1xi4>, tensor<64x1x1x1xf16>], offsets = [256, 2368], rope_rows = 64, head_dim = 16>
 // Q and K rows are stored in rotate-half order (rope_rows of them); V is not.
-// CHECK-SAME: role = "attn_k", rope_rows = 32 : i64
-// CHECK-SAME: role = "attn_v", scheme
+// CHECK-SAME: role = "attn_k", {{.*}}, rope_rows = 32, head_dim = 16>
+// CHECK-SAME: role = "attn_v", {{.*}}, offsets = [3776, 4864]>,
 
 // CHECK-LABEL: func.func @attn_qkv
 // CHECK-SAME: (%[[X:.*]]: tensor<1x64x1x2xf16> {anemil.name = "x"}, %[[COS:.*]]: tensor<1x8x1x2xf16> {anemil.name = "rope_cos"}, %[[SIN:.*]]: tensor<1x8x1x2xf16> {anemil.name = "rope_sin"})
@@ -73,6 +73,6 @@
 // CHECK: anemil.conv {{.*}} -> tensor<1x512x1x2xf16>
 
 // F32: anemil.dtype = "fp32"
-// F32: {blobs = [tensor<64x64x1x1xf32>], group = 0 : i64, head_dim = 16 : i64, offsets = array<i64: 384>, role = "attn_q", rope_rows = 64 : i64, scheme = "dense"
+// F32: #anemil.weight_slot<role = "attn_q", segment = layer, scheme = f16, group = 0, shape = [64, 64], blobs = [tensor<64x64x1x1xf32>], offsets = [384], rope_rows = 64, head_dim = 16>
 // F32-LABEL: func.func @attn_out
 // F32-SAME: (%{{.*}}: tensor<1x64x1x2xf32> {anemil.name = "attn"}, %{{.*}}: tensor<1x64x1x2xf32> {anemil.name = "x"}) -> (tensor<1x64x1x2xf32> {anemil.name = "x_out"})

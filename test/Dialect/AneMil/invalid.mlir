@@ -1349,8 +1349,51 @@ func.func @k() attributes {anemil.kernel = 3 : i64} {
 
 // -----
 
-// expected-error @+1 {{'anemil.weights' must be an array}}
+// expected-error @+1 {{'anemil.weights' must be an array of #anemil.weight_slot}}
 func.func @w() attributes {anemil.weights = "attn_q"} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'anemil.weight_slots' must be an array of #anemil.weight_slot}}
+module attributes {anemil.weight_slots = [{role = "attn_q"}]} {
+}
+
+// -----
+
+// expected-error @+1 {{slot 'attn_q' has 2 blobs and 1 offsets}}
+func.func @w() attributes {anemil.weights = [#anemil.weight_slot<role = "attn_q", segment = layer, scheme = q8, group = 8, shape = [8, 8], blobs = [tensor<8x8x1x1xi8>, tensor<8x1x1x1xf16>], offsets = [64]>]} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{slot 'attn_q': blob offset 96 must be a multiple of 64, at least 64}}
+func.func @w() attributes {anemil.weights = [#anemil.weight_slot<role = "attn_q", segment = layer, scheme = f16, group = 0, shape = [8], blobs = [tensor<1x8x1x1xf16>], offsets = [96]>]} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{slot 'attn_q': blobs must be static tensor types of MIL element types}}
+func.func @w() attributes {anemil.weights = [#anemil.weight_slot<role = "attn_q", segment = layer, scheme = f16, group = 0, shape = [8], blobs = [tensor<1x8x1x1xbf16>], offsets = [64]>]} {
+  return
+}
+
+// -----
+
+// expected-error @+2 {{unknown scheme 'q5'}}
+// expected-error @+1 {{failed to parse AneMil_WeightSlotAttr parameter 'scheme'}}
+func.func @w() attributes {anemil.weights = [#anemil.weight_slot<role = "attn_q", segment = layer, scheme = q5, group = 0, shape = [8], blobs = [tensor<1x8x1x1xf16>], offsets = [64]>]} {
+  return
+}
+
+// -----
+
+// expected-error @+2 {{unknown segment 'shared'}}
+// expected-error @+1 {{failed to parse AneMil_WeightSlotAttr parameter 'segment'}}
+func.func @w() attributes {anemil.weights = [#anemil.weight_slot<role = "attn_q", segment = shared, scheme = f16, group = 0, shape = [8], blobs = [tensor<1x8x1x1xf16>], offsets = [64]>]} {
   return
 }
 
@@ -1370,8 +1413,18 @@ func.func @p() attributes {anemil.padded_channels = [172]} {
 
 // -----
 
-// expected-error @+1 {{'anemil.dtype' must be a string}}
+// expected-error @+1 {{'anemil.dtype' must be "fp16" or "fp32"}}
 module attributes {anemil.dtype = 16 : i64} {}
+
+// -----
+
+// expected-error @+1 {{'anemil.dtype' must be "fp16" or "fp32"}}
+module attributes {anemil.dtype = "bf16"} {}
+
+// -----
+
+// expected-error @+1 {{'anemil.weight_binding' must be "blob" or "input"}}
+module attributes {anemil.weight_binding = "baked"} {}
 
 // -----
 

@@ -249,3 +249,10 @@ func.func @state(%s: !anemil.state<tensor<1x4x64xf16>>, %v: tensor<1x4x64xf16>) 
   anemil.write_state %s, %v : !anemil.state<tensor<1x4x64xf16>>
   return %k : tensor<1x4x64xf16>
 }
+
+// A kernel's weight slots: optional fields are printed only when set.
+// CHECK-LABEL: func.func @weight_slots
+// CHECK-SAME: anemil.weights = [#anemil.weight_slot<role = "attn_qkv", segment = layer, scheme = q4, group = 16, shape = [128, 64], blobs = [tensor<128x64x1x1xi4>, tensor<128x4x1x1xf16>], offsets = [64, 4224], fused_from = ["attn_q", "attn_k", "attn_v"], fold_norm = "attn_norm", rope_rows = 96, head_dim = 8>, #anemil.weight_slot<role = "output_norm", segment = global, scheme = f16, group = 0, shape = [64], blobs = [tensor<1x64x1x1xf32>], offsets = [64]>]
+func.func @weight_slots() attributes {anemil.weights = [#anemil.weight_slot<role = "attn_qkv", segment = layer, scheme = q4, group = 16, shape = [128, 64], blobs = [tensor<128x64x1x1xi4>, tensor<128x4x1x1xf16>], offsets = [64, 4224], fused_from = ["attn_q", "attn_k", "attn_v"], fold_norm = "attn_norm", rope_rows = 96, head_dim = 8>, #anemil.weight_slot<role = "output_norm", segment = global, scheme = f16, group = 0, shape = [64], blobs = [tensor<1x64x1x1xf32>], offsets = [64]>]} {
+  return
+}

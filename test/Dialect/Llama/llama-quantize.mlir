@@ -21,7 +21,7 @@
 // Q3-SAME: !llama.qweight<q3, group = 0, shape = [64, 172], scale = f16>
 // F16: tensor<64x256xf16> {llama.role = #llama.role<attn_q>}
 // F16-SAME: tensor<64x172xf16> {llama.role = #llama.role<ffn_down>}
-// BAD: error: unknown scheme 'q5' (f16, q8, q4, q3, lut4)
+// BAD: for the --scheme option: Cannot find option named 'q5'!
 
 func.func @f(%wq: tensor<64x256xf32> {llama.role = #llama.role<attn_q>},
              %wd: tensor<64x172xf32> {llama.role = #llama.role<ffn_down>},

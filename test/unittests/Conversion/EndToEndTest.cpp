@@ -39,12 +39,12 @@ rt::ModelImage compile(const model::ModelSpec &spec,
                        std::vector<int64_t> ctx = {kContext},
                        const std::string &binding = "blob") {
   ::ane::KernelSetOptions o;
-  o.scheme = scheme;
-  o.dtype = dtype;
+  o.scheme = *::ane::abi::parseScheme(scheme);
+  o.dtype = *::ane::abi::parseDType(dtype);
   o.group = group;
   o.seqBuckets = std::move(seq);
   o.ctxBuckets = std::move(ctx);
-  o.weightBinding = binding;
+  o.weightBinding = *::ane::abi::parseWeightBinding(binding);
   auto kernels = ::ane::compileKernelSet(spec, o);
   EXPECT_TRUE(kernels.ok()) << kernels.message();
   if (!kernels.ok())
@@ -186,7 +186,7 @@ TEST(EndToEndTest, PackerStreamsTheSegmentsInOrder) {
   Stories stories;
   ASSERT_NO_FATAL_FAILURE(stories.load());
   ::ane::KernelSetOptions o;
-  o.scheme = "q4";
+  o.scheme = ::ane::abi::Scheme::Q4;
   auto kernels = ::ane::compileKernelSet(stories.spec, o);
   ASSERT_TRUE(kernels.ok()) << kernels.message();
   std::vector<std::pair<rt::SectionKind, int64_t>> order;
@@ -257,13 +257,14 @@ TEST(EndToEndTest, VectorKernelsMatchTheOracleBackend) {
 namespace {
 
 /// Slot `s` of a packed segment as floats: codes times their group scale.
-std::vector<float> unpackSlot(const rt::SlotSpec &s, rt::Bytes segment) {
+std::vector<float> unpackSlot(const ::ane::abi::SlotSpec &s,
+                              rt::Bytes segment) {
   auto reader = ane::mil::WeightReader::fromBuffer(segment.data, segment.size,
                                                    "segment", nullptr);
   EXPECT_TRUE(reader.ok()) << reader.message();
   rt::WeightFiles files;
   files.emplace(ane::mil::kModelWeightPath, std::move(*reader));
-  auto blob = [&](const rt::BlobSpec &b) {
+  auto blob = [&](const ::ane::abi::BlobSpec &b) {
     ane::mil::Type type;
     type.dtype = b.dtype;
     type.dims = b.shape;
@@ -300,8 +301,10 @@ TEST(EndToEndTest, GgufQ4_0AndQ8_0BlocksPackUnchanged) {
     auto image = rt::packImage(*spec, *kernels);
     ASSERT_TRUE(image.ok()) << image.message();
     int64_t compared = 0;
-    for (const rt::SlotSpec &s : kernels->slotsOf("layer"))
-      for (int64_t l = 0; l < spec->config.nLayers && s.scheme != "dense";
+    for (const ::ane::abi::SlotSpec &s :
+         kernels->slotsOf(::ane::abi::Segment::Layer))
+      for (int64_t l = 0;
+           l < spec->config.nLayers && s.scheme != ::ane::abi::Scheme::F16;
            ++l) {
         auto want = rt::assembleSlotTensor(s, [&](const std::string &role) {
           auto r = model::parseRole(role);

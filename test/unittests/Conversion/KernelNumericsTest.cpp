@@ -17,7 +17,6 @@
 #include "lib/Pipelines.h"
 #include "lib/Runtime/Cpu/Executor.h"
 #include "lib/Runtime/Packing.h"
-#include "lib/WeightSlots.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "test/unittests/Conversion/CompiledKernels.h"
 
@@ -161,12 +160,12 @@ protected:
     ASSERT_TRUE(module);
     PassManager pm(&ctx);
     mlir::ane::CompileOptions options;
-    options.scheme = GetParam().scheme;
+    options.scheme = *::ane::abi::parseScheme(GetParam().scheme);
     options.seq = kSeq;
     options.ctx = kCtx;
-    options.dtype = GetParam().dtype;
+    options.dtype = *::ane::abi::parseDType(GetParam().dtype);
     options.fuse = GetParam().fuse;
-    options.weightBinding = GetParam().binding;
+    options.weightBinding = *::ane::abi::parseWeightBinding(GetParam().binding);
     options.backward = true;
     mlir::ane::buildCompilePipeline(pm, options);
     ASSERT_TRUE(succeeded(pm.run(*module)));
@@ -184,25 +183,28 @@ protected:
   }
 
   void packSegments() {
+    auto kernelSet = anemil::exportKernelSet(*module);
+    ASSERT_TRUE(succeeded(kernelSet));
     for (const char *segment : {"layer", "global"}) {
-      std::vector<rt::SlotSpec> list = mlir::ane::slotSpecsOf(*module, segment);
+      std::vector<::ane::abi::SlotSpec> list =
+          kernelSet->slotsOf(*::ane::abi::parseSegment(segment));
       int layer = std::string(segment) == "layer" ? 0 : -1;
       auto byRole = [&](const std::string &role) {
         // Norms live in the layer or global segment of the same layer.
         return ::ane::Result<std::vector<float>>(tensorOf(role, layer));
       };
-      auto slotTensor = [&](const rt::SlotSpec &s) {
+      auto slotTensor = [&](const ::ane::abi::SlotSpec &s) {
         return rt::assembleSlotTensor(s, byRole);
       };
       auto bytes = rt::packSegment(list, slotTensor);
       ASSERT_TRUE(bytes.ok()) << bytes.message();
       segments[segment] = std::move(*bytes);
-      for (const rt::SlotSpec &s : list) {
+      for (const ::ane::abi::SlotSpec &s : list) {
         effective[s.role] = rt::effectiveWeights(s, *slotTensor(s));
         slotSpecs[s.role] = s;
         slotValues[s.role] = *slotTensor(s);
       }
-      for (const rt::SlotSpec &s : list)
+      for (const ::ane::abi::SlotSpec &s : list)
         if (!s.foldNorm.empty())
           folded.insert(s.foldNorm);
     }
@@ -265,7 +267,7 @@ protected:
   DType compute = DType::FP16;
   std::map<std::string, std::vector<uint8_t>> segments;
   std::map<std::string, std::vector<float>> effective;
-  std::map<std::string, rt::SlotSpec> slotSpecs;
+  std::map<std::string, ::ane::abi::SlotSpec> slotSpecs;
   std::map<std::string, std::vector<float>> slotValues;
   std::set<std::string> folded;
 
@@ -277,9 +279,9 @@ protected:
         role.size() > 6 && role.compare(role.size() - 6, 6, "_scale") == 0;
     if (scale)
       role = role.substr(0, role.size() - 6);
-    const rt::SlotSpec &s = slotSpecs.at(role);
+    const ::ane::abi::SlotSpec &s = slotSpecs.at(role);
     const std::vector<float> &w = slotValues.at(role);
-    if (s.scheme == "dense")
+    if (s.scheme == ::ane::abi::Scheme::F16)
       return Tensor::floats(p.type.dtype, p.type.dims, w);
     int64_t group = s.group > 0 ? s.group : s.shape[1];
     rt::QuantizedMatrix q =
@@ -665,7 +667,7 @@ TEST_P(KernelNumericsTest, PackedInputs) {
   ASSERT_TRUE(succeeded(pm.run(*module)));
   auto fn = module->lookupSymbol<func::FuncOp>("attn_core");
   ASSERT_EQ(fn.getNumArguments(), 1u);
-  std::vector<rt::PackedPart> parts;
+  std::vector<::ane::abi::PackedPart> parts;
   for (Attribute a : fn->getAttrOfType<ArrayAttr>("anemil.packed_inputs")) {
     auto d = cast<DictionaryAttr>(a);
     parts.push_back({d.getAs<StringAttr>("name").str(),

@@ -20,8 +20,8 @@ namespace {
 
 /// A two-layer kernel set with one dense slot per segment; the reader checks
 /// the manifest and the sections, not the programs, so these stay short.
-KernelSet tinyKernelSet() {
-  KernelSet ks;
+::ane::abi::KernelSet tinyKernelSet() {
+  ::ane::abi::KernelSet ks;
   model::Config &c = ks.config;
   c.dim = 8;
   c.nLayers = 2;
@@ -31,24 +31,24 @@ KernelSet tinyKernelSet() {
   c.hiddenDim = 16;
   c.vocabSize = 5;
   c.maxSeqLen = 32;
-  ks.dtype = mil::DType::FP16;
-  SlotSpec layer;
+  ks.dtype = ::ane::abi::DType::FP16;
+  ::ane::abi::SlotSpec layer;
   layer.role = "attn_out";
-  layer.segment = "layer";
-  layer.scheme = "dense";
+  layer.segment = ::ane::abi::Segment::Layer;
+  layer.scheme = ::ane::abi::Scheme::F16;
   layer.shape = {8, 8};
   layer.blobs = {{mil::DType::FP16, {8, 8, 1, 1}, 64}};
-  SlotSpec global = layer;
+  ::ane::abi::SlotSpec global = layer;
   global.role = "output";
-  global.segment = "global";
+  global.segment = ::ane::abi::Segment::Global;
   global.shape = {5, 8};
   global.blobs = {{mil::DType::FP16, {5, 8, 1, 1}, 64}};
   ks.slots = {layer, global};
   ks.layerSegmentBytes = 64 + 64 + 8 * 8 * 2;
   ks.globalSegmentBytes = 64 + 64 + 5 * 8 * 2;
   ks.programs = {"program(1.3)\n[buildInfo = dict<string, string>({})]\n{}\n"};
-  KernelDesc k;
-  k.name = "attn_out";
+  ::ane::abi::KernelDesc k;
+  k.kernel = ::ane::abi::Kernel::AttnOut;
   k.weights = {"attn_out"};
   ks.kernels = {k};
   return ks;
@@ -73,10 +73,11 @@ model::TokenizerData tinyTokenizer() {
 
 /// Writes the tiny model to `path` and returns its bytes.
 std::vector<uint8_t> writeTiny(const std::string &path) {
-  KernelSet ks = tinyKernelSet();
+  ::ane::abi::KernelSet ks = tinyKernelSet();
   auto w = AnepakWriter::create(path);
   EXPECT_TRUE(w.ok()) << w.message();
-  EXPECT_TRUE(w->add(SectionKind::Manifest, 0, writeManifest(ks)).ok());
+  EXPECT_TRUE(
+      w->add(SectionKind::Manifest, 0, ::ane::abi::writeManifest(ks)).ok());
   EXPECT_TRUE(w->add(SectionKind::Program, 0, ks.programs[0]).ok());
   std::vector<uint8_t> tok = encodeTokenizer(tinyTokenizer());
   EXPECT_TRUE(w->add(SectionKind::Tokenizer, 0, tok.data(), tok.size()).ok());
@@ -110,8 +111,9 @@ TEST(AnepakTest, RoundTripsEverySection) {
   std::vector<uint8_t> bytes = writeTiny(path);
   auto image = openAnepak(path);
   ASSERT_TRUE(image.ok()) << image.message();
-  KernelSet want = tinyKernelSet();
-  EXPECT_EQ(writeManifest(image->kernels), writeManifest(want));
+  ::ane::abi::KernelSet want = tinyKernelSet();
+  EXPECT_EQ(::ane::abi::writeManifest(image->kernels),
+            ::ane::abi::writeManifest(want));
   EXPECT_EQ(image->kernels.programs, want.programs);
   ASSERT_TRUE(image->tokenizer);
   EXPECT_EQ(image->tokenizer->tokens, tinyTokenizer().tokens);
@@ -175,7 +177,8 @@ TEST(AnepakTest, TheManifestAloneSkipsTheWeights) {
   std::vector<uint8_t> bytes = writeTiny(path);
   auto kernels = readAnepakManifest(path);
   ASSERT_TRUE(kernels.ok()) << kernels.message();
-  EXPECT_EQ(writeManifest(*kernels), writeManifest(tinyKernelSet()));
+  EXPECT_EQ(::ane::abi::writeManifest(*kernels),
+            ::ane::abi::writeManifest(tinyKernelSet()));
 
   auto rewrite = [&](int section) {
     std::vector<uint8_t> damaged = bytes;
@@ -229,7 +232,7 @@ TEST(AnepakTest, EmbeddingRowsLeaveTheResidentSet) {
   ASSERT_TRUE(file.ok()) << file.message();
   ModelImage image;
   image.kernels.config.dim = dim;
-  image.kernels.dtype = mil::DType::FP16;
+  image.kernels.dtype = ::ane::abi::DType::FP16;
   image.embedding = {(*file)->data(), (*file)->size()};
   image.mapped = file->get();
   int64_t before = residentKb((*file)->data());
@@ -273,9 +276,9 @@ TEST(AnepakTest, PopulateMapsARangeAndReleaseUnmapsIt) {
 #endif
 
 TEST(AnepakTest, ManifestErrorsNameTheField) {
-  KernelSet ks = tinyKernelSet();
-  std::string good = writeManifest(ks);
-  auto ok = readManifest(good, "m");
+  ::ane::abi::KernelSet ks = tinyKernelSet();
+  std::string good = ::ane::abi::writeManifest(ks);
+  auto ok = ::ane::abi::readManifest(good, "m");
   ASSERT_TRUE(ok.ok()) << ok.message();
   struct Case {
     std::string from, to, message;
@@ -291,7 +294,7 @@ TEST(AnepakTest, ManifestErrorsNameTheField) {
        "m: kernel 'attn_out': program 1 of 1"},
       {"\"weights\":[\"attn_out\"]", "\"weights\":[\"ffn_up\"]",
        "m: kernel 'attn_out' reads unknown weight 'ffn_up'"},
-      {"\"version\":1", "\"version\":7",
+      {"\"version\":2", "\"version\":7",
        "m.version: version 7 is not supported"},
       {"\"shape\":[8,8,1,1]", "\"shape\":[8,\"8\",1,1]",
        "m.slots[0].blobs[0].shape: expected an array of integers"},
@@ -301,7 +304,7 @@ TEST(AnepakTest, ManifestErrorsNameTheField) {
     size_t at = text.find(c.from);
     ASSERT_NE(at, std::string::npos) << c.from;
     text.replace(at, c.from.size(), c.to);
-    auto bad = readManifest(text, "m");
+    auto bad = ::ane::abi::readManifest(text, "m");
     ASSERT_FALSE(bad.ok()) << c.to;
     EXPECT_EQ(bad.message(), c.message);
   }

@@ -31,17 +31,17 @@ std::vector<float> firstColumn(const std::vector<float> &w) {
   return c;
 }
 
-SlotSpec slot(std::string role, int64_t rows) {
-  SlotSpec s;
+::ane::abi::SlotSpec slot(std::string role, int64_t rows) {
+  ::ane::abi::SlotSpec s;
   s.role = std::move(role);
-  s.scheme = "dense";
+  s.scheme = ::ane::abi::Scheme::F16;
   s.shape = {rows, 2};
   return s;
 }
 
 TEST(PackingTest, RopeRowsTakeRotateHalfOrderPerHead) {
   // Fused Q (2 heads of 4) and K (1 head of 4), then V: only Q and K move.
-  SlotSpec s = slot("attn_qkv", 16);
+  ::ane::abi::SlotSpec s = slot("attn_qkv", 16);
   s.fusedFrom = {"attn_q", "attn_k", "attn_v"};
   s.ropeRows = 12;
   s.headDim = 4;
@@ -59,7 +59,7 @@ TEST(PackingTest, RopeRowsTakeRotateHalfOrderPerHead) {
 }
 
 TEST(PackingTest, RopeRowsThatAreNotWholeHeadsAreAnError) {
-  SlotSpec s = slot("attn_q", 6);
+  ::ane::abi::SlotSpec s = slot("attn_q", 6);
   s.ropeRows = 6;
   s.headDim = 4;
   auto w = assembleSlotTensor(s, [](const std::string &) {

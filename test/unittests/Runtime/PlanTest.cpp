@@ -11,15 +11,16 @@ using namespace ane::runtime;
 
 namespace {
 
-TensorDesc tensor(std::string name, std::vector<int64_t> shape) {
-  return TensorDesc{std::move(name), mil::DType::FP16, std::move(shape)};
+::ane::abi::TensorDesc tensor(std::string name, std::vector<int64_t> shape) {
+  return ::ane::abi::TensorDesc{std::move(name), mil::DType::FP16,
+                                std::move(shape)};
 }
 
 /// Two layers of one q4 projection [192, 64] (group 32), a q4 classifier
 /// [100, 64], an attention kernel for a 256-position cache, a prefill
 /// bucket of 8 and an unread global slot (the embedding).
-KernelSet smallKernelSet() {
-  KernelSet ks;
+::ane::abi::KernelSet smallKernelSet() {
+  ::ane::abi::KernelSet ks;
   ks.config.dim = 64;
   ks.config.nLayers = 2;
   ks.config.nHeads = 4;
@@ -28,12 +29,12 @@ KernelSet smallKernelSet() {
   ks.config.hiddenDim = 128;
   ks.config.vocabSize = 100;
   ks.config.maxSeqLen = 256;
-  ks.scheme = "q4";
+  ks.scheme = ::ane::abi::Scheme::Q4;
   auto slot = [](std::string role, std::string segment, int64_t rows) {
-    SlotSpec s;
+    ::ane::abi::SlotSpec s;
     s.role = std::move(role);
-    s.segment = std::move(segment);
-    s.scheme = "q4";
+    s.segment = *::ane::abi::parseSegment(segment);
+    s.scheme = ::ane::abi::Scheme::Q4;
     s.group = 32;
     s.shape = {rows, 64};
     s.blobs = {
@@ -45,7 +46,7 @@ KernelSet smallKernelSet() {
               slot("output", "global", 100)};
   ks.programs = {"", "", "", "", ""};
   for (int64_t seq : {1, 8}) {
-    ks.kernels.push_back({"attn_qkv",
+    ks.kernels.push_back({::ane::abi::Kernel::AttnQkv,
                           seq,
                           0,
                           0,
@@ -53,7 +54,7 @@ KernelSet smallKernelSet() {
                           {tensor("qkv", {1, 192, 1, seq})},
                           {"attn_qkv"}});
     ks.kernels.push_back(
-        {"attn_core",
+        {::ane::abi::Kernel::AttnCore,
          seq,
          256,
          1,
@@ -62,7 +63,7 @@ KernelSet smallKernelSet() {
          {tensor("attn", {1, 64, 1, seq})},
          {}});
   }
-  ks.kernels.push_back({"lm_head",
+  ks.kernels.push_back({::ane::abi::Kernel::LmHead,
                         1,
                         0,
                         4,
@@ -73,7 +74,7 @@ KernelSet smallKernelSet() {
 }
 
 TEST(PlanTest, CountsWhatADecodedTokenReads) {
-  KernelSet ks = smallKernelSet();
+  ::ane::abi::KernelSet ks = smallKernelSet();
   // Per q4 slot: rows * 64 / 2 code bytes and rows * 2 fp16 scales, each
   // blob behind a 64-byte header. The embedding slot is never streamed.
   uint64_t layer = (192 * 32 + 64) + (192 * 2 * 2 + 64);
@@ -133,7 +134,7 @@ TEST(PlanTest, RejectsUnknownChipsAndContextsBeyondTheBuckets) {
 }
 
 TEST(PlanTest, FasterChipsRaiseOnlyTheirBound) {
-  KernelSet ks = smallKernelSet();
+  ::ane::abi::KernelSet ks = smallKernelSet();
   auto m3 = planKernelSet(ks, *findChip("m3"), 256, 1 << 30);
   auto m3max = planKernelSet(ks, *findChip("m3-max"), 256, 1 << 30);
   ASSERT_TRUE(m3.ok() && m3max.ok());

@@ -3,6 +3,7 @@
 #ifndef ANE_LIB_DIALECT_ANEMIL_EXPORT_MILTRANSLATION_H
 #define ANE_LIB_DIALECT_ANEMIL_EXPORT_MILTRANSLATION_H
 
+#include "lib/Abi/KernelSet.h"
 #include "lib/MIL/Program.h"
 #include "lib/MIL/WeightFile.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -26,15 +27,21 @@ struct MILExportOptions {
 /// each). Scalar attributes become `const` statements with deterministic
 /// names; large constants go to weight.bin.
 FailureOr<::ane::mil::Program> exportMIL(ModuleOp module,
-                                       const MILExportOptions &options);
+                                         const MILExportOptions &options);
 /// exportMIL, then prints the canonical text.
 LogicalResult exportMIL(ModuleOp module, llvm::raw_ostream &os,
                         const MILExportOptions &options);
 
-/// Writes every kernel function (those with `anemil.kernel`) as
-/// `<dir>/<kernel>.mil`, a program whose function is `main`, and
-/// `<dir>/manifest.json`: the model config, each kernel's inputs, outputs and
-/// weight slots, and the weight segments the packer must write.
+/// The kernel set of one compiled bucket: every function with
+/// `anemil.kernel` as a program whose function is `main` (equal texts kept
+/// once), its inputs, outputs, bucket and weight slots, the segments the
+/// packer must write, and the module's #llama.config.
+FailureOr<::ane::abi::KernelSet> exportKernelSet(ModuleOp module);
+
+/// Writes exportKernelSet's programs as `<dir>/<kernel>.mil` and its
+/// manifest as `<dir>/manifest.json` (lib/Abi's one format). All or
+/// nothing: the files are written to a sibling folder that replaces `dir`
+/// at the end.
 LogicalResult exportKernelDir(ModuleOp module, StringRef dir);
 
 /// Builds an anemil module from a parsed MIL program. An op the dialect lacks

@@ -95,4 +95,57 @@ def AneMil_BlobAttr : AttrDef<AneMil_Dialect, "Blob", [TypedAttrInterface]> {
   let genVerifyDecl = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// #anemil.weight_slot
+//===----------------------------------------------------------------------===//
+
+// An enum of the compiler-runtime contract (lib/Abi), spelled by its names
+// there; AneMilAbi.h gives the parser and printer.
+class AneMil_AbiEnumParameter<string cppType, string desc>
+    : AttrParameter<cppType, desc>;
+
+def AneMil_WeightSlotAttr : AttrDef<AneMil_Dialect, "WeightSlot"> {
+  let mnemonic = "weight_slot";
+  let summary = "How one weight is stored in a segment (lib/Abi SlotSpec)";
+  let description = [{
+    The module lists every slot in `anemil.weight_slots` and each kernel the
+    slots it reads in `anemil.weights`; `ane-translate --kernel-dir` and the
+    in-process compile turn them into the kernel set manifest with
+    `toSlotSpec()`. `blobs` are the blob tensor types, at `offsets` of the
+    segment (64-byte metadata records, as in weight.bin).
+
+    ```mlir
+    #anemil.weight_slot<role = "ffn_down", segment = layer, scheme = q4,
+        group = 16, shape = [64, 172],
+        blobs = [tensor<64x172x1x1xi4>, tensor<64x11x1x1xf16>],
+        offsets = [64, 5696]>
+    ```
+  }];
+  let parameters = (ins
+    "::mlir::StringAttr":$role,
+    AneMil_AbiEnumParameter<"::ane::abi::Segment", "layer or global">:$segment,
+    AneMil_AbiEnumParameter<"::ane::abi::Scheme", "storage scheme">:$scheme,
+    "int64_t":$group,
+    "::mlir::DenseI64ArrayAttr":$shape,
+    "::mlir::ArrayAttr":$blobs,
+    "::mlir::DenseI64ArrayAttr":$offsets,
+    OptionalParameter<"::mlir::ArrayAttr">:$fused_from,
+    OptionalParameter<"::mlir::StringAttr">:$fold_norm,
+    DefaultValuedParameter<"int64_t", "0">:$rope_rows,
+    DefaultValuedParameter<"int64_t", "0">:$head_dim
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// The contract's view of this slot.
+    ::ane::abi::SlotSpec toSlotSpec() const;
+    /// Blob `i`'s tensor type.
+    ::mlir::RankedTensorType getBlobType(unsigned i) const;
+    /// The attribute for `spec`; its blob dtypes must be MIL element types
+    /// that MLIR spells.
+    static WeightSlotAttr fromSlotSpec(::mlir::MLIRContext *ctx,
+                                       const ::ane::abi::SlotSpec &spec);
+  }];
+}
+
 #endif // ANE_ANEMIL_ATTRS

@@ -155,6 +155,100 @@ LogicalResult BlobAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   return success();
 }
 
+LogicalResult
+WeightSlotAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                       StringAttr role, ::ane::abi::Segment, ::ane::abi::Scheme,
+                       int64_t group, DenseI64ArrayAttr shape, ArrayAttr blobs,
+                       DenseI64ArrayAttr offsets, ArrayAttr fusedFrom,
+                       StringAttr, int64_t ropeRows, int64_t headDim) {
+  if (!role || role.getValue().empty())
+    return emitError() << "a weight slot needs a role";
+  if (blobs.size() != offsets.size() || blobs.empty())
+    return emitError() << "slot '" << role.getValue() << "' has "
+                       << blobs.size() << " blobs and " << offsets.size()
+                       << " offsets";
+  for (Attribute b : blobs) {
+    auto t = llvm::dyn_cast<TypeAttr>(b);
+    auto tensor = t ? llvm::dyn_cast<RankedTensorType>(t.getValue()) : nullptr;
+    if (!tensor || !tensor.hasStaticShape() ||
+        !getDTypeFor(tensor.getElementType()))
+      return emitError() << "slot '" << role.getValue()
+                         << "': blobs must be static tensor types of MIL "
+                            "element types";
+  }
+  for (int64_t o : offsets.asArrayRef())
+    if (o < 64 || o % 64 != 0)
+      return emitError() << "slot '" << role.getValue() << "': blob offset "
+                         << o << " must be a multiple of 64, at least 64";
+  if (shape.empty() || shape.size() > 2 || group < 0 || ropeRows < 0 ||
+      headDim < 0)
+    return emitError() << "slot '" << role.getValue()
+                       << "': bad shape, group or rope rows";
+  if (fusedFrom && llvm::any_of(fusedFrom, [](Attribute a) {
+        return !llvm::isa<StringAttr>(a);
+      }))
+    return emitError() << "slot '" << role.getValue()
+                       << "': fused_from must list role names";
+  return success();
+}
+
+RankedTensorType WeightSlotAttr::getBlobType(unsigned i) const {
+  return llvm::cast<RankedTensorType>(
+      llvm::cast<TypeAttr>(getBlobs()[i]).getValue());
+}
+
+::ane::abi::SlotSpec WeightSlotAttr::toSlotSpec() const {
+  ::ane::abi::SlotSpec s;
+  s.role = getRole().str();
+  s.segment = getSegment();
+  s.scheme = getScheme();
+  s.group = getGroup();
+  s.shape.assign(getShape().asArrayRef().begin(),
+                 getShape().asArrayRef().end());
+  for (unsigned i = 0; i < getBlobs().size(); ++i) {
+    RankedTensorType t = getBlobType(i);
+    ::ane::abi::BlobSpec b;
+    b.dtype = *::ane::mil::parseDType(
+        stringifyDType(*getDTypeFor(t.getElementType())).str());
+    b.shape.assign(t.getShape().begin(), t.getShape().end());
+    b.offset = uint64_t(getOffsets()[i]);
+    s.blobs.push_back(std::move(b));
+  }
+  if (getFusedFrom())
+    for (Attribute r : getFusedFrom())
+      s.fusedFrom.push_back(llvm::cast<StringAttr>(r).str());
+  if (getFoldNorm())
+    s.foldNorm = getFoldNorm().str();
+  s.ropeRows = getRopeRows();
+  s.headDim = getHeadDim();
+  return s;
+}
+
+WeightSlotAttr WeightSlotAttr::fromSlotSpec(MLIRContext *ctx,
+                                            const ::ane::abi::SlotSpec &s) {
+  Builder b(ctx);
+  SmallVector<Attribute> blobs;
+  SmallVector<int64_t> offsets;
+  for (const ::ane::abi::BlobSpec &blob : s.blobs) {
+    auto dtype = symbolizeDType(std::string(::ane::mil::dtypeName(blob.dtype)));
+    blobs.push_back(TypeAttr::get(
+        RankedTensorType::get(blob.shape, getElementTypeFor(ctx, *dtype))));
+    offsets.push_back(int64_t(blob.offset));
+  }
+  ArrayAttr fused;
+  if (!s.fusedFrom.empty()) {
+    SmallVector<Attribute> names;
+    for (const std::string &r : s.fusedFrom)
+      names.push_back(b.getStringAttr(r));
+    fused = b.getArrayAttr(names);
+  }
+  return get(ctx, b.getStringAttr(s.role), s.segment, s.scheme, s.group,
+             b.getDenseI64ArrayAttr(s.shape), b.getArrayAttr(blobs),
+             b.getDenseI64ArrayAttr(offsets), fused,
+             s.foldNorm.empty() ? StringAttr() : b.getStringAttr(s.foldNorm),
+             s.ropeRows, s.headDim);
+}
+
 //===----------------------------------------------------------------------===//
 // Opsets
 //===----------------------------------------------------------------------===//
@@ -200,8 +294,15 @@ LogicalResult AneMilDialect::verifyOperationAttribute(Operation *op,
     return success();
   }
   if (attr.getName() == "anemil.weights" ||
-      attr.getName() == "anemil.weight_slots" ||
-      attr.getName() == "anemil.packed_inputs") {
+      attr.getName() == "anemil.weight_slots") {
+    auto list = dyn_cast<ArrayAttr>(attr.getValue());
+    if (!list ||
+        llvm::any_of(list, [](Attribute a) { return !isa<WeightSlotAttr>(a); }))
+      return op->emitError() << "'" << attr.getName().getValue()
+                             << "' must be an array of #anemil.weight_slot";
+    return success();
+  }
+  if (attr.getName() == "anemil.packed_inputs") {
     if (!isa<ArrayAttr>(attr.getValue()))
       return op->emitError()
              << "'" << attr.getName().getValue() << "' must be an array";
@@ -218,8 +319,16 @@ LogicalResult AneMilDialect::verifyOperationAttribute(Operation *op,
     return success();
   }
   if (attr.getName() == "anemil.dtype") {
-    if (!isa<StringAttr>(attr.getValue()))
-      return op->emitError() << "'anemil.dtype' must be a string";
+    auto s = dyn_cast<StringAttr>(attr.getValue());
+    if (!s || !::ane::abi::parseDType(s.getValue().str()))
+      return op->emitError() << "'anemil.dtype' must be \"fp16\" or \"fp32\"";
+    return success();
+  }
+  if (attr.getName() == "anemil.weight_binding") {
+    auto s = dyn_cast<StringAttr>(attr.getValue());
+    if (!s || !::ane::abi::parseWeightBinding(s.getValue().str()))
+      return op->emitError()
+             << "'anemil.weight_binding' must be \"blob\" or \"input\"";
     return success();
   }
   if (attr.getName() != getOpsetAttrName())

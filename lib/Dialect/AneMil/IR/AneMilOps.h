@@ -10,6 +10,7 @@
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+#include "lib/Dialect/AneMil/IR/AneMilAbi.h"
 #include "lib/Dialect/AneMil/IR/AneMilEnums.h.inc"
 
 #define GET_ATTRDEF_CLASSES

@@ -3,6 +3,7 @@
 #ifndef ANE_LIB_DIALECT_LLAMA_TRANSFORMS_PASSES_H
 #define ANE_LIB_DIALECT_LLAMA_TRANSFORMS_PASSES_H
 
+#include "lib/Abi/Schemes.h"
 #include "lib/Dialect/Llama/IR/LlamaOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"

@@ -33,8 +33,15 @@ def LlamaQuantizePass : Pass<"llama-quantize", "mlir::ModuleOp"> {
     recorded on the module as `llama.quantization`, for the weight packer.
   }];
   let options = [
-    Option<"scheme", "scheme", "std::string", /*default=*/"\"q4\"",
-           "f16, q8, q4, q3 or lut4">,
+    Option<"scheme", "scheme", "::ane::abi::Scheme",
+           /*default=*/"::ane::abi::Scheme::Q4", "storage scheme",
+           [{::llvm::cl::values(
+             clEnumValN(::ane::abi::Scheme::F16, "f16", "not quantized"),
+             clEnumValN(::ane::abi::Scheme::Q8, "q8", "int8, symmetric"),
+             clEnumValN(::ane::abi::Scheme::Q4, "q4", "int4, symmetric"),
+             clEnumValN(::ane::abi::Scheme::Q3, "q3", "3-bit levels in int4"),
+             clEnumValN(::ane::abi::Scheme::Lut4, "lut4",
+                        "16-entry palette per group"))}]>,
     Option<"group", "group", "int64_t", /*default=*/"0",
            "group size along in-features; 0 picks the scheme's default "
            "(q4: 128, q3: 64, q8: 0 = per channel, lut4: 16)">,

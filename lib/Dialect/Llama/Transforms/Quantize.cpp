@@ -32,38 +32,17 @@ struct LlamaQuantizePass
 
   void runOnOperation() override {
     std::optional<QuantScheme> qs;
-    if (scheme != "f16") {
-      qs = symbolizeQuantScheme(scheme);
-      if (!qs) {
-        getOperation().emitError()
-            << "unknown scheme '" << scheme << "' (f16, q8, q4, q3, lut4)";
-        return signalPassFailure();
-      }
-    }
-    int64_t g = group;
-    if (g == 0 && qs) {
-      switch (*qs) {
-      case QuantScheme::Q4:
-        g = 128;
-        break;
-      case QuantScheme::Q3:
-        g = 64;
-        break;
-      case QuantScheme::Q8:
-        g = 0;
-        break;
-      case QuantScheme::Lut4:
-        g = 16;
-        break;
-      }
-    }
+    if (::ane::abi::isQuantized(scheme))
+      qs = symbolizeQuantScheme(::ane::abi::schemeName(scheme));
+    int64_t g = group == 0 ? ::ane::abi::defaultGroup(scheme) : int64_t(group);
     if (g < 0) {
       getOperation().emitError() << "group must be non-negative";
       return signalPassFailure();
     }
     MLIRContext *ctx = &getContext();
-    getOperation()->setAttr(kQuantizationAttrName,
-                            StringAttr::get(ctx, scheme));
+    getOperation()->setAttr(
+        kQuantizationAttrName,
+        StringAttr::get(ctx, ::ane::abi::schemeName(scheme)));
     getOperation().walk([&](func::FuncOp fn) {
       if (fn.isExternal())
         return;
