@@ -102,6 +102,9 @@ struct Value {
   std::vector<Value> items;
   std::shared_ptr<Type> type;                           // Typed
   std::vector<std::pair<std::string, Value>> namedArgs; // Call
+  /// Ref: an index its consumer assigned when it loaded the program (the
+  /// executor's value slot); -1 as parsed. Not part of the text.
+  int32_t slot = -1;
 
   static Value makeInt(int64_t v);
   static Value makeFloat(double v);

@@ -11,9 +11,9 @@
 #define ANE_LIB_RUNTIME_BACKEND_H
 
 #include "lib/MIL/Program.h"
-#include "lib/Runtime/Cpu/Tensor.h"
 #include "lib/Runtime/ModelImage.h"
 #include "lib/Runtime/Profile.h"
+#include "lib/Runtime/Tensor.h"
 #include "lib/Support/Result.h"
 
 #include <memory>

@@ -2,9 +2,10 @@
 
 #include "lib/Runtime/Engine.h"
 
-#include "lib/Runtime/Cpu/Executor.h"
-#include "lib/Runtime/Cpu/ThreadPool.h"
+#include "lib/Runtime/HalfFloat.h"
+#include "lib/Runtime/Literal.h"
 #include "lib/Runtime/Packing.h"
+#include "lib/Runtime/ThreadPool.h"
 #include "lib/Support/MappedFile.h"
 
 #include <fmt/format.h>

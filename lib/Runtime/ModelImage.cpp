@@ -5,7 +5,6 @@
 #include "lib/Support/Float16.h"
 #include "lib/Support/MappedFile.h"
 
-
 #include <algorithm>
 #include <cstring>
 

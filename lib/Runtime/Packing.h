@@ -11,7 +11,7 @@
 
 #include "lib/Abi/KernelSet.h"
 #include "lib/MIL/Program.h"
-#include "lib/Runtime/Cpu/Tensor.h"
+#include "lib/Runtime/Tensor.h"
 #include "lib/Support/Result.h"
 
 #include <cstdint>

@@ -4,8 +4,8 @@
 
 #include "lib/Runtime/Anepak.h"
 #include "lib/Runtime/Backend.h"
-#include "lib/Runtime/Cpu/ThreadPool.h"
 #include "lib/Runtime/ModelPacker.h"
+#include "lib/Runtime/ThreadPool.h"
 
 #include <fmt/format.h>
 

@@ -10,7 +10,7 @@
 #ifndef ANE_LIB_RUNTIME_CPU_BANDWIDTH_H
 #define ANE_LIB_RUNTIME_CPU_BANDWIDTH_H
 
-#include "lib/Runtime/Cpu/ThreadPool.h"
+#include "lib/Runtime/ThreadPool.h"
 
 #include <cstdint>
 

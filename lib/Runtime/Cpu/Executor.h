@@ -5,30 +5,30 @@
 // Constants and constexpr_* ops are materialised ahead of the statements:
 // those that read no weight file once, those that do (directly or through
 // other constants) once per weight binding, at creation or on the first run
-// after bindWeights.
+// after bindWeights. Ops are resolved to their kernels, and values to slots
+// of a vector, when the program is loaded: a run looks nothing up by name.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef ANE_LIB_RUNTIME_CPU_EXECUTOR_H
 #define ANE_LIB_RUNTIME_CPU_EXECUTOR_H
 
+#include "lib/MIL/Ops.h"
 #include "lib/MIL/Program.h"
 #include "lib/MIL/WeightFile.h"
 #include "lib/Runtime/Cpu/PackedWeights.h"
-#include "lib/Runtime/Cpu/Tensor.h"
+#include "lib/Runtime/Literal.h"
 #include "lib/Runtime/Profile.h"
+#include "lib/Runtime/Tensor.h"
 #include "lib/Support/Result.h"
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace ane::runtime {
-
-/// BLOBFILE paths (as written in the text, e.g.
-/// "@model_path/weights/weight.bin") to the files they name.
-using WeightFiles = std::map<std::string, mil::WeightReader>;
 
 class Executor {
 public:
@@ -67,32 +67,59 @@ public:
 
   const mil::Function &function() const { return *fn; }
 
-private:
-  using Env = std::map<std::string, std::shared_ptr<const Tensor>>;
-  Status materialise(const WeightFiles &weights);
+  /// Whether the executor runs ops of `kind` (every op of lib/MIL/Ops.def).
+  static bool runs(mil::OpKind kind);
 
-  std::shared_ptr<const mil::Program> program;
+private:
+  using Env = std::vector<std::shared_ptr<const Tensor>>;
+  /// A statement as resolved when the program is loaded: its op, and the
+  /// value slots it writes, reads and is the last reader of.
+  struct Step {
+    const mil::Statement *st = nullptr;
+    mil::OpKind kind = mil::OpKind::Const;
+    bool constant = false;     // const or constexpr_*: run ahead of time
+    bool readsWeights = false; // a constant reading a weight file
+    std::vector<int32_t> outs;
+    std::vector<int32_t> reads; // the Refs of its arguments
+    std::vector<int32_t> dead;  // values no later statement reads
+    int32_t convWeight = -1;    // conv: its weight's slot
+  };
+  /// A conv weight the vector kernels read in place.
+  struct PackedSlot {
+    int32_t slot = -1;
+    std::string name;
+    PackedWeightSource source;
+  };
+
+  /// Resolves every op and gives every value a slot (Refs are annotated in
+  /// the executor's copy of the program).
+  Status load();
+  Status materialise(const WeightFiles &weights);
+  Status runStep(const Step &step, Env &env, const WeightFiles &weights);
+  bool packedConv(const Step &step) const {
+    return step.kind == mil::OpKind::Conv && step.convWeight >= 0 &&
+           packed[step.convWeight].has_value();
+  }
+
+  std::shared_ptr<mil::Program> program;
   const mil::Function *fn = nullptr;
+  std::vector<Step> steps;
+  std::vector<int32_t> paramSlots; // by parameter; -1 for state parameters
+  std::vector<int32_t> outputSlots;
+  size_t numSlots = 0;
   Env constants; // const and constexpr_* results, computed once per binding
   bool constantsStale = true;
-  // The constants that read no weight file, computed once; by statement,
-  // whether it is a constant that does.
+  // The constants that read no weight file, computed once.
   Env fixedConstants;
   bool fixedReady = false;
-  std::vector<bool> readsWeights;
   bool fastKernels = false;
   OpProfile *profile = nullptr;
   std::string profileKernel;
-  std::map<std::string, PackedWeightSource> packedSources;
-  std::map<std::string, PackedWeight> packed; // bound, by weight name
+  std::vector<PackedSlot> packedSources;
+  std::vector<std::optional<PackedWeight>> packed; // bound, by slot
   WeightFiles weights;
   std::map<std::string, Tensor> states;
-  std::vector<std::vector<std::string>> dead; // by statement, see lastUses
 };
-
-/// Decodes a typed MIL literal (inline or BLOBFILE) into a tensor.
-Result<Tensor> decodeLiteral(const mil::Value &typed,
-                             const WeightFiles &weights);
 
 } // namespace ane::runtime
 

@@ -12,7 +12,8 @@
 #ifndef ANE_LIB_RUNTIME_CPU_QUANTMATMUL_H
 #define ANE_LIB_RUNTIME_CPU_QUANTMATMUL_H
 
-#include "lib/Runtime/Cpu/ThreadPool.h"
+#include "lib/Runtime/HalfFloat.h"
+#include "lib/Runtime/ThreadPool.h"
 
 #include <cstdint>
 #include <vector>
@@ -86,12 +87,6 @@ void matmulFloat(const float *x, const float *y, float *out, int64_t m,
 /// cache, which reads half the bytes.
 void matmulHalfY(const float *x, const uint16_t *y, float *out, int64_t m,
                  int64_t k, int64_t n, bool transposeY);
-
-/// Rounds every value to the nearest fp16 (what an fp16 tensor stores).
-void roundToHalfs(float *values, int64_t n);
-/// fp16 bits to floats, and floats to fp16 bits (round to nearest even).
-void halfsToFloats(const uint16_t *halfs, float *out, int64_t n);
-void floatsToHalfs(const float *values, uint16_t *out, int64_t n);
 
 /// Whether matmul uses the AVX2 kernels on this CPU.
 bool matmulHasAvx2();

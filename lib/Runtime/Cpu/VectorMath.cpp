@@ -1,7 +1,7 @@
 //===- VectorMath.cpp - exp, softmax and SiLU over float rows -------------===//
 
 #include "lib/Runtime/Cpu/VectorMath.h"
-#include "lib/Runtime/Cpu/Avx2.h"
+#include "lib/Runtime/Avx2.h"
 #include "lib/Runtime/Cpu/QuantMatMul.h"
 
 #include <algorithm>

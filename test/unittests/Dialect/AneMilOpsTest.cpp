@@ -1,6 +1,7 @@
 //===- AneMilOpsTest.cpp - anemil dialect built from C++ ------------------===//
 
 #include "lib/Dialect/AneMil/IR/AneMilOps.h"
+#include "lib/MIL/Ops.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -9,6 +10,8 @@
 #include "mlir/IR/Verifier.h"
 
 #include <gtest/gtest.h>
+
+#include <set>
 
 using namespace mlir;
 using namespace mlir::anemil;
@@ -120,6 +123,34 @@ TEST_F(AneMilOpsTest, EveryDTypeMapsToOneElementTypeAndBack) {
   EXPECT_FALSE(getDTypeFor(b.getF64Type()).has_value());
   EXPECT_FALSE(
       getDTypeFor(IntegerType::get(&ctx, 8, IntegerType::Signed)).has_value());
+}
+
+} // namespace
+
+namespace {
+
+// The anemil dialect (ODS) and the MIL op table (lib/MIL/Ops.def) that the
+// executor, exporter and verifier read list the same ops.
+TEST(AneMilOpTableTest, DialectAndOpTableAgree) {
+  MLIRContext ctx;
+  ctx.loadDialect<AneMilDialect>();
+  std::set<std::string> dialect;
+  for (RegisteredOperationName op : ctx.getRegisteredOperations())
+    if (op.getDialectNamespace() == "anemil")
+      dialect.insert(op.stripDialect().str());
+  std::set<std::string> table;
+  for (size_t k = 0; k < ::ane::mil::kNumOpKinds; ++k)
+    table.insert(
+        std::string(::ane::mil::opName(static_cast<::ane::mil::OpKind>(k))));
+  for (const std::string &op : dialect)
+    EXPECT_TRUE(table.count(op)) << "anemil." << op << " is not in Ops.def";
+  std::set<std::string> onlyInTable;
+  for (const std::string &op : table)
+    if (!dialect.count(op))
+      onlyInTable.insert(op);
+  // The executor runs identity (imported MIL may hold it); the dialect has
+  // no use for it.
+  EXPECT_EQ(onlyInTable, (std::set<std::string>{"identity"}));
 }
 
 } // namespace

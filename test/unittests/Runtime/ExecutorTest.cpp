@@ -1015,3 +1015,12 @@ void ExecutorTest::checkFastMatmul(const std::string &text, int64_t m,
 }
 
 } // namespace
+
+// lib/MIL/Ops.def is the one op table: the executor has a kernel for each
+// of its ops.
+TEST(ExecutorOpTableTest, RunsEveryOpOfTheTable) {
+  for (size_t k = 0; k < mil::kNumOpKinds; ++k) {
+    auto kind = static_cast<mil::OpKind>(k);
+    EXPECT_TRUE(Executor::runs(kind)) << mil::opName(kind);
+  }
+}

@@ -10,6 +10,7 @@
 #include "lib/Dialect/AneMil/Export/MILTranslation.h"
 
 #include "lib/Dialect/AneMil/IR/AneMilOps.h"
+#include "lib/MIL/Ops.h"
 #include "lib/MIL/Text.h"
 #include "lib/MIL/WeightFile.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -24,35 +25,17 @@ using namespace mlir::anemil;
 namespace mil = ane::mil;
 
 ArrayRef<StringRef> mlir::anemil::getMILOperandNames(StringRef mnemonic) {
+  // lib/MIL/Ops.def, as StringRefs.
   static const llvm::StringMap<SmallVector<StringRef, 4>> table = [] {
     llvm::StringMap<SmallVector<StringRef, 4>> t;
-    for (StringRef op : {"add", "sub", "mul", "real_div", "pow", "maximum",
-                         "minimum", "greater_equal", "less", "matmul"})
-      t[op] = {"x", "y"};
-    for (StringRef op :
-         {"cast",          "sqrt",        "rsqrt",      "exp",
-          "sigmoid",       "silu",        "gelu",       "softmax",
-          "reduce_sum",    "reduce_mean", "reduce_max", "reshape",
-          "transpose",     "expand_dims", "squeeze",    "slice_by_index",
-          "slice_by_size", "split",       "pad",        "band_part"})
-      t[op] = {"x"};
-    t["const"] = {};
-    t["fill"] = {};
-    t["conv"] = {"x", "weight", "bias"};
-    t["linear"] = {"x", "weight", "bias"};
-    t["layer_norm"] = {"x", "gamma", "beta"};
-    t["scaled_dot_product_attention"] = {"query", "key", "value", "attn_mask"};
-    t["concat"] = {"values"};
-    t["gather"] = {"x", "indices"};
-    t["select"] = {"cond", "a", "b"};
-    t["constexpr_affine_dequantize"] = {"quantized_data", "scale",
-                                        "zero_point"};
-    t["constexpr_blockwise_shift_scale"] = {"data", "scale", "offset"};
-    t["constexpr_lut_to_dense"] = {"indices", "lut"};
-    t["quantize"] = {"input", "scale", "zero_point"};
-    t["dequantize"] = {"input", "scale", "zero_point"};
-    t["read_state"] = {"input"};
-    t["write_state"] = {"input", "data"};
+    for (size_t k = 0; k < mil::kNumOpKinds; ++k) {
+      auto kind = static_cast<mil::OpKind>(k);
+      std::string_view name = mil::opName(kind);
+      SmallVector<StringRef, 4> &operands =
+          t[StringRef(name.data(), name.size())];
+      for (std::string_view o : mil::opOperands(kind))
+        operands.push_back(StringRef(o.data(), o.size()));
+    }
     return t;
   }();
   auto it = table.find(mnemonic);

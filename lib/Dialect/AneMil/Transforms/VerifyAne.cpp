@@ -9,7 +9,7 @@
 
 #include "lib/Dialect/AneMil/Transforms/Passes.h"
 
-#include "llvm/ADT/StringSet.h"
+#include "lib/MIL/Ops.h"
 
 namespace mlir::anemil {
 #define GEN_PASS_DEF_ANEMILVERIFYANEPASS
@@ -21,50 +21,12 @@ using namespace mlir::anemil;
 
 namespace {
 
-/// Ops reported to compile and run on the ANE (verified or compile-only).
-const llvm::StringSet<> &aneOps() {
-  static const llvm::StringSet<> ops = {"const",
-                                        "constexpr_affine_dequantize",
-                                        "constexpr_blockwise_shift_scale",
-                                        "constexpr_lut_to_dense",
-                                        "conv",
-                                        "matmul",
-                                        "linear",
-                                        "add",
-                                        "sub",
-                                        "mul",
-                                        "real_div",
-                                        "maximum",
-                                        "minimum",
-                                        "pow",
-                                        "sqrt",
-                                        "rsqrt",
-                                        "exp",
-                                        "sigmoid",
-                                        "silu",
-                                        "softmax",
-                                        "layer_norm",
-                                        "reduce_sum",
-                                        "reduce_mean",
-                                        "reduce_max",
-                                        "greater_equal",
-                                        "less",
-                                        "select",
-                                        "quantize",
-                                        "dequantize",
-                                        "cast",
-                                        "reshape",
-                                        "transpose",
-                                        "expand_dims",
-                                        "squeeze",
-                                        "slice_by_size",
-                                        "pad",
-                                        "slice_by_index",
-                                        "concat",
-                                        "split",
-                                        "gelu",
-                                        "scaled_dot_product_attention"};
-  return ops;
+/// Ops reported to compile and run on the ANE (verified or compile-only),
+/// from lib/MIL/Ops.def.
+bool runsOnAne(StringRef mnemonic) {
+  std::optional<::ane::mil::OpKind> kind = ::ane::mil::parseOpKind(
+      std::string_view(mnemonic.data(), mnemonic.size()));
+  return kind && ::ane::mil::runsOnAne(*kind);
 }
 
 bool isFloat32(Type t) {
@@ -130,7 +92,7 @@ struct AneMilVerifyAnePass
             op->getDialect()->getNamespace() != "anemil")
           return;
         StringRef name = op->getName().stripDialect();
-        if (!aneOps().contains(name)) {
+        if (!runsOnAne(name)) {
           op->emitError() << "'" << name << "' does not run on the ANE";
           ok = false;
         }

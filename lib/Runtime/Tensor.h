@@ -1,7 +1,12 @@
-//===- Tensor.h - host tensors of the reference executor --------*- C++ -*-===//
+//===- Tensor.h - host tensors ---------------------------------*- C++ -*-===//
+//
+// The runtime's host buffers: what the engine hands a backend as inputs and
+// gets back as outputs, and what the cpu executor computes on.
+//
+//===----------------------------------------------------------------------===//
 
-#ifndef ANE_LIB_RUNTIME_CPU_TENSOR_H
-#define ANE_LIB_RUNTIME_CPU_TENSOR_H
+#ifndef ANE_LIB_RUNTIME_TENSOR_H
+#define ANE_LIB_RUNTIME_TENSOR_H
 
 #include "lib/MIL/Program.h"
 #include "lib/Support/Float16.h"
@@ -79,6 +84,12 @@ struct Tensor {
 /// A tensor shared without copying, e.g. a K/V cache passed to a kernel.
 using TensorRef = std::shared_ptr<const Tensor>;
 
+/// Wraps an integer to what a tensor of `dtype` stores, as a cast does.
+int64_t wrapInt(mil::DType dtype, int64_t v);
+/// Float to integer the way NumPy's astype does on sane values: truncate,
+/// with out-of-range values saturated instead of undefined.
+int64_t floatToInt(double v);
+
 /// Rounds a float to what a tensor of `dtype` stores (fp16 or fp32).
 inline float storeAs(mil::DType dtype, float value) {
   return dtype == mil::DType::FP16 ? ane::roundToHalf(value) : value;
@@ -86,4 +97,4 @@ inline float storeAs(mil::DType dtype, float value) {
 
 } // namespace ane::runtime
 
-#endif // ANE_LIB_RUNTIME_CPU_TENSOR_H
+#endif // ANE_LIB_RUNTIME_TENSOR_H

@@ -1,4 +1,4 @@
-//===- ThreadPool.h - persistent workers for the cpu kernels ----*- C++ -*-===//
+//===- ThreadPool.h - persistent workers ------------------------*- C++ -*-===//
 //
 // Decode runs a few hundred kernel calls per token; creating threads per
 // call would cost more than the small ones take. The pool starts its
@@ -9,8 +9,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef ANE_LIB_RUNTIME_CPU_THREADPOOL_H
-#define ANE_LIB_RUNTIME_CPU_THREADPOOL_H
+#ifndef ANE_LIB_RUNTIME_THREADPOOL_H
+#define ANE_LIB_RUNTIME_THREADPOOL_H
 
 #include <atomic>
 #include <condition_variable>
@@ -64,4 +64,4 @@ private:
 
 } // namespace ane::runtime
 
-#endif // ANE_LIB_RUNTIME_CPU_THREADPOOL_H
+#endif // ANE_LIB_RUNTIME_THREADPOOL_H

@@ -1,13 +1,18 @@
 //===- Avx2.h - what the AVX2 kernels share ---------------------*- C++ -*-===//
 //
-// The cpu backend's vector kernels are compiled for AVX2 + FMA + F16C
-// function by function and chosen at run time (matmulHasAvx2), so the rest
-// of the build stays baseline x86-64.
+// Vector code is compiled for AVX2 + FMA + F16C function by function and
+// chosen at run time (hostHasAvx2), so the rest of the build stays baseline
+// x86-64.
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef ANE_LIB_RUNTIME_CPU_AVX2_H
-#define ANE_LIB_RUNTIME_CPU_AVX2_H
+#ifndef ANE_LIB_RUNTIME_AVX2_H
+#define ANE_LIB_RUNTIME_AVX2_H
+
+namespace ane::runtime {
+/// Whether this CPU has AVX2, FMA and F16C.
+bool hostHasAvx2();
+} // namespace ane::runtime
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -28,4 +33,4 @@ ANE_AVX2 inline float hsum(__m256 v) {
 
 #endif // __x86_64__
 
-#endif // ANE_LIB_RUNTIME_CPU_AVX2_H
+#endif // ANE_LIB_RUNTIME_AVX2_H

@@ -1,6 +1,6 @@
-//===- ThreadPool.cpp - persistent workers for the cpu kernels ------------===//
+//===- ThreadPool.cpp - persistent workers --------------------------------===//
 
-#include "lib/Runtime/Cpu/ThreadPool.h"
+#include "lib/Runtime/ThreadPool.h"
 
 #include <algorithm>
 #include <chrono>
