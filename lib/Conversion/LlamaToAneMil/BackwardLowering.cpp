@@ -1,0 +1,234 @@
+//===- BackwardLowering.cpp - the input-gradient kernels ------------------===//
+
+#include "lib/Conversion/LlamaToAneMil/KernelLowering.h"
+
+#include "lib/Abi/Kernels.h"
+
+#include <cmath>
+
+namespace mlir::anemil::lowering {
+
+Value KernelLowering::projectT(Value w, Value g) {
+  auto ws = cast<RankedTensorType>(w.getType()).getShape();
+  int64_t seq = cast<RankedTensorType>(g.getType()).getDimSize(3);
+  Value wm = reshape(w, {ws[0], ws[1]});
+  Value gm = reshape(g, {ws[0], seq});
+  Value r = b.create<MatmulOp>(fn.getLoc(),
+                               RankedTensorType::get({ws[1], seq}, compute), wm,
+                               gm, b.getBoolAttr(true), nullptr);
+  return reshape(r, {1, ws[1], 1, seq});
+}
+
+Value KernelLowering::zeros(Type t) {
+  auto tensor = cast<RankedTensorType>(t);
+  return b.create<FillOp>(fn.getLoc(), tensor,
+                          b.getDenseI64ArrayAttr(tensor.getShape()),
+                          FloatAttr::get(compute, 0.0));
+}
+
+void KernelLowering::addGrad(Value of, Value g) {
+  auto it = grads.find(of);
+  grads[of] = it == grads.end() ? g : binary<AddOp>(it->second, g);
+}
+
+Value KernelLowering::reduceKeep(Value x, int64_t axis, bool mean) {
+  auto shape =
+      SmallVector<int64_t>(cast<RankedTensorType>(x.getType()).getShape());
+  shape[axis] = 1;
+  auto t = RankedTensorType::get(shape, compute);
+  if (mean)
+    return b.create<ReduceMeanOp>(
+        fn.getLoc(), t, x, b.getDenseI64ArrayAttr({axis}), b.getBoolAttr(true));
+  return b.create<ReduceSumOp>(
+      fn.getLoc(), t, x, b.getDenseI64ArrayAttr({axis}), b.getBoolAttr(true));
+}
+
+LogicalResult KernelLowering::backprop(Operation *op) {
+  Location loc = fn.getLoc();
+  auto gradOf = [&](Value v) { return grads.lookup(v); };
+  if (auto add = dyn_cast<llama::AddOp>(op)) {
+    if (Value g = gradOf(add.getResult())) {
+      addGrad(add.getLhs(), g);
+      addGrad(add.getRhs(), g);
+    }
+    return success();
+  }
+  if (isa<llama::LinearOp, llama::LmHeadOp>(op)) {
+    auto w = weight(weights[cast<BlockArgument>(op->getOperand(1))]);
+    if (failed(w))
+      return failure();
+    if (Value g = gradOf(op->getResult(0))) {
+      addGrad(op->getOperand(0), projectT(*w, g));
+      return success();
+    }
+    // A fused projection: sum W_i^T g_i over the row blocks of its split
+    // parts, never a concatenation of all part gradients.
+    auto parts = splitGrads.find(op->getResult(0));
+    if (parts == splitGrads.end())
+      return success();
+    auto ws = cast<RankedTensorType>((*w).getType()).getShape();
+    int64_t at = 0;
+    for (auto [rows, g] : parts->second) {
+      if (g) {
+        auto t = RankedTensorType::get({rows, ws[1], 1, 1}, compute);
+        Value wi = b.create<SliceBySizeOp>(
+            loc, t, *w, b.getDenseI64ArrayAttr({at, 0, 0, 0}),
+            b.getDenseI64ArrayAttr({rows, ws[1], 1, 1}));
+        addGrad(op->getOperand(0), projectT(wi, g));
+      }
+      at += rows;
+    }
+    return success();
+  }
+  if (auto split = dyn_cast<llama::SplitOp>(op)) {
+    auto &parts = splitGrads[split.getX()];
+    for (auto [size, r] : llvm::zip(split.getSizes(), split.getResults()))
+      parts.push_back({size, gradOf(r)});
+    return success();
+  }
+  if (auto sw = dyn_cast<llama::SwiGluOp>(op)) {
+    Value g = gradOf(sw.getResult());
+    if (!g)
+      return success();
+    Value a = values.lookup(sw.getGate()), u = values.lookup(sw.getUp());
+    Value sig = b.create<SigmoidOp>(loc, a.getType(), a);
+    Value silu = binary<MulOp>(a, sig);
+    // silu'(a) = sig * (1 + a * (1 - sig))
+    Value one = scalarConst(1.0);
+    Value dsilu = binary<MulOp>(
+        sig, binary<AddOp>(one, binary<MulOp>(a, binary<SubOp>(one, sig))));
+    addGrad(sw.getGate(), binary<MulOp>(binary<MulOp>(g, u), dsilu));
+    addGrad(sw.getUp(), binary<MulOp>(g, silu));
+    return success();
+  }
+  if (auto norm = dyn_cast<llama::RmsNormOp>(op)) {
+    Value g = gradOf(norm.getResult());
+    if (!g)
+      return success();
+    Value x = values.lookup(norm.getX());
+    int64_t d = cast<RankedTensorType>(x.getType()).getDimSize(1);
+    Value gw = g;
+    if (norm.getWeight()) {
+      auto w = weight(weights[cast<BlockArgument>(norm.getWeight())]);
+      if (failed(w))
+        return failure();
+      gw = binary<MulOp>(g, *w);
+    }
+    // dx = r gw - x r^3 sum(gw x) / D, with r = rsqrt(mean(x^2) + eps).
+    Value ms = reduceKeep(binary<MulOp>(x, x), 1, /*mean=*/true);
+    Value r = b.create<RsqrtOp>(loc, ms.getType(), ms, norm.getEpsAttr());
+    Value s = reduceKeep(binary<MulOp>(gw, x), 1, /*mean=*/false);
+    Value r3 = binary<MulOp>(binary<MulOp>(r, r), r);
+    Value coef = binary<MulOp>(binary<MulOp>(r3, s), scalarConst(1.0 / d));
+    addGrad(norm.getX(),
+            binary<SubOp>(binary<MulOp>(gw, r), binary<MulOp>(x, coef)));
+    return success();
+  }
+  if (auto rope = dyn_cast<llama::RopeOp>(op)) {
+    if (Value g = gradOf(rope.getResult()))
+      addGrad(rope.getX(), rotate(g, rope.getHeadDim(), /*inverse=*/true));
+    return success();
+  }
+  if (auto at = dyn_cast<llama::GqaAttentionOp>(op)) {
+    Value g = gradOf(at.getResult());
+    if (!g)
+      return success();
+    return backpropAttention(at, g);
+  }
+  return op->emitError() << "has no backward rule";
+}
+
+LogicalResult KernelLowering::backpropAttention(llama::GqaAttentionOp at,
+                                                Value g) {
+  Location loc = fn.getLoc();
+  auto &a = attn;
+  int64_t gs = (a.h / a.kv) * a.seq;
+  Value go = reshape(transpose(reshape(g, {1, a.h, a.hd, a.seq}), {0, 1, 3, 2}),
+                     {1, a.kv, gs, a.hd});
+  auto t = [&](ArrayRef<int64_t> s) {
+    return RankedTensorType::get(s, compute);
+  };
+  Value dv = b.create<MatmulOp>(loc, t({1, a.kv, a.ctx, a.hd}), a.p, go,
+                                b.getBoolAttr(true), nullptr);
+  Value dp = b.create<MatmulOp>(loc, t({1, a.kv, gs, a.ctx}), go, a.v4, nullptr,
+                                nullptr);
+  Value rs = reduceKeep(binary<MulOp>(dp, a.p), 3, /*mean=*/false);
+  Value ds = binary<MulOp>(a.p, binary<SubOp>(dp, rs));
+  Value dss = binary<MulOp>(ds, scalarConst(1.0 / std::sqrt(double(a.hd))));
+  Value dq = b.create<MatmulOp>(loc, t({1, a.kv, gs, a.hd}), dss, a.k4, nullptr,
+                                b.getBoolAttr(true));
+  Value dk = b.create<MatmulOp>(loc, t({1, a.kv, a.ctx, a.hd}), dss, a.qg,
+                                b.getBoolAttr(true), nullptr);
+  addGrad(at.getQ(),
+          reshape(transpose(reshape(dq, {1, a.h, a.seq, a.hd}), {0, 1, 3, 2}),
+                  {1, a.h * a.hd, 1, a.seq}));
+  // Cache gradients in the cache layout [1, kv*hd, 1, ctx].
+  auto toCache = [&](Value v) {
+    return reshape(transpose(v, {0, 1, 3, 2}), {1, a.kv * a.hd, 1, a.ctx});
+  };
+  addGrad(at.getKCache(), toCache(dk));
+  addGrad(at.getVCache(), toCache(dv));
+  return success();
+}
+
+LogicalResult KernelLowering::lowerBackward(func::ReturnOp ret) {
+  // The llama arguments each backward kernel differentiates, by index, in
+  // the order of its outputs (abi::kernelOutputs).
+  static const std::map<std::string, std::vector<unsigned>> wrt = {
+      {"attn_qkv", {0}},
+      {"attn_core", {0, 3, 4}},
+      {"ffn_up", {0}},
+      {"ffn_down", {0}},
+      {"lm_head", {0}}};
+  std::string kernel =
+      fn->getAttrOfType<StringAttr>("llama.kernel").getValue().str();
+  ::ane::abi::Kernel forward = *::ane::abi::parseKernel(kernel);
+  if (kernel == "attn_core") {
+    // attn_out is folded in: the gradient arrives at its output and goes
+    // through Wo^T; the residual's share is the host's.
+    const Slot &wo = slots.get(llama::Role::AttnOut);
+    Value dxo = input("d_x_out", act(wo.spec.shape[0], attn.seq));
+    auto w = weight(llama::Role::AttnOut);
+    if (failed(w))
+      return failure();
+    grads[ret.getOperand(0)] = projectT(*w, dxo);
+  } else {
+    const auto &names = ::ane::abi::kernelOutputs(forward);
+    for (auto [i, v] : llvm::enumerate(ret.getOperands()))
+      grads[v] = input("d_" + std::string(names.at(i)),
+                       cast<RankedTensorType>(values.lookup(v).getType()));
+  }
+  SmallVector<Operation *> ops;
+  for (Operation &op : fn.getBody().front())
+    if (!isa<func::ReturnOp>(op))
+      ops.push_back(&op);
+  for (Operation *op : llvm::reverse(ops))
+    if (failed(backprop(op)))
+      return failure();
+  SmallVector<Value> results;
+  const auto &gradNames =
+      ::ane::abi::kernelOutputs(*::ane::abi::backwardOf(forward));
+  for (auto [i, index] : llvm::enumerate(wrt.at(kernel))) {
+    Value arg = fn.getArgument(index);
+    Value g = grads.lookup(arg);
+    results.push_back(g ? g : zeros(values.lookup(arg).getType()));
+    outputNames.push_back(std::string(gradNames.at(i)));
+    resultTypes.push_back(results.back().getType());
+  }
+  b.create<func::ReturnOp>(ret.getLoc(), results);
+  return success();
+}
+
+void KernelLowering::eraseDeadOps() {
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    for (Operation &op : llvm::make_early_inc_range(llvm::reverse(*body)))
+      if (!isa<func::ReturnOp>(op) && op.use_empty()) {
+        op.erase();
+        changed = true;
+      }
+  }
+}
+
+} // namespace mlir::anemil::lowering

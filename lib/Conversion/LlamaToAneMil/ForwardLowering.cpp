@@ -1,0 +1,379 @@
+//===- ForwardLowering.cpp - the forward kernels --------------------------===//
+
+#include "lib/Conversion/LlamaToAneMil/KernelLowering.h"
+
+#include "lib/Abi/Kernels.h"
+#include "lib/MIL/WeightFile.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
+
+namespace mlir::anemil::lowering {
+
+LogicalResult KernelLowering::run() {
+  StringRef kernel = fn->getAttrOfType<StringAttr>("llama.kernel").getValue();
+  std::string name = backward ? kernel.str() + "_bwd" : kernel.str();
+  b.setInsertionPoint(fn);
+  auto newFn =
+      b.create<func::FuncOp>(fn.getLoc(), name, b.getFunctionType({}, {}));
+  newFn->setAttr(AneMilDialect::getOpsetAttrName(),
+                 OpsetAttr::get(ctx, Opset::IOS18));
+  newFn->setAttr("anemil.kernel", b.getStringAttr(name));
+  body = newFn.addEntryBlock();
+  b.setInsertionPointToStart(body);
+  if (failed(mapArguments(kernel)))
+    return failure();
+  for (Operation &op : fn.getBody().front())
+    if (failed(lower(&op))) {
+      newFn.erase(); // leave no half-built kernel behind
+      return failure();
+    }
+  // Backward kernels recompute what they need; drop the rest.
+  if (backward)
+    eraseDeadOps();
+  // Weight slots read, in slot order.
+  SmallVector<Attribute> used;
+  for (llama::Role r : usedRoles)
+    used.push_back(slots.describe(slots.get(r)));
+  newFn->setAttr("anemil.weights", b.getArrayAttr(used));
+  // attn_core reads the new keys and values from the cache, where the
+  // host writes them; drop inputs nothing reads.
+  for (int i = static_cast<int>(body->getNumArguments()) - 1; i >= 0; --i)
+    if (body->getArgument(i).use_empty()) {
+      body->eraseArgument(i);
+      inputNames.erase(inputNames.begin() + i);
+    }
+  SmallVector<Type> inputs;
+  for (BlockArgument a : body->getArguments())
+    inputs.push_back(a.getType());
+  newFn.setFunctionType(b.getFunctionType(inputs, resultTypes));
+  for (auto [i, name] : llvm::enumerate(inputNames))
+    newFn.setArgAttr(i, "anemil.name", b.getStringAttr(name));
+  for (auto [i, name] : llvm::enumerate(outputNames))
+    newFn.setResultAttr(i, "anemil.name", b.getStringAttr(name));
+  if (!backward)
+    fn.erase();
+  return success();
+}
+
+RankedTensorType KernelLowering::act(int64_t channels, int64_t seq) {
+  return RankedTensorType::get({1, channels, 1, seq}, compute);
+}
+
+Value KernelLowering::input(StringRef name, RankedTensorType type) {
+  inputNames.push_back(name.str());
+  return body->addArgument(type,
+                           NameLoc::get(b.getStringAttr(name), fn.getLoc()));
+}
+
+LogicalResult KernelLowering::mapArguments(StringRef kernel) {
+  for (BlockArgument arg : fn.getArguments()) {
+    if (auto role = fn.getArgAttrOfType<llama::RoleAttr>(
+            arg.getArgNumber(), llama::LlamaDialect::getRoleAttrName())) {
+      weights[arg] = role.getValue();
+      continue;
+    }
+    auto t = cast<RankedTensorType>(arg.getType());
+    if (t.getRank() == 1) { // positions
+      int64_t seq = t.getDimSize(0);
+      if (kernel == "attn_qkv") {
+        int64_t half = ropeHalf();
+        if (half < 0)
+          return fn.emitError() << "attn_qkv needs a llama.rope op";
+        cosTable = input("rope_cos", act(half, seq));
+        sinTable = input("rope_sin", act(half, seq));
+      }
+      // attn_core takes an additive mask instead, added when lowering
+      // the attention.
+      continue;
+    }
+    if (t.getRank() == 3) { // [kv_heads, ctx, head_dim]: k then v cache
+      values[arg] =
+          input(++caches == 1 ? "k_cache" : "v_cache",
+                act(t.getDimSize(0) * t.getDimSize(2), t.getDimSize(1)));
+      continue;
+    }
+    if (t.getRank() != 2)
+      return fn.emitError() << "unexpected kernel argument type " << t;
+    static const char *names[] = {"x", "y", "z", "w"};
+    std::string name = activationName(kernel, arg.getArgNumber(), names);
+    values[arg] = input(name, act(t.getDimSize(1), t.getDimSize(0)));
+  }
+  return success();
+}
+
+std::string KernelLowering::activationName(StringRef kernel, unsigned index,
+                                           const char *const *fallback) {
+  static const std::map<std::string, std::vector<std::string>> names = {
+      {"attn_qkv", {"x"}},         {"attn_core", {"q", "k", "v"}},
+      {"attn_out", {"attn", "x"}}, {"ffn_up", {"x"}},
+      {"ffn_down", {"h", "x"}},    {"lm_head", {"x"}},
+  };
+  auto it = names.find(kernel.str());
+  if (it != names.end() && index < it->second.size())
+    return it->second[index];
+  return fallback[index % 4];
+}
+
+int64_t KernelLowering::ropeHalf() {
+  int64_t half = -1;
+  fn.walk([&](llama::RopeOp r) { half = r.getHeadDim() / 2; });
+  return half;
+}
+
+Value KernelLowering::scalarConst(double v) {
+  auto t = RankedTensorType::get({}, compute);
+  return b.create<ConstOp>(
+      fn.getLoc(), t, DenseElementsAttr::get(t, FloatAttr::get(compute, v)));
+}
+
+Value KernelLowering::reshape(Value x, ArrayRef<int64_t> shape) {
+  return b.create<ReshapeOp>(fn.getLoc(), RankedTensorType::get(shape, compute),
+                             x, b.getDenseI64ArrayAttr(shape));
+}
+
+Value KernelLowering::transpose(Value x, ArrayRef<int64_t> perm) {
+  auto in = cast<RankedTensorType>(x.getType()).getShape();
+  SmallVector<int64_t> shape;
+  for (int64_t p : perm)
+    shape.push_back(in[p]);
+  return b.create<TransposeOp>(fn.getLoc(),
+                               RankedTensorType::get(shape, compute), x,
+                               b.getDenseI64ArrayAttr(perm));
+}
+
+Value KernelLowering::sliceSize(Value x, ArrayRef<int64_t> begin,
+                                ArrayRef<int64_t> size) {
+  return b.create<SliceBySizeOp>(
+      fn.getLoc(), RankedTensorType::get(size, compute), x,
+      b.getDenseI64ArrayAttr(begin), b.getDenseI64ArrayAttr(size));
+}
+
+FailureOr<Value> KernelLowering::weightInput(const Slot &slot) {
+  const ::ane::abi::SlotSpec &s = slot.spec;
+  std::string base = "w_" + s.role;
+  Location loc = fn.getLoc();
+  if (s.scheme == ::ane::abi::Scheme::F16)
+    return input(base, slot.blobTypes[0]);
+  if (s.scheme != ::ane::abi::Scheme::Q8)
+    return fn.emitError()
+           << "weight-binding=input carries weights as fp16/fp32 or int8; "
+              "scheme "
+           << ::ane::abi::schemeName(s.scheme).data()
+           << " needs weight-binding=blob";
+  int64_t out = s.shape[0], in = s.shape[1], groups = in / s.group;
+  Value data = input(base, slot.blobTypes[0]);
+  Value scale = input(base + "_scale", slot.blobTypes[1]);
+  auto wide = RankedTensorType::get({out, in, 1, 1}, compute);
+  Value f = b.create<CastOp>(loc, wide, data,
+                             DTypeAttr::get(ctx, *getDTypeFor(compute)));
+  Value grouped = reshape(f, {out, groups, s.group, 1});
+  Value scaled = binary<MulOp>(grouped, scale);
+  return reshape(scaled, {out, in, 1, 1});
+}
+
+FailureOr<Value> KernelLowering::weight(llama::Role role) {
+  auto cached = weightValues.find(static_cast<int>(role));
+  if (cached != weightValues.end())
+    return cached->second;
+  // Built where first needed; in a kernel's single block that dominates
+  // every later use.
+  auto w = buildWeight(role);
+  if (succeeded(w))
+    weightValues[static_cast<int>(role)] = *w;
+  return w;
+}
+
+FailureOr<Value> KernelLowering::buildWeight(llama::Role role) {
+  if (!llvm::is_contained(usedRoles, role))
+    usedRoles.push_back(role);
+  const Slot &slot = slots.get(role);
+  const ::ane::abi::SlotSpec &s = slot.spec;
+  Location loc = fn.getLoc();
+  if (inputBinding)
+    return weightInput(slot);
+  auto blob = [&](size_t i) -> Value {
+    RankedTensorType t = slot.blobTypes[i];
+    return b.create<ConstOp>(
+        loc, t,
+        BlobAttr::get(ctx, ::ane::mil::kModelWeightPath, s.blobs[i].offset, t));
+  };
+  if (s.scheme == ::ane::abi::Scheme::F16)
+    return blob(0);
+  auto out = RankedTensorType::get({s.shape[0], s.shape[1], 1, 1}, compute);
+  Value data = blob(0);
+  Value table = blob(1); // scales, or the palettes of lut4
+  if (s.scheme == ::ane::abi::Scheme::Lut4)
+    return Value(b.create<ConstexprLutToDenseOp>(loc, out, data, table, nullptr,
+                                                 nullptr));
+  if (slot.blobTypes.size() == 3) // per-channel int8
+    return Value(b.create<ConstexprAffineDequantizeOp>(
+        loc, out, data, table, blob(2), b.getI64IntegerAttr(0)));
+  return Value(
+      b.create<ConstexprBlockwiseShiftScaleOp>(loc, out, data, table, Value()));
+}
+
+Value KernelLowering::conv(Value x, Value w, Location loc) {
+  auto xs = cast<RankedTensorType>(x.getType()).getShape();
+  auto ws = cast<RankedTensorType>(w.getType()).getShape();
+  return b.create<ConvOp>(loc, act(ws[0], xs[3]), x, w, Value(), nullptr,
+                          nullptr, nullptr,
+                          PadTypeAttr::get(ctx, PadType::Valid), nullptr);
+}
+
+LogicalResult KernelLowering::lower(Operation *op) {
+  return TypeSwitch<Operation *, LogicalResult>(op)
+      .Case([&](llama::RmsNormOp o) { return lowerRmsNorm(o); })
+      .Case([&](llama::LinearOp o) { return lowerLinear(o); })
+      .Case([&](llama::LmHeadOp o) { return lowerLinear(o); })
+      .Case([&](llama::RopeOp o) { return lowerRope(o); })
+      .Case([&](llama::GqaAttentionOp o) { return lowerAttention(o); })
+      .Case([&](llama::SplitOp o) {
+        Value x = values.lookup(o.getX());
+        int64_t seq = cast<RankedTensorType>(x.getType()).getDimSize(3);
+        SmallVector<Type> types;
+        for (int64_t size : o.getSizes())
+          types.push_back(act(size, seq));
+        auto split = b.create<anemil::SplitOp>(
+            fn.getLoc(), types, x, b.getI64IntegerAttr(1), nullptr,
+            b.getDenseI64ArrayAttr(o.getSizes()));
+        for (auto [r, n] : llvm::zip(o.getResults(), split.getOutputs()))
+          values[r] = n;
+        return success();
+      })
+      .Case([&](llama::SwiGluOp o) {
+        Value g = values.lookup(o.getGate()), u = values.lookup(o.getUp());
+        Value s = b.create<SiluOp>(fn.getLoc(), g.getType(), g);
+        values[o.getResult()] = binary<MulOp>(s, u);
+        return success();
+      })
+      .Case([&](llama::AddOp o) {
+        values[o.getResult()] =
+            binary<AddOp>(values.lookup(o.getLhs()), values.lookup(o.getRhs()));
+        return success();
+      })
+      .Case([&](func::ReturnOp o) {
+        return backward ? lowerBackward(o) : lowerReturn(o);
+      })
+      .Default([&](Operation *other) {
+        return other->emitError() << "cannot lower to anemil inside a kernel";
+      });
+}
+
+LogicalResult KernelLowering::lowerRmsNorm(llama::RmsNormOp o) {
+  Value x = values.lookup(o.getX());
+  auto shape = cast<RankedTensorType>(x.getType()).getShape();
+  Value sq = binary<MulOp>(x, x);
+  auto reduced = RankedTensorType::get({1, 1, 1, shape[3]}, compute);
+  Value ms =
+      b.create<ReduceMeanOp>(fn.getLoc(), reduced, sq,
+                             b.getDenseI64ArrayAttr({1}), b.getBoolAttr(true));
+  Value r = b.create<RsqrtOp>(fn.getLoc(), reduced, ms, o.getEpsAttr());
+  Value n = binary<MulOp>(x, r);
+  if (!o.getWeight()) { // folded into the next projections
+    values[o.getResult()] = n;
+    return success();
+  }
+  auto wArg = dyn_cast<BlockArgument>(o.getWeight());
+  if (!wArg || !weights.count(wArg))
+    return o.emitError() << "the norm weight must be a role-tagged argument";
+  auto g = weight(weights[wArg]);
+  if (failed(g))
+    return failure();
+  values[o.getResult()] = binary<MulOp>(n, *g);
+  return success();
+}
+
+LogicalResult KernelLowering::lowerLinear(Operation *o) {
+  Value xv = o->getOperand(0), wv = o->getOperand(1);
+  auto wArg = dyn_cast<BlockArgument>(wv);
+  if (!wArg || !weights.count(wArg))
+    return o->emitError() << "the weight must be a role-tagged argument";
+  auto w = weight(weights[wArg]);
+  if (failed(w))
+    return failure();
+  values[o->getResult(0)] = conv(values.lookup(xv), *w, fn.getLoc());
+  return success();
+}
+
+LogicalResult KernelLowering::lowerRope(llama::RopeOp o) {
+  values[o.getResult()] =
+      rotate(values.lookup(o.getX()), o.getHeadDim(), /*inverse=*/false);
+  return success();
+}
+
+Value KernelLowering::rotate(Value x, int64_t hd, bool inverse) {
+  auto shape = cast<RankedTensorType>(x.getType()).getShape();
+  int64_t heads = shape[1] / hd, seq = shape[3];
+  if (!cosHalves) {
+    // [1, hd/2, 1, S] tables broadcast over [heads, 1, hd/2, S] halves.
+    cosHalves = reshape(cosTable, {1, 1, hd / 2, seq});
+    sinHalves = reshape(sinTable, {1, 1, hd / 2, seq});
+  }
+  Value halves = reshape(x, {heads, 2, hd / 2, seq});
+  Value x1 = sliceSize(halves, {0, 0, 0, 0}, {heads, 1, hd / 2, seq});
+  Value x2 = sliceSize(halves, {0, 1, 0, 0}, {heads, 1, hd / 2, seq});
+  Value c1 = binary<MulOp>(x1, cosHalves);
+  Value s2 = binary<MulOp>(x2, sinHalves);
+  Value y1 = inverse ? binary<AddOp>(c1, s2) : binary<SubOp>(c1, s2);
+  Value s1 = binary<MulOp>(x1, sinHalves);
+  Value c2 = binary<MulOp>(x2, cosHalves);
+  Value y2 = inverse ? binary<SubOp>(c2, s1) : binary<AddOp>(s1, c2);
+  Value joined = b.create<ConcatOp>(
+      fn.getLoc(), RankedTensorType::get({heads, 2, hd / 2, seq}, compute),
+      ValueRange{y1, y2}, b.getI64IntegerAttr(1), nullptr);
+  return reshape(joined, {1, shape[1], 1, seq});
+}
+
+LogicalResult KernelLowering::lowerAttention(llama::GqaAttentionOp o) {
+  int64_t h = o.getNHeads(), kv = o.getNKvHeads(), hd = o.getHeadDim();
+  int64_t g = h / kv;
+  int64_t seq = o.getQ().getType().getDimSize(0);
+  int64_t ctxLen = o.getKCache().getType().getDimSize(1);
+  Value mask =
+      input("mask", RankedTensorType::get({1, 1, seq, ctxLen}, compute));
+  Value q = values.lookup(o.getQ());
+  Value kc = values.lookup(o.getKCache()), vc = values.lookup(o.getVCache());
+  Location loc = fn.getLoc();
+  Value qt = transpose(reshape(q, {1, h, hd, seq}), {0, 1, 3, 2});
+  Value qg = reshape(qt, {1, kv, g * seq, hd});
+  Value k4 = reshape(kc, {1, kv, hd, ctxLen});
+  Value scores = b.create<MatmulOp>(
+      loc, RankedTensorType::get({1, kv, g * seq, ctxLen}, compute), qg, k4,
+      nullptr, nullptr);
+  Value scaled =
+      binary<MulOp>(scores, scalarConst(1.0 / std::sqrt(double(hd))));
+  Value masked = binary<AddOp>(reshape(scaled, {1, h, seq, ctxLen}), mask);
+  Value p = b.create<SoftmaxOp>(loc, masked.getType(), masked,
+                                b.getI64IntegerAttr(-1));
+  Value pg = reshape(p, {1, kv, g * seq, ctxLen});
+  Value v4 = reshape(vc, {1, kv, hd, ctxLen});
+  attn = {qg, k4, v4, pg, h, kv, hd, seq, ctxLen};
+  Value o4 = b.create<MatmulOp>(
+      loc, RankedTensorType::get({1, kv, g * seq, hd}, compute), pg, v4,
+      nullptr, b.getBoolAttr(true));
+  Value ot = transpose(reshape(o4, {1, h, seq, hd}), {0, 1, 3, 2});
+  values[o.getResult()] = reshape(ot, {1, h * hd, 1, seq});
+  return success();
+}
+
+LogicalResult KernelLowering::lowerReturn(func::ReturnOp o) {
+  StringRef kernel = fn->getAttrOfType<StringAttr>("llama.kernel").getValue();
+  std::optional<::ane::abi::Kernel> k = ::ane::abi::parseKernel(kernel.str());
+  SmallVector<Value> results;
+  for (auto [i, v] : llvm::enumerate(o.getOperands())) {
+    Value r = values.lookup(v);
+    if (!r)
+      return o.emitError() << "result " << i << " was not lowered";
+    const auto *names = k ? &::ane::abi::kernelOutputs(*k) : nullptr;
+    outputNames.push_back(names && i < names->size()
+                              ? std::string((*names)[i])
+                              : "out_" + std::to_string(i));
+    results.push_back(r);
+    resultTypes.push_back(r.getType());
+  }
+  b.create<func::ReturnOp>(o.getLoc(), results);
+  return success();
+}
+
+} // namespace mlir::anemil::lowering
