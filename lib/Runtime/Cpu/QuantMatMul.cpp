@@ -2,6 +2,7 @@
 
 #include "lib/Runtime/Cpu/QuantMatMul.h"
 #include "lib/Runtime/Avx2.h"
+#include "lib/Runtime/Cpu/Dot.h"
 
 #include "lib/Support/Float16.h"
 
@@ -40,55 +41,6 @@ std::vector<float> transpose(const float *x, int64_t C, int64_t S) {
 }
 
 #if defined(__x86_64__)
-
-/// An fp16 value by F16C (halfAt is a library call: too slow per group).
-ANE_AVX2 inline float halfAtF16C(const uint8_t *p, int64_t i) {
-  uint16_t h;
-  std::memcpy(&h, p + 2 * i, 2);
-  return _cvtsh_ss(h);
-}
-
-/// 8 fp16 values at `h` times x, added to acc.
-ANE_AVX2 inline __m256 fmaF16(const uint8_t *h, const float *x, __m256 acc) {
-  __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(h));
-  return _mm256_fmadd_ps(_mm256_cvtph_ps(v), _mm256_loadu_ps(x), acc);
-}
-
-/// sum_i half(h[i]) * x[i] in four independent sums: one chain waits on
-/// each FMA's latency (it ran attention's scores x V at a third of this
-/// speed).
-ANE_AVX2 float dotHalfFloat(const uint8_t *h, const float *x, int64_t n) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  int64_t c = 0;
-  for (; c + 32 <= n; c += 32) {
-    _mm_prefetch(reinterpret_cast<const char *>(h + 2 * c) + 1024, _MM_HINT_T0);
-    a0 = fmaF16(h + 2 * c, x + c, a0);
-    a1 = fmaF16(h + 2 * c + 16, x + c + 8, a1);
-    a2 = fmaF16(h + 2 * c + 32, x + c + 16, a2);
-    a3 = fmaF16(h + 2 * c + 48, x + c + 24, a3);
-  }
-  for (; c + 8 <= n; c += 8)
-    a0 = fmaF16(h + 2 * c, x + c, a0);
-  float sum = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-  for (; c < n; ++c)
-    sum += halfAtF16C(h, c) * x[c];
-  return sum;
-}
-
-ANE_AVX2 float dotAvx2(const float *a, const float *b, int64_t n) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    acc0 =
-        _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8),
-                           _mm256_loadu_ps(b + i + 8), acc1);
-  }
-  float sum = hsum(_mm256_add_ps(acc0, acc1));
-  for (; i < n; ++i)
-    sum += a[i] * b[i];
-  return sum;
-}
 
 ANE_AVX2 __m256 load8Codes(const int8_t *p) {
   __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i *>(p));
@@ -754,76 +706,6 @@ ANE_AVX2 void decodeRowAvx2(const PackedWeight &w, int64_t r, float *out) {
   decodeRow(w, r, out);
 }
 
-ANE_AVX2 inline __m256 load8(const float *p) { return _mm256_loadu_ps(p); }
-ANE_AVX2 inline __m256 load8(const uint16_t *p) {
-  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p)));
-}
-ANE_AVX2 inline float load1(const float *p) { return *p; }
-ANE_AVX2 inline float load1(const uint16_t *p) { return _cvtsh_ss(*p); }
-
-/// acc[0, n) += a * y[0, n), y floats or fp16 bits.
-template <typename Y>
-ANE_AVX2 void axpyRow(float a, const Y *y, float *acc, int64_t n) {
-  __m256 av = _mm256_set1_ps(a);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(
-        acc + i, _mm256_fmadd_ps(av, load8(y + i), _mm256_loadu_ps(acc + i)));
-  for (; i < n; ++i)
-    acc[i] += a * load1(y + i);
-}
-
-/// Four axpyRow calls, rows y + j * n for a[j], in one pass over acc: the
-/// same multiply-adds in the same order, with a quarter of acc's loads and
-/// stores (attention's q x K, whose cache holds K as [head dim, context]).
-template <typename Y>
-ANE_AVX2 void axpy4Rows(const float *a, const Y *y, float *acc, int64_t n) {
-  __m256 a0 = _mm256_set1_ps(a[0]), a1 = _mm256_set1_ps(a[1]),
-         a2 = _mm256_set1_ps(a[2]), a3 = _mm256_set1_ps(a[3]);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    // The next four rows, spread over this pass (64 bytes per step for
-    // fp16): the hardware prefetcher stops at every 4 KiB page.
-    _mm_prefetch(reinterpret_cast<const char *>(y + 4 * n + 4 * i),
-                 _MM_HINT_T0);
-    __m256 v = _mm256_fmadd_ps(a0, load8(y + i), _mm256_loadu_ps(acc + i));
-    v = _mm256_fmadd_ps(a1, load8(y + n + i), v);
-    v = _mm256_fmadd_ps(a2, load8(y + 2 * n + i), v);
-    _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(a3, load8(y + 3 * n + i), v));
-  }
-  for (; i < n; ++i)
-    for (int j = 0; j < 4; ++j)
-      acc[i] += a[j] * load1(y + j * n + i);
-}
-
-ANE_AVX2 inline float dotRow(const float *y, const float *x, int64_t k) {
-  return dotAvx2(x, y, k);
-}
-ANE_AVX2 inline float dotRow(const uint16_t *y, const float *x, int64_t k) {
-  return dotHalfFloat(reinterpret_cast<const uint8_t *>(y), x, k);
-}
-
-/// matmulFloat / matmulHalfY: y's rows are dot products (transposeY) or
-/// axpy sources, floats or fp16 bits.
-template <typename Y>
-ANE_AVX2 void matmulAvx2(const float *x, const Y *y, float *out, int64_t m,
-                         int64_t k, int64_t n, bool transposeY) {
-  for (int64_t i = 0; i < m; ++i) {
-    float *row = out + i * n;
-    if (transposeY) {
-      for (int64_t j = 0; j < n; ++j)
-        row[j] = dotRow(y + j * k, x + i * k, k);
-      continue;
-    }
-    std::fill(row, row + n, 0.0f);
-    int64_t p = 0;
-    for (; p + 4 <= k; p += 4)
-      axpy4Rows(x + i * k + p, y + p * n, row, n);
-    for (; p < k; ++p)
-      axpyRow(x[i * k + p], y + p * n, row, n);
-  }
-}
-
 /// S > 1: each row is decoded once and dotted with every token's column.
 ANE_AVX2 void gemmRowsAvx2(const PackedWeight &w, const float *xT, int64_t S,
                            float *y, int64_t begin, int64_t end) {
@@ -988,37 +870,6 @@ void matmulScalar(const PackedWeight &w, const float *x, int64_t S, float *y,
     for (int64_t s = 0; s < S; ++s)
       y[r * S + s] = float(acc[s]);
   }
-}
-
-namespace {
-float widen(float v) { return v; }
-float widen(uint16_t h) { return ane::halfBitsToFloat(h); }
-
-template <typename Y>
-void matmulAny(const float *x, const Y *y, float *out, int64_t m, int64_t k,
-               int64_t n, bool transposeY) {
-#if defined(__x86_64__)
-  if (matmulHasAvx2())
-    return matmulAvx2(x, y, out, m, k, n, transposeY);
-#endif
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < n; ++j) {
-      float acc = 0;
-      for (int64_t p = 0; p < k; ++p)
-        acc += x[i * k + p] * widen(transposeY ? y[j * k + p] : y[p * n + j]);
-      out[i * n + j] = acc;
-    }
-}
-} // namespace
-
-void matmulFloat(const float *x, const float *y, float *out, int64_t m,
-                 int64_t k, int64_t n, bool transposeY) {
-  matmulAny(x, y, out, m, k, n, transposeY);
-}
-
-void matmulHalfY(const float *x, const uint16_t *y, float *out, int64_t m,
-                 int64_t k, int64_t n, bool transposeY) {
-  matmulAny(x, y, out, m, k, n, transposeY);
 }
 
 bool matmulHasAvx2() { return hostHasAvx2(); }

@@ -1,0 +1,350 @@
+//===- ExecutorFastPathTest.cpp - vector paths against the plain loops ---===//
+//
+// Fast mode (the cpu backend) runs views, float matmuls, softmax, silu and
+// packed-weight convs on vector kernels; each must give what the plain
+// loops (the oracle) give.
+//
+//===----------------------------------------------------------------------===//
+
+#include "test/unittests/Runtime/ExecutorTestSupport.h"
+
+#include "lib/Runtime/Cpu/PackedWeights.h"
+
+#include <cmath>
+#include <random>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+using namespace ane;
+using namespace ane::runtime;
+using namespace ane::runtime::test;
+using mil::DType;
+
+namespace {
+
+/// The start of a function over x and k: both reshaped to [1, 2, 4, 12],
+/// then the two attention products qk = x k^T and av = qk k.
+const std::string kAttentionHead = R"(program(1.3)
+{
+    func main<ios18>(tensor<fp16, [1, 8, 1, 12]> x, tensor<fp16, [1, 8, 1, 12]> k) {
+            tensor<int32, [4]> s = const()[name = string("s"), val = tensor<int32, [4]>([1, 2, 4, 12])];
+            tensor<fp16, [1, 2, 4, 12]> xr = reshape(shape = s, x = x)[name = string("xr")];
+            tensor<fp16, [1, 2, 4, 12]> kr = reshape(shape = s, x = k)[name = string("kr")];
+            bool t = const()[name = string("t"), val = bool(true)];
+            tensor<fp16, [1, 2, 4, 4]> qk = matmul(transpose_y = t, x = xr, y = kr)[name = string("qk")];
+            tensor<fp16, [1, 2, 4, 12]> av = matmul(x = qk, y = kr)[name = string("av")];)";
+
+/// Reshapes are views of their input, and fast mode runs float matmuls on
+/// the vector kernels: every consumer of a view (softmax, a unary op,
+/// identity, a function output) and both matmul forms must give what the
+/// plain loops give, with outputs that own their values.
+TEST_F(ExecutorTest, FastModeViewsAndMatmulMatchThePlainLoops) {
+  std::string text = kAttentionHead + R"(
+            int32 ax = const()[name = string("ax"), val = int32(-1)];
+            tensor<fp16, [1, 2, 4, 12]> sm = softmax(axis = ax, x = xr)[name = string("sm")];
+            tensor<fp16, [1, 2, 4, 12]> sg = sigmoid(x = xr)[name = string("sg")];
+            tensor<fp16, [1, 2, 4, 12]> id = identity(x = xr)[name = string("id")];
+            tensor<int32, [1]> f = const()[name = string("f"), val = tensor<int32, [1]>([96])];
+            tensor<fp16, [96]> flat = reshape(shape = f, x = kr)[name = string("flat")];
+            tensor<fp16, [1, 2, 4, 12]> sl = silu(x = xr)[name = string("sl")];
+        } -> (qk, av, sm, sg, id, flat, sl);
+})";
+  auto program = mil::parseProgram(text);
+  ASSERT_TRUE(program.ok()) << program.message();
+  std::vector<Tensor> in = {Tensor::floats(DType::FP16, {1, 8, 1, 12},
+                                           randomFloats(96, 11, DType::FP16)),
+                            Tensor::floats(DType::FP16, {1, 8, 1, 12},
+                                           randomFloats(96, 12, DType::FP16))};
+  std::vector<Tensor> outs[2];
+  for (int fast = 0; fast < 2; ++fast) {
+    auto exec = Executor::create(*program, "main", weights);
+    ASSERT_TRUE(exec.ok()) << exec.message();
+    exec->useFastKernels(fast);
+    auto r = exec->run(in);
+    ASSERT_TRUE(r.ok()) << r.message();
+    outs[fast] = std::move(*r);
+  }
+  ASSERT_EQ(outs[1].size(), 7u);
+  for (size_t o = 0; o < outs[1].size(); ++o) {
+    const Tensor &plain = outs[0][o], &fast = outs[1][o];
+    EXPECT_EQ(fast.shape, plain.shape) << "output " << o;
+    EXPECT_EQ(fast.view, nullptr) << "outputs own their values";
+    ASSERT_EQ(fast.f.size(), plain.f.size()) << "output " << o;
+    // The matmuls accumulate in float instead of double: one fp16 step.
+    // softmax and silu take a polynomial exp: at most one fp16 rounding
+    // apart.
+    double tolerance = o < 2 ? 2e-3 : o == 2 || o == 6 ? 1.0 / 1024 : 0.0;
+    for (size_t i = 0; i < fast.f.size(); ++i)
+      EXPECT_NEAR(fast.f[i], plain.f[i],
+                  tolerance * std::max(1.0f, std::fabs(plain.f[i])))
+          << "output " << o << " element " << i;
+  }
+  EXPECT_EQ(outs[1][5].f, in[1].f) << "flat is k itself";
+}
+
+/// A conv whose weight is an iOS18 palettized constexpr over BLOBFILE
+/// operands runs from the palettes in fast mode (never materialised) and
+/// gives the plain loops' result.
+TEST_F(ExecutorTest, Lut4ConvRunsFromThePackedIndices) {
+  const int64_t cin = 64, cout = 6, seq = 3, group = 32;
+  std::mt19937 rng(5);
+  std::vector<int64_t> indices(cout * cin);
+  for (int64_t &i : indices)
+    i = int64_t(rng() % 16);
+  std::vector<uint16_t> palettes;
+  for (float v : randomFloats(cout * (cin / group) * 16, 6, DType::FP16))
+    palettes.push_back(ane::floatToHalfBits(v));
+  mil::WeightWriter writer;
+  uint64_t idxOff = writer.appendValues(mil::BlobDType::UInt4, indices);
+  uint64_t lutOff = writer.append(mil::BlobDType::Float16, palettes.data(),
+                                  palettes.size() * 2);
+  weightBytes = writer.bytes();
+  auto reader = mil::WeightReader::fromBuffer(
+      weightBytes.data(), weightBytes.size(), "weight.bin", nullptr);
+  ASSERT_TRUE(reader.ok());
+  weights.emplace("@model_path/weights/weight.bin", *reader);
+  auto blob = [](const std::string &type, uint64_t offset) {
+    return type +
+           "(BLOBFILE(path = string(\"@model_path/weights/"
+           "weight.bin\"), offset = uint64(" +
+           std::to_string(offset) + ")))";
+  };
+  std::string text =
+      "program(1.3)\n{\n    func main<ios18>(tensor<fp16, [1, 64, 1, 3]> x) "
+      "{\n"
+      "            string pt = const()[name = string(\"pt\"), val = "
+      "string(\"valid\")];\n"
+      "            tensor<fp16, [6, 64, 1, 1]> W = constexpr_lut_to_dense("
+      "indices = " +
+      blob("tensor<uint4, [6, 64, 1, 1]>", idxOff) +
+      ", lut = " + blob("tensor<fp16, [6, 2, 1, 1, 16, 1]>", lutOff) +
+      ")[name = string(\"W\")];\n"
+      "            tensor<fp16, [1, 6, 1, 3]> y = conv(pad_type = pt, weight "
+      "= W, x = x)[name = string(\"y\")];\n        } -> (y);\n}";
+  auto program = mil::parseProgram(text);
+  ASSERT_TRUE(program.ok()) << program.message();
+  auto found = findPackedWeights(program->functions[0]);
+  ASSERT_EQ(found.count("W"), 1u);
+  EXPECT_EQ(found["W"].format, PackedWeight::Format::Lut4);
+  EXPECT_EQ(found["W"].group, group);
+
+  Tensor x = Tensor::floats(DType::FP16, {1, cin, 1, seq},
+                            randomFloats(cin * seq, 7, DType::FP16));
+  std::vector<Tensor> outs[2];
+  for (int fast = 0; fast < 2; ++fast) {
+    auto exec = Executor::create(*program, "main", weights);
+    ASSERT_TRUE(exec.ok()) << exec.message();
+    exec->useFastKernels(fast);
+    auto r = exec->run({x});
+    ASSERT_TRUE(r.ok()) << r.message();
+    outs[fast] = std::move(*r);
+  }
+  for (int64_t o = 0; o < cout; ++o)
+    for (int64_t s = 0; s < seq; ++s) {
+      double acc = 0;
+      for (int64_t i = 0; i < cin; ++i)
+        acc +=
+            ane::halfBitsToFloat(palettes[(o * (cin / group) + i / group) * 16 +
+                                          indices[o * cin + i]]) *
+            x.f[i * seq + s];
+      EXPECT_NEAR(outs[0][0].f[o * seq + s], acc, 1e-2) << o << " " << s;
+      // Float instead of double sums: at most one fp16 step apart.
+      EXPECT_NEAR(outs[1][0].f[o * seq + s], outs[0][0].f[o * seq + s],
+                  2e-3 * std::max(1.0, std::fabs(acc)))
+          << o << " " << s;
+    }
+}
+
+/// An fp16 input held as fp16 bits (the engine's K/V caches) gives what
+/// the same values as floats give: through views and the fast matmul (both
+/// operand layouts), through ops that widen it first, and as an output.
+TEST_F(ExecutorTest, HalfStoredInputsMatchFloatOnes) {
+  std::string text = kAttentionHead + R"(
+            tensor<fp16, [1, 8, 1, 12]> sg = sigmoid(x = k)[name = string("sg")];
+            tensor<fp16, [1, 2, 4, 4]> kt = matmul(transpose_y = t, x = kr, y = xr)[name = string("kt")];
+        } -> (qk, av, sg, kt, kr);
+})";
+  auto program = mil::parseProgram(text);
+  ASSERT_TRUE(program.ok()) << program.message();
+  std::vector<float> kv = randomFloats(96, 12, DType::FP16);
+  Tensor x = Tensor::floats(DType::FP16, {1, 8, 1, 12},
+                            randomFloats(96, 11, DType::FP16));
+  Tensor halfK = Tensor::halfZeros({1, 8, 1, 12});
+  for (size_t i = 0; i < kv.size(); ++i)
+    halfK.h[i] = ane::floatToHalfBits(kv[i]);
+  std::vector<Tensor> want;
+  for (int fast = 0; fast < 2; ++fast) {
+    auto exec = Executor::create(*program, "main", weights);
+    ASSERT_TRUE(exec.ok()) << exec.message();
+    exec->useFastKernels(fast);
+    if (!fast) {
+      auto r = exec->run({x, Tensor::floats(DType::FP16, {1, 8, 1, 12}, kv)});
+      ASSERT_TRUE(r.ok()) << r.message();
+      want = std::move(*r);
+    }
+    auto got = exec->run({x, halfK});
+    ASSERT_TRUE(got.ok()) << got.message();
+    ASSERT_EQ(got->size(), want.size());
+    for (size_t o = 0; o < want.size(); ++o) {
+      const Tensor &g = (*got)[o];
+      EXPECT_FALSE(g.halfStored) << "outputs are widened";
+      ASSERT_EQ(g.f.size(), want[o].f.size()) << "output " << o;
+      for (size_t i = 0; i < g.f.size(); ++i)
+        EXPECT_NEAR(g.f[i], want[o].f[i],
+                    2e-3 * std::max(1.0f, std::fabs(want[o].f[i])))
+            << "fast " << fast << " output " << o << " element " << i;
+    }
+    EXPECT_EQ((*got)[4].f, kv) << "kr is k, widened exactly";
+  }
+
+  // Too few bits for the shape are refused.
+  auto exec = Executor::create(*program, "main", weights);
+  ASSERT_TRUE(exec.ok()) << exec.message();
+  Tensor shortK = halfK;
+  shortK.h.pop_back();
+  auto r = exec->run({x, shortK});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.message().find("input 'k' holds the wrong number"),
+            std::string::npos)
+      << r.message();
+}
+
+/// Broadcasts, transposes, slices and reductions walk merged strides (size-1
+/// dims dropped, contiguous dims fused); these shapes mix both so a wrong
+/// merge moves elements. Expected values come from plain index loops.
+TEST_F(ExecutorTest, StridedWalksMatchIndexLoops) {
+  std::string body = R"(
+            tensor<fp32, [2, 5, 3, 1, 4]> z = mul(x = x, y = y)[name = string("z")];
+            tensor<int32, [5]> pm = const()[name = string("pm"), val = tensor<int32, [5]>([4, 2, 0, 3, 1])];
+            tensor<fp32, [4, 3, 2, 1, 5]> t = transpose(perm = pm, x = z)[name = string("t")];
+            tensor<int32, [5]> bg = const()[name = string("bg"), val = tensor<int32, [5]>([0, 1, 1, 0, 1])];
+            tensor<int32, [5]> sz = const()[name = string("sz"), val = tensor<int32, [5]>([2, 3, 2, 1, 2])];
+            tensor<fp32, [2, 3, 2, 1, 2]> sl = slice_by_size(begin = bg, size = sz, x = z)[name = string("sl")];
+            tensor<int32, [1]> a1 = const()[name = string("a1"), val = tensor<int32, [1]>([1])];
+            bool kd = const()[name = string("kd"), val = bool(true)];
+            tensor<fp32, [2, 1, 3, 1, 4]> rs = reduce_sum(axes = a1, keep_dims = kd, x = z)[name = string("rs")];
+            tensor<int32, [2]> a02 = const()[name = string("a02"), val = tensor<int32, [2]>([0, 2])];
+            tensor<fp32, [1, 5, 1, 1, 4]> rm = reduce_max(axes = a02, keep_dims = kd, x = z)[name = string("rm")];
+            tensor<int32, [1]> a4 = const()[name = string("a4"), val = tensor<int32, [1]>([-1])];
+            tensor<fp32, [2, 5, 3, 1, 1]> rl = reduce_mean(axes = a4, keep_dims = kd, x = z)[name = string("rl")];
+            tensor<fp32, [2, 5, 3, 1, 1]> rx = reduce_max(axes = a4, keep_dims = kd, x = z)[name = string("rx")];)";
+  std::vector<float> xv = randomFloats(24, 21, DType::FP32);
+  std::vector<float> yv = randomFloats(15, 22, DType::FP32);
+  auto out =
+      run("ios18",
+          "tensor<fp32, [2, 1, 3, 1, 4]> x, tensor<fp32, [1, 5, 3, 1, 1]> y",
+          body, "z, t, sl, rs, rm, rl, rx",
+          {Tensor::floats(DType::FP32, {2, 1, 3, 1, 4}, xv),
+           Tensor::floats(DType::FP32, {1, 5, 3, 1, 1}, yv)});
+  ASSERT_EQ(out.size(), 7u);
+  // z[a][b][c][0][d] = x[a][0][c][0][d] * y[0][b][c][0][0]
+  auto z = [&](int a, int b, int c, int d) {
+    return xv[(a * 3 + c) * 4 + d] * yv[b * 3 + c];
+  };
+  for (int a = 0; a < 2; ++a)
+    for (int b = 0; b < 5; ++b)
+      for (int c = 0; c < 3; ++c)
+        for (int d = 0; d < 4; ++d) {
+          EXPECT_EQ(out[0].f[((a * 5 + b) * 3 + c) * 4 + d], z(a, b, c, d));
+          // t = z transposed to [d][c][a][0][b]
+          EXPECT_EQ(out[1].f[((d * 3 + c) * 2 + a) * 5 + b], z(a, b, c, d));
+        }
+  for (int a = 0; a < 2; ++a)
+    for (int b = 0; b < 3; ++b)
+      for (int c = 0; c < 2; ++c)
+        for (int d = 0; d < 2; ++d)
+          EXPECT_EQ(out[2].f[((a * 3 + b) * 2 + c) * 2 + d],
+                    z(a, b + 1, c + 1, d + 1));
+  for (int a = 0; a < 2; ++a)
+    for (int c = 0; c < 3; ++c)
+      for (int d = 0; d < 4; ++d) {
+        double sum = 0;
+        for (int b = 0; b < 5; ++b)
+          sum += z(a, b, c, d);
+        EXPECT_EQ(out[3].f[(a * 3 + c) * 4 + d], float(sum));
+      }
+  for (int b = 0; b < 5; ++b)
+    for (int d = 0; d < 4; ++d) {
+      float mx = -INFINITY;
+      for (int a = 0; a < 2; ++a)
+        for (int c = 0; c < 3; ++c)
+          mx = std::max(mx, z(a, b, c, d));
+      EXPECT_EQ(out[4].f[b * 4 + d], mx);
+    }
+  // Along the last axis each line is contiguous.
+  for (int a = 0; a < 2; ++a)
+    for (int b = 0; b < 5; ++b)
+      for (int c = 0; c < 3; ++c) {
+        double sum = 0;
+        float mx = -INFINITY;
+        for (int d = 0; d < 4; ++d) {
+          sum += z(a, b, c, d);
+          mx = std::max(mx, z(a, b, c, d));
+        }
+        EXPECT_EQ(out[5].f[(a * 5 + b) * 3 + c], float(sum / 4));
+        EXPECT_EQ(out[6].f[(a * 5 + b) * 3 + c], mx);
+      }
+}
+
+/// The fast matmul's axpy path takes rows of y four at a time, and its dot
+/// path (transpose_y) sums 32 columns at a time in four sums: inner sizes
+/// that leave a remainder of rows, of columns and of 32-column steps, float
+/// and fp16 bits.
+TEST_F(ExecutorTest, FastMatmulRowBlocksAndTails) {
+  for (bool transposed : {false, true}) {
+    const int64_t m = 3, k = transposed ? 77 : 7, n = 13;
+    std::string yShape = transposed ? "[1, 2, 13, 77]" : "[1, 2, 7, 13]";
+    std::string text = fmt::format(R"(program(1.3)
+{{
+    func main<ios18>(tensor<fp16, [1, 2, 3, {}]> x, tensor<fp16, {}> y) {{
+            bool f = const()[name = string("f"), val = bool(false)];
+            bool t = const()[name = string("t"), val = bool({})];
+            tensor<fp16, [1, 2, 3, 13]> r = matmul(transpose_x = f, transpose_y = t, x = x, y = y)[name = string("r")];
+        }} -> (r);
+}})",
+                                   k, yShape, transposed ? "true" : "false");
+    checkFastMatmul(text, m, k, n, transposed);
+  }
+}
+
+} // namespace
+
+namespace ane::runtime::test {
+
+void ExecutorTest::checkFastMatmul(const std::string &text, int64_t m,
+                                   int64_t k, int64_t n, bool transposed) {
+  auto program = mil::parseProgram(text);
+  ASSERT_TRUE(program.ok()) << program.message();
+  std::vector<float> xv = randomFloats(2 * m * k, 31, DType::FP16);
+  std::vector<float> yv = randomFloats(2 * k * n, 32, DType::FP16);
+  mil::Shape yShape =
+      transposed ? mil::Shape{1, 2, n, k} : mil::Shape{1, 2, k, n};
+  Tensor halfY = Tensor::halfZeros(yShape);
+  for (size_t i = 0; i < yv.size(); ++i)
+    halfY.h[i] = ane::floatToHalfBits(yv[i]);
+  Tensor x = Tensor::floats(DType::FP16, {1, 2, m, k}, xv);
+  for (const Tensor &y : {Tensor::floats(DType::FP16, yShape, yv), halfY}) {
+    auto exec = Executor::create(*program, "main", weights);
+    ASSERT_TRUE(exec.ok()) << exec.message();
+    exec->useFastKernels(true);
+    auto r = exec->run({x, y});
+    ASSERT_TRUE(r.ok()) << r.message();
+    const std::vector<float> &got = (*r)[0].f;
+    ASSERT_EQ(got.size(), size_t(2 * m * n));
+    for (int64_t b = 0; b < 2; ++b)
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          double want = 0;
+          for (int64_t p = 0; p < k; ++p)
+            want += double(xv[(b * m + i) * k + p]) *
+                    yv[transposed ? (b * n + j) * k + p : (b * k + p) * n + j];
+          EXPECT_NEAR(got[(b * m + i) * n + j], want,
+                      2e-3 * std::max(1.0, std::fabs(want)))
+              << "transposed " << transposed << " half " << y.halfStored
+              << " batch " << b << " at " << i << ", " << j;
+        }
+  }
+}
+
+} // namespace ane::runtime::test
