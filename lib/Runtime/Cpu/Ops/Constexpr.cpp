@@ -11,7 +11,6 @@ namespace ane::runtime {
 namespace {
 
 //===----------------------------------------------------------------------===//
-// Quantization and compressed constants
 //===----------------------------------------------------------------------===//
 
 /// Index along `axis` of flat element n of `shape`.

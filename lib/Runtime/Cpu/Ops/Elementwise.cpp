@@ -13,7 +13,6 @@ namespace ane::runtime {
 namespace {
 
 //===----------------------------------------------------------------------===//
-// Elementwise
 //===----------------------------------------------------------------------===//
 
 // The element functions are template parameters, not std::function: an

@@ -11,7 +11,6 @@ namespace ane::runtime {
 namespace {
 
 //===----------------------------------------------------------------------===//
-// Linear algebra and convolution
 //===----------------------------------------------------------------------===//
 
 Status matmulOp(const OpContext &c, Outputs &out) {

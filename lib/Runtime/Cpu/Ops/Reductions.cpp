@@ -13,7 +13,6 @@ namespace ane::runtime {
 namespace {
 
 //===----------------------------------------------------------------------===//
-// Reductions and normalization
 //===----------------------------------------------------------------------===//
 
 /// Folds every element of x into acc[o] (sum or max) for its output o, in

@@ -11,7 +11,6 @@ namespace ane::runtime {
 namespace {
 
 //===----------------------------------------------------------------------===//
-// Shape and data movement
 //===----------------------------------------------------------------------===//
 
 /// x's values under `shape`. A float tensor's (or fp16 bits) are shared,
