@@ -174,16 +174,10 @@ LogicalResult KernelLowering::backpropAttention(llama::GqaAttentionOp at,
 LogicalResult KernelLowering::lowerBackward(func::ReturnOp ret) {
   // The llama arguments each backward kernel differentiates, by index, in
   // the order of its outputs (abi::kernelOutputs).
-  static const std::map<std::string, std::vector<unsigned>> wrt = {
-      {"attn_qkv", {0}},
-      {"attn_core", {0, 3, 4}},
-      {"ffn_up", {0}},
-      {"ffn_down", {0}},
-      {"lm_head", {0}}};
-  std::string kernel =
-      fn->getAttrOfType<StringAttr>("llama.kernel").getValue().str();
-  ::ane::abi::Kernel forward = *::ane::abi::parseKernel(kernel);
-  if (kernel == "attn_core") {
+  std::vector<unsigned> wrt = {0};
+  if (kernel == ::ane::abi::Kernel::AttnCore)
+    wrt = {0, 3, 4}; // q and the two caches
+  if (kernel == ::ane::abi::Kernel::AttnCore) {
     // attn_out is folded in: the gradient arrives at its output and goes
     // through Wo^T; the residual's share is the host's.
     const Slot &wo = slots.get(llama::Role::AttnOut);
@@ -193,7 +187,7 @@ LogicalResult KernelLowering::lowerBackward(func::ReturnOp ret) {
       return failure();
     grads[ret.getOperand(0)] = projectT(*w, dxo);
   } else {
-    const auto &names = ::ane::abi::kernelOutputs(forward);
+    const auto &names = ::ane::abi::kernelOutputs(kernel);
     for (auto [i, v] : llvm::enumerate(ret.getOperands()))
       grads[v] = input("d_" + std::string(names.at(i)),
                        cast<RankedTensorType>(values.lookup(v).getType()));
@@ -207,8 +201,8 @@ LogicalResult KernelLowering::lowerBackward(func::ReturnOp ret) {
       return failure();
   SmallVector<Value> results;
   const auto &gradNames =
-      ::ane::abi::kernelOutputs(*::ane::abi::backwardOf(forward));
-  for (auto [i, index] : llvm::enumerate(wrt.at(kernel))) {
+      ::ane::abi::kernelOutputs(*::ane::abi::backwardOf(kernel));
+  for (auto [i, index] : llvm::enumerate(wrt)) {
     Value arg = fn.getArgument(index);
     Value g = grads.lookup(arg);
     results.push_back(g ? g : zeros(values.lookup(arg).getType()));

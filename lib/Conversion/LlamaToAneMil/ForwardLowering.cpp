@@ -11,17 +11,25 @@
 namespace mlir::anemil::lowering {
 
 LogicalResult KernelLowering::run() {
-  StringRef kernel = fn->getAttrOfType<StringAttr>("llama.kernel").getValue();
-  std::string name = backward ? kernel.str() + "_bwd" : kernel.str();
+  StringRef name = fn->getAttrOfType<StringAttr>("llama.kernel").getValue();
+  std::optional<::ane::abi::Kernel> parsed =
+      ::ane::abi::parseKernel(std::string_view(name.data(), name.size()));
+  if (!parsed || ::ane::abi::isBackward(*parsed) ||
+      (backward && !::ane::abi::backwardOf(*parsed)))
+    return fn.emitError() << "'" << name << "' is not a forward kernel"
+                          << (backward ? " with a backward" : "");
+  kernel = *parsed;
+  ::ane::abi::Kernel made = backward ? *::ane::abi::backwardOf(kernel) : kernel;
+  std::string newName(::ane::abi::kernelName(made));
   b.setInsertionPoint(fn);
   auto newFn =
-      b.create<func::FuncOp>(fn.getLoc(), name, b.getFunctionType({}, {}));
+      b.create<func::FuncOp>(fn.getLoc(), newName, b.getFunctionType({}, {}));
   newFn->setAttr(AneMilDialect::getOpsetAttrName(),
                  OpsetAttr::get(ctx, Opset::IOS18));
-  newFn->setAttr("anemil.kernel", b.getStringAttr(name));
+  newFn->setAttr("anemil.kernel", b.getStringAttr(newName));
   body = newFn.addEntryBlock();
   b.setInsertionPointToStart(body);
-  if (failed(mapArguments(kernel)))
+  if (failed(mapArguments()))
     return failure();
   for (Operation &op : fn.getBody().front())
     if (failed(lower(&op))) {
@@ -66,7 +74,7 @@ Value KernelLowering::input(StringRef name, RankedTensorType type) {
                            NameLoc::get(b.getStringAttr(name), fn.getLoc()));
 }
 
-LogicalResult KernelLowering::mapArguments(StringRef kernel) {
+LogicalResult KernelLowering::mapArguments() {
   for (BlockArgument arg : fn.getArguments()) {
     if (auto role = fn.getArgAttrOfType<llama::RoleAttr>(
             arg.getArgNumber(), llama::LlamaDialect::getRoleAttrName())) {
@@ -76,7 +84,7 @@ LogicalResult KernelLowering::mapArguments(StringRef kernel) {
     auto t = cast<RankedTensorType>(arg.getType());
     if (t.getRank() == 1) { // positions
       int64_t seq = t.getDimSize(0);
-      if (kernel == "attn_qkv") {
+      if (kernel == ::ane::abi::Kernel::AttnQkv) {
         int64_t half = ropeHalf();
         if (half < 0)
           return fn.emitError() << "attn_qkv needs a llama.rope op";
@@ -96,23 +104,32 @@ LogicalResult KernelLowering::mapArguments(StringRef kernel) {
     if (t.getRank() != 2)
       return fn.emitError() << "unexpected kernel argument type " << t;
     static const char *names[] = {"x", "y", "z", "w"};
-    std::string name = activationName(kernel, arg.getArgNumber(), names);
+    std::string name = activationName(arg.getArgNumber(), names);
     values[arg] = input(name, act(t.getDimSize(1), t.getDimSize(0)));
   }
   return success();
 }
 
-std::string KernelLowering::activationName(StringRef kernel, unsigned index,
+std::string KernelLowering::activationName(unsigned index,
                                            const char *const *fallback) {
-  static const std::map<std::string, std::vector<std::string>> names = {
-      {"attn_qkv", {"x"}},         {"attn_core", {"q", "k", "v"}},
-      {"attn_out", {"attn", "x"}}, {"ffn_up", {"x"}},
-      {"ffn_down", {"h", "x"}},    {"lm_head", {"x"}},
-  };
-  auto it = names.find(kernel.str());
-  if (it != names.end() && index < it->second.size())
-    return it->second[index];
-  return fallback[index % 4];
+  // By llama argument: attn_core's k and v (the new rows) are dropped
+  // later, as the host writes them into the caches.
+  std::vector<const char *> names;
+  switch (kernel) {
+  case ::ane::abi::Kernel::AttnCore:
+    names = {"q", "k", "v"};
+    break;
+  case ::ane::abi::Kernel::AttnOut:
+    names = {"attn", "x"};
+    break;
+  case ::ane::abi::Kernel::FfnDown:
+    names = {"h", "x"};
+    break;
+  default:
+    names = {"x"};
+    break;
+  }
+  return index < names.size() ? names[index] : fallback[index % 4];
 }
 
 int64_t KernelLowering::ropeHalf() {
@@ -358,17 +375,14 @@ LogicalResult KernelLowering::lowerAttention(llama::GqaAttentionOp o) {
 }
 
 LogicalResult KernelLowering::lowerReturn(func::ReturnOp o) {
-  StringRef kernel = fn->getAttrOfType<StringAttr>("llama.kernel").getValue();
-  std::optional<::ane::abi::Kernel> k = ::ane::abi::parseKernel(kernel.str());
   SmallVector<Value> results;
   for (auto [i, v] : llvm::enumerate(o.getOperands())) {
     Value r = values.lookup(v);
     if (!r)
       return o.emitError() << "result " << i << " was not lowered";
-    const auto *names = k ? &::ane::abi::kernelOutputs(*k) : nullptr;
-    outputNames.push_back(names && i < names->size()
-                              ? std::string((*names)[i])
-                              : "out_" + std::to_string(i));
+    const auto &names = ::ane::abi::kernelOutputs(kernel);
+    outputNames.push_back(i < names.size() ? std::string(names[i])
+                                           : "out_" + std::to_string(i));
     results.push_back(r);
     resultTypes.push_back(r.getType());
   }

@@ -15,6 +15,7 @@
 #ifndef ANE_LIB_CONVERSION_LLAMATOANEMIL_KERNELLOWERING_H
 #define ANE_LIB_CONVERSION_LLAMATOANEMIL_KERNELLOWERING_H
 
+#include "lib/Abi/Kernels.h"
 #include "lib/Conversion/LlamaToAneMil/SlotTable.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -40,11 +41,10 @@ private:
 
   /// Activations enter in [1, C, 1, S]; positions become cos/sin tables
   /// (attn_qkv) or an additive mask (attn_core); weights become constants.
-  LogicalResult mapArguments(StringRef kernel);
+  LogicalResult mapArguments();
 
   /// The input name of activation argument `index` of a llama kernel.
-  std::string activationName(StringRef kernel, unsigned index,
-                             const char *const *fallback);
+  std::string activationName(unsigned index, const char *const *fallback);
 
   int64_t ropeHalf();
 
@@ -140,6 +140,7 @@ private:
   void eraseDeadOps();
 
   func::FuncOp fn;
+  ::ane::abi::Kernel kernel = ::ane::abi::Kernel::AttnQkv; // fn's, from run()
   const SlotTable &slots;
   Type compute;
   MLIRContext *ctx;

@@ -21,6 +21,14 @@ using namespace mlir::anemil::lowering;
 
 namespace {
 
+/// Whether a llama kernel has a backward program of its own.
+bool hasBackward(func::FuncOp fn) {
+  StringRef name = fn->getAttrOfType<StringAttr>("llama.kernel").getValue();
+  auto kernel =
+      ::ane::abi::parseKernel(std::string_view(name.data(), name.size()));
+  return !kernel || ::ane::abi::backwardOf(*kernel); // unknown: run() says so
+}
+
 struct ConvertLlamaToAneMilPass
     : public mlir::ane::impl::ConvertLlamaToAneMilPassBase<
           ConvertLlamaToAneMilPass> {
@@ -66,8 +74,7 @@ struct ConvertLlamaToAneMilPass
     // lowering then replaces. attn_out's backward is part of attn_core's.
     if (backward)
       for (func::FuncOp fn : kernels)
-        if (fn->getAttrOfType<StringAttr>("llama.kernel").getValue() !=
-                "attn_out" &&
+        if (hasBackward(fn) &&
             failed(KernelLowering(fn, slots, compute, inputs, true).run()))
           return signalPassFailure();
     for (func::FuncOp fn : kernels)

@@ -9,6 +9,8 @@
 
 #include "lib/Dialect/Llama/Transforms/Passes.h"
 
+#include "lib/Abi/Kernels.h"
+
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/SetVector.h"
 
@@ -23,10 +25,15 @@ using namespace mlir::llama;
 namespace {
 
 struct KernelSpec {
-  StringRef name;
+  ::ane::abi::Kernel kernel;
   SmallVector<Value> inputs;
   SmallVector<Value> outputs;
 };
+
+StringRef name(const KernelSpec &spec) {
+  std::string_view n = ::ane::abi::kernelName(spec.kernel);
+  return StringRef(n.data(), n.size());
+}
 
 class Outliner {
 public:
@@ -61,7 +68,7 @@ public:
         if (!from.getArgAttr(arg.getArgNumber(),
                              LlamaDialect::getRoleAttrName()))
           return from.emitError()
-                 << "kernel " << spec.name << " needs argument "
+                 << "kernel " << name(spec) << " needs argument "
                  << arg.getArgNumber() << ", which is not one of its inputs";
         if (!llvm::is_contained(weights, arg))
           weights.push_back(arg);
@@ -83,9 +90,9 @@ public:
       argTypes.push_back(w.getType());
     for (Value out : spec.outputs)
       resultTypes.push_back(staticType(out.getType()));
-    auto fn = b.create<func::FuncOp>(from.getLoc(), spec.name,
+    auto fn = b.create<func::FuncOp>(from.getLoc(), name(spec),
                                      b.getFunctionType(argTypes, resultTypes));
-    fn->setAttr(kKernelAttrName, b.getStringAttr(spec.name));
+    fn->setAttr(kKernelAttrName, b.getStringAttr(name(spec)));
     for (auto [i, w] : llvm::enumerate(weights))
       fn.setArgAttrs(spec.inputs.size() + i,
                      from.getArgAttrDict(w.getArgNumber()));
@@ -143,20 +150,25 @@ public:
     if (ret.getNumOperands() < 1 || headRet.getNumOperands() != 1)
       return layer.emitError() << "unexpected @layer or @head results";
     KernelSpec kernels[] = {
-        {"attn_qkv", {x, pos}, {attn.getQ(), attn.getK(), attn.getV()}},
-        {"attn_core",
+        {::ane::abi::Kernel::AttnQkv,
+         {x, pos},
+         {attn.getQ(), attn.getK(), attn.getV()}},
+        {::ane::abi::Kernel::AttnCore,
          {attn.getQ(), attn.getK(), attn.getV(), kc, vc, pos},
          {attn.getResult()}},
-        {"attn_out", {attn.getResult(), x}, {h1}},
-        {"ffn_up", {h1}, {swiglu.getResult()}},
-        {"ffn_down", {swiglu.getResult(), h1}, {ret.getOperand(0)}},
+        {::ane::abi::Kernel::AttnOut, {attn.getResult(), x}, {h1}},
+        {::ane::abi::Kernel::FfnUp, {h1}, {swiglu.getResult()}},
+        {::ane::abi::Kernel::FfnDown,
+         {swiglu.getResult(), h1},
+         {ret.getOperand(0)}},
     };
     OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
     for (const KernelSpec &k : kernels)
       if (failed(outline(layer, k, b)))
         return failure();
-    KernelSpec lmHead{
-        "lm_head", {head.getArgument(0)}, {headRet.getOperand(0)}};
+    KernelSpec lmHead{::ane::abi::Kernel::LmHead,
+                      {head.getArgument(0)},
+                      {headRet.getOperand(0)}};
     if (failed(outline(head, lmHead, b)))
       return failure();
     layer.erase();
