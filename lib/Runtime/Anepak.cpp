@@ -7,7 +7,12 @@
 #include <fmt/format.h>
 #include <xxhash.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <limits>
 
@@ -93,14 +98,88 @@ std::string sectionName(SectionKind kind, int64_t index) {
 // Writing
 //===----------------------------------------------------------------------===//
 
+namespace {
+
+/// The partial file being written, for the signal handler to remove: a
+/// SIGINT or SIGTERM in the middle of a 7B compile would otherwise leave
+/// gigabytes behind. One writer at a time owns it.
+char partialPath[4096];
+struct sigaction previousInt, previousTerm, previousHup;
+
+void removePartialAndDie(int sig) {
+  if (partialPath[0])
+    ::unlink(partialPath); // async-signal-safe
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
+void guardPartial(const std::string &temp) {
+  if (temp.size() >= sizeof(partialPath))
+    return; // a path this long is not removed on a signal
+  std::memcpy(partialPath, temp.c_str(), temp.size() + 1);
+  struct sigaction sa = {};
+  sa.sa_handler = removePartialAndDie;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &previousInt);
+  sigaction(SIGTERM, &sa, &previousTerm);
+  sigaction(SIGHUP, &sa, &previousHup);
+}
+
+void unguardPartial() {
+  if (!partialPath[0])
+    return;
+  sigaction(SIGINT, &previousInt, nullptr);
+  sigaction(SIGTERM, &previousTerm, nullptr);
+  sigaction(SIGHUP, &previousHup, nullptr);
+  partialPath[0] = 0;
+}
+
+/// A .anepak is renamed over its target at the end, so the target must be
+/// a regular file or nothing: a device, FIFO, folder or symbolic link
+/// would be replaced by a regular file.
+Status checkOutputPath(const std::string &path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0)
+    return errno == ENOENT ? Status::success()
+                           : Status::error(fmt::format("{}: {}", path,
+                                                       std::strerror(errno)));
+  if (!S_ISREG(st.st_mode))
+    return Status::error(fmt::format(
+        "{}: exists and is not a regular file ({}); a .anepak is written to a "
+        "file and renamed into place",
+        path,
+        S_ISLNK(st.st_mode)                          ? "a symbolic link"
+        : S_ISDIR(st.st_mode)                        ? "a folder"
+        : S_ISFIFO(st.st_mode)                       ? "a FIFO"
+        : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                                                     : "not a file"));
+  return Status::success();
+}
+
+} // namespace
+
 Result<AnepakWriter> AnepakWriter::create(const std::string &path) {
+  if (Status s = checkOutputPath(path); !s.ok())
+    return s;
   AnepakWriter w;
   w.path = path;
-  w.tempPath = path + ".partial";
-  w.file = std::fopen(w.tempPath.c_str(), "wb");
-  if (!w.file)
+  // A new name of our own in the same folder (so the rename stays on one
+  // file system), created exclusively: nothing already there is followed.
+  std::string temp = path + ".partial-XXXXXX";
+  int fd = ::mkstemp(temp.data());
+  if (fd < 0)
+    return Status::error(fmt::format("{}: cannot create a file beside it: {}",
+                                     path, std::strerror(errno)));
+  w.tempPath = temp;
+  ::fchmod(fd, 0644);
+  w.file = ::fdopen(fd, "wb");
+  if (!w.file) {
+    ::close(fd);
+    ::unlink(temp.c_str());
     return Status::error(
-        fmt::format("{}: cannot create: {}", w.tempPath, std::strerror(errno)));
+        fmt::format("{}: cannot open: {}", temp, std::strerror(errno)));
+  }
+  guardPartial(temp);
   std::vector<uint8_t> placeholder(kHeaderBytes, 0);
   if (Status s = w.write(placeholder.data(), placeholder.size()); !s.ok())
     return s;
@@ -117,6 +196,7 @@ AnepakWriter::~AnepakWriter() {
   if (file) { // not finished: leave nothing behind
     std::fclose(file);
     std::remove(tempPath.c_str());
+    unguardPartial();
   }
 }
 
@@ -172,11 +252,18 @@ Status AnepakWriter::finish() {
             std::fwrite(header.data(), 1, header.size(), file) == header.size();
   ok = std::fclose(file) == 0 && ok;
   file = nullptr;
-  if (!ok || std::rename(tempPath.c_str(), path.c_str()) != 0) {
+  // Checked again: the target may have changed while the layers packed.
+  Status target = checkOutputPath(path);
+  if (!ok || !target.ok() || std::rename(tempPath.c_str(), path.c_str()) != 0) {
+    int error = errno;
     std::remove(tempPath.c_str());
+    unguardPartial();
+    if (!target.ok())
+      return target;
     return Status::error(
-        fmt::format("{}: cannot finish: {}", path, std::strerror(errno)));
+        fmt::format("{}: cannot finish: {}", path, std::strerror(error)));
   }
+  unguardPartial();
   return Status::success();
 }
 

@@ -12,8 +12,11 @@
 
 #include <fmt/format.h>
 
+#include <sys/stat.h>
+
 #include <chrono>
 #include <fstream>
+#include <vector>
 
 namespace ane::exec {
 namespace {
@@ -24,7 +27,28 @@ struct CompileCommandOptions {
   std::string output;
 };
 
+/// The output must not be one of the files the command reads: renaming
+/// the .anepak into place would replace the model (or tokenizer) with it.
+Status checkNotAnInput(const std::string &output,
+                       const std::vector<std::string> &inputs) {
+  struct stat out;
+  if (::stat(output.c_str(), &out) != 0)
+    return Status::success(); // nothing there yet
+  for (const std::string &in : inputs) {
+    struct stat st;
+    if (!in.empty() && ::stat(in.c_str(), &st) == 0 &&
+        st.st_dev == out.st_dev && st.st_ino == out.st_ino)
+      return Status::error(fmt::format(
+          "{}: the output is the input {}; write the .anepak elsewhere", output,
+          in));
+  }
+  return Status::success();
+}
+
 int compile(const CompileCommandOptions &o) {
+  if (Status s = checkNotAnInput(o.output, {o.model.model, o.model.tokenizer});
+      !s.ok())
+    return fail(s.message());
   auto spec = model::openModel(o.model.model);
   if (!spec.ok())
     return fail(spec.message());
