@@ -229,9 +229,9 @@ void addBenchCommand(CLI::App &app) {
       "bench", "time compile, pack, prefill, decode and weight swaps");
   o->model.add(*cmd);
   cmd->add_option("--pp", o->pp, "prompt tokens to prefill (default 512)")
-      ->check(CLI::PositiveNumber);
+      ->check(greaterThan(0));
   cmd->add_option("--tg", o->tg, "tokens to decode (default 128)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(atLeast(0));
   cmd->add_flag("--json", o->json, "print one JSON object");
   cmd->add_flag("--profile", o->profile,
                 "time every kernel's MIL ops (cpu backends) and print where "

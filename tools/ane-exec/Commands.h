@@ -27,6 +27,14 @@ Result<model::TokenizerData> readTokenizerFile(const std::string &path,
 Result<model::Tokenizer> loadTokenizer(const model::ModelSpec &spec,
                                        const std::string &tokenizerPath);
 
+/// Checks for numeric flags that say what is wrong in words: "must be >= 0"
+/// instead of CLI11's range up to 1.79e308 written out in 309 digits.
+CLI::Validator atLeast(double low);
+CLI::Validator greaterThan(double low);
+CLI::Validator between(double low, double high);
+/// A seed: a whole number from 0 to 2^64 - 1, nothing that wraps.
+CLI::Validator seedNumber();
+
 void addBenchCommand(CLI::App &app);
 void addCompileCommand(CLI::App &app);
 void addEvalCommand(CLI::App &app);

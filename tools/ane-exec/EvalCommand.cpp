@@ -105,7 +105,7 @@ void addEvalCommand(CLI::App &app) {
   cmd->add_option("-n,--n-predict", o->n,
                   "positions past the prompt, continued greedily by the "
                   "reference")
-      ->check(CLI::NonNegativeNumber);
+      ->check(atLeast(0));
   cmd->add_flag("--json", o->json, "print one JSON object");
   o->build.add(*cmd);
   cmd->callback([o] {

@@ -2,6 +2,8 @@
 
 #include "tools/ane-exec/ModelLoader.h"
 
+#include "tools/ane-exec/Commands.h"
+
 #include "lib/Runtime/Anepak.h"
 #include "lib/Runtime/Backend.h"
 #include "lib/Runtime/ModelPacker.h"
@@ -58,7 +60,7 @@ void BuildOptions::add(CLI::App &app) {
                   "source's own: q4 for Q4 GGUFs, q8 for Q8/Q6, else f16)");
   app.add_option("--group", group,
                  "quantization group along a row (0: the scheme's default)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(atLeast(0));
   const abi::DType dtypes[] = {abi::DType::FP16, abi::DType::FP32};
   addEnumOption(
       app, "--dtype", dtypes, abi::dtypeName,
@@ -72,10 +74,10 @@ void BuildOptions::add(CLI::App &app) {
       "segments) or input (kernel inputs)");
   app.add_option("-c,--ctx", ctx,
                  "context length to compile for (0: what the run needs)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(atLeast(0));
   app.add_option("--prefill", prefill,
                  "prompt tokens per prefill call (1: no prefill bucket)")
-      ->check(CLI::Range(1, 4096));
+      ->check(between(1, 4096));
   app.add_option("--kernels", kernelDir,
                  "run the kernels of DIR (ane-translate --kernel-dir) on the "
                  "model's weights instead of compiling them; DIR fixes the "
@@ -83,7 +85,7 @@ void BuildOptions::add(CLI::App &app) {
   app.add_option("--backend", backend,
                  "where kernels run: cpu (everywhere) or ane (macOS)");
   app.add_option("-t,--threads", threads, "threads for packing (0: every core)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(atLeast(0));
 }
 
 int BuildOptions::threadCount() const {

@@ -183,17 +183,17 @@ void addPlanCommand(CLI::App &app) {
   cmd->add_option("--chip", o->chip, "Apple chip")->check(CLI::IsMember(names));
   addSchemeOption(*cmd, o->quant, "weight storage (default: the source's)");
   cmd->add_option("--group", o->group, "quantization group (0: the default)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(atLeast(0));
   cmd->add_option("-c,--ctx", o->ctx,
                   "KV cache positions (0: the model's max_seq_len)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(atLeast(0));
   cmd->add_option("--prefill", o->prefill, "prompt tokens per prefill call")
-      ->check(CLI::Range(1, 4096));
+      ->check(between(1, 4096));
   cmd->add_option("--weight-binding", o->binding,
                   "show one strategy: blob, input or baked")
       ->check(CLI::IsMember({"blob", "input", "baked"}));
   cmd->add_option("--memory", o->memoryGiB, "machine memory in GiB")
-      ->check(CLI::PositiveNumber);
+      ->check(greaterThan(0));
   cmd->add_flag("--json", o->json, "print one JSON object");
   cmd->callback([o] {
     if (int rc = plan(*o))

@@ -76,22 +76,23 @@ void addRunCommand(CLI::App &app) {
                   "llama2.c tokenizer.bin, for checkpoints that carry none");
   cmd->add_option("-p,--prompt", o->prompt, "the prompt (BOS is added)");
   cmd->add_option("-n,--n-predict", o->n, "new tokens to generate")
-      ->check(CLI::NonNegativeNumber);
+      ->check(atLeast(0));
   cmd->add_option("--temp", o->sampler.temperature,
                   "sampling temperature; 0 is greedy")
-      ->check(CLI::NonNegativeNumber);
+      ->check(atLeast(0));
   cmd->add_option("--top-k", o->sampler.topK, "keep the k likeliest (0: all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(atLeast(0));
   cmd->add_option("--top-p", o->sampler.topP,
                   "keep the likeliest tokens holding this probability")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(between(0, 1));
   cmd->add_option("--repeat-penalty", o->sampler.repeatPenalty,
                   "divide the logits of recent tokens by this (1: off)")
-      ->check(CLI::PositiveNumber);
+      ->check(greaterThan(0));
   cmd->add_option("--repeat-last-n", o->sampler.repeatLastN,
                   "how many recent tokens the penalty covers")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("-s,--seed", o->sampler.seed, "sampler seed");
+      ->check(atLeast(0));
+  cmd->add_option("-s,--seed", o->sampler.seed, "sampler seed")
+      ->check(seedNumber());
   o->build.add(*cmd);
   cmd->callback([o] {
     if (int rc = run(*o))

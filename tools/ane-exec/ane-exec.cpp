@@ -4,7 +4,10 @@
 
 #include "lib/Model/Llama2c.h"
 
+#include <algorithm>
+#include <functional>
 #include <iostream>
+#include <sstream>
 
 namespace ane::exec {
 
@@ -42,6 +45,69 @@ Result<model::Tokenizer> loadTokenizer(const model::ModelSpec &spec,
   return model::Tokenizer::create(*spec.tokenizer);
 }
 
+namespace {
+
+/// A number flag's value against `ok`, with `what` as the complaint.
+CLI::Validator numberCheck(std::function<bool(double)> ok, std::string what) {
+  return CLI::Validator(
+      [ok, what](std::string &text) -> std::string {
+        double v = 0;
+        if (!CLI::detail::lexical_cast(text, v))
+          return "'" + text + "' is not a number";
+        return ok(v) ? std::string() : "must be " + what + ", got " + text;
+      },
+      what);
+}
+
+std::string number(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+/// With no subcommand, or an unknown word where it belongs: the commands.
+int usage(const CLI::App &app, const std::string &given) {
+  std::string names;
+  for (const CLI::App *sub : app.get_subcommands({}))
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+  if (given.empty())
+    std::cerr << "ane-exec: give a command: " << names << "\n";
+  else
+    std::cerr << "ane-exec: unknown command '" << given
+              << "'; the commands are " << names << "\n";
+  std::cerr << "Run with --help for more information.\n";
+  return 2;
+}
+
+} // namespace
+
+CLI::Validator atLeast(double low) {
+  return numberCheck([low](double v) { return v >= low; }, ">= " + number(low));
+}
+
+CLI::Validator greaterThan(double low) {
+  return numberCheck([low](double v) { return v > low; }, "> " + number(low));
+}
+
+CLI::Validator between(double low, double high) {
+  return numberCheck([low, high](double v) { return v >= low && v <= high; },
+                     "from " + number(low) + " to " + number(high));
+}
+
+CLI::Validator seedNumber() {
+  return CLI::Validator(
+      [](std::string &text) -> std::string {
+        bool digits = !text.empty() && text.size() <= 20 &&
+                      text.find_first_not_of("0123456789") == std::string::npos;
+        // 20 digits may still pass 2^64 - 1.
+        if (digits && (text.size() < 20 || text <= "18446744073709551615"))
+          return {};
+        return "must be a whole number from 0 to 18446744073709551615, got " +
+               text;
+      },
+      "0 to 2^64-1");
+}
+
 } // namespace ane::exec
 
 int main(int argc, char **argv) {
@@ -54,6 +120,15 @@ int main(int argc, char **argv) {
   ane::exec::addPlanCommand(app);
   ane::exec::addInspectCommand(app);
   ane::exec::addTokenizeCommand(app);
+  if (argc < 2)
+    return ane::exec::usage(app, "");
+  std::string first = argv[1];
+  auto subs = app.get_subcommands({});
+  bool known = std::any_of(subs.begin(), subs.end(), [&](const CLI::App *sub) {
+    return sub->get_name() == first;
+  });
+  if (first.empty() || (first[0] != '-' && !known))
+    return ane::exec::usage(app, first);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
