@@ -229,7 +229,7 @@ std::string ggmlTypeName(uint32_t code) {
   for (const GgmlType &t : kGgmlTypes)
     if (t.code == code)
       return t.name;
-  return fmt::format("type {}", code);
+  return fmt::format("code {}", code);
 }
 
 std::optional<TensorType> tensorTypeForGgml(uint32_t code) {

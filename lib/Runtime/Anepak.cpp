@@ -574,6 +574,10 @@ void resealAnepak(uint8_t *data, uint64_t size) {
 }
 
 bool hasAnepakMagic(const std::string &path) {
+  // Only regular files: opening a FIFO would block, a device read forever.
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+    return false;
   char magic[8] = {};
   std::FILE *f = std::fopen(path.c_str(), "rb");
   if (!f)

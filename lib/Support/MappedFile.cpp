@@ -13,7 +13,9 @@
 namespace ane {
 
 Result<std::shared_ptr<MappedFile>> MappedFile::open(const std::string &path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO would otherwise wait for a writer forever;
+  // it is refused below, and has no effect on a regular file.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0)
     return Result<std::shared_ptr<MappedFile>>::error(
         path + ": cannot open: " + std::strerror(errno));

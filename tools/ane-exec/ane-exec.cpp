@@ -5,6 +5,9 @@
 #include "lib/Model/Llama2c.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <functional>
 #include <iostream>
 #include <sstream>
@@ -129,10 +132,19 @@ int main(int argc, char **argv) {
   });
   if (first.empty() || (first[0] != '-' && !known))
     return ane::exec::usage(app, first);
+  int rc = 0;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
-    return app.exit(e);
+    rc = app.exit(e);
   }
-  return 0;
+  // Every write to stdout went through its buffer: one check of the flush
+  // and the error flag catches a full disk or a closed pipe, which would
+  // otherwise end the run with 0 and part of its output missing.
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    std::cerr << "error: cannot write the output: " << std::strerror(errno)
+              << "\n";
+    return rc ? rc : 1;
+  }
+  return rc;
 }

@@ -335,6 +335,8 @@ TEST(GGUFTest, InvalidTensorTablesAreRejected) {
       {"unsupported type",
        [&](GGUFWriter &w) { w.tensor("a", {32}, 6, f32x32); },
        "type q5_0 is not supported"},
+      {"unknown type", [&](GGUFWriter &w) { w.tensor("a", {32}, 99, f32x32); },
+       ": type code 99 is not supported"},
       {"partial block", [&](GGUFWriter &w) { w.tensor("a", {16}, 8, f32x32); },
        "row of 16 elements is not a whole number of q8_0 blocks"},
       {"data past the end",
