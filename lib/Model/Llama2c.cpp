@@ -2,6 +2,8 @@
 
 #include "lib/Model/Llama2c.h"
 
+#include "lib/Support/FileKinds.h"
+
 #include <cstring>
 
 #include <fmt/format.h>
@@ -109,6 +111,12 @@ Result<TokenizerData> readLlama2cTokenizer(const std::string &path) {
   const std::shared_ptr<MappedFile> &f = *mapped;
   const uint8_t *p = f->data();
   uint64_t size = f->size(), pos = 4;
+  if (startsWith(p, size, kGgufMagic, 4) ||
+      startsWith(p, size, kAnepakMagic, 8))
+    return Result<TokenizerData>::error(fmt::format(
+        "{}: a {} file, not a llama2.c tokenizer.bin: -z is for checkpoints "
+        "that carry no vocabulary",
+        path, startsWith(p, size, kGgufMagic, 4) ? "GGUF" : ".anepak"));
   if (size < 4)
     return Result<TokenizerData>::error(
         fmt::format("{}: missing the max_token_length header", path));

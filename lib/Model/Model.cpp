@@ -2,11 +2,14 @@
 
 #include "lib/Model/Model.h"
 
+#include "lib/Support/FileKinds.h"
+
 #include "lib/Model/GGUF.h"
 #include "lib/Model/Llama2c.h"
 #include "lib/Model/Quant.h"
 #include "lib/Model/Synthetic.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -257,6 +260,45 @@ static Status checkTensorTable(const ModelSpec &spec) {
   return Status::success();
 }
 
+namespace {
+
+/// A model file by its magic, then its extension: a GGUF, else a llama2.c
+/// checkpoint (which has no magic). What is neither is named with its
+/// first bytes, not read as a llama2.c header of nonsense.
+Result<ModelSpec> openModelFile(const std::shared_ptr<MappedFile> &f,
+                                const std::string &path) {
+  const uint8_t *p = f->data();
+  uint64_t size = f->size();
+  if (startsWith(p, size, kGgufMagic, 4)) {
+    auto gguf = GGUFFile::parse(f);
+    if (!gguf.ok())
+      return gguf.status();
+    return modelFromGGUF(*gguf);
+  }
+  std::string start = describeStart(p, size);
+  if (startsWith(p, size, kAnepakMagic, 8))
+    return Status::error(fmt::format(
+        "{}: a .anepak (kernels and packed weights), not a model source; "
+        "run it with ane-exec run/eval/bench/inspect",
+        path));
+  if (endsWith(path, ".gguf"))
+    return Status::error(fmt::format(
+        "{}: not a GGUF file: it starts with {}, not \"GGUF\"", path, start));
+  auto model = modelFromLlama2c(f);
+  // A llama2.c header is 7 small integers: text, or a file too short for
+  // it, is some other format.
+  bool text = size >= 4 && std::all_of(p, p + 4, [](uint8_t c) {
+                return c >= 0x20 && c < 0x7f;
+              });
+  if (!model.ok() && !endsWith(path, ".bin") && (size < 28 || text))
+    return Status::error(fmt::format(
+        "{}: not a GGUF, llama2.c or .anepak file: it starts with {}", path,
+        start));
+  return model;
+}
+
+} // namespace
+
 Result<ModelSpec> openModel(const std::string &spec) {
   Result<ModelSpec> model = Status::error("unreachable");
   if (spec.rfind("synthetic:", 0) == 0) {
@@ -266,14 +308,7 @@ Result<ModelSpec> openModel(const std::string &spec) {
     if (!file.ok())
       return file.status();
     std::shared_ptr<MappedFile> f = *file;
-    if (f->size() >= 4 && std::memcmp(f->data(), "GGUF", 4) == 0) {
-      auto gguf = GGUFFile::parse(f);
-      if (!gguf.ok())
-        return gguf.status();
-      model = modelFromGGUF(*gguf);
-    } else {
-      model = modelFromLlama2c(f);
-    }
+    model = openModelFile(f, spec);
   }
   if (!model.ok())
     return model;

@@ -2,6 +2,7 @@
 
 #include "lib/Runtime/Anepak.h"
 
+#include "lib/Support/FileKinds.h"
 #include "lib/Support/MappedFile.h"
 
 #include <fmt/format.h>
@@ -19,7 +20,7 @@
 namespace ane::runtime {
 namespace {
 
-constexpr char kMagic[8] = {'A', 'N', 'E', 'P', 'A', 'K', '\r', '\n'};
+const char *const kMagic = kAnepakMagic;
 constexpr uint64_t kHeaderBytes = 64;
 constexpr uint64_t kEntryBytes = 48;
 constexpr uint64_t kMaxSections = 1 << 20;

@@ -8,6 +8,7 @@
 #include "lib/Runtime/Backend.h"
 #include "lib/Runtime/ModelPacker.h"
 #include "lib/Runtime/ThreadPool.h"
+#include "lib/Support/FileKinds.h"
 
 #include <fmt/format.h>
 
@@ -113,11 +114,6 @@ ModelOptions defaultModel(const ModelOptions &given) {
   fmt::print(stderr, "model: {} (the built-in default; pass -m to choose)\n",
              m.model);
   return m;
-}
-
-bool endsWith(const std::string &s, const std::string &suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 double secondsSince(std::chrono::steady_clock::time_point t) {
