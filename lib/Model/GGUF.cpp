@@ -536,10 +536,28 @@ Result<ModelSpec> modelFromGGUF(const GGUFFile &g) {
     c.nKvHeads = *v;
   }
   c.headDim = c.nHeads > 0 ? c.dim / c.nHeads : 0;
-  if (const GGUFValue *v = g.get(p + "rope.freq_base"))
-    c.ropeTheta = v->asFloat().value_or(c.ropeTheta);
-  if (const GGUFValue *v = g.get(p + "attention.layer_norm_rms_epsilon"))
-    c.normEps = v->asFloat().value_or(c.normEps);
+  // RoPE over part of a head (rotary dims < head_dim) is not supported:
+  // such a file would load and produce garbage.
+  if (g.get(p + "rope.dimension_count")) {
+    auto rot = requiredInt(g, p + "rope.dimension_count");
+    if (!rot.ok())
+      return rot.status();
+    if (*rot != c.headDim)
+      return Status::error(fmt::format(
+          "{}: {}rope.dimension_count is {}; RoPE must rotate whole heads "
+          "(head_dim {})",
+          path, p, *rot, c.headDim));
+  }
+  for (auto [key, dest] :
+       {std::pair{"rope.freq_base", &c.ropeTheta},
+        std::pair{"attention.layer_norm_rms_epsilon", &c.normEps}})
+    if (const GGUFValue *v = g.get(p + key)) {
+      std::optional<double> f = v->asFloat();
+      if (!f)
+        return Status::error(
+            fmt::format("{}: {}{} is not a number", path, p, key));
+      *dest = *f;
+    }
   if (Status s = readTokenizer(g, spec); !s.ok())
     return s;
 

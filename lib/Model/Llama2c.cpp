@@ -101,6 +101,15 @@ Result<ModelSpec> modelFromLlama2c(std::shared_ptr<MappedFile> file) {
     if (Status s = add(Role::Output, -1, expectedShape(c, Role::Output));
         !s.ok())
       return s;
+  // The header fixes the size exactly: a file that is longer was written
+  // for other hyper-parameters (too few layers read, say) and would run
+  // as garbage.
+  if (offset != file->size())
+    return Status::error(fmt::format(
+        "{}: the header (dim {}, {} layers, hidden {}, vocabulary {}, context "
+        "{}) describes {} bytes, the file has {}",
+        path, c.dim, c.nLayers, c.hiddenDim, c.vocabSize, c.maxSeqLen, offset,
+        file->size()));
   return spec;
 }
 

@@ -11,22 +11,30 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 
 #include <fmt/format.h>
 
 namespace ane::model {
 
 Status Config::validate() const {
-  std::pair<const char *, int64_t> positives[] = {{"dim", dim},
-                                                  {"n_layers", nLayers},
-                                                  {"n_heads", nHeads},
-                                                  {"n_kv_heads", nKvHeads},
-                                                  {"hidden_dim", hiddenDim},
-                                                  {"vocab_size", vocabSize},
-                                                  {"max_seq_len", maxSeqLen}};
-  for (auto [name, v] : positives)
-    if (v <= 0 || v > (int64_t(1) << 24))
-      return Status::error(fmt::format("{} = {} is out of range", name, v));
+  // Bounds well past every released Llama-family model (405B: dim 16384,
+  // 126 layers, 128 heads; vocabularies to 256k; contexts to 128k), low
+  // enough that a wrong or hostile value cannot make a tool run for hours.
+  struct Field {
+    const char *name;
+    int64_t value, max;
+  } fields[] = {{"dim", dim, int64_t(1) << 16},
+                {"n_layers", nLayers, 1024},
+                {"n_heads", nHeads, 4096},
+                {"n_kv_heads", nKvHeads, 4096},
+                {"hidden_dim", hiddenDim, int64_t(1) << 20},
+                {"vocab_size", vocabSize, int64_t(1) << 21},
+                {"max_seq_len", maxSeqLen, int64_t(1) << 24}};
+  for (const Field &f : fields)
+    if (f.value <= 0 || f.value > f.max)
+      return Status::error(fmt::format("{} = {} is out of range (1 to {})",
+                                       f.name, f.value, f.max));
   if (dim % nHeads != 0)
     return Status::error(
         fmt::format("n_heads {} does not divide dim {}", nHeads, dim));
@@ -232,8 +240,16 @@ Result<TensorData> ModelSpec::load(const TensorInfo &t) const {
 
 static Status checkTensorTable(const ModelSpec &spec) {
   const Config &c = spec.config;
+  // One pass to index the table: a find per role and layer would take time
+  // growing with the square of the layer count.
+  std::map<std::pair<Role, int>, const TensorInfo *> index;
+  for (const TensorInfo &t : spec.tensors)
+    index.emplace(std::make_pair(t.role, t.layer), &t);
   auto check = [&](Role role, int layer) -> Status {
-    const TensorInfo *t = spec.find(role, layer);
+    Role stored =
+        role == Role::Output && c.sharedClassifier ? Role::TokenEmbd : role;
+    auto it = index.find({stored, layer});
+    const TensorInfo *t = it == index.end() ? nullptr : it->second;
     std::string name = ggufTensorName(role, layer);
     if (!t)
       return Status::error(

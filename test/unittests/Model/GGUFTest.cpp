@@ -408,6 +408,13 @@ TEST(GGUFTest, InconsistentLlamaMetadata) {
          w.u32("tokenizer.ggml.bos_token_id", 99);
        },
        "tokenizer.ggml.bos_token_id is out of range"},
+      {"rope over no dims",
+       [](GGUFWriter &w) { w.u32("llama.rope.dimension_count", 0); },
+       "llama.rope.dimension_count is 0; RoPE must rotate whole heads "
+       "(head_dim 8)"},
+      {"rope over an odd part",
+       [](GGUFWriter &w) { w.u32("llama.rope.dimension_count", 7); },
+       "llama.rope.dimension_count is 7"},
   };
   for (const Case &c : cases) {
     std::string path = tempFile("bad-llama.gguf");
@@ -417,6 +424,13 @@ TEST(GGUFTest, InconsistentLlamaMetadata) {
     EXPECT_NE(m.message().find(c.error), std::string::npos)
         << c.what << ": " << m.message();
   }
+  // Rotating whole heads, as every supported file does, loads.
+  std::string whole = tempFile("rope-whole.gguf");
+  llamaWriter([](GGUFWriter &w) {
+    w.u32("llama.rope.dimension_count", 8);
+  }).write(whole);
+  auto ok = openModel(whole);
+  EXPECT_TRUE(ok.ok()) << ok.message();
   GGUFWriter w;
   w.str("general.architecture", "gpt2");
   std::string path = tempFile("gpt2.gguf");
