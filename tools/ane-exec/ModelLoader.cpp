@@ -152,12 +152,15 @@ Result<KernelSetOptions> kernelSetOptions(const model::ModelSpec &spec,
   // reads its whole bucket of K/V cache, so a context reads at most 25%
   // more columns than it holds, not up to twice as many: at pp512 + tg128,
   // 640 columns rather than 1024 (7B: 0.34 GB a token instead of 0.54).
+  // A prefill call writes its whole chunk into the cache, so every bucket
+  // holds at least one chunk.
   o.ctxBuckets.clear();
   for (int64_t p = 256;; p *= 2)
     for (int64_t step = 0; step < 4; ++step) {
       int64_t b = p + step * p / 4;
-      o.ctxBuckets.push_back(b);
-      if (b >= ctx)
+      if (b >= build.prefill)
+        o.ctxBuckets.push_back(b);
+      if (b >= ctx && !o.ctxBuckets.empty())
         return o;
     }
 }
@@ -204,6 +207,15 @@ Result<abi::KernelSet> kernelsFromDir(const std::string &dir,
 
 Result<LoadedModel> loadModel(const ModelOptions &given,
                               const BuildOptions &build, int64_t minContext) {
+  return loadModel(given, build,
+                   [minContext](const model::Tokenizer &) -> Result<int64_t> {
+                     return minContext;
+                   });
+}
+
+Result<LoadedModel> loadModel(const ModelOptions &given,
+                              const BuildOptions &build,
+                              const ContextNeed &contextNeed) {
   runtime::ThreadPool::setDefaultThreads(build.threadCount());
   // An unavailable backend fails before any compiling or packing.
   if (auto backend = runtime::createBackend(build.backend); !backend.ok())
@@ -231,6 +243,15 @@ Result<LoadedModel> loadModel(const ModelOptions &given,
     if (!tok.ok())
       return tok.status();
     loaded.tokenizer = std::move(*tok);
+    auto needed = contextNeed(*loaded.tokenizer);
+    if (!needed.ok())
+      return needed.status();
+    std::vector<int64_t> ctx = loaded.image.kernels.ctxBuckets();
+    if (!ctx.empty() && *needed > ctx.back())
+      return Status::error(fmt::format(
+          "{}: this run needs {} positions; the kernels hold {} (compile "
+          "with a larger --ctx)",
+          m.model, *needed, ctx.back()));
     return loaded;
   }
 
@@ -243,11 +264,21 @@ Result<LoadedModel> loadModel(const ModelOptions &given,
   if (!tok.ok())
     return tok.status();
   loaded.tokenizer = std::move(*tok);
+  // What the run needs, known now that its text can be tokenized: checked
+  // before anything is compiled or packed.
+  auto minContext = contextNeed(*loaded.tokenizer);
+  if (!minContext.ok())
+    return minContext.status();
+  if (*minContext > s.config.maxSeqLen && build.ctx < *minContext)
+    return Status::error(fmt::format(
+        "this run needs {} positions, more than the {} of {}; shorten the "
+        "prompt, lower -n, or pass --ctx {} to go past the model's context",
+        *minContext, s.config.maxSeqLen, s.source, *minContext));
   Result<abi::KernelSet> kernels = Status::error("no kernels");
   if (!build.kernelDir.empty()) {
     kernels = kernelsFromDir(build.kernelDir, s);
   } else {
-    auto options = kernelSetOptions(s, build, minContext);
+    auto options = kernelSetOptions(s, build, *minContext);
     if (!options.ok())
       return options.status();
     kernels = compileAndReport(s, *options, loaded.compileSeconds);

@@ -14,6 +14,7 @@
 #include "lib/Compile.h"
 #include "lib/Runtime/ModelImage.h"
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -47,6 +48,14 @@ struct LoadedModel {
 /// context holds at least `minContext` positions.
 Result<LoadedModel> loadModel(const ModelOptions &model,
                               const BuildOptions &build, int64_t minContext);
+/// The positions a run needs, from its text once the tokenizer is known
+/// (or an error, e.g. a prompt that does not fit).
+using ContextNeed = std::function<Result<int64_t>(const model::Tokenizer &)>;
+/// loadModel for a context known only after tokenizing: the model's own
+/// context bounds it unless --ctx goes past it, checked before compiling.
+Result<LoadedModel> loadModel(const ModelOptions &model,
+                              const BuildOptions &build,
+                              const ContextNeed &contextNeed);
 
 /// `--quant`: its words are parsed into the contract's enum here, so the
 /// string stops at the command line.

@@ -27,9 +27,11 @@ struct RunOptions {
 };
 
 int run(const RunOptions &o) {
-  // The prompt's token count is not known before the tokenizer is loaded;
-  // its bytes (+2 for BOS and the leading space) bound it.
-  int64_t needed = int64_t(o.prompt.size()) + 2 + o.n;
+  // The prompt and -n are checked against the context before anything is
+  // compiled or printed.
+  auto needed = [&](const model::Tokenizer &t) -> Result<int64_t> {
+    return int64_t(t.encode(o.prompt, true, false).size()) + o.n;
+  };
   auto loaded = loadModel(o.model, o.build, needed);
   if (!loaded.ok())
     return fail(loaded.message());
