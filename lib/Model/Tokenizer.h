@@ -38,6 +38,8 @@ public:
 
 private:
   int32_t lookup(std::string_view s) const;
+  /// Merges adjacent tokens by score, as llama2.c does, in O(n log n).
+  void mergePairs(std::vector<int32_t> &tokens) const;
 
   std::vector<std::string> pieces;
   std::vector<float> scores;

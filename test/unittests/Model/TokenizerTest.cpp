@@ -6,6 +6,9 @@
 
 #include "test/unittests/SharedData.h"
 
+#include <chrono>
+#include <map>
+#include <random>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -124,6 +127,78 @@ TEST(TokenizerTest, CorruptTokenizerFiles) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.message().find("max_token_length at offset 0"),
             std::string::npos);
+}
+
+} // namespace
+
+namespace {
+
+/// llama2.c's merge loop, written out as it is there: rescan every pair,
+/// merge the best (leftmost of equal scores), until none merges. The
+/// oracle for the heap-based merge.
+std::vector<int32_t> quadraticMerge(const TokenizerData &d,
+                                    std::vector<int32_t> tokens) {
+  std::map<std::string, int32_t> ids;
+  for (size_t i = 0; i < d.tokens.size(); ++i)
+    ids.emplace(d.tokens[i], int32_t(i));
+  while (true) {
+    float best = -1e10f;
+    int32_t bestId = -1;
+    size_t bestAt = 0;
+    for (size_t i = 0; i + 1 < tokens.size(); ++i) {
+      auto it = ids.find(d.tokens[tokens[i]] + d.tokens[tokens[i + 1]]);
+      if (it != ids.end() && d.scores[it->second] > best) {
+        best = d.scores[it->second];
+        bestId = it->second;
+        bestAt = i;
+      }
+    }
+    if (bestId < 0)
+      return tokens;
+    tokens[bestAt] = bestId;
+    tokens.erase(tokens.begin() + bestAt + 1);
+  }
+}
+
+// Random texts over letters that merge a lot (and ties in score, which
+// tok512 has): the heap gives llama2.c's merges exactly.
+TEST(TokenizerTest, MergesMatchLlama2cLoop) {
+  auto data = readLlama2cTokenizer(ane::test::sharedPath("models/tok512.bin"));
+  ASSERT_TRUE(data.ok()) << data.message();
+  auto t = Tokenizer::create(*data);
+  ASSERT_TRUE(t.ok());
+  std::map<std::string, int32_t> ids;
+  for (size_t i = 0; i < data->tokens.size(); ++i)
+    ids.emplace(data->tokens[i], int32_t(i));
+  std::mt19937 rng(5);
+  const std::string alphabet = "aeinost hlr.";
+  for (int round = 0; round < 300; ++round) {
+    std::string text;
+    for (size_t n = rng() % 80 + 1; n > 0; --n)
+      text += alphabet[rng() % alphabet.size()];
+    // What encode starts from: BOS, the leading space, one token a char.
+    std::vector<int32_t> start = {t->bos(), ids.at(" ")};
+    for (char c : text)
+      start.push_back(ids.at(std::string(1, c)));
+    EXPECT_EQ(t->encode(text, true, false), quadraticMerge(*data, start))
+        << "'" << text << "'";
+  }
+}
+
+// A megabyte of mergeable text encodes in well under the bound; the
+// rescanning loop took 108 s for 90 KB.
+TEST(TokenizerTest, LongPromptsEncodeInLinearithmicTime) {
+  Tokenizer t = fromBin("tok512.bin");
+  std::string text;
+  while (text.size() < (1 << 20))
+    text += "ab ab Once upon a time ";
+  auto start = std::chrono::steady_clock::now();
+  std::vector<int32_t> ids = t.encode(text, true, false);
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  EXPECT_LT(seconds, 30.0);
+  EXPECT_EQ(t.decode(ids), text);
 }
 
 } // namespace
