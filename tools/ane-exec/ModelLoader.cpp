@@ -56,6 +56,7 @@ CLI::Option *addSchemeOption(CLI::App &app, std::optional<abi::Scheme> &scheme,
 }
 
 void BuildOptions::add(CLI::App &app) {
+  this->app = &app;
   addSchemeOption(app, quant,
                   "weight storage: f16, q8, q4, q3 or lut4 (default: the "
                   "source's own: q4 for Q4 GGUFs, q8 for Q8/Q6, else f16)");
@@ -88,6 +89,52 @@ void BuildOptions::add(CLI::App &app) {
   app.add_option("-t,--threads", threads, "threads for packing (0: every core)")
       ->check(atLeast(0));
 }
+
+bool BuildOptions::given(const std::string &flag) const {
+  if (!app)
+    return false;
+  const CLI::Option *o = app->get_option_no_throw(flag);
+  return o && o->count() > 0;
+}
+
+namespace {
+
+/// A .anepak fixes how its model was compiled: flags that ask for
+/// something else are refused rather than ignored.
+Status checkFixedByAnepak(const std::string &path, const BuildOptions &b,
+                          const abi::KernelSet &ks) {
+  auto refuse = [&](const std::string &flag, std::string_view holds,
+                    std::string_view asked) {
+    return Status::error(fmt::format(
+        "{} was compiled with {} {}; {} {} needs the model it came from "
+        "(ane-exec compile)",
+        path, flag, holds, flag, asked));
+  };
+  if (b.quant && *b.quant != ks.scheme)
+    return refuse("--quant", abi::schemeName(ks.scheme),
+                  abi::schemeName(*b.quant));
+  if (b.given("--dtype") && b.dtype != ks.dtype)
+    return refuse("--dtype", abi::dtypeName(ks.dtype), abi::dtypeName(b.dtype));
+  if (b.given("--weight-binding") && b.binding != ks.weightBinding)
+    return refuse("--weight-binding", abi::weightBindingName(ks.weightBinding),
+                  abi::weightBindingName(b.binding));
+  std::vector<int64_t> seq = ks.seqBuckets(), ctx = ks.ctxBuckets();
+  if (b.given("--prefill") && b.prefill != seq.back())
+    return refuse("--prefill", std::to_string(seq.back()),
+                  std::to_string(b.prefill));
+  if (b.given("--ctx") && !ctx.empty() && b.ctx > ctx.back())
+    return refuse("--ctx", "up to " + std::to_string(ctx.back()),
+                  std::to_string(b.ctx));
+  if (b.given("--group"))
+    for (const abi::SlotSpec &s : ks.slots)
+      if (abi::isQuantized(s.scheme) && b.group != s.group &&
+          !(b.group == 0 && s.group == abi::defaultGroup(s.scheme)))
+        return refuse("--group", std::to_string(s.group),
+                      std::to_string(b.group));
+  return Status::success();
+}
+
+} // namespace
 
 int BuildOptions::threadCount() const {
   return threads > 0 ? threads
@@ -229,6 +276,8 @@ Result<LoadedModel> loadModel(const ModelOptions &given,
     auto image = runtime::openAnepak(m.model);
     if (!image.ok())
       return image.status();
+    if (Status s = checkFixedByAnepak(m.model, build, image->kernels); !s.ok())
+      return s;
     loaded.image = std::move(*image);
     if (!m.tokenizer.empty()) {
       auto data =

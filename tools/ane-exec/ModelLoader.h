@@ -35,6 +35,11 @@ struct BuildOptions {
   std::string kernelDir;
   void add(CLI::App &app);
   int threadCount() const;
+  /// Whether `flag` (e.g. "--dtype") was given on the command line.
+  bool given(const std::string &flag) const;
+
+private:
+  const CLI::App *app = nullptr;
 };
 
 struct LoadedModel {
