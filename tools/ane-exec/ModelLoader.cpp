@@ -174,6 +174,13 @@ Result<KernelSetOptions> kernelSetOptions(const model::ModelSpec &spec,
                                           const BuildOptions &build,
                                           int64_t minContext) {
   KernelSetOptions o = sourceOptions(spec);
+  // The quantizer would quietly clamp any other group to one it can take.
+  int64_t g = build.group;
+  if (g != 0 && (g < 16 || g > 4096 || (g & (g - 1)) != 0))
+    return Status::error(fmt::format(
+        "--group {}: a group is a power of two from 16 to 4096 (0: the "
+        "scheme's default)",
+        g));
   // Another scheme or group than the source's: requantized, so fused.
   if ((build.quant && *build.quant != o.scheme) ||
       (build.group && build.group != o.group)) {
