@@ -20,7 +20,6 @@
 namespace ane::runtime {
 namespace {
 
-const char *const kMagic = kAnepakMagic;
 constexpr uint64_t kHeaderBytes = 64;
 constexpr uint64_t kEntryBytes = 48;
 constexpr uint64_t kMaxSections = 1 << 20;
@@ -240,7 +239,7 @@ Status AnepakWriter::finish() {
   uint64_t tableOffset = at;
   if (Status s = write(table.data(), table.size()); !s.ok())
     return s;
-  std::vector<uint8_t> header(kMagic, kMagic + 8);
+  std::vector<uint8_t> header(kAnepakMagic, kAnepakMagic + 8);
   put32(header, kAnepakVersion);
   put32(header, uint32_t(entries.size()));
   put64(header, tableOffset);
@@ -400,7 +399,7 @@ Result<std::vector<Section>> readTable(const uint8_t *data, uint64_t size,
   if (size < kHeaderBytes)
     return fail(
         fmt::format("truncated: {} bytes is less than the header", size));
-  if (std::memcmp(data, kMagic, 8) != 0)
+  if (std::memcmp(data, kAnepakMagic, 8) != 0)
     return fail("not a .anepak file (bad magic)");
   if (checksum(data, 48) != get64(data + 48))
     return fail("header: checksum mismatch");
@@ -583,7 +582,8 @@ bool hasAnepakMagic(const std::string &path) {
   std::FILE *f = std::fopen(path.c_str(), "rb");
   if (!f)
     return false;
-  bool yes = std::fread(magic, 1, 8, f) == 8 && !std::memcmp(magic, kMagic, 8);
+  bool yes =
+      std::fread(magic, 1, 8, f) == 8 && !std::memcmp(magic, kAnepakMagic, 8);
   std::fclose(f);
   return yes;
 }

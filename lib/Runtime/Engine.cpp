@@ -306,10 +306,6 @@ Status Engine::bindLayer(LoadedKernel &k, int64_t layer) {
 
 Result<std::vector<Tensor>> Engine::run(LoadedKernel &k, int64_t layer,
                                         std::vector<TensorRef> ordered) {
-  if (ordered.size() != abi::kernelInputs(k.desc->kernel).size())
-    return Status::error(fmt::format("{} activations for {} inputs",
-                                     ordered.size(),
-                                     abi::kernelInputs(k.desc->kernel).size()));
   if (!inputWeights.empty()) {
     auto &bound = inputWeights[layer < 0 ? inputWeights.size() - 1 : layer];
     for (const std::string &role : k.desc->weights)

@@ -55,7 +55,8 @@ LogicalResult setBucket(abi::KernelDesc &d, func::FuncOp fn) {
   std::optional<int64_t> seq = columnsOf(d, first);
   std::optional<int64_t> ctx =
       abi::takesCtx(d.kernel)
-          ? columnsOf(d, std::string(abi::kKeyCacheInput).c_str())
+          ? columnsOf(d, StringRef(abi::kKeyCacheInput.data(),
+                                   abi::kKeyCacheInput.size()))
           : std::optional<int64_t>(0);
   if (!seq || !ctx)
     return fn.emitError() << "kernel '" << d.name().data()
