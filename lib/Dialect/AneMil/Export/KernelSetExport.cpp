@@ -25,6 +25,28 @@ namespace mil = ::ane::mil;
 
 namespace {
 
+/// An error at `op`'s location. Not op->emitError(): that attaches the op,
+/// and for a module or kernel the note is the whole IR, kilobytes long.
+InFlightDiagnostic errorAt(Operation *op) { return emitError(op->getLoc()); }
+
+/// An error about the output folder rather than the IR, printed the way the
+/// tools print theirs: one line, no source line of the module.
+class FolderError {
+public:
+  template <typename T> FolderError &operator<<(const T &value) {
+    os << value;
+    return *this;
+  }
+  operator LogicalResult() {
+    llvm::errs() << "error: " << text << "\n";
+    return failure();
+  }
+
+private:
+  std::string text;
+  llvm::raw_string_ostream os{text};
+};
+
 std::vector<abi::TensorDesc> outputsOf(const mil::Function &fn) {
   std::vector<abi::TensorDesc> outs;
   for (const std::string &o : fn.outputs)
@@ -59,9 +81,9 @@ LogicalResult setBucket(abi::KernelDesc &d, func::FuncOp fn) {
                                    abi::kKeyCacheInput.size()))
           : std::optional<int64_t>(0);
   if (!seq || !ctx)
-    return fn.emitError() << "kernel '" << d.name().data()
-                          << "' has no [1, C, 1, S] first input"
-                          << (ctx ? "" : " or k_cache");
+    return errorAt(fn) << "kernel '" << d.name().data()
+                       << "' has no [1, C, 1, S] first input"
+                       << (ctx ? "" : " or k_cache");
   d.seq = *seq;
   d.ctx = *ctx;
   return success();
@@ -138,7 +160,7 @@ LogicalResult setModuleFacts(ModuleOp module, abi::KernelSet &set) {
   auto config = module->getAttrOfType<llama::ConfigAttr>(
       llama::LlamaDialect::getConfigAttrName());
   if (!config)
-    return module.emitError() << "the module has no #llama.config";
+    return errorAt(module) << "the module has no #llama.config";
   set.config = configOf(config);
   auto text = [&](StringRef name) {
     auto a = module->getAttrOfType<StringAttr>(name);
@@ -151,7 +173,7 @@ LogicalResult setModuleFacts(ModuleOp module, abi::KernelSet &set) {
   std::optional<abi::Scheme> scheme =
       quant.empty() ? abi::Scheme::F16 : abi::parseScheme(quant);
   if (!dtype || !binding || !scheme)
-    return module.emitError()
+    return errorAt(module)
            << "the module lacks anemil.dtype, anemil.weight_binding or a "
               "known llama.quantization: run convert-llama-to-anemil";
   set.dtype = *dtype;
@@ -159,7 +181,7 @@ LogicalResult setModuleFacts(ModuleOp module, abi::KernelSet &set) {
   set.scheme = *scheme;
   auto slots = module->getAttrOfType<ArrayAttr>("anemil.weight_slots");
   if (!slots)
-    return module.emitError() << "the compiled module lists no weight slots";
+    return errorAt(module) << "the compiled module lists no weight slots";
   std::vector<abi::SlotSpec> layer, global;
   for (Attribute a : slots) {
     abi::SlotSpec s = cast<WeightSlotAttr>(a).toSlotSpec();
@@ -185,20 +207,20 @@ FailureOr<abi::KernelSet> mlir::anemil::exportKernelSet(ModuleOp module) {
       continue;
     std::optional<abi::Kernel> kernel = abi::parseKernel(name.getValue().str());
     if (!kernel)
-      return fn.emitError() << "unknown kernel '" << name.getValue() << "'";
+      return errorAt(fn) << "unknown kernel '" << name.getValue() << "'";
     if (failed(addKernel(fn, *kernel, set, programIndex)))
       return failure();
   }
   if (set.kernels.empty())
-    return module.emitError() << "no kernels to write: run ane-compile first";
+    return errorAt(module) << "no kernels to write: run ane-compile first";
   if (::ane::Status s = set.validate(); !s.ok())
-    return module.emitError() << "the kernel set: " << s.message();
+    return errorAt(module) << "the kernel set: " << s.message();
   return set;
 }
 
 namespace {
 
-LogicalResult writeFile(ModuleOp module, StringRef path, StringRef text) {
+LogicalResult writeFile(StringRef path, StringRef text) {
   std::error_code ec;
   llvm::raw_fd_ostream os(path, ec);
   if (!ec) {
@@ -207,14 +229,12 @@ LogicalResult writeFile(ModuleOp module, StringRef path, StringRef text) {
     ec = os.error();
   }
   if (ec)
-    return module.emitError()
-           << "cannot write " << path << ": " << ec.message();
+    return FolderError() << "cannot write " << path << ": " << ec.message();
   return success();
 }
 
 /// Writes the set's files into `dir`, which exists and is empty.
-LogicalResult writeKernelFiles(ModuleOp module, abi::KernelSet &set,
-                               StringRef dir) {
+LogicalResult writeKernelFiles(abi::KernelSet &set, StringRef dir) {
   set.programFiles.assign(set.programs.size(), "");
   for (const abi::KernelDesc &k : set.kernels) {
     std::string &file = set.programFiles[k.program];
@@ -224,19 +244,39 @@ LogicalResult writeKernelFiles(ModuleOp module, abi::KernelSet &set,
   for (size_t i = 0; i < set.programs.size(); ++i) {
     SmallString<256> path(dir);
     llvm::sys::path::append(path, set.programFiles[i]);
-    if (failed(writeFile(module, path, set.programs[i])))
+    if (failed(writeFile(path, set.programs[i])))
       return failure();
   }
   SmallString<256> path(dir);
   llvm::sys::path::append(path, "manifest.json");
-  return writeFile(module, path, abi::writeManifest(set) + "\n");
+  return writeFile(path, abi::writeManifest(set) + "\n");
+}
+
+/// Whether `dir`, which exists, may be replaced: it holds only what a
+/// kernel set holds (manifest.json and .mil files). Anything else is the
+/// user's, and replacing the folder would delete it.
+LogicalResult checkReplaceable(StringRef dir) {
+  std::error_code ec;
+  for (llvm::sys::fs::directory_iterator it(dir, ec), end; it != end && !ec;
+       it.increment(ec)) {
+    StringRef name = llvm::sys::path::filename(it->path());
+    bool ours = name == "manifest.json" || name.ends_with(".mil");
+    if (!ours || it->type() != llvm::sys::fs::file_type::regular_file)
+      return FolderError()
+             << "cannot write the kernels to " << dir << ": it holds '" << name
+             << "', which is not part of a kernel set; name a new or empty "
+                "folder, or one written by --kernel-dir";
+  }
+  if (ec)
+    return FolderError() << "cannot read " << dir << ": " << ec.message();
+  return success();
 }
 
 } // namespace
 
 LogicalResult mlir::anemil::exportKernelDir(ModuleOp module, StringRef dir) {
   if (dir.empty())
-    return module.emitError() << "--kernel-dir needs a folder name";
+    return FolderError() << "--kernel-dir needs a folder name";
   auto set = exportKernelSet(module);
   if (failed(set))
     return failure();
@@ -244,14 +284,15 @@ LogicalResult mlir::anemil::exportKernelDir(ModuleOp module, StringRef dir) {
   bool exists =
       !llvm::sys::fs::status(dir, status) && llvm::sys::fs::exists(status);
   if (exists && !llvm::sys::fs::is_directory(status))
-    return module.emitError() << "cannot write the kernels to " << dir
-                              << ": it exists and is not a folder";
+    return FolderError() << "cannot write the kernels to " << dir
+                         << ": it exists and is not a folder";
+  if (exists && failed(checkReplaceable(dir)))
+    return failure();
   SmallString<256> parent(llvm::sys::path::parent_path(dir));
   if (parent.empty())
     parent = ".";
   if (std::error_code ec = llvm::sys::fs::create_directories(parent))
-    return module.emitError()
-           << "cannot create " << parent << ": " << ec.message();
+    return FolderError() << "cannot create " << parent << ": " << ec.message();
   // Written beside the target, then renamed over it: a failure leaves the
   // old folder (or none) and no partial one.
   SmallString<256> temp;
@@ -260,12 +301,12 @@ LogicalResult mlir::anemil::exportKernelDir(ModuleOp module, StringRef dir) {
   SmallString<256> pattern(parent);
   llvm::sys::path::append(pattern, model);
   if (std::error_code ec = llvm::sys::fs::createUniqueDirectory(pattern, temp))
-    return module.emitError()
-           << "cannot create a folder beside " << dir << ": " << ec.message();
+    return FolderError() << "cannot create a folder beside " << dir << ": "
+                         << ec.message();
   auto discard = [&](StringRef path) {
     (void)llvm::sys::fs::remove_directories(path);
   };
-  if (failed(writeKernelFiles(module, *set, temp))) {
+  if (failed(writeKernelFiles(*set, temp))) {
     discard(temp);
     return failure();
   }
@@ -275,16 +316,15 @@ LogicalResult mlir::anemil::exportKernelDir(ModuleOp module, StringRef dir) {
     old += ".old";
     if (std::error_code ec = llvm::sys::fs::rename(dir, old)) {
       discard(temp);
-      return module.emitError()
-             << "cannot replace " << dir << ": " << ec.message();
+      return FolderError() << "cannot replace " << dir << ": " << ec.message();
     }
   }
   if (std::error_code ec = llvm::sys::fs::rename(temp, dir)) {
     discard(temp);
     if (exists)
       (void)llvm::sys::fs::rename(old, dir);
-    return module.emitError()
-           << "cannot move the kernels to " << dir << ": " << ec.message();
+    return FolderError() << "cannot move the kernels to " << dir << ": "
+                         << ec.message();
   }
   if (exists)
     discard(old);

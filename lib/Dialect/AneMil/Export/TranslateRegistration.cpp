@@ -48,7 +48,7 @@ void mlir::anemil::registerToMILTranslation() {
   static TranslateFromMLIRRegistration reg(
       "to-mil", "translate anemil to Core ML MIL text",
       [](ModuleOp module, llvm::raw_ostream &os) {
-        if (!kernelDir.empty())
+        if (kernelDir.getNumOccurrences())
           return exportKernelDir(module, kernelDir);
         MILExportOptions options;
         options.weightsDir = weightsDir;
