@@ -90,9 +90,7 @@ generate(const ForwardFn &forward, const model::Tokenizer &tokenizer,
   GenerationStats stats;
   stats.promptTokens = int64_t(tokens.size());
   for (size_t i = 1; i < tokens.size(); ++i) {
-    std::string piece = tokenizer.decode(tokens[i - 1], tokens[i]);
-    if (printablePiece(piece))
-      emit(piece);
+    emit(tokenizer.decode(tokens[i - 1], tokens[i]));
   }
   auto start = Clock::now();
   auto logits = forward(tokens, 0);
@@ -103,9 +101,7 @@ generate(const ForwardFn &forward, const model::Tokenizer &tokenizer,
     int32_t next = sampler.sample(std::move(*logits), tokens);
     if (next == tokenizer.bos() || next == tokenizer.eos())
       break;
-    std::string piece = tokenizer.decode(tokens.back(), next);
-    if (printablePiece(piece))
-      emit(piece);
+    emit(tokenizer.decode(tokens.back(), next));
     tokens.push_back(next);
     ++stats.newTokens;
     if (stats.newTokens == newTokens)
@@ -134,7 +130,10 @@ Result<std::string> generateGreedy(const StepFn &step,
   Sampler greedy({});
   std::string text;
   auto stats = generate(oneByOne, tokenizer, prompt, steps - promptSteps + 1,
-                        greedy, [&](const std::string &p) { text += p; });
+                        greedy, [&](const std::string &p) {
+                          if (printablePiece(p))
+                            text += p;
+                        });
   if (!stats.ok())
     return stats.status();
   return text + "\n";

@@ -58,8 +58,9 @@ struct GenerationStats {
 
 /// llama2.c's loop with prefill: `prompt` (BOS first) in one forward call,
 /// then up to `newTokens` sampled tokens, stopping early at BOS or EOS.
-/// Each printable piece goes to `emit` (the prompt's pieces first); the
-/// caller prints the final newline.
+/// Each piece goes to `emit` (the prompt's pieces first, a leading space
+/// after BOS dropped); the caller applies a print rule such as
+/// printablePiece and prints the final newline.
 Result<GenerationStats>
 generate(const ForwardFn &forward, const model::Tokenizer &tokenizer,
          const std::string &prompt, int64_t newTokens, Sampler &sampler,

@@ -24,6 +24,7 @@ struct RunOptions {
   runtime::SamplerOptions sampler;
   std::string prompt;
   int64_t n = 128;
+  bool allBytes = false;
 };
 
 int run(const RunOptions &o) {
@@ -42,11 +43,14 @@ int run(const RunOptions &o) {
   auto forward = [&](const std::vector<int32_t> &tokens, int64_t pos) {
     return engine->forward(tokens, pos);
   };
-  auto stats = runtime::generate(forward, *loaded->tokenizer, o.prompt, o.n,
-                                 sampler, [](const std::string &piece) {
-                                   fmt::print("{}", piece);
-                                   std::fflush(stdout);
-                                 });
+  auto stats =
+      runtime::generate(forward, *loaded->tokenizer, o.prompt, o.n, sampler,
+                        [&](const std::string &piece) {
+                          if (!o.allBytes && !runtime::printablePiece(piece))
+                            return;
+                          fmt::print("{}", piece);
+                          std::fflush(stdout);
+                        });
   fmt::print("\n");
   std::fflush(stdout);
   if (!stats.ok())
@@ -95,6 +99,16 @@ void addRunCommand(CLI::App &app) {
       ->check(atLeast(0));
   cmd->add_option("-s,--seed", o->sampler.seed, "sampler seed")
       ->check(seedNumber());
+  cmd->add_flag("--all-bytes", o->allBytes,
+                "print every piece, byte-fallback bytes too, so characters "
+                "spelled in bytes (emoji, CJK in a small vocabulary) appear");
+  cmd->footer(
+      "By default stdout follows llama2.c's print rule, which its reference "
+      "outputs depend on: a piece that is one byte, neither printable ASCII "
+      "nor whitespace, is not printed. Characters a vocabulary spells as "
+      "<0xNN> byte tokens therefore vanish from the echoed prompt and the "
+      "generated text; --all-bytes prints them, and `ane-exec tokenize` "
+      "shows every token.");
   o->build.add(*cmd);
   cmd->callback([o] {
     if (int rc = run(*o))
