@@ -49,12 +49,13 @@ fuzz_smoke() {
     -DANE_BUILD_FUZZERS=ON -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
     -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined"
   cmake --build "$dir" --target mil-parse-fuzzer weight-file-fuzzer gguf-fuzzer \
-    anepak-fuzzer
+    anepak-fuzzer tokenizer-fuzzer llama2c-fuzzer mlir-entry-fuzzer
   # libFuzzer adds inputs to its corpus folder, so work on a copy.
   local corpus="$dir/corpus-mil"
   mkdir -p "$corpus" "$dir/corpus-weights"
   cp ../shared/mil/corpus/*.mil "$corpus/"
-  echo "== fuzzing the MIL parser, weight.bin, GGUF and .anepak readers for 4 x 15 s" >&2
+  echo "== fuzzing the MIL parser, weight.bin, GGUF, .anepak, tokenizer, llama2.c and" \
+    "MLIR entry for 7 x 15 s" >&2
   "$dir/test/fuzz/mil-parse-fuzzer" -max_total_time=15 -seed=1 \
     -artifact_prefix="$dir/" -dict=test/fuzz/mil.dict "$corpus" 2>&1 | tail -1
   "$dir/test/fuzz/weight-file-fuzzer" -max_total_time=15 -seed=1 \
@@ -69,6 +70,24 @@ fuzz_smoke() {
     --prefill 1 -o "$dir/corpus-anepak/tiny.anepak" 2>/dev/null
   "$dir/test/fuzz/anepak-fuzzer" -max_total_time=15 -seed=1 \
     -artifact_prefix="$dir/" "$dir/corpus-anepak" 2>&1 | tail -1
+  # Tokenizer: a text (first byte even) and tok512.bin itself (odd).
+  mkdir -p "$dir/corpus-tokenizer"
+  printf '\000Once upon a time, \360\237\231\202 there was a girl.' \
+    >"$dir/corpus-tokenizer/text"
+  { printf '\001'; cat ../shared/models/tok512.bin; } >"$dir/corpus-tokenizer/file"
+  "$dir/test/fuzz/tokenizer-fuzzer" -max_total_time=15 -seed=1 -max_len=8192 \
+    -artifact_prefix="$dir/" "$dir/corpus-tokenizer" 2>&1 | tail -1
+  # llama2.c: a header (dim 8, hidden 16, 1 layer, 2 heads, 1 KV head, an
+  # unshared 16-token classifier, context 4) that the fuzzer pads to size.
+  mkdir -p "$dir/corpus-llama2c"
+  python3 -c "import struct, sys; sys.stdout.buffer.write(struct.pack('<7i', 8, 16, 1, 2, 1, -16, 4) + b'\x01')" \
+    >"$dir/corpus-llama2c/header"
+  "$dir/test/fuzz/llama2c-fuzzer" -max_total_time=15 -seed=1 -max_len=4096 \
+    -artifact_prefix="$dir/" "$dir/corpus-llama2c" 2>&1 | tail -1
+  mkdir -p "$dir/corpus-mlir"
+  cp test/Dialect/*/*.mlir test/Conversion/*/*.mlir "$dir/corpus-mlir/"
+  "$dir/test/fuzz/mlir-entry-fuzzer" -max_total_time=15 -seed=1 -max_len=65536 \
+    -dict=test/fuzz/mlir.dict -artifact_prefix="$dir/" "$dir/corpus-mlir" 2>&1 | tail -1
 }
 
 case "${1:-}" in
