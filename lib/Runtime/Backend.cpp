@@ -2,6 +2,8 @@
 
 #include "lib/Runtime/Backend.h"
 
+#include "lib/Runtime/Ane/AneBackend.h"
+#include "lib/Runtime/Ane/SimulatedAneDevice.h"
 #include "lib/Runtime/Cpu/CpuBackend.h"
 
 #include <fmt/format.h>
@@ -11,11 +13,14 @@ namespace ane::runtime {
 Result<std::unique_ptr<Backend>> createBackend(std::string_view name) {
   if (name == "cpu" || name == "cpu-reference")
     return createCpuBackend(/*fast=*/name == "cpu");
+  if (name == "ane-sim")
+    return createAneBackend(createSimulatedAneDevice(), "ane-sim");
   if (name == "ane")
-    return Status::error("the ane backend needs macOS; this build has the cpu "
-                         "backend only");
+    return Status::error("the ane backend needs macOS; this build has cpu, "
+                         "cpu-reference and ane-sim (the ANE simulator)");
   return Status::error(fmt::format(
-      "unknown backend '{}' (this build has: cpu, cpu-reference)", name));
+      "unknown backend '{}' (this build has: cpu, cpu-reference, ane-sim)",
+      name));
 }
 
 } // namespace ane::runtime

@@ -36,6 +36,10 @@ public:
   /// the outputs in order.
   virtual Result<std::vector<Tensor>>
   run(const std::vector<TensorRef> &inputs) = 0;
+  /// Tells the program that inputs from index `first` on (the weights of
+  /// the `input` binding) keep their values for as long as their tensors
+  /// live, so it may convert each once. By default nothing is kept.
+  virtual void setConstantInputs(size_t first) { (void)first; }
   /// Adds the time of each op the program runs to `profile`, under `kernel`,
   /// from now on (nullptr stops it). A backend that cannot see its ops
   /// adds nothing.
@@ -58,8 +62,9 @@ public:
 };
 
 /// "cpu" (vector kernels reading weights in place), "cpu-reference" (the
-/// MIL executor's plain loops, the oracle), or "ane" where this build has
-/// it (macOS); otherwise an error that says which backends there are.
+/// MIL executor's plain loops, the oracle), "ane-sim" (the ANE simulator,
+/// lib/Runtime/Ane), or "ane" where this build has it (macOS); otherwise an
+/// error that says which backends there are.
 Result<std::unique_ptr<Backend>> createBackend(std::string_view name);
 
 } // namespace ane::runtime

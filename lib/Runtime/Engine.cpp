@@ -239,6 +239,9 @@ Result<Engine> Engine::create(const ModelImage &image,
     if (Status s = checkActivations(d, (*program)->params(), weightInputs);
         !s.ok())
       return s;
+    if (weightInputs > 0)
+      (*program)->setConstantInputs((*program)->params().size() -
+                                    size_t(weightInputs));
     e.kernels.emplace(Key{d.kernel, d.seq, d.ctx},
                       LoadedKernel{&d, std::move(*program)});
   }

@@ -67,12 +67,19 @@ const std::vector<ChipSpec> &chips() {
   // about 60 GB/s from M1 to M4, about 120 GB/s on M3 Max and M4 Pro/Max);
   // peak fp16 from Apple's Neural Engine figures (M4's 38 TOPS counts int8,
   // so half of it is fp16). docs/performance.md has the sources.
-  static const std::vector<ChipSpec> all = {
-      {"m1", 60, 11.0}, {"m1-pro", 60, 11.0},  {"m1-max", 60, 11.0},
-      {"m2", 60, 15.8}, {"m2-pro", 60, 15.8},  {"m2-max", 60, 15.8},
-      {"m3", 60, 18.0}, {"m3-pro", 60, 18.0},  {"m3-max", 120, 18.0},
-      {"m4", 60, 19.0}, {"m4-pro", 120, 19.0}, {"m4-max", 120, 19.0},
-  };
+  static const std::vector<ChipSpec> all = [] {
+    std::vector<ChipSpec> v = {
+        {"m1", 60, 11.0}, {"m1-pro", 60, 11.0},  {"m1-max", 60, 11.0},
+        {"m2", 60, 15.8}, {"m2-pro", 60, 15.8},  {"m2-max", 60, 15.8},
+        {"m3", 60, 18.0}, {"m3-pro", 60, 18.0},  {"m3-max", 120, 18.0},
+        {"m4", 60, 19.0}, {"m4-pro", 120, 19.0}, {"m4-max", 120, 19.0},
+    };
+    // M4's axis cap is 65536; M1-M3 keep the default 16384.
+    for (ChipSpec &c : v)
+      if (c.name.rfind("m4", 0) == 0)
+        c.axisCap = 65536;
+    return v;
+  }();
   return all;
 }
 

@@ -26,6 +26,10 @@ struct ChipSpec {
   double streamGBs = 0;              // ANE weight-stream bandwidth, GB/s
   double fp16Tflops = 0;             // ANE peak fp16 throughput
   double dispatchMs[2] = {0.1, 0.2}; // per program call, best and worst
+  int64_t axisCap = 16384;           // longest tensor axis (65536 on M4)
+  double compileMs = 11;             // one small program, compiled
+  double loadMs = 1.7;               // and loaded
+  double unloadMs = 0.5;
 };
 
 /// The chips `plan` knows, in order.

@@ -47,7 +47,7 @@ INCLUDE_RULES = {
 ALLOWED = {"lib/Support": ["lib/Support/"]}
 # The runtime's own files (not its backends') speak to backends through
 # Backend.h only; the registry that creates them is the one exception.
-BACKEND_FOLDERS = ["lib/Runtime/Cpu/"]
+BACKEND_FOLDERS = ["lib/Runtime/Cpu/", "lib/Runtime/Ane/"]
 BACKEND_REGISTRY = "lib/Runtime/Backend.cpp"
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]')

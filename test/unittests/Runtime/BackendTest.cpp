@@ -55,10 +55,11 @@ TEST(BackendTest, CpuProgramsRunWhateverSegmentIsBound) {
 TEST(BackendTest, ErrorsNameTheProblem) {
   auto ane = createBackend("ane");
   ASSERT_FALSE(ane.ok());
-  EXPECT_EQ(ane.message(),
-            "the ane backend needs macOS; this build has the cpu backend only");
+  EXPECT_EQ(ane.message(), "the ane backend needs macOS; this build has cpu, "
+                           "cpu-reference and ane-sim (the ANE simulator)");
   EXPECT_EQ(createBackend("gpu").message(),
-            "unknown backend 'gpu' (this build has: cpu, cpu-reference)");
+            "unknown backend 'gpu' (this build has: cpu, cpu-reference, "
+            "ane-sim)");
   auto cpu = createBackend("cpu");
   ASSERT_TRUE(cpu.ok());
   EXPECT_FALSE((*cpu)->compile("program(1.3)\n{\n").ok());
