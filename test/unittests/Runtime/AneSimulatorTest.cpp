@@ -15,6 +15,8 @@
 
 #include <fmt/format.h>
 
+#include <new>
+
 using namespace ane;
 using namespace ane::runtime;
 
@@ -287,10 +289,16 @@ TEST(AneBackendTest, ConstantInputsFollowTheirTensor) {
   auto y = (*program)->run({x, w2});
   ASSERT_TRUE(y.ok());
   EXPECT_EQ((*y)[0].f, (std::vector<float>{3, 3, 3, 3}));
+  // Tensors built one after another at the same address.
+  alignas(Tensor) unsigned char storage[sizeof(Tensor)];
+  auto at = [&](float v) {
+    const Tensor *t = new (storage)
+        Tensor(Tensor::floats(mil::DType::FP16, {1, 1, 1, 4}, {v, v, v, v}));
+    return TensorRef(t, [](const Tensor *p) { p->~Tensor(); });
+  };
   for (float v : {5.0f, 7.0f}) {
-    w.reset(); // the allocator may place the next tensor at its address
-    w = std::make_shared<const Tensor>(
-        Tensor::floats(mil::DType::FP16, {1, 1, 1, 4}, {v, v, v, v}));
+    w.reset();
+    w = at(v);
     auto again = (*program)->run({x, w});
     ASSERT_TRUE(again.ok());
     EXPECT_EQ((*again)[0].f, (std::vector<float>{v, v, v, v}));
