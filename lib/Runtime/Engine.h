@@ -53,6 +53,8 @@ public:
   /// The largest seq bucket (1 when there is no prefill bucket).
   int64_t prefillChunk() const { return seqBuckets.back(); }
   const EngineStats &stats() const { return stats_; }
+  /// Where the kernels run.
+  const Backend &backendInUse() const { return *backend; }
   /// Has every kernel add its op times to `profile`, and the engine its
   /// K/V cache writes, under "(engine)" (nullptr: stop).
   void profileInto(OpProfile *profile);

@@ -85,7 +85,8 @@ void BuildOptions::add(CLI::App &app) {
                  "model's weights instead of compiling them; DIR fixes the "
                  "scheme, dtype, binding and buckets");
   app.add_option("--backend", backend,
-                 "where kernels run: cpu (everywhere) or ane (macOS)");
+                 "where kernels run: cpu, cpu-reference (the oracle), "
+                 "ane-sim (the ANE simulator) or ane (macOS)");
   app.add_option("-t,--threads", threads, "threads for packing (0: every core)")
       ->check(atLeast(0));
 }

@@ -10,6 +10,7 @@
 #include "tools/ane-exec/Commands.h"
 #include "tools/ane-exec/ModelLoader.h"
 
+#include "lib/Runtime/Ane/AneBackend.h"
 #include "lib/Runtime/Engine.h"
 #include "lib/Runtime/Generate.h"
 
@@ -66,6 +67,14 @@ int run(const RunOptions &o) {
              rate(stats->decodeSteps, stats->decodeSeconds),
              es.swaps ? 1e3 * es.swapSeconds / es.swaps : 0.0,
              humanBytes(peakRssBytes()));
+  if (const runtime::AneDevice *d = aneDeviceOf(engine->backendInUse())) {
+    const runtime::AneCounters &c = d->counters();
+    fmt::print(stderr,
+               "{}: {} compiles, {} loads, {} evaluations; modelled device "
+               "time {:.3f} s\n",
+               d->name(), c.compiles, c.loads, c.evaluations,
+               c.modelledSeconds);
+  }
   return 0;
 }
 
