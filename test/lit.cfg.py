@@ -12,6 +12,8 @@ config.excludes = ["Inputs", "unittests", "CMakeLists.txt", "lit.cfg.py"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.ane_obj_root, "test")
 
+# ane-sim keeps compiled programs; never in the user's ~/.cache from tests.
+config.environment["ANE_CACHE_DIR"] = os.path.join(config.test_exec_root, "ane-cache")
 config.environment["FILECHECK_OPTS"] = "-enable-var-scope --allow-unused-prefixes=false"
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)

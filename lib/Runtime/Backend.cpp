@@ -10,11 +10,15 @@
 
 namespace ane::runtime {
 
-Result<std::unique_ptr<Backend>> createBackend(std::string_view name) {
+Result<std::unique_ptr<Backend>> createBackend(std::string_view name,
+                                               const BackendOptions &options) {
   if (name == "cpu" || name == "cpu-reference")
     return createCpuBackend(/*fast=*/name == "cpu");
-  if (name == "ane-sim")
-    return createAneBackend(createSimulatedAneDevice(), "ane-sim");
+  if (name == "ane-sim") {
+    SimulatedAneOptions sim;
+    sim.compileBudget = options.compileBudget;
+    return createAneBackend(createSimulatedAneDevice(sim), options);
+  }
   if (name == "ane")
     return Status::error("the ane backend needs macOS; this build has cpu, "
                          "cpu-reference and ane-sim (the ANE simulator)");

@@ -49,6 +49,23 @@ public:
   }
 };
 
+/// A program and every weight segment the engine will bind to it.
+struct PlannedBinding {
+  BackendProgram *program = nullptr;
+  std::vector<Bytes> segments;
+};
+
+/// Settings of the backends that need them (the ANE's).
+struct BackendOptions {
+  /// Where compiled programs are kept between runs (empty: nowhere).
+  std::string compileCacheDir;
+  /// Compiles one process may make (the ANE's compiler fails after ~119).
+  int64_t compileBudget = 119;
+  /// The command that runs a compile worker process, followed by its
+  /// arguments (empty: everything compiles in this process).
+  std::vector<std::string> workerCommand;
+};
+
 class Backend {
 public:
   virtual ~Backend() = default;
@@ -59,13 +76,21 @@ public:
   /// Compiles a MIL program text whose function is `main`.
   virtual Result<std::unique_ptr<BackendProgram>>
   compile(const std::string &milText) = 0;
+  /// Every binding the engine will make, before its first run: a backend
+  /// that compiles per segment (the ANE's baked binding) prepares them all
+  /// here, where it can plan. By default nothing is done.
+  virtual Status prepareBindings(const std::vector<PlannedBinding> &plan) {
+    (void)plan;
+    return Status::success();
+  }
 };
 
 /// "cpu" (vector kernels reading weights in place), "cpu-reference" (the
 /// MIL executor's plain loops, the oracle), "ane-sim" (the ANE simulator,
 /// lib/Runtime/Ane), or "ane" where this build has it (macOS); otherwise an
 /// error that says which backends there are.
-Result<std::unique_ptr<Backend>> createBackend(std::string_view name);
+Result<std::unique_ptr<Backend>>
+createBackend(std::string_view name, const BackendOptions &options = {});
 
 } // namespace ane::runtime
 

@@ -198,7 +198,8 @@ Status checkActivations(const abi::KernelDesc &d,
 } // namespace
 
 Result<Engine> Engine::create(const ModelImage &image,
-                              std::string_view backendName) {
+                              std::string_view backendName,
+                              const BackendOptions &options) {
   const abi::KernelSet &ks = image.kernels;
   bool inputBinding = ks.weightBinding == abi::WeightBinding::Input;
   const model::Config &c = ks.config;
@@ -213,7 +214,7 @@ Result<Engine> Engine::create(const ModelImage &image,
                          "kernels' float type");
   Engine e;
   e.image = &image;
-  auto backend = createBackend(backendName);
+  auto backend = createBackend(backendName, options);
   if (!backend.ok())
     return backend.status();
   e.backend = std::move(*backend);
@@ -269,10 +270,28 @@ Result<Engine> Engine::create(const ModelImage &image,
     if (!g.ok())
       return g.status();
     e.inputWeights.push_back(std::move(*g));
-  } else if (image.mapped && e.backend->readsWeightsInPlace()) {
-    mapDecodeWeights(image); // once the kernel set is known to be good
+  } else {
+    if (Status s = e.backend->prepareBindings(e.plannedBindings()); !s.ok())
+      return s;
+    if (image.mapped && e.backend->readsWeightsInPlace())
+      mapDecodeWeights(image); // once the kernel set is known to be good
   }
   return e;
+}
+
+std::vector<PlannedBinding> Engine::plannedBindings() const {
+  std::vector<PlannedBinding> plan;
+  for (const auto &[key, k] : kernels) {
+    if (k.desc->weights.empty())
+      continue;
+    PlannedBinding b{k.program.get(), {}};
+    if (k.desc->kernel == abi::Kernel::LmHead)
+      b.segments.push_back(image->globalSegment);
+    else
+      b.segments = image->layerSegments;
+    plan.push_back(std::move(b));
+  }
+  return plan;
 }
 
 void Engine::profileInto(OpProfile *profile) {

@@ -37,7 +37,8 @@ public:
   /// each layer's weights are decoded into their own tensors here, once.
   /// `image` must outlive the engine.
   static Result<Engine> create(const ModelImage &image,
-                               std::string_view backend = "cpu");
+                               std::string_view backend = "cpu",
+                               const BackendOptions &options = {});
 
   /// Runs `tokens` at positions pos, pos + 1, ... and returns the logits of
   /// the last one. Positions continue the sequence so far (or restart it
@@ -69,6 +70,8 @@ private:
   };
 
   Result<LoadedKernel *> kernel(abi::Kernel kernel, int64_t seq, int64_t ctx);
+  /// Each weight-file kernel with the segments bindLayer will give it.
+  std::vector<PlannedBinding> plannedBindings() const;
   /// Presents layer `layer`'s weights (-1: the global ones) to `k`.
   Status bindLayer(LoadedKernel &k, int64_t layer);
   /// Runs `k` on its activations, in the order of abi::kernelInputs, then

@@ -120,7 +120,8 @@ int bench(const BenchOptions &o) {
   if (!loaded.ok())
     return fail(loaded.message());
   const runtime::ModelImage &image = loaded->image;
-  auto engine = runtime::Engine::create(image, build.backend);
+  auto engine =
+      runtime::Engine::create(image, build.backend, build.backendOptions());
   if (!engine.ok())
     return fail(engine.message());
   int64_t vocab = image.kernels.config.vocabSize;

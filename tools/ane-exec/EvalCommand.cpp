@@ -43,7 +43,8 @@ int eval(const EvalOptions &o) {
   int64_t positions = int64_t(tokens.size()) - 1 + o.n;
   if (positions <= 0)
     return fail("nothing to evaluate: give a prompt or -n");
-  auto engine = runtime::Engine::create(loaded->image, o.build.backend);
+  auto engine = runtime::Engine::create(loaded->image, o.build.backend,
+                                        o.build.backendOptions());
   if (!engine.ok())
     return fail(engine.message());
   if (positions > engine->maxContext())

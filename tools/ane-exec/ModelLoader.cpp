@@ -2,6 +2,9 @@
 
 #include "tools/ane-exec/ModelLoader.h"
 
+#include "lib/Runtime/Ane/AneBackend.h"
+#include "lib/Runtime/Ane/CompileCache.h"
+
 #include "tools/ane-exec/Commands.h"
 
 #include "lib/Runtime/Anepak.h"
@@ -87,8 +90,43 @@ void BuildOptions::add(CLI::App &app) {
   app.add_option("--backend", backend,
                  "where kernels run: cpu, cpu-reference (the oracle), "
                  "ane-sim (the ANE simulator) or ane (macOS)");
+  app.add_option("--ane-cache", aneCache,
+                 "where ane and ane-sim keep compiled programs (default: "
+                 "$ANE_CACHE_DIR, else $XDG_CACHE_HOME/ane-mlir, else "
+                 "~/.cache/ane-mlir)");
+  app.add_option("--ane-compile-budget", aneCompileBudget,
+                 "compiles per process before the rest go to worker "
+                 "processes (the ANE's compiler fails after about 119)")
+      ->check(between(1, 119));
   app.add_option("-t,--threads", threads, "threads for packing (0: every core)")
       ->check(atLeast(0));
+}
+
+void printAneSummary(const runtime::Backend &backend) {
+  const runtime::AneDevice *d = runtime::aneDeviceOf(backend);
+  const runtime::AneBackendStats *s = runtime::aneBackendStatsOf(backend);
+  if (!d || !s)
+    return;
+  const runtime::AneCounters &c = d->counters();
+  fmt::print(stderr,
+             "{}: programs: {} compiled here, {} from the compile cache, {} "
+             "compiled by {} worker processes; {} evaluations; modelled "
+             "device time {:.3f} s\n",
+             d->name(), s->compiledHere, s->fromCache, s->compiledByWorkers,
+             s->workerProcesses, c.evaluations, c.modelledSeconds);
+}
+
+runtime::BackendOptions BuildOptions::backendOptions() const {
+  runtime::BackendOptions o;
+  o.compileCacheDir =
+      aneCache.empty() ? runtime::defaultCompileCacheDir() : aneCache;
+  o.compileBudget = aneCompileBudget;
+  // Workers are this executable again, in its hidden worker mode.
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n > 0)
+    o.workerCommand = {std::string(self, size_t(n)), kCompileWorkerCommand};
+  return o;
 }
 
 bool BuildOptions::given(const std::string &flag) const {

@@ -12,6 +12,7 @@
 #include "tools/ane-exec/Commands.h"
 
 #include "lib/Compile.h"
+#include "lib/Runtime/Backend.h"
 #include "lib/Runtime/ModelImage.h"
 
 #include <functional>
@@ -21,6 +22,9 @@
 namespace ane::exec {
 
 /// How a model file becomes kernels and packed weights.
+/// argv[1] of a compile worker process (AneBackend's workerCommand).
+inline constexpr const char *kCompileWorkerCommand = "__ane-compile-worker";
+
 struct BuildOptions {
   std::optional<abi::Scheme> quant; // none: follow the source's own storage
   int64_t group = 0;
@@ -30,6 +34,8 @@ struct BuildOptions {
   int64_t prefill = 16;
   int threads = 0; // 0: every core
   std::string backend = "cpu";
+  std::string aneCache; // --ane-cache (empty: the default folder)
+  int64_t aneCompileBudget = 119;
   /// A kernel directory from `ane-translate --kernel-dir` to run instead of
   /// compiling in process.
   std::string kernelDir;
@@ -37,10 +43,17 @@ struct BuildOptions {
   int threadCount() const;
   /// Whether `flag` (e.g. "--dtype") was given on the command line.
   bool given(const std::string &flag) const;
+  /// The backend's settings: the compile cache, budget and worker command.
+  runtime::BackendOptions backendOptions() const;
 
 private:
   const CLI::App *app = nullptr;
 };
+
+/// After a run on ane or ane-sim: where its programs came from, how many
+/// evaluations ran, and the modelled device time. Nothing for other
+/// backends.
+void printAneSummary(const runtime::Backend &backend);
 
 struct LoadedModel {
   std::optional<model::ModelSpec> spec; // none for a .anepak

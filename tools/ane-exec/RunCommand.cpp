@@ -10,7 +10,6 @@
 #include "tools/ane-exec/Commands.h"
 #include "tools/ane-exec/ModelLoader.h"
 
-#include "lib/Runtime/Ane/AneBackend.h"
 #include "lib/Runtime/Engine.h"
 #include "lib/Runtime/Generate.h"
 
@@ -37,7 +36,8 @@ int run(const RunOptions &o) {
   auto loaded = loadModel(o.model, o.build, needed);
   if (!loaded.ok())
     return fail(loaded.message());
-  auto engine = runtime::Engine::create(loaded->image, o.build.backend);
+  auto engine = runtime::Engine::create(loaded->image, o.build.backend,
+                                        o.build.backendOptions());
   if (!engine.ok())
     return fail(engine.message());
   runtime::Sampler sampler(o.sampler);
@@ -67,14 +67,7 @@ int run(const RunOptions &o) {
              rate(stats->decodeSteps, stats->decodeSeconds),
              es.swaps ? 1e3 * es.swapSeconds / es.swaps : 0.0,
              humanBytes(peakRssBytes()));
-  if (const runtime::AneDevice *d = aneDeviceOf(engine->backendInUse())) {
-    const runtime::AneCounters &c = d->counters();
-    fmt::print(stderr,
-               "{}: {} compiles, {} loads, {} evaluations; modelled device "
-               "time {:.3f} s\n",
-               d->name(), c.compiles, c.loads, c.evaluations,
-               c.modelledSeconds);
-  }
+  printAneSummary(engine->backendInUse());
   return 0;
 }
 

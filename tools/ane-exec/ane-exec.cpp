@@ -1,6 +1,9 @@
 //===- ane-exec.cpp - ane-mlir's user-facing driver -----------------------===//
 
 #include "tools/ane-exec/Commands.h"
+#include "tools/ane-exec/ModelLoader.h"
+
+#include "lib/Runtime/Ane/AneBackend.h"
 
 #include "lib/Model/Llama2c.h"
 
@@ -114,6 +117,11 @@ CLI::Validator seedNumber() {
 } // namespace ane::exec
 
 int main(int argc, char **argv) {
+  // The compile workers of the ANE backends: this executable again, started
+  // by AneBackend with arguments of its own, never by a user.
+  if (argc >= 2 && std::string(argv[1]) == ane::exec::kCompileWorkerCommand)
+    return ane::runtime::aneCompileWorkerMain(
+        std::vector<std::string>(argv + 2, argv + argc));
   CLI::App app{"ane-exec: run Llama-family models compiled by ane-mlir"};
   app.require_subcommand(1);
   ane::exec::addRunCommand(app);

@@ -4,10 +4,25 @@
 
 #include "lib/MIL/Text.h"
 #include "lib/MIL/WeightFile.h"
+#include "lib/Runtime/Ane/CompileCache.h"
+#include "lib/Runtime/Ane/SimulatedAneDevice.h"
+#include "lib/Support/MappedFile.h"
 
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <map>
+#include <set>
+#include <sstream>
+
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
 
 namespace ane::runtime {
 namespace {
@@ -24,10 +39,29 @@ bool namesWeightFile(const mil::Function &fn) {
   return false;
 }
 
+/// Compiles, imports and loads programs for AneProgram (AneBackend below).
+class ProgramSource {
+public:
+  virtual ~ProgramSource() = default;
+  virtual AneDevice &device() = 0;
+  /// A loaded program of `milText` with `segment` baked in (none: no
+  /// weight file), from the cache or compiled.
+  virtual Result<AneProgramId> obtain(const std::string &milText,
+                                      Bytes segment) = 0;
+};
+
 class AneProgram final : public BackendProgram {
 public:
-  AneProgram(AneDevice &device, std::string milText, mil::Function fn)
-      : device(device), milText(std::move(milText)), fn(std::move(fn)) {}
+  AneProgram(ProgramSource &source, std::string milText, mil::Function fn)
+      : source(source), device(source.device()), milText(std::move(milText)),
+        fn(std::move(fn)), weightFile(namesWeightFile(this->fn)) {}
+
+  const std::string &text() const { return milText; }
+  bool usesWeightFile() const { return weightFile; }
+  bool holds(Bytes segment) const {
+    auto it = baked.find(segment.data);
+    return it != baked.end() && it->second.second == segment.size;
+  }
 
   /// Compiles and loads now when the program needs no weight file.
   Status prepare() {
@@ -40,9 +74,9 @@ public:
               return shape.status();
             outputs.push_back(std::make_unique<AneSurface>(*shape));
           }
-    if (namesWeightFile(fn))
+    if (weightFile)
       return Status::success(); // compiled per layer, in bindWeights
-    auto id = compileAndLoad({});
+    auto id = source.obtain(milText, {});
     if (!id.ok())
       return id.status();
     current = *id;
@@ -54,12 +88,11 @@ public:
   /// Baked: the first time a segment is bound, a program is compiled with
   /// it; later binds of the same segment select that program again.
   Status bindWeights(Bytes segment, const std::string &name) override {
-    auto it = baked.find(segment.data);
-    if (it != baked.end() && it->second.second == segment.size) {
-      current = it->second.first;
+    if (holds(segment)) {
+      current = baked[segment.data].first;
       return Status::success();
     }
-    auto id = compileAndLoad({{mil::kModelWeightPath, segment}});
+    auto id = source.obtain(milText, segment);
     if (!id.ok())
       return Status::error(name + ": " + id.message());
     baked[segment.data] = {*id, segment.size};
@@ -95,15 +128,6 @@ public:
   }
 
 private:
-  Result<AneProgramId> compileAndLoad(std::vector<AneWeightFile> weights) {
-    auto id = device.compile(milText, weights);
-    if (!id.ok())
-      return id.status();
-    if (Status s = device.load(*id); !s.ok())
-      return s;
-    return *id;
-  }
-
   /// The surface of input `i`: a constant input's is packed once per
   /// tensor and kept while the tensor lives; the others are rewritten.
   Result<const AneSurface *> surfaceFor(size_t i, const TensorRef &t) {
@@ -138,9 +162,11 @@ private:
     std::unique_ptr<AneSurface> surface;
   };
 
+  ProgramSource &source;
   AneDevice &device;
   std::string milText;
   mil::Function fn;
+  bool weightFile;
   AneProgramId current = -1;
   std::map<const uint8_t *, std::pair<AneProgramId, uint64_t>> baked;
   size_t constantFrom = SIZE_MAX;
@@ -149,13 +175,33 @@ private:
   std::vector<std::unique_ptr<AneSurface>> outputs;
 };
 
-class AneBackend final : public Backend {
-public:
-  AneBackend(std::unique_ptr<AneDevice> device, std::string name)
-      : device_(std::move(device)), name_(std::move(name)) {}
+/// Writes `bytes` to `path` whole, or says why not.
+Status writeWhole(const std::string &path, const void *bytes, size_t size) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(static_cast<const char *>(bytes), std::streamsize(size));
+  out.close();
+  if (!out)
+    return Status::error("cannot write " + path);
+  return Status::success();
+}
 
-  std::string_view name() const override { return name_; }
+std::string requestPath(const std::string &cacheDir, const std::string &key,
+                        const char *suffix) {
+  return cacheDir + "/requests/" + key + suffix;
+}
+
+class AneBackend final : public Backend, public ProgramSource {
+public:
+  AneBackend(std::unique_ptr<AneDevice> device, const BackendOptions &options)
+      : device_(std::move(device)), options(options) {
+    if (!options.compileCacheDir.empty())
+      cache.emplace(options.compileCacheDir);
+  }
+
+  std::string_view name() const override { return device_->name(); }
+  AneDevice &device() override { return *device_; }
   const AneDevice &device() const { return *device_; }
+  const AneBackendStats &stats() const { return stats_; }
 
   Result<std::unique_ptr<BackendProgram>>
   compile(const std::string &milText) override {
@@ -165,27 +211,250 @@ public:
     const mil::Function *fn = parsed->function("main");
     if (!fn)
       return Status::error("the program has no function 'main'");
-    auto program = std::make_unique<AneProgram>(*device_, milText, *fn);
+    auto program = std::make_unique<AneProgram>(*this, milText, *fn);
     if (Status s = program->prepare(); !s.ok())
       return s;
     return std::unique_ptr<BackendProgram>(std::move(program));
   }
 
+  Result<AneProgramId> obtain(const std::string &milText,
+                              Bytes segment) override {
+    std::vector<AneWeightFile> weights;
+    if (segment.data)
+      weights.push_back({mil::kModelWeightPath, segment});
+    std::string key;
+    if (cache) {
+      key = compileKey(device_->name(), milText, segment);
+      if (auto entry = cache->find(key)) {
+        Result<AneProgramId> id =
+            entry->ok()
+                ? device_->importCompiled((*entry)->data(), (*entry)->size(),
+                                          cache->pathOf(key))
+                : Result<AneProgramId>(entry->status());
+        if (id.ok()) {
+          stats_.fromCache += 1;
+          return loaded(*id);
+        }
+        // A damaged entry is compiled again and replaced.
+        fmt::print(stderr, "warning: {}; compiling it again\n", id.message());
+      }
+    }
+    if (compilesHere >= options.compileBudget)
+      return Status::error(fmt::format(
+          "this process has spent its compile budget ({} compiles); with a "
+          "compile cache, programs beyond it compile in worker processes",
+          options.compileBudget));
+    auto id = device_->compile(milText, weights);
+    if (!id.ok())
+      return id.status();
+    compilesHere += 1;
+    stats_.compiledHere += 1;
+    if (cache) {
+      auto bytes = device_->exportCompiled(*id);
+      if (bytes.ok())
+        if (Status s = cache->store(key, *bytes); !s.ok())
+          fmt::print(stderr, "warning: {}\n", s.message());
+    }
+    return loaded(*id);
+  }
+
+  Status prepareBindings(const std::vector<PlannedBinding> &plan) override {
+    std::vector<std::pair<AneProgram *, Bytes>> work;
+    for (const PlannedBinding &b : plan)
+      if (auto *p = dynamic_cast<AneProgram *>(b.program);
+          p && p->usesWeightFile())
+        for (Bytes segment : b.segments)
+          if (!p->holds(segment))
+            work.emplace_back(p, segment);
+    if (Status s = compileInWorkers(work); !s.ok())
+      return s;
+    for (auto &[program, segment] : work)
+      if (Status s = program->bindWeights(segment, "planned segment"); !s.ok())
+        return s;
+    return Status::success();
+  }
+
 private:
+  Result<AneProgramId> loaded(AneProgramId id) {
+    if (Status s = device_->load(id); !s.ok())
+      return s;
+    return id;
+  }
+
+  /// Compiles, in worker processes, the programs of `work` that are not in
+  /// the cache when there are more than this process may compile.
+  Status
+  compileInWorkers(const std::vector<std::pair<AneProgram *, Bytes>> &work) {
+    if (!cache)
+      return work.size() <= size_t(options.compileBudget - compilesHere)
+                 ? Status::success()
+                 : Status::error(fmt::format(
+                       "{} programs must compile and this process may "
+                       "compile {}: give a compile cache (--ane-cache DIR) "
+                       "so worker processes compile the rest",
+                       work.size(), options.compileBudget - compilesHere));
+    std::vector<std::string> keys;
+    std::vector<std::pair<AneProgram *, Bytes>> requests;
+    std::set<std::string> seen;
+    for (auto &[program, segment] : work) {
+      std::string key = compileKey(device_->name(), program->text(), segment);
+      if (seen.count(key) || ::access(cache->pathOf(key).c_str(), F_OK) == 0)
+        continue;
+      seen.insert(key);
+      keys.push_back(key);
+      requests.emplace_back(program, segment);
+    }
+    if (keys.size() <= size_t(options.compileBudget - compilesHere))
+      return Status::success(); // they fit here after all
+    if (options.workerCommand.empty())
+      return Status::error(fmt::format(
+          "{} programs must compile and this process may compile {}; no "
+          "worker command was given",
+          keys.size(), options.compileBudget - compilesHere));
+    for (size_t i = 0; i < keys.size(); ++i)
+      if (Status s = writeRequest(keys[i], requests[i].first->text(),
+                                  requests[i].second);
+          !s.ok())
+        return s;
+    for (size_t at = 0; at < keys.size(); at += size_t(options.compileBudget)) {
+      std::vector<std::string> chunk(
+          keys.begin() + at,
+          keys.begin() +
+              std::min(keys.size(), at + size_t(options.compileBudget)));
+      if (Status s = runWorker(chunk); !s.ok())
+        return s;
+      stats_.workerProcesses += 1;
+      stats_.compiledByWorkers += int64_t(chunk.size());
+    }
+    return Status::success();
+  }
+
+  Status writeRequest(const std::string &key, const std::string &milText,
+                      Bytes segment) {
+    if (Status s = makeDirs(cache->dir() + "/requests"); !s.ok())
+      return s;
+    if (Status s = writeWhole(requestPath(cache->dir(), key, ".mil"),
+                              milText.data(), milText.size());
+        !s.ok())
+      return s;
+    return writeWhole(requestPath(cache->dir(), key, ".weights"), segment.data,
+                      segment.size);
+  }
+
+  Status runWorker(const std::vector<std::string> &keys) {
+    std::vector<std::string> args = options.workerCommand;
+    args.push_back(std::string(device_->name()));
+    args.push_back(std::to_string(options.compileBudget));
+    args.push_back(cache->dir());
+    args.insert(args.end(), keys.begin(), keys.end());
+    std::vector<char *> argv;
+    for (std::string &a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid;
+    int err =
+        ::posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ);
+    if (err != 0)
+      return Status::error(fmt::format("cannot start the compile worker {}: {}",
+                                       args[0], std::strerror(err)));
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+      return Status::error(fmt::format(
+          "a compile worker failed ({} programs; its error is above)",
+          keys.size()));
+    return Status::success();
+  }
+
   std::unique_ptr<AneDevice> device_;
-  std::string name_;
+  BackendOptions options;
+  std::optional<AneCompileCache> cache;
+  int64_t compilesHere = 0;
+  AneBackendStats stats_;
 };
 
 } // namespace
 
 std::unique_ptr<Backend> createAneBackend(std::unique_ptr<AneDevice> device,
-                                          std::string name) {
-  return std::make_unique<AneBackend>(std::move(device), std::move(name));
+                                          const BackendOptions &options) {
+  return std::make_unique<AneBackend>(std::move(device), options);
 }
 
 const AneDevice *aneDeviceOf(const Backend &backend) {
   auto *ane = dynamic_cast<const AneBackend *>(&backend);
   return ane ? &ane->device() : nullptr;
+}
+
+const AneBackendStats *aneBackendStatsOf(const Backend &backend) {
+  auto *ane = dynamic_cast<const AneBackend *>(&backend);
+  return ane ? &ane->stats() : nullptr;
+}
+
+namespace {
+
+Result<std::string> readText(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return Status::error("cannot read " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+/// Compiles one request of the cache into it.
+Status compileRequest(AneDevice &device, AneCompileCache &cache,
+                      const std::string &key) {
+  std::string milPath = requestPath(cache.dir(), key, ".mil");
+  std::string weightsPath = requestPath(cache.dir(), key, ".weights");
+  auto text = readText(milPath);
+  if (!text.ok())
+    return text.status();
+  auto weights = MappedFile::open(weightsPath);
+  if (!weights.ok())
+    return weights.status();
+  Bytes segment{(*weights)->data(), (*weights)->size()};
+  if (compileKey(device.name(), *text, segment) != key)
+    return Status::error(milPath + ": the request does not match its key");
+  std::vector<AneWeightFile> files;
+  if (segment.size)
+    files.push_back({mil::kModelWeightPath, segment});
+  auto id = device.compile(*text, files);
+  if (!id.ok())
+    return id.status();
+  auto bytes = device.exportCompiled(*id);
+  if (!bytes.ok())
+    return bytes.status();
+  if (Status s = cache.store(key, *bytes); !s.ok())
+    return s;
+  ::unlink(milPath.c_str());
+  ::unlink(weightsPath.c_str());
+  return Status::success();
+}
+
+} // namespace
+
+int aneCompileWorkerMain(const std::vector<std::string> &args) {
+  auto fail = [](const std::string &message) {
+    fmt::print(stderr, "error: compile worker: {}\n", message);
+    return 1;
+  };
+  if (args.size() < 3)
+    return fail("usage: DEVICE BUDGET CACHE_DIR KEY...");
+  if (args[0] != "ane-sim")
+    return fail("unknown device '" + args[0] + "'");
+  SimulatedAneOptions options;
+  char *end = nullptr;
+  long long budget = std::strtoll(args[1].c_str(), &end, 10);
+  if (!end || *end || budget <= 0)
+    return fail("budget '" + args[1] + "' is not a positive number");
+  options.compileBudget = budget;
+  std::unique_ptr<AneDevice> device = createSimulatedAneDevice(options);
+  AneCompileCache cache(args[2]);
+  for (size_t i = 3; i < args.size(); ++i)
+    if (Status s = compileRequest(*device, cache, args[i]); !s.ok())
+      return fail(s.message());
+  return 0;
 }
 
 } // namespace ane::runtime

@@ -10,6 +10,10 @@
 //     layer, compiled with that layer's segment as its weight.bin, since the
 //     ANE bakes weights in at compile and a rewrite plus reload is not
 //     known to take effect (ane-exec probe, gate G1).
+// Baked programs are planned before the first run (prepareBindings): those
+// in the compile cache are imported; the rest compile in this process while
+// the compile budget lasts, and beyond it in worker processes of at most a
+// budget each, which leave them in the cache for this process to import.
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,15 +25,29 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace ane::runtime {
 
-/// A backend called `name` that runs every program on `device`.
+/// How the programs of a run came to be.
+struct AneBackendStats {
+  int64_t compiledHere = 0; // compiled in this process
+  int64_t fromCache = 0;    // imported from the compile cache
+  int64_t compiledByWorkers = 0;
+  int64_t workerProcesses = 0;
+};
+
+/// A backend named after `device` that runs every program on it.
 std::unique_ptr<Backend> createAneBackend(std::unique_ptr<AneDevice> device,
-                                          std::string name);
+                                          const BackendOptions &options);
 
 /// The device under `backend` when it is an ANE backend, else null.
 const AneDevice *aneDeviceOf(const Backend &backend);
+const AneBackendStats *aneBackendStatsOf(const Backend &backend);
+
+/// The worker process: `args` are the device name, the cache folder and the
+/// keys of the requests there to compile. Returns the exit status.
+int aneCompileWorkerMain(const std::vector<std::string> &args);
 
 } // namespace ane::runtime
 

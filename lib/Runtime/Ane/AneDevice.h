@@ -43,6 +43,7 @@ struct AneCounters {
   uint64_t bytesIn = 0;          // input surfaces read by evaluations
   uint64_t bytesOut = 0;         // output surfaces written
   uint64_t bakedWeightBytes = 0; // weights compiled into programs
+  int64_t imports = 0;           // programs loaded from a compiled form
   double modelledSeconds = 0;
 };
 
@@ -62,6 +63,22 @@ public:
                           const std::vector<const AneSurface *> &inputs,
                           const std::vector<AneSurface *> &outputs) = 0;
   virtual Status unload(AneProgramId program) = 0;
+  /// The compiled form of `program`, to keep on disk and import in another
+  /// process without compiling again; an error if the device has none.
+  virtual Result<std::vector<uint8_t>> exportCompiled(AneProgramId program) {
+    (void)program;
+    return Status::error(std::string(name()) +
+                         " cannot export compiled programs");
+  }
+  /// A program from exportCompiled's bytes (checked: they come from a
+  /// file). Importing is not compiling: it spends none of the budget.
+  virtual Result<AneProgramId> importCompiled(const uint8_t *data, size_t size,
+                                              const std::string &name) {
+    (void)data;
+    (void)size;
+    return Status::error(name + ": " + std::string(this->name()) +
+                         " cannot import compiled programs");
+  }
   virtual const AneCounters &counters() const = 0;
 };
 

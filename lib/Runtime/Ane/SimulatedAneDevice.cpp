@@ -10,7 +10,10 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <xxhash.h>
+
 #include <algorithm>
+#include <cstring>
 #include <map>
 
 namespace ane::runtime {
@@ -78,6 +81,7 @@ double flopsOf(const mil::Function &fn,
 }
 
 struct SimProgram {
+  std::string milText;
   std::unique_ptr<BackendProgram> program;
   std::vector<uint8_t> baked; // the weight file as it was at compile
   std::vector<mil::Shape> inputs, outputs;
@@ -103,38 +107,66 @@ public:
           "ANE's compiler fails after about 119 per process): compile fewer "
           "programs in one process",
           options.compileBudget));
-    auto parsed = mil::parseProgram(milText);
-    if (!parsed.ok())
-      return parsed.status();
-    const mil::Function *fn = parsed->function("main");
-    if (!fn)
-      return Status::error("the program has no function 'main'");
-    auto prog = std::make_unique<SimProgram>();
-    if (Status s = checkOps(*fn); !s.ok())
-      return s;
-    auto types = typesOf(*fn);
-    if (Status s = checkAxes(*fn); !s.ok())
-      return s;
-    if (Status s = surfacesOf(*fn, types, *prog); !s.ok())
-      return s;
-    if (Status s = bake(*fn, weights, *prog); !s.ok())
-      return s;
-    auto program = cpu->compile(milText);
-    if (!program.ok())
-      return program.status();
-    prog->program = std::move(*program);
-    if (!prog->baked.empty())
-      if (Status s = prog->program->bindWeights(
-              Bytes{prog->baked.data(), prog->baked.size()}, "baked weights");
-          !s.ok())
-        return s;
-    prog->flops = flopsOf(*fn, types);
-    prog->decoded.resize(prog->inputs.size());
+    std::vector<uint8_t> baked;
+    for (const AneWeightFile &w : weights) {
+      if (w.path != mil::kModelWeightPath)
+        return Status::error(
+            fmt::format("weight file '{}'; the simulator takes '{}' only",
+                        w.path, mil::kModelWeightPath));
+      baked.assign(w.data.data, w.data.data + w.data.size);
+    }
+    auto id = build(milText, std::move(baked));
+    if (!id.ok())
+      return id;
     counters_.compiles += 1;
-    counters_.bakedWeightBytes += prog->baked.size();
     counters_.modelledSeconds += options.chip.compileMs * 1e-3;
-    programs.push_back(std::move(prog));
-    return AneProgramId(programs.size() - 1);
+    return id;
+  }
+
+  /// The form: "ANESIMPG", u32 version 1, u32 zero, u64 MIL bytes, u64
+  /// weight bytes, u64 XXH3 of what follows, the MIL text, the weights.
+  Result<std::vector<uint8_t>> exportCompiled(AneProgramId id) override {
+    auto found = find(id);
+    if (!found.ok())
+      return found.status();
+    const SimProgram &p = **found;
+    std::vector<uint8_t> out(kHeaderBytes);
+    out.insert(out.end(), p.milText.begin(), p.milText.end());
+    out.insert(out.end(), p.baked.begin(), p.baked.end());
+    uint64_t header[4] = {
+        (uint64_t(0) << 32) | kFormatVersion, p.milText.size(), p.baked.size(),
+        XXH3_64bits(out.data() + kHeaderBytes, out.size() - kHeaderBytes)};
+    std::memcpy(out.data(), kMagic, 8);
+    std::memcpy(out.data() + 8, header, sizeof(header));
+    return out;
+  }
+
+  Result<AneProgramId> importCompiled(const uint8_t *data, size_t size,
+                                      const std::string &name) override {
+    if (size < kHeaderBytes || std::memcmp(data, kMagic, 8) != 0)
+      return Status::error(
+          name + ": not a program compiled by ane-sim (no ANESIMPG header)");
+    uint64_t header[4];
+    std::memcpy(header, data + 8, sizeof(header));
+    if ((header[0] & 0xffffffffu) != kFormatVersion)
+      return Status::error(fmt::format("{}: format version {}, expected {}",
+                                       name, header[0] & 0xffffffffu,
+                                       kFormatVersion));
+    uint64_t body = size - kHeaderBytes;
+    if (header[1] > body || header[2] != body - header[1])
+      return Status::error(
+          fmt::format("{}: the header gives {} + {} bytes, the file holds {}",
+                      name, header[1], header[2], body));
+    if (XXH3_64bits(data + kHeaderBytes, body) != header[3])
+      return Status::error(name + ": checksum mismatch (the file is damaged)");
+    const char *text = reinterpret_cast<const char *>(data + kHeaderBytes);
+    const uint8_t *weights = data + kHeaderBytes + header[1];
+    auto id = build(std::string(text, header[1]),
+                    std::vector<uint8_t>(weights, weights + header[2]));
+    if (!id.ok())
+      return Status::error(name + ": " + id.message());
+    counters_.imports += 1;
+    return id;
   }
 
   Status load(AneProgramId id) override {
@@ -205,6 +237,44 @@ public:
   const AneCounters &counters() const override { return counters_; }
 
 private:
+  static constexpr char kMagic[8] = {'A', 'N', 'E', 'S', 'I', 'M', 'P', 'G'};
+  static constexpr uint32_t kFormatVersion = 1;
+  static constexpr size_t kHeaderBytes = 8 + 4 * 8;
+
+  /// A program from its text and the weight file baked into it, checked
+  /// against every limit of the chip.
+  Result<AneProgramId> build(const std::string &milText,
+                             std::vector<uint8_t> baked) {
+    auto parsed = mil::parseProgram(milText);
+    if (!parsed.ok())
+      return parsed.status();
+    const mil::Function *fn = parsed->function("main");
+    if (!fn)
+      return Status::error("the program has no function 'main'");
+    auto prog = std::make_unique<SimProgram>();
+    auto types = typesOf(*fn);
+    for (Status s : {checkOps(*fn), checkAxes(*fn), checkWeightPaths(*fn),
+                     surfacesOf(*fn, types, *prog)})
+      if (!s.ok())
+        return s;
+    auto program = cpu->compile(milText);
+    if (!program.ok())
+      return program.status();
+    prog->milText = milText;
+    prog->baked = std::move(baked);
+    prog->program = std::move(*program);
+    if (!prog->baked.empty())
+      if (Status s = prog->program->bindWeights(
+              Bytes{prog->baked.data(), prog->baked.size()}, "baked weights");
+          !s.ok())
+        return s;
+    prog->flops = flopsOf(*fn, types);
+    prog->decoded.resize(prog->inputs.size());
+    counters_.bakedWeightBytes += prog->baked.size();
+    programs.push_back(std::move(prog));
+    return AneProgramId(programs.size() - 1);
+  }
+
   Result<SimProgram *> find(AneProgramId id) {
     if (id < 0 || size_t(id) >= programs.size())
       return Status::error(fmt::format("no program {} on ane-sim", id));
@@ -276,10 +346,7 @@ private:
     return Status::success();
   }
 
-  /// Copies the weight file the program names: after this, the caller's
-  /// bytes are never read again.
-  static Status bake(const mil::Function &fn,
-                     const std::vector<AneWeightFile> &weights, SimProgram &p) {
+  static Status checkWeightPaths(const mil::Function &fn) {
     Status status = Status::success();
     forEachBlob(fn, [&](const std::string &path, int line) {
       if (status.ok() && path != mil::kModelWeightPath)
@@ -287,16 +354,7 @@ private:
             "line {}: weight file '{}'; the simulator takes '{}' only", line,
             path, mil::kModelWeightPath));
     });
-    if (!status.ok())
-      return status;
-    for (const AneWeightFile &w : weights) {
-      if (w.path != mil::kModelWeightPath)
-        return Status::error(
-            fmt::format("weight file '{}'; the simulator takes '{}' only",
-                        w.path, mil::kModelWeightPath));
-      p.baked.assign(w.data.data, w.data.data + w.data.size);
-    }
-    return Status::success();
+    return status;
   }
 
   static Status checkSurfaces(const SimProgram &p,

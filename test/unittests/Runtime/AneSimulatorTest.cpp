@@ -8,6 +8,7 @@
 
 #include "lib/MIL/WeightFile.h"
 #include "lib/Runtime/Ane/AneBackend.h"
+#include "lib/Runtime/Ane/CompileCache.h"
 #include "lib/Runtime/Ane/SimulatedAneDevice.h"
 #include "lib/Support/Float16.h"
 
@@ -15,6 +16,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <new>
 
 using namespace ane;
@@ -303,6 +305,109 @@ TEST(AneBackendTest, ConstantInputsFollowTheirTensor) {
     ASSERT_TRUE(again.ok());
     EXPECT_EQ((*again)[0].f, (std::vector<float>{v, v, v, v}));
   }
+}
+
+TEST(SimulatedAneTest, ExportedProgramsImportWithoutCompiling) {
+  auto device = createSimulatedAneDevice();
+  std::vector<uint8_t> w = weights(4, 3.0f);
+  auto id = device->compile(scaleProgram(1, 4), {weightFile(w)});
+  ASSERT_TRUE(id.ok());
+  auto bytes = device->exportCompiled(*id);
+  ASSERT_TRUE(bytes.ok()) << bytes.message();
+
+  auto other = createSimulatedAneDevice();
+  auto imported = other->importCompiled(bytes->data(), bytes->size(), "p");
+  ASSERT_TRUE(imported.ok()) << imported.message();
+  ASSERT_TRUE(other->load(*imported).ok());
+  EXPECT_EQ(evaluate(*other, *imported, 1, 4),
+            (std::vector<float>{3, 6, 9, 12}));
+  EXPECT_EQ(other->counters().compiles, 0);
+  EXPECT_EQ(other->counters().imports, 1);
+
+  std::vector<uint8_t> damaged = *bytes;
+  damaged.back() ^= 1;
+  EXPECT_EQ(
+      other->importCompiled(damaged.data(), damaged.size(), "p").message(),
+      "p: checksum mismatch (the file is damaged)");
+  EXPECT_FALSE(
+      other->importCompiled(bytes->data(), bytes->size() - 1, "p").ok());
+  EXPECT_FALSE(other->importCompiled(bytes->data(), 10, "p").ok());
+}
+
+TEST(CompileCacheTest, EntriesRoundTripUnderTheirKey) {
+  std::string dir = ::testing::TempDir() + "/CompileCacheTest";
+  std::vector<uint8_t> w = weights(4, 1.0f);
+  Bytes segment{w.data(), w.size()};
+  std::string key = compileKey("ane-sim", "text", segment);
+  EXPECT_EQ(key.size(), 32u);
+  EXPECT_NE(key, compileKey("ane", "text", segment));
+  EXPECT_NE(key, compileKey("ane-sim", "text2", segment));
+  EXPECT_NE(key, compileKey("ane-sim", "text", Bytes{w.data(), w.size() - 1}));
+
+  AneCompileCache cache(dir + "/a/b"); // folders are created as needed
+  EXPECT_FALSE(cache.find(key).has_value());
+  std::vector<uint8_t> program = {1, 2, 3, 4, 5};
+  ASSERT_TRUE(cache.store(key, program).ok());
+  auto found = cache.find(key);
+  ASSERT_TRUE(found && found->ok());
+  EXPECT_EQ(**found, program);
+
+  // The same file under another key's name is refused.
+  std::string other = compileKey("ane-sim", "other", segment);
+  ASSERT_EQ(std::rename(cache.pathOf(key).c_str(), cache.pathOf(other).c_str()),
+            0);
+  auto renamed = cache.find(other);
+  ASSERT_TRUE(renamed && !renamed->ok());
+  EXPECT_NE(renamed->message().find("written for another key"),
+            std::string::npos);
+}
+
+TEST(CompileCacheTest, DamagedEntriesAreRefused) {
+  std::string dir = ::testing::TempDir() + "/CompileCacheDamage";
+  AneCompileCache cache(dir);
+  std::string key(32, 'a');
+  ASSERT_TRUE(cache.store(key, std::vector<uint8_t>(100, 7)).ok());
+  std::string path = cache.pathOf(key);
+  std::vector<uint8_t> entry;
+  {
+    std::FILE *f = std::fopen(path.c_str(), "rb");
+    ASSERT_NE(f, nullptr);
+    entry.resize(200);
+    entry.resize(std::fread(entry.data(), 1, entry.size(), f));
+    std::fclose(f);
+  }
+  auto rewrite = [&](std::vector<uint8_t> bytes) {
+    std::FILE *f = std::fopen(path.c_str(), "wb");
+    std::fwrite(bytes.data(), 1, bytes.size(), f);
+    std::fclose(f);
+    auto found = cache.find(key);
+    return found && !found->ok() ? found->message() : std::string("ok");
+  };
+  std::vector<uint8_t> flipped = entry;
+  flipped.back() ^= 0x10;
+  EXPECT_NE(rewrite(flipped).find("checksum mismatch"), std::string::npos);
+  EXPECT_NE(rewrite({entry.begin(), entry.end() - 1}).find("99 bytes after"),
+            std::string::npos);
+  EXPECT_NE(rewrite({entry.begin(), entry.begin() + 20}).find("no ANECACHE"),
+            std::string::npos);
+  EXPECT_FALSE(cache.store("short", {1}).ok());
+}
+
+TEST(AneBackendTest, WithoutACacheTheBudgetIsAHardLimit) {
+  BackendOptions options;
+  options.compileBudget = 1;
+  auto backend = createBackend("ane-sim", options);
+  ASSERT_TRUE(backend.ok());
+  auto program = (*backend)->compile(scaleProgram(1, 4));
+  ASSERT_TRUE(program.ok());
+  std::vector<uint8_t> a = weights(4, 1.0f), b = weights(4, 2.0f);
+  Status s = (*backend)->prepareBindings(
+      {{program->get(), {{a.data(), a.size()}, {b.data(), b.size()}}}});
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), "2 programs must compile and this process may "
+                         "compile 1: give a compile cache (--ane-cache DIR) "
+                         "so worker processes compile the rest");
+  EXPECT_EQ(aneDeviceOf(**backend)->counters().compiles, 0);
 }
 
 } // namespace
