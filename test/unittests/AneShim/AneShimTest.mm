@@ -22,8 +22,8 @@ namespace {
 
 std::string scaleProgram(const std::string &op = "mul") {
   const std::string t = "tensor<fp16, [1, 2, 1, 3]>";
-  return "program(1.3)\n{\n    func main<ios18>(" + t + " x) {\n" + "            " +
-         t + " w = const()[name = string(\"w\"), val = " + t +
+  return "program(1.3)\n{\n    func main<ios18>(" + t + " x) {\n" +
+         "            " + t + " w = const()[name = string(\"w\"), val = " + t +
          "(BLOBFILE(path = string(\"@model_path/weights/weight.bin\"), "
          "offset = uint64(64)))];\n            " +
          t + " y = " + op + "(x = x, y = w)[name = string(\"y\")];\n" +
@@ -62,8 +62,8 @@ TEST(AneShimTest, EveryPrivateCallRunsAndResultsComeBack) {
   ASSERT_TRUE(device);
   EXPECT_EQ(device->name(), "ane");
   std::vector<uint8_t> w = weights(2.0f);
-  auto id = device->compile(scaleProgram(), {{mil::kModelWeightPath,
-                                               {w.data(), w.size()}}});
+  auto id = device->compile(scaleProgram(),
+                            {{mil::kModelWeightPath, {w.data(), w.size()}}});
   ASSERT_TRUE(id.ok()) << id.message();
   ASSERT_TRUE(device->load(*id).ok());
   // Rows travel through 128-byte IOSurface rows and back to 64-byte ones.
@@ -85,8 +85,8 @@ TEST(AneShimTest, WeightsStayBakedThroughTheShim) {
   auto device = shimDevice();
   ASSERT_TRUE(device);
   std::vector<uint8_t> w = weights(2.0f);
-  auto id = device->compile(scaleProgram(), {{mil::kModelWeightPath,
-                                               {w.data(), w.size()}}});
+  auto id = device->compile(scaleProgram(),
+                            {{mil::kModelWeightPath, {w.data(), w.size()}}});
   ASSERT_TRUE(id.ok());
   ASSERT_TRUE(device->load(*id).ok());
   w = weights(-1.0f);
@@ -99,8 +99,8 @@ TEST(AneShimTest, AFailedLoadIsRetriedOnce) {
   auto device = shimDevice();
   ASSERT_TRUE(device);
   std::vector<uint8_t> w = weights(1.0f);
-  auto id = device->compile(scaleProgram(), {{mil::kModelWeightPath,
-                                               {w.data(), w.size()}}});
+  auto id = device->compile(scaleProgram(),
+                            {{mil::kModelWeightPath, {w.data(), w.size()}}});
   ASSERT_TRUE(id.ok());
   standin::failNextLoads(1);
   ASSERT_TRUE(device->load(*id).ok());
@@ -130,12 +130,10 @@ TEST(AneShimTest, AMissingFrameworkOrClassIsNamed) {
   options.frameworkPath = "/nonexistent/AppleNeuralEngine";
   auto device = createPrivateAneDevice(options);
   ASSERT_FALSE(device.ok());
-  EXPECT_NE(device.message().find(
-                "cannot load the AppleNeuralEngine framework "
-                "/nonexistent/AppleNeuralEngine"),
+  EXPECT_NE(device.message().find("cannot load the AppleNeuralEngine framework "
+                                  "/nonexistent/AppleNeuralEngine"),
             std::string::npos);
-  EXPECT_NE(device.message().find("run with --backend cpu"),
-            std::string::npos);
+  EXPECT_NE(device.message().find("run with --backend cpu"), std::string::npos);
   Status missing = requireAneClass("_ANENoSuchClass");
   EXPECT_EQ(missing.message(),
             "the AppleNeuralEngine framework has no class _ANENoSuchClass "

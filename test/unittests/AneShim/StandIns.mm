@@ -210,9 +210,10 @@ void CFRelease(CFTypeRef object) {
     uint64_t offset = [[entry objectForKey:@"offset"] unsignedLongLongValue];
     if (!data || offset > [data length])
       return fail(error, "bad weights entry");
-    files.push_back({[path UTF8String],
-                     {static_cast<const uint8_t *>([data bytes]) + offset,
-                      [data length] - offset}});
+    files.push_back({[path UTF8String], {
+                       static_cast<const uint8_t *>([data bytes]) + offset,
+                           [data length] - offset
+                     }});
   }
   auto id = state().device->compile(text, files);
   if (!id.ok())

@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -73,6 +74,26 @@ std::string describe(NSException *exception) {
 
 std::string programName(AneProgramId id) {
   return "program " + std::to_string(id);
+}
+
+/// `body`, with an Objective-C exception from the framework turned into an
+/// error. Only where the compiler is clang: GCC's Objective-C++ drops the
+/// statements of a @try inside a template and crashes unwinding an
+/// exception through C++ frames, and the Linux stand-ins never throw.
+Status guarded(const char *what, const std::function<Status()> &body) {
+#if defined(__clang__)
+  Status status = Status::success();
+  @try {
+    status = body();
+  } @catch (NSException *e) {
+    status =
+        Status::error(std::string("the ANE ") + what + " threw " + describe(e));
+  }
+  return status;
+#else
+  (void)what;
+  return body();
+#endif
 }
 
 Result<Class> findClass(const char *name) {
@@ -164,11 +185,12 @@ public:
           const std::vector<AneWeightFile> &weights) override {
     NSAutoreleasePool *pool = [[NSAutoreleasePool alloc] init];
     Result<AneProgramId> result = Status::error("not compiled");
-    @try {
+    Status status = guarded("compile", [&] {
       result = compileIn(milText, weights);
-    } @catch (NSException *e) {
-      result = Status::error("the ANE compile threw " + describe(e));
-    }
+      return result.status();
+    });
+    if (!status.ok())
+      result = status;
     [pool drain];
     return result;
   }
@@ -227,7 +249,8 @@ public:
           return Status::error("IOSurfaceCreate failed for input " +
                                std::to_string(i));
         in.back()->copyFrom(*inputs[i]);
-        [inObjects addObject:[surfaceClass objectWithIOSurface:in.back()->get()]];
+        [inObjects
+            addObject:[surfaceClass objectWithIOSurface:in.back()->get()]];
         [inIndices addObject:[NSNumber numberWithUnsignedLong:i]];
         counters_.bytesIn += inputs[i]->byteSize();
       }
@@ -236,7 +259,8 @@ public:
         if (!out.back()->get())
           return Status::error("IOSurfaceCreate failed for output " +
                                std::to_string(i));
-        [outObjects addObject:[surfaceClass objectWithIOSurface:out.back()->get()]];
+        [outObjects
+            addObject:[surfaceClass objectWithIOSurface:out.back()->get()]];
         [outIndices addObject:[NSNumber numberWithUnsignedLong:i]];
       }
       id request = [requestClass requestWithInputs:inObjects
@@ -304,18 +328,13 @@ private:
     return AneProgramId(programs.size() - 1);
   }
 
-  /// Runs `body` on program `id` in a pool, turning exceptions into errors.
-  template <typename F> Status call(AneProgramId id, const char *what, F body) {
+  /// Runs `body` on program `id` in an autorelease pool.
+  Status call(AneProgramId id, const char *what,
+              const std::function<Status(Program &)> &body) {
     if (id < 0 || size_t(id) >= programs.size())
       return Status::error("no " + programName(id) + " on the ANE");
     NSAutoreleasePool *pool = [[NSAutoreleasePool alloc] init];
-    Status status = Status::success();
-    @try {
-      status = body(programs[size_t(id)]);
-    } @catch (NSException *e) {
-      status = Status::error(std::string("the ANE ") + what + " threw " +
-                             describe(e));
-    }
+    Status status = guarded(what, [&] { return body(programs[size_t(id)]); });
     [pool drain];
     return status;
   }
@@ -341,8 +360,8 @@ createPrivateAneDevice(const PrivateAneOptions &options) {
       !::dlopen(options.frameworkPath.c_str(), RTLD_NOW)) {
     const char *why = ::dlerror();
     return Status::error(
-        "cannot load the AppleNeuralEngine framework " +
-        options.frameworkPath + ": " + (why ? why : "unknown error") +
+        "cannot load the AppleNeuralEngine framework " + options.frameworkPath +
+        ": " + (why ? why : "unknown error") +
         "; the ane backend needs macOS on Apple silicon: run with --backend "
         "cpu");
   }
