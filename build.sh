@@ -6,7 +6,7 @@ cd "$(dirname "$0")"
 
 PACKAGES=(cmake ninja-build g++ llvm-19-dev llvm-19-tools libmlir-19-dev
           mlir-19-tools libfmt-dev libgtest-dev libgmock-dev libcli11-dev libxxhash-dev
-          libbenchmark-dev)
+          libbenchmark-dev gobjc++ libgnustep-base-dev)
 BUILD_DIR=${ANE_BUILD_DIR:-build}
 
 install_missing() {

@@ -4,6 +4,9 @@
 
 #include "lib/Runtime/Ane/AneBackend.h"
 #include "lib/Runtime/Ane/SimulatedAneDevice.h"
+#if defined(ANE_HAVE_PRIVATE_ANE)
+#include "lib/Runtime/Ane/Shim/PrivateAneDevice.h"
+#endif
 #include "lib/Runtime/Cpu/CpuBackend.h"
 
 #include <fmt/format.h>
@@ -19,6 +22,14 @@ Result<std::unique_ptr<Backend>> createBackend(std::string_view name,
     sim.compileBudget = options.compileBudget;
     return createAneBackend(createSimulatedAneDevice(sim), options);
   }
+#if defined(ANE_HAVE_PRIVATE_ANE)
+  if (name == "ane") {
+    auto device = createPrivateAneDevice();
+    if (!device.ok())
+      return device.status();
+    return createAneBackend(std::move(*device), options);
+  }
+#endif
   if (name == "ane")
     return Status::error("the ane backend needs macOS; this build has cpu, "
                          "cpu-reference and ane-sim (the ANE simulator)");
