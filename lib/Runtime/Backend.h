@@ -53,6 +53,7 @@ public:
 struct PlannedBinding {
   BackendProgram *program = nullptr;
   std::vector<Bytes> segments;
+  std::vector<std::string> names; // what errors call each segment
 };
 
 /// Settings of the backends that need them (the ANE's).

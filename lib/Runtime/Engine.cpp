@@ -284,11 +284,15 @@ std::vector<PlannedBinding> Engine::plannedBindings() const {
   for (const auto &[key, k] : kernels) {
     if (k.desc->weights.empty())
       continue;
-    PlannedBinding b{k.program.get(), {}};
-    if (k.desc->kernel == abi::Kernel::LmHead)
+    PlannedBinding b{k.program.get(), {}, {}};
+    if (k.desc->kernel == abi::Kernel::LmHead) {
       b.segments.push_back(image->globalSegment);
-    else
+      b.names.push_back("global segment");
+    } else {
       b.segments = image->layerSegments;
+      for (size_t l = 0; l < b.segments.size(); ++l)
+        b.names.push_back(fmt::format("layer {}", l));
+    }
     plan.push_back(std::move(b));
   }
   return plan;

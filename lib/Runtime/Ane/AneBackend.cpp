@@ -191,6 +191,13 @@ std::string requestPath(const std::string &cacheDir, const std::string &key,
 }
 
 class AneBackend final : public Backend, public ProgramSource {
+  /// A program still to be bound to a segment, and what errors call it.
+  struct Work {
+    AneProgram *program;
+    Bytes segment;
+    std::string name;
+  };
+
 public:
   AneBackend(std::unique_ptr<AneDevice> device, const BackendOptions &options)
       : device_(std::move(device)), options(options) {
@@ -259,17 +266,18 @@ public:
   }
 
   Status prepareBindings(const std::vector<PlannedBinding> &plan) override {
-    std::vector<std::pair<AneProgram *, Bytes>> work;
+    std::vector<Work> work;
     for (const PlannedBinding &b : plan)
       if (auto *p = dynamic_cast<AneProgram *>(b.program);
           p && p->usesWeightFile())
-        for (Bytes segment : b.segments)
-          if (!p->holds(segment))
-            work.emplace_back(p, segment);
+        for (size_t i = 0; i < b.segments.size(); ++i)
+          if (!p->holds(b.segments[i]))
+            work.push_back({p, b.segments[i],
+                            i < b.names.size() ? b.names[i] : "a segment"});
     if (Status s = compileInWorkers(work); !s.ok())
       return s;
-    for (auto &[program, segment] : work)
-      if (Status s = program->bindWeights(segment, "planned segment"); !s.ok())
+    for (const Work &w : work)
+      if (Status s = w.program->bindWeights(w.segment, w.name); !s.ok())
         return s;
     return Status::success();
   }
@@ -283,8 +291,7 @@ private:
 
   /// Compiles, in worker processes, the programs of `work` that are not in
   /// the cache when there are more than this process may compile.
-  Status
-  compileInWorkers(const std::vector<std::pair<AneProgram *, Bytes>> &work) {
+  Status compileInWorkers(const std::vector<Work> &work) {
     if (!cache)
       return work.size() <= size_t(options.compileBudget - compilesHere)
                  ? Status::success()
@@ -296,21 +303,26 @@ private:
     std::vector<std::string> keys;
     std::vector<std::pair<AneProgram *, Bytes>> requests;
     std::set<std::string> seen;
-    for (auto &[program, segment] : work) {
-      std::string key = compileKey(device_->name(), program->text(), segment);
+    for (const Work &w : work) {
+      std::string key =
+          compileKey(device_->name(), w.program->text(), w.segment);
       if (seen.count(key) || ::access(cache->pathOf(key).c_str(), F_OK) == 0)
         continue;
       seen.insert(key);
       keys.push_back(key);
-      requests.emplace_back(program, segment);
+      requests.emplace_back(w.program, w.segment);
     }
     if (keys.size() <= size_t(options.compileBudget - compilesHere))
       return Status::success(); // they fit here after all
-    if (options.workerCommand.empty())
+    if (options.workerCommand.empty() || !device_->canExportCompiled())
       return Status::error(fmt::format(
-          "{} programs must compile and this process may compile {}; no "
-          "worker command was given",
-          keys.size(), options.compileBudget - compilesHere));
+          "{} programs must compile and this process may compile {}; {}",
+          keys.size(), options.compileBudget - compilesHere,
+          device_->canExportCompiled()
+              ? "no worker command was given"
+              : std::string(device_->name()) +
+                    " cannot keep compiled programs, so no other process "
+                    "can compile them"));
     for (size_t i = 0; i < keys.size(); ++i)
       if (Status s = writeRequest(keys[i], requests[i].first->text(),
                                   requests[i].second);

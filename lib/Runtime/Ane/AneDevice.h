@@ -63,6 +63,9 @@ public:
                           const std::vector<const AneSurface *> &inputs,
                           const std::vector<AneSurface *> &outputs) = 0;
   virtual Status unload(AneProgramId program) = 0;
+  /// Whether exportCompiled works, so programs can be compiled in other
+  /// processes and kept on disk.
+  virtual bool canExportCompiled() const { return false; }
   /// The compiled form of `program`, to keep on disk and import in another
   /// process without compiling again; an error if the device has none.
   virtual Result<std::vector<uint8_t>> exportCompiled(AneProgramId program) {

@@ -123,6 +123,8 @@ public:
     return id;
   }
 
+  bool canExportCompiled() const override { return true; }
+
   /// The form: "ANESIMPG", u32 version 1, u32 zero, u64 MIL bytes, u64
   /// weight bytes, u64 XXH3 of what follows, the MIL text, the weights.
   Result<std::vector<uint8_t>> exportCompiled(AneProgramId id) override {

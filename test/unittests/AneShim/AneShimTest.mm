@@ -164,4 +164,26 @@ TEST(AneShimTest, TheAneBackendRunsOverTheShim) {
   EXPECT_EQ(standin::counters().compiles, 2);
 }
 
+/// The shim cannot export compiled programs, so a model needing more than
+/// one budget of programs cannot spread them over processes: said plainly.
+TEST(AneShimTest, BeyondOneBudgetTheShimSaysWhy) {
+  auto device = shimDevice();
+  ASSERT_TRUE(device);
+  EXPECT_FALSE(device->canExportCompiled());
+  BackendOptions options;
+  options.compileBudget = 1;
+  options.compileCacheDir = ::testing::TempDir() + "/AneShimCache";
+  options.workerCommand = {"/bin/false"};
+  auto backend = createAneBackend(std::move(device), options);
+  auto program = backend->compile(scaleProgram());
+  ASSERT_TRUE(program.ok());
+  std::vector<uint8_t> a = weights(1.0f), b = weights(2.0f);
+  Status s = backend->prepareBindings(
+      {{program->get(), {{a.data(), a.size()}, {b.data(), b.size()}}, {}}});
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), "2 programs must compile and this process may "
+                         "compile 1; ane cannot keep compiled programs, so "
+                         "no other process can compile them");
+}
+
 } // namespace
