@@ -129,6 +129,7 @@ int main(int argc, char **argv) {
   ane::exec::addEvalCommand(app);
   ane::exec::addBenchCommand(app);
   ane::exec::addPlanCommand(app);
+  ane::exec::addProbeCommand(app);
   ane::exec::addInspectCommand(app);
   ane::exec::addTokenizeCommand(app);
   if (argc < 2)

@@ -398,6 +398,11 @@ const AneDevice *aneDeviceOf(const Backend &backend) {
   return ane ? &ane->device() : nullptr;
 }
 
+AneDevice *aneDeviceOf(Backend &backend) {
+  auto *ane = dynamic_cast<AneBackend *>(&backend);
+  return ane ? &ane->device() : nullptr;
+}
+
 const AneBackendStats *aneBackendStatsOf(const Backend &backend) {
   auto *ane = dynamic_cast<const AneBackend *>(&backend);
   return ane ? &ane->stats() : nullptr;

@@ -43,6 +43,7 @@ std::unique_ptr<Backend> createAneBackend(std::unique_ptr<AneDevice> device,
 
 /// The device under `backend` when it is an ANE backend, else null.
 const AneDevice *aneDeviceOf(const Backend &backend);
+AneDevice *aneDeviceOf(Backend &backend);
 const AneBackendStats *aneBackendStatsOf(const Backend &backend);
 
 /// The worker process: `args` are the device name, the cache folder and the

@@ -9,6 +9,7 @@
 #include "lib/MIL/WeightFile.h"
 #include "lib/Runtime/Ane/AneBackend.h"
 #include "lib/Runtime/Ane/CompileCache.h"
+#include "lib/Runtime/Ane/Probe.h"
 #include "lib/Runtime/Ane/SimulatedAneDevice.h"
 #include "lib/Support/Float16.h"
 
@@ -408,6 +409,61 @@ TEST(AneBackendTest, WithoutACacheTheBudgetIsAHardLimit) {
                          "compile 1: give a compile cache (--ane-cache DIR) "
                          "so worker processes compile the rest");
   EXPECT_EQ(aneDeviceOf(**backend)->counters().compiles, 0);
+}
+
+/// A device on which a reload does take effect: load compiles again from
+/// the caller's weight buffer. What G1 would find if the seed's hypothesis
+/// held on hardware.
+class ReloadingDevice final : public AneDevice {
+public:
+  std::string_view name() const override { return "reloading"; }
+  Result<AneProgramId>
+  compile(const std::string &text,
+          const std::vector<AneWeightFile> &weights) override {
+    sources.push_back({text, weights});
+    current.push_back(-1);
+    return AneProgramId(sources.size() - 1);
+  }
+  Status load(AneProgramId id) override {
+    auto inner =
+        sim->compile(sources[size_t(id)].first, sources[size_t(id)].second);
+    if (!inner.ok())
+      return inner.status();
+    current[size_t(id)] = *inner;
+    return sim->load(*inner);
+  }
+  Status evaluate(AneProgramId id, const std::vector<const AneSurface *> &in,
+                  const std::vector<AneSurface *> &out) override {
+    return sim->evaluate(current[size_t(id)], in, out);
+  }
+  Status unload(AneProgramId id) override {
+    return sim->unload(current[size_t(id)]);
+  }
+  const AneCounters &counters() const override { return sim->counters(); }
+
+private:
+  std::unique_ptr<AneDevice> sim = createSimulatedAneDevice();
+  std::vector<std::pair<std::string, std::vector<AneWeightFile>>> sources;
+  std::vector<AneProgramId> current;
+};
+
+TEST(AneProbeTest, ReportsWhatTheDeviceDoes) {
+  ProbeOptions options;
+  options.streamRows = options.streamChannels = 256;
+  options.latencyCalls = 4;
+  options.streamCalls = 2;
+  auto sim = createSimulatedAneDevice();
+  ProbeReport baked = runAneProbe(*sim, true, options);
+  EXPECT_FALSE(baked.g1.takesEffect);
+  EXPECT_EQ(baked.g1.error, "");
+  EXPECT_FALSE(baked.g2.compiles);
+  EXPECT_EQ(baked.compileCeiling, 119);
+  EXPECT_TRUE(baked.ceilingReached);
+  EXPECT_GT(baked.weightStreamGBs, 0);
+
+  ReloadingDevice reloading;
+  ProbeReport reloads = runAneProbe(reloading, true, options);
+  EXPECT_TRUE(reloads.g1.takesEffect) << reloads.g1.error;
 }
 
 } // namespace
