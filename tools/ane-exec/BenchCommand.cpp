@@ -9,13 +9,18 @@
 #include "tools/ane-exec/Commands.h"
 #include "tools/ane-exec/ModelLoader.h"
 
+#include "lib/Runtime/Ane/AneBackend.h"
+#include "lib/Runtime/Ane/SimulatedAneDevice.h"
 #include "lib/Runtime/Cpu/Bandwidth.h"
 #include "lib/Runtime/Engine.h"
+#include "lib/Runtime/Plan.h"
 #include "lib/Support/Json.h"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 
 namespace ane::exec {
 namespace {
@@ -112,6 +117,82 @@ uint64_t kvBytesPerToken(const abi::KernelSet &ks, int64_t pp, int64_t tg) {
   return uint64_t(positions * perPosition);
 }
 
+/// What a run on ane or ane-sim adds: where its programs came from, the
+/// device time the simulator models, and `plan`'s bound for the binding
+/// the kernels run with (blob kernels run baked on the ANE).
+struct AneFigures {
+  std::string device;
+  runtime::AneBackendStats programs;
+  int64_t evaluations = 0;
+  bool modelled = false;
+  double prefillTokS = 0, decodeTokS = 0;
+  std::string chip, strategy;
+  double boundDecode[2] = {0, 0}, boundPrefill[2] = {0, 0};
+};
+
+AneFigures aneFiguresOf(const runtime::Engine &engine, const abi::KernelSet &ks,
+                        int64_t pp, int64_t tg, double prefillSeconds,
+                        double decodeSeconds) {
+  const runtime::Backend &backend = engine.backendInUse();
+  const runtime::AneDevice *device = runtime::aneDeviceOf(backend);
+  AneFigures f;
+  f.device = std::string(device->name());
+  f.programs = *runtime::aneBackendStatsOf(backend);
+  f.evaluations = device->counters().evaluations;
+  f.modelled = f.device == "ane-sim";
+  if (!f.modelled)
+    return f; // hardware: the wall-clock figures above are the device's
+  f.prefillTokS = prefillSeconds > 0 ? pp / prefillSeconds : 0;
+  f.decodeTokS = decodeSeconds > 0 ? tg / decodeSeconds : 0;
+  runtime::ChipSpec chip = runtime::defaultSimulatedChip();
+  f.chip = chip.name;
+  f.strategy =
+      ks.weightBinding == abi::WeightBinding::Input ? "input" : "baked";
+  auto plan = runtime::planKernelSet(ks, chip, pp + tg, uint64_t(24) << 30);
+  if (plan.ok())
+    for (const runtime::StrategyPlan &s : plan->strategies)
+      if (s.strategy == f.strategy) {
+        std::copy(s.decodeTokS, s.decodeTokS + 2, f.boundDecode);
+        std::copy(s.prefillTokS, s.prefillTokS + 2, f.boundPrefill);
+      }
+  return f;
+}
+
+void writeAneFigures(json::Writer &w, const AneFigures &f) {
+  w.key("ane").beginObject();
+  w.key("device").string(f.device);
+  w.key("compiled_here").integer(f.programs.compiledHere);
+  w.key("from_cache").integer(f.programs.fromCache);
+  w.key("compiled_by_workers").integer(f.programs.compiledByWorkers);
+  w.key("worker_processes").integer(f.programs.workerProcesses);
+  w.key("evaluations").integer(f.evaluations);
+  if (f.modelled) {
+    w.key("chip").string(f.chip).key("strategy").string(f.strategy);
+    w.key("modelled_prefill_tok_s").number(f.prefillTokS);
+    w.key("modelled_decode_tok_s").number(f.decodeTokS);
+    w.key("plan_decode_tok_s").beginArray();
+    w.number(f.boundDecode[0]).number(f.boundDecode[1]).endArray();
+    w.key("plan_prefill_tok_s").beginArray();
+    w.number(f.boundPrefill[0]).number(f.boundPrefill[1]).endArray();
+  }
+  w.endObject();
+}
+
+void printAneFigures(const AneFigures &f) {
+  fmt::print("{:<10} programs: {} compiled here, {} from the compile cache, "
+             "{} by {} worker processes; {} evaluations\n",
+             f.device, f.programs.compiledHere, f.programs.fromCache,
+             f.programs.compiledByWorkers, f.programs.workerProcesses,
+             f.evaluations);
+  if (!f.modelled)
+    return;
+  fmt::print("device     modelled on an {} ({}): prefill {:.1f} tok/s, decode "
+             "{:.1f} tok/s; plan's bound: prefill {:.1f}-{:.1f}, decode "
+             "{:.1f}-{:.1f} tok/s\n",
+             f.chip, f.strategy, f.prefillTokS, f.decodeTokS, f.boundPrefill[1],
+             f.boundPrefill[0], f.boundDecode[1], f.boundDecode[0]);
+}
+
 int bench(const BenchOptions &o) {
   BuildOptions build = o.build;
   if (build.prefill > o.pp)
@@ -136,9 +217,13 @@ int bench(const BenchOptions &o) {
   // probed on both sides of the timed work and the bound uses the mean.
   uint64_t peakRss = 0;
   double bwBefore = probeBandwidth(peakRss, false);
+  const runtime::AneDevice *ane = runtime::aneDeviceOf(engine->backendInUse());
+  auto modelled = [&] { return ane ? ane->counters().modelledSeconds : 0.0; };
+  double modelledStart = modelled();
   auto start = std::chrono::steady_clock::now();
   auto logits = engine->forward(prompt, 0);
   double prefillSeconds = runtime::secondsSince(start);
+  double modelledPrefill = modelled() - modelledStart;
   if (!logits.ok())
     return fail(logits.message());
   PhaseProfile prefillProfile = takeProfile(profile, prefillSeconds);
@@ -147,6 +232,7 @@ int bench(const BenchOptions &o) {
   for (int64_t i = 0; i < o.tg && logits.ok(); ++i)
     logits = engine->decode(int32_t((i * 104729 + 1) % vocab), o.pp + i);
   double decodeSeconds = runtime::secondsSince(start);
+  double modelledDecode = modelled() - modelledStart - modelledPrefill;
   if (!logits.ok())
     return fail(logits.message());
   PhaseProfile decodeProfile = takeProfile(profile, decodeSeconds);
@@ -165,6 +251,10 @@ int bench(const BenchOptions &o) {
   double decodeBound = readBw / double(weightBytes + kvBytes);
   const abi::KernelSet &ks = image.kernels;
   const std::string &name = loaded->spec ? loaded->spec->source : o.model.model;
+  std::optional<AneFigures> aneFigures;
+  if (ane)
+    aneFigures =
+        aneFiguresOf(*engine, ks, o.pp, o.tg, modelledPrefill, modelledDecode);
   if (o.json) {
     json::Writer w;
     w.beginObject();
@@ -185,6 +275,8 @@ int bench(const BenchOptions &o) {
     w.key("read_bw_before_gbs").number(bwBefore / 1e9);
     w.key("read_bw_after_gbs").number(bwAfter / 1e9);
     w.key("decode_bound_tok_s").number(decodeBound);
+    if (aneFigures)
+      writeAneFigures(w, *aneFigures);
     if (o.profile) {
       w.key("profile").beginObject();
       w.key("prefill");
@@ -215,6 +307,8 @@ int bench(const BenchOptions &o) {
              "decode bound {:.3f} tok/s\n",
              readBw / 1e9, bwBefore / 1e9, bwAfter / 1e9, decodeBound);
   fmt::print("peak RSS   {}\n", humanBytes(peakRss));
+  if (aneFigures)
+    printAneFigures(*aneFigures);
   if (o.profile) {
     printProfile("prefill", o.pp, prefillProfile);
     printProfile("decode", o.tg, decodeProfile);
