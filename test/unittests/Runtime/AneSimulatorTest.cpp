@@ -163,6 +163,23 @@ TEST(SimulatedAneTest, AxesLongerThanTheChipsCapAreRefused) {
   EXPECT_TRUE(m4->compile(scaleProgram(1, 16385), {weightFile(w)}).ok());
   std::vector<uint8_t> exact = weights(16384, 1.0f);
   EXPECT_TRUE(m2->compile(scaleProgram(1, 16384), {weightFile(exact)}).ok());
+  // A constant may be longer (it is sliced into tiles, as lm_head's is);
+  // only computed values have the cap.
+  std::string tiled =
+      "program(1.3)\n{\n    func main<ios18>(tensor<fp16, [1, 1, 1, 4]> x) "
+      "{\n            tensor<fp16, [1, 1, 1, 16385]> w = const()[name = "
+      "string(\"w\"), val = tensor<fp16, [1, 1, 1, 16385]>(BLOBFILE(path = "
+      "string(\"@model_path/weights/weight.bin\"), offset = uint64(64)))];\n"
+      "            tensor<int32, [4]> b = const()[name = string(\"b\"), val = "
+      "tensor<int32, [4]>([0, 0, 0, 0])];\n"
+      "            tensor<int32, [4]> n = const()[name = string(\"n\"), val = "
+      "tensor<int32, [4]>([1, 1, 1, 4])];\n"
+      "            tensor<fp16, [1, 1, 1, 4]> t = slice_by_size(begin = b, size "
+      "= n, x = w)[name = string(\"t\")];\n"
+      "            tensor<fp16, [1, 1, 1, 4]> y = mul(x = x, y = t)[name = "
+      "string(\"y\")];\n        } -> (y);\n}";
+  auto sliced = m2->compile(tiled, {weightFile(w)});
+  EXPECT_TRUE(sliced.ok()) << sliced.message();
 }
 
 TEST(SimulatedAneTest, SurfacesAreFp16OfRankFour) {
