@@ -121,6 +121,8 @@ Result<abi::KernelSet> compileKernelSet(const model::ModelSpec &spec,
       o.fuse = options.fuse;
       o.seq = seq;
       o.ctx = ctx;
+      if (!options.family.empty())
+        o.family = options.family;
       mlir::ane::buildCompilePipeline(pm, o);
       if (failed(pm.run(*module)))
         return fail(

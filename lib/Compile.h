@@ -29,6 +29,8 @@ struct KernelSetOptions {
   bool fuse = true;
   std::vector<int64_t> seqBuckets = {1}; // must include 1 (decode)
   std::vector<int64_t> ctxBuckets = {256};
+  /// An ANE family (m1-m4) to legalize and verify for; empty: none.
+  std::string family;
 };
 
 /// The storage that keeps a model's own quantization: q4 for Q4 GGUFs, q8

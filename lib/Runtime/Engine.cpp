@@ -175,6 +175,66 @@ void mapDecodeWeights(const ModelImage &image) {
   }
 }
 
+/// The logical channels `name` was padded from, or 0.
+int64_t logicalChannels(const abi::KernelDesc &d, const std::string &name) {
+  for (const auto &[padded, channels] : d.paddedChannels)
+    if (padded == name)
+      return channels;
+  return 0;
+}
+
+/// Gives the inputs a family legalization widened (`padded_channels`) the
+/// zero channels the program expects after the logical ones.
+Status padInputs(const abi::KernelDesc &d,
+                 const std::vector<mil::Param> &params,
+                 std::vector<TensorRef> &inputs) {
+  for (size_t i = 0; i < inputs.size() && i < params.size(); ++i) {
+    if (logicalChannels(d, params[i].name) == 0)
+      continue;
+    const mil::Shape &want = params[i].type.dims;
+    const Tensor &t = *inputs[i];
+    if (want.size() != 4 || t.shape.size() != 4 || t.shape[1] > want[1] ||
+        t.numElements() / std::max<int64_t>(t.shape[1], 1) != want[2] * want[3])
+      return Status::error(fmt::format(
+          "kernel '{}': input '{}' of {} does not pad to {}", d.name(),
+          params[i].name, mil::formatShape(t.shape), mil::formatShape(want)));
+    // [1, C, H, S] is channel-major: the zero channels follow the values.
+    Tensor logical = t.owned();
+    std::vector<float> values(size_t(want[1] * want[2] * want[3]), 0.0f);
+    std::copy(logical.f.begin(), logical.f.end(), values.begin());
+    inputs[i] = std::make_shared<const Tensor>(
+        Tensor::floats(t.dtype, want, std::move(values)));
+  }
+  return Status::success();
+}
+
+/// The outputs as the engine reads them: padded channels cut off, and a
+/// classifier tiled over the axis cap ([1, C, T, 1], tile t holding rows
+/// t*C ..) laid out as [1, C*T, 1, 1].
+void toLogicalOutputs(const abi::KernelDesc &d, std::vector<Tensor> &outs) {
+  for (size_t i = 0; i < outs.size() && i < d.outputs.size(); ++i) {
+    Tensor &t = outs[i];
+    if (t.shape.size() != 4 || t.halfStored)
+      continue;
+    if (int64_t c = logicalChannels(d, d.outputs[i].name);
+        c > 0 && c < t.shape[1]) {
+      Tensor owned = t.owned();
+      owned.f.resize(size_t(c * t.shape[2] * t.shape[3]));
+      owned.shape[1] = c;
+      t = std::move(owned);
+    }
+    if (d.kernel == abi::Kernel::LmHead && t.shape[2] > 1 && t.shape[3] == 1) {
+      Tensor owned = t.owned();
+      int64_t rows = t.shape[1], tiles = t.shape[2];
+      std::vector<float> flat(owned.f.size());
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t k = 0; k < tiles; ++k)
+          flat[size_t(k * rows + r)] = owned.f[size_t(r * tiles + k)];
+      t = Tensor::floats(t.dtype, {1, rows * tiles, 1, 1}, std::move(flat));
+    }
+  }
+}
+
 /// Checks that a forward kernel takes the activations the engine passes,
 /// by name and in order, before `weightInputs` weight inputs.
 Status checkActivations(const abi::KernelDesc &d,
@@ -226,10 +286,10 @@ Result<Engine> Engine::create(const ModelImage &image,
   for (const abi::KernelDesc &d : ks.kernels) {
     if (abi::isBackward(d.kernel))
       continue; // training runs them, not inference
-    if (!d.paddedChannels.empty() || !d.packing.empty())
+    if (!d.packing.empty())
       return Status::error(fmt::format(
-          "kernel '{}' was legalized for an ANE family (padded or packed "
-          "inputs); the engine runs kernels compiled without --family",
+          "kernel '{}' takes its inputs packed into one (anemil-pack-inputs); "
+          "the engine passes them one by one",
           d.name()));
     auto program = e.backend->compile(ks.programs[d.program]);
     if (!program.ok())
@@ -338,10 +398,15 @@ Result<std::vector<Tensor>> Engine::run(LoadedKernel &k, int64_t layer,
       for (const TensorRef &t : bound.at(role))
         ordered.push_back(t);
   }
+  if (!k.desc->paddedChannels.empty())
+    if (Status s = padInputs(*k.desc, k.program->params(), ordered); !s.ok())
+      return s;
   auto outs = k.program->run(ordered);
   stats_.kernelCalls += 1;
   if (outs.ok() && (outs->empty() || outs->size() != k.desc->outputs.size()))
     return Status::error("wrong number of outputs");
+  if (outs.ok())
+    toLogicalOutputs(*k.desc, *outs);
   return outs;
 }
 

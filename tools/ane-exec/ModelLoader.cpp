@@ -90,6 +90,11 @@ void BuildOptions::add(CLI::App &app) {
   app.add_option("--backend", backend,
                  "where kernels run: cpu, cpu-reference (the oracle), "
                  "ane-sim (the ANE simulator) or ane (macOS)");
+  app.add_option("--family", family,
+                 "legalize the kernels for an ANE family: channels padded "
+                 "to 64-byte rows, axes over its cap tiled (ane-compile "
+                 "family=)")
+      ->check(CLI::IsMember({"m1", "m2", "m3", "m4"}));
   app.add_option("--ane-cache", aneCache,
                  "where ane and ane-sim keep compiled programs (default: "
                  "$ANE_CACHE_DIR, else $XDG_CACHE_HOME/ane-mlir, else "
@@ -154,6 +159,11 @@ Status checkFixedByAnepak(const std::string &path, const BuildOptions &b,
                   abi::schemeName(*b.quant));
   if (b.given("--dtype") && b.dtype != ks.dtype)
     return refuse("--dtype", abi::dtypeName(ks.dtype), abi::dtypeName(b.dtype));
+  if (b.given("--family"))
+    return Status::error(fmt::format(
+        "{} holds compiled kernels; --family applies when compiling a model "
+        "file (ane-exec compile --family)",
+        path));
   if (b.given("--weight-binding") && b.binding != ks.weightBinding)
     return refuse("--weight-binding", abi::weightBindingName(ks.weightBinding),
                   abi::weightBindingName(b.binding));
@@ -230,6 +240,7 @@ Result<KernelSetOptions> kernelSetOptions(const model::ModelSpec &spec,
     o.scheme = *build.quant;
   o.dtype = build.dtype;
   o.weightBinding = build.binding;
+  o.family = build.family;
   o.seqBuckets = {1};
   if (build.prefill > 1)
     o.seqBuckets.push_back(build.prefill);

@@ -34,6 +34,7 @@ struct BuildOptions {
   int64_t prefill = 16;
   int threads = 0; // 0: every core
   std::string backend = "cpu";
+  std::string family; // --family: legalize for an ANE family
   std::string aneCache; // --ane-cache (empty: the default folder)
   int64_t aneCompileBudget = 119;
   /// A kernel directory from `ane-translate --kernel-dir` to run instead of
