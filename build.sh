@@ -85,7 +85,10 @@ fuzz_smoke() {
   "$dir/test/fuzz/llama2c-fuzzer" -max_total_time=15 -seed=1 -max_len=4096 \
     -artifact_prefix="$dir/" "$dir/corpus-llama2c" 2>&1 | tail -1
   mkdir -p "$dir/corpus-mlir"
-  cp test/Dialect/*/*.mlir test/Conversion/*/*.mlir "$dir/corpus-mlir/"
+  local f
+  for f in test/Dialect/*/*.mlir test/Conversion/*/*.mlir; do
+    cp "$f" "$dir/corpus-mlir/$(echo "$f" | tr / _)"
+  done
   "$dir/test/fuzz/mlir-entry-fuzzer" -max_total_time=15 -seed=1 -max_len=65536 \
     -dict=test/fuzz/mlir.dict -artifact_prefix="$dir/" "$dir/corpus-mlir" 2>&1 | tail -1
 }
