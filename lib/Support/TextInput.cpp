@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -66,7 +67,13 @@ Result<std::string> readTextInput(const std::string &path, size_t maxBytes) {
     return Result<std::string>::error(
         fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
   struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return Result<std::string>::error(
+        fmt::format("{}: cannot stat: {}", path, std::strerror(err)));
+  }
+  if (!S_ISREG(st.st_mode)) {
     ::close(fd);
     return Result<std::string>::error(
         fmt::format("{}: is {}; give a regular file, or - for standard input",
