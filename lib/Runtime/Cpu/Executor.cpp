@@ -345,11 +345,17 @@ void Executor::bindWeights(WeightFiles files) {
 void Executor::useFastKernels(bool on) {
   fastKernels = on;
   packedSources.clear();
+  viewBases.clear();
   if (on)
     for (auto &[name, source] : findPackedWeights(*fn))
-      for (const Step &step : steps)
-        if (step.outs.size() == 1 && step.st->outputs[0].name == name)
+      for (const Step &step : steps) {
+        if (step.outs.size() != 1)
+          continue;
+        if (step.st->outputs[0].name == name)
           packedSources.push_back({step.outs[0], name, source});
+        if (!source.viewOf.empty() && step.st->outputs[0].name == source.viewOf)
+          viewBases.push_back(step.outs[0]);
+      }
   packed.assign(numSlots, std::nullopt);
   constants.clear();
   constantsStale = true;
@@ -433,9 +439,15 @@ Status Executor::materialise(const WeightFiles &weights) {
     fixedReady = true;
   }
   constants = fixedConstants;
+  auto viewBase = [&](const Step &step) {
+    return step.outs.size() == 1 &&
+           std::find(viewBases.begin(), viewBases.end(), step.outs[0]) !=
+               viewBases.end();
+  };
   for (const Step &step : steps) {
-    // Packed weights are read in place instead.
-    if (!step.readsWeights || (step.outs.size() == 1 && packed[step.outs[0]]))
+    // Packed weights, and weights read only through packed row ranges, are
+    // read in place instead.
+    if (!step.readsWeights || packedOutput(step) || viewBase(step))
       continue;
     if (Status s = runStep(step, constants, weights); !s.ok())
       return s;
@@ -447,10 +459,18 @@ Status Executor::materialise(const WeightFiles &weights) {
       continue;
     int32_t w = step.convWeight;
     packed[w].reset();
-    for (const Step &def : steps)
-      if (def.outs.size() == 1 && def.outs[0] == w)
-        if (Status s = runStep(def, constants, weights); !s.ok())
-          return s;
+    for (const Step &def : steps) {
+      if (def.outs.size() != 1 || def.outs[0] != w)
+        continue;
+      // A row range needs the weight it slices.
+      for (int32_t read : def.reads)
+        for (const Step &base : steps)
+          if (viewBase(base) && base.outs[0] == read && !constants[read])
+            if (Status s = runStep(base, constants, weights); !s.ok())
+              return s;
+      if (Status s = runStep(def, constants, weights); !s.ok())
+        return s;
+    }
   }
   return Status::success();
 }
@@ -522,7 +542,7 @@ Executor::run(const std::vector<TensorRef> &inputs) {
     return Result<std::vector<Tensor>>::error(fmt::format(
         "{} inputs given, the function takes {}", inputs.size(), next));
   for (const Step &step : steps) {
-    if (step.constant)
+    if (step.constant || packedOutput(step))
       continue;
     // The clock is read only when profiling.
     auto started = profile ? std::chrono::steady_clock::now()

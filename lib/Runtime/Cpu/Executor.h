@@ -96,6 +96,10 @@ private:
   Status load();
   Status materialise(const WeightFiles &weights);
   Status runStep(const Step &step, Env &env, const WeightFiles &weights);
+  /// A step whose one output is a packed weight: nothing to run.
+  bool packedOutput(const Step &step) const {
+    return step.outs.size() == 1 && packed[step.outs[0]].has_value();
+  }
   bool packedConv(const Step &step) const {
     return step.kind == mil::OpKind::Conv && step.convWeight >= 0 &&
            packed[step.convWeight].has_value();
@@ -116,6 +120,9 @@ private:
   OpProfile *profile = nullptr;
   std::string profileKernel;
   std::vector<PackedSlot> packedSources;
+  /// Slots of the weights read only through packed row ranges: never
+  /// materialised while their ranges stay packed.
+  std::vector<int32_t> viewBases;
   std::vector<std::optional<PackedWeight>> packed; // bound, by slot
   WeightFiles weights;
   std::map<std::string, Tensor> states;

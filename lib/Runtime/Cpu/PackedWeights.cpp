@@ -4,6 +4,9 @@
 
 #include <fmt/format.h>
 
+#include <optional>
+#include <vector>
+
 namespace ane::runtime {
 namespace {
 
@@ -108,6 +111,97 @@ bool matchLut(const mil::Statement &def, PackedWeightSource &s) {
   return true;
 }
 
+bool matchSource(const mil::Statement &st, PackedWeightSource &s) {
+  bool matched =
+      (st.op == "const" && matchConst(st, s)) ||
+      (st.op == "constexpr_blockwise_shift_scale" && matchBlockwise(st, s)) ||
+      (st.op == "constexpr_affine_dequantize" && matchAffine(st, s)) ||
+      (st.op == "constexpr_lut_to_dense" && matchLut(st, s));
+  return matched && st.outputs.size() == 1 &&
+         st.outputs[0].type.dims == mil::Shape{s.rows, s.cols, 1, 1};
+}
+
+/// The integers of a constant tensor argument (inline or a `const`).
+std::optional<std::vector<int64_t>>
+constInts(const mil::Value *v,
+          const std::map<std::string, const mil::Statement *> &defs) {
+  if (v && v->kind == mil::Value::Kind::Ref) {
+    auto def = defs.find(v->text);
+    if (def == defs.end() || def->second->op != "const")
+      return std::nullopt;
+    v = def->second->attr("val");
+  }
+  if (v && v->kind == mil::Value::Kind::Typed && v->items.size() == 1)
+    v = &v->items[0];
+  if (!v || v->kind != mil::Value::Kind::List)
+    return std::nullopt;
+  std::vector<int64_t> out;
+  for (const mil::Value &item : v->items) {
+    if (item.kind != mil::Value::Kind::Int)
+      return std::nullopt;
+    out.push_back(item.intValue);
+  }
+  return out;
+}
+
+/// Bytes of one row of `s`'s blob, or 0 if a row does not start on a byte.
+int64_t rowBytes(const PackedWeightSource &s) {
+  switch (s.format) {
+  case PackedWeight::Format::F32:
+    return s.cols * 4;
+  case PackedWeight::Format::F16:
+    return s.cols * 2;
+  case PackedWeight::Format::Q8:
+    return s.cols;
+  case PackedWeight::Format::Q4:
+  case PackedWeight::Format::Lut4:
+    return s.cols % 2 == 0 ? s.cols / 2 : 0;
+  }
+  return 0;
+}
+
+/// The row ranges anemil-legalize-ane tiles wide convs into (see the file
+/// comment), added to `found`.
+void findRowRanges(const mil::Function &fn,
+                   const std::map<std::string, const mil::Statement *> &defs,
+                   std::map<std::string, int> &uses,
+                   std::map<std::string, int> &weightUses,
+                   std::map<std::string, PackedWeightSource> &found) {
+  std::map<std::string, std::vector<std::pair<std::string, PackedWeightSource>>>
+      ranges; // by the value sliced
+  for (const mil::Statement &st : fn.body) {
+    if (st.op != "slice_by_size" || st.outputs.size() != 1)
+      continue;
+    const std::string &out = st.outputs[0].name;
+    const mil::Value *x = st.arg("x");
+    if (!x || x->kind != mil::Value::Kind::Ref || weightUses[out] == 0 ||
+        weightUses[out] != uses[out])
+      continue;
+    auto base = defs.find(x->text);
+    PackedWeightSource s;
+    if (base == defs.end() || !matchSource(*base->second, s) ||
+        rowBytes(s) == 0)
+      continue;
+    auto begin = constInts(st.arg("begin"), defs);
+    auto size = constInts(st.arg("size"), defs);
+    if (!begin || !size ||
+        *begin != std::vector<int64_t>{(*begin)[0], 0, 0, 0} ||
+        *size != std::vector<int64_t>{(*size)[0], s.cols, 1, 1} ||
+        (*begin)[0] < 0 || (*size)[0] <= 0 || (*begin)[0] + (*size)[0] > s.rows)
+      continue;
+    s.viewOf = x->text;
+    s.rowOffset = (*begin)[0];
+    s.rows = (*size)[0];
+    ranges[x->text].push_back({out, s});
+  }
+  // Only when every use of the sliced weight is such a range: then it is
+  // never needed whole.
+  for (auto &[base, list] : ranges)
+    if (int(list.size()) == uses[base])
+      for (auto &[out, s] : list)
+        found.emplace(out, s);
+}
+
 } // namespace
 
 std::map<std::string, PackedWeightSource>
@@ -137,17 +231,11 @@ findPackedWeights(const mil::Function &fn) {
     auto def = defs.find(name);
     if (def == defs.end() || uses[name] != count)
       continue;
-    const mil::Statement &st = *def->second;
     PackedWeightSource s;
-    bool matched =
-        (st.op == "const" && matchConst(st, s)) ||
-        (st.op == "constexpr_blockwise_shift_scale" && matchBlockwise(st, s)) ||
-        (st.op == "constexpr_affine_dequantize" && matchAffine(st, s)) ||
-        (st.op == "constexpr_lut_to_dense" && matchLut(st, s));
-    if (matched && st.outputs.size() == 1 &&
-        st.outputs[0].type.dims == mil::Shape{s.rows, s.cols, 1, 1})
+    if (matchSource(*def->second, s))
       found.emplace(name, s);
   }
+  findRowRanges(fn, defs, uses, weightUses, found);
   return found;
 }
 
@@ -193,6 +281,17 @@ bindPackedWeight(const PackedWeightSource &s,
   w.data = *data;
   w.scales = *scales;
   w.zeroPoints = *zeros;
+  if (s.rowOffset > 0) {
+    // A row range: every per-row array starts rowOffset rows further on.
+    int64_t groups = s.group > 0 ? s.cols / s.group : 0;
+    int64_t scaleBytes =
+        s.format == PackedWeight::Format::Lut4 ? groups * 32 : groups * 2;
+    w.data += s.rowOffset * rowBytes(s);
+    if (w.scales)
+      w.scales += s.rowOffset * scaleBytes;
+    if (w.zeroPoints)
+      w.zeroPoints += s.rowOffset;
+  }
   return w;
 }
 

@@ -7,6 +7,9 @@
 // scale, int8 zero point) or an iOS18 `constexpr_lut_to_dense` (uint4
 // indices, an fp16 palette of 16 per group of a row) over BLOBFILE
 // operands, used only as conv weights. Such a weight is never materialised.
+// Nor is one tiled by anemil-legalize-ane: a packable weight used only by
+// `slice_by_size` row ranges ([r0, 0, 0, 0] + [n, cols, 1, 1]) that are
+// themselves used only as conv weights; each range is read in place.
 //
 //===----------------------------------------------------------------------===//
 
@@ -30,6 +33,9 @@ struct PackedWeightSource {
   const mil::Value *data = nullptr;       // typed BLOBFILE values
   const mil::Value *scales = nullptr;     // (null for F16/F32)
   const mil::Value *zeroPoints = nullptr; // (Q8 per channel only)
+  /// A row range of another value: its name, and the first row.
+  std::string viewOf;
+  int64_t rowOffset = 0;
 };
 
 /// The packable conv weights of `fn`, by value name.

@@ -156,6 +156,104 @@ TEST_F(ExecutorTest, Lut4ConvRunsFromThePackedIndices) {
     }
 }
 
+/// anemil-legalize-ane tiles a conv wider than the axis cap into row ranges
+/// of one weight (slice_by_size, then conv). The ranges of a packable q4
+/// weight are read in place, each from its own first row, never
+/// materialising the weight, and give what the plain loops give.
+TEST_F(ExecutorTest, RowRangesOfAPackedWeightRunInPlace) {
+  const int64_t cin = 64, cout = 8, seq = 3;
+  std::mt19937 rng(11);
+  std::vector<int64_t> codes(cout * cin);
+  for (int64_t &c : codes)
+    c = int64_t(rng() % 16) - 8;
+  std::vector<uint16_t> scales;
+  for (float v : randomFloats(cout * 2, 12, DType::FP16))
+    scales.push_back(ane::floatToHalfBits(v));
+  mil::WeightWriter writer;
+  uint64_t dataOff = writer.appendValues(mil::BlobDType::Int4, codes);
+  uint64_t scaleOff =
+      writer.append(mil::BlobDType::Float16, scales.data(), scales.size() * 2);
+  weightBytes = writer.bytes();
+  auto reader = mil::WeightReader::fromBuffer(
+      weightBytes.data(), weightBytes.size(), "weight.bin", nullptr);
+  ASSERT_TRUE(reader.ok());
+  weights.emplace("@model_path/weights/weight.bin", *reader);
+  auto blob = [](const std::string &type, uint64_t offset) {
+    return type +
+           "(BLOBFILE(path = string(\"@model_path/weights/weight.bin\"), "
+           "offset = uint64(" +
+           std::to_string(offset) + ")))";
+  };
+  auto range = [](const std::string &name, int64_t first) {
+    std::string n = std::to_string(first);
+    return "            tensor<int32, [4]> " + name +
+           "_b = const()[name = string(\"" + name +
+           "_b\"), val = tensor<int32, [4]>([" + n +
+           ", 0, 0, 0])];\n            tensor<int32, [4]> " + name +
+           "_s = const()[name = string(\"" + name +
+           "_s\"), val = tensor<int32, [4]>([4, 64, 1, 1])];\n"
+           "            tensor<fp16, [4, 64, 1, 1]> " +
+           name + " = slice_by_size(begin = " + name + "_b, size = " + name +
+           "_s, x = W)[name = string(\"" + name + "\")];\n";
+  };
+  std::string body =
+      "            string pt = const()[name = string(\"pt\"), val = "
+      "string(\"valid\")];\n"
+      "            tensor<fp16, [8, 64, 1, 1]> W = "
+      "constexpr_blockwise_shift_scale(data = " +
+      blob("tensor<int4, [8, 64, 1, 1]>", dataOff) +
+      ", scale = " + blob("tensor<fp16, [8, 2, 1, 1]>", scaleOff) +
+      ")[name = string(\"W\")];\n" + range("W0", 0) + range("W1", 4) +
+      "            tensor<fp16, [1, 4, 1, 3]> y0 = conv(pad_type = pt, weight "
+      "= W0, x = x)[name = string(\"y0\")];\n"
+      "            tensor<fp16, [1, 4, 1, 3]> y1 = conv(pad_type = pt, weight "
+      "= W1, x = x)[name = string(\"y1\")];";
+  auto program = mil::parseProgram(
+      mainProgram("ios18", "tensor<fp16, [1, 64, 1, 3]> x", body, "y0, y1"));
+  ASSERT_TRUE(program.ok()) << program.message();
+  auto found = findPackedWeights(program->functions[0]);
+  ASSERT_EQ(found.count("W1"), 1u);
+  EXPECT_EQ(found.count("W"), 0u);
+  EXPECT_EQ(found["W1"].viewOf, "W");
+  EXPECT_EQ(found["W1"].rowOffset, 4);
+  EXPECT_EQ(found["W1"].rows, 4);
+  EXPECT_EQ(found["W0"].rowOffset, 0);
+
+  Tensor x = Tensor::floats(DType::FP16, {1, cin, 1, seq},
+                            randomFloats(cin * seq, 13, DType::FP16));
+  auto runProgram = [&](const mil::Program &p, bool fast) {
+    auto exec = Executor::create(p, "main", weights);
+    EXPECT_TRUE(exec.ok()) << exec.message();
+    exec->useFastKernels(fast);
+    auto r = exec->run({x});
+    EXPECT_TRUE(r.ok()) << r.message();
+    return r.ok() ? *r : std::vector<Tensor>{};
+  };
+  // The same weight whole, in one conv: packed the usual way.
+  auto whole = mil::parseProgram(mainProgram(
+      "ios18", "tensor<fp16, [1, 64, 1, 3]> x",
+      body.substr(0, body.find("            tensor<int32, [4]> W0_b")) +
+          "            tensor<fp16, [1, 8, 1, 3]> y = conv(pad_type = pt, "
+          "weight = W, x = x)[name = string(\"y\")];",
+      "y"));
+  ASSERT_TRUE(whole.ok()) << whole.message();
+  std::vector<Tensor> ranges = runProgram(*program, true);
+  std::vector<Tensor> full = runProgram(*whole, true);
+  std::vector<Tensor> plain = runProgram(*program, false);
+  ASSERT_EQ(ranges.size(), 2u);
+  ASSERT_EQ(full.size(), 1u);
+  // Each range gives exactly its rows of the whole product.
+  const size_t half = size_t(4 * seq);
+  EXPECT_EQ(ranges[0].f,
+            std::vector<float>(full[0].f.begin(), full[0].f.begin() + half));
+  EXPECT_EQ(ranges[1].f,
+            std::vector<float>(full[0].f.begin() + half, full[0].f.end()));
+  // And the plain loops agree up to the int8 activations of the q4 path.
+  for (int k = 0; k < 2; ++k)
+    for (size_t i = 0; i < half; ++i)
+      EXPECT_NEAR(ranges[k].f[i], plain[k].f[i], 0.25) << k << " " << i;
+}
+
 /// An fp16 input held as fp16 bits (the engine's K/V caches) gives what
 /// the same values as floats give: through views and the fast matmul (both
 /// operand layouts), through ops that widen it first, and as an output.
