@@ -15,16 +15,17 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <set>
 
 namespace ane::runtime {
 namespace {
 
-/// Calls `f(path, line)` for every BLOBFILE constant of `fn`.
+/// Calls `f(path, line, offset)` for every BLOBFILE constant of `fn`.
 template <typename F> void forEachBlob(const mil::Function &fn, F f) {
   std::function<void(const mil::Value &, int)> visit = [&](const mil::Value &v,
                                                            int line) {
     if (v.isBlobFile())
-      f(v.blobPath(), line);
+      f(v.blobPath(), line, v.blobOffset());
     for (const mil::Value &item : v.items)
       visit(item, line);
   };
@@ -34,6 +35,27 @@ template <typename F> void forEachBlob(const mil::Function &fn, F f) {
     for (const mil::Argument &a : s.attrs)
       visit(a.value, s.line);
   }
+}
+
+/// The bytes of the distinct blobs `fn` reads from `weightFile` (a weight
+/// file holds a whole layer; a program streams only its own blobs).
+uint64_t blobBytes(const mil::Function &fn,
+                   const std::vector<uint8_t> &weightFile) {
+  if (weightFile.empty())
+    return 0;
+  auto reader = mil::WeightReader::fromBuffer(
+      weightFile.data(), weightFile.size(), "baked weights", nullptr);
+  if (!reader.ok())
+    return weightFile.size();
+  std::set<uint64_t> offsets;
+  forEachBlob(fn, [&](const std::string &, int, uint64_t offset) {
+    offsets.insert(offset);
+  });
+  uint64_t bytes = 0;
+  for (uint64_t offset : offsets)
+    if (auto blob = reader->blob(offset); blob.ok())
+      bytes += blob->size;
+  return bytes;
 }
 
 /// The types of `fn`'s named values: parameters and statement outputs.
@@ -86,6 +108,7 @@ struct SimProgram {
   std::vector<uint8_t> baked; // the weight file as it was at compile
   std::vector<mil::Shape> inputs, outputs;
   double flops = 0;
+  uint64_t weightBytes = 0; // the blobs the program reads, each call
   bool loaded = false;
   /// The last tensor decoded from each input surface, by surface version.
   std::vector<std::pair<uint64_t, TensorRef>> decoded;
@@ -209,7 +232,7 @@ public:
     if (Status s = checkSurfaces(p, inputs, outputs); !s.ok())
       return s;
     std::vector<TensorRef> tensors;
-    uint64_t bytes = p.baked.size();
+    uint64_t bytes = p.weightBytes;
     for (size_t i = 0; i < inputs.size(); ++i) {
       auto &[version, tensor] = p.decoded[i];
       if (!tensor || version != inputs[i]->version()) {
@@ -271,6 +294,7 @@ private:
           !s.ok())
         return s;
     prog->flops = flopsOf(*fn, types);
+    prog->weightBytes = blobBytes(*fn, prog->baked);
     prog->decoded.resize(prog->inputs.size());
     counters_.bakedWeightBytes += prog->baked.size();
     programs.push_back(std::move(prog));
@@ -356,7 +380,7 @@ private:
 
   static Status checkWeightPaths(const mil::Function &fn) {
     Status status = Status::success();
-    forEachBlob(fn, [&](const std::string &path, int line) {
+    forEachBlob(fn, [&](const std::string &path, int line, uint64_t) {
       if (status.ok() && path != mil::kModelWeightPath)
         status = Status::error(fmt::format(
             "line {}: weight file '{}'; the simulator takes '{}' only", line,
