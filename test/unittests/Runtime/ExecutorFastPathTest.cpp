@@ -99,17 +99,7 @@ TEST_F(ExecutorTest, Lut4ConvRunsFromThePackedIndices) {
   uint64_t idxOff = writer.appendValues(mil::BlobDType::UInt4, indices);
   uint64_t lutOff = writer.append(mil::BlobDType::Float16, palettes.data(),
                                   palettes.size() * 2);
-  weightBytes = writer.bytes();
-  auto reader = mil::WeightReader::fromBuffer(
-      weightBytes.data(), weightBytes.size(), "weight.bin", nullptr);
-  ASSERT_TRUE(reader.ok());
-  weights.emplace("@model_path/weights/weight.bin", *reader);
-  auto blob = [](const std::string &type, uint64_t offset) {
-    return type +
-           "(BLOBFILE(path = string(\"@model_path/weights/"
-           "weight.bin\"), offset = uint64(" +
-           std::to_string(offset) + ")))";
-  };
+  ASSERT_TRUE(bindWeightFile(writer.bytes()));
   std::string text =
       "program(1.3)\n{\n    func main<ios18>(tensor<fp16, [1, 64, 1, 3]> x) "
       "{\n"
@@ -117,8 +107,8 @@ TEST_F(ExecutorTest, Lut4ConvRunsFromThePackedIndices) {
       "string(\"valid\")];\n"
       "            tensor<fp16, [6, 64, 1, 1]> W = constexpr_lut_to_dense("
       "indices = " +
-      blob("tensor<uint4, [6, 64, 1, 1]>", idxOff) +
-      ", lut = " + blob("tensor<fp16, [6, 2, 1, 1, 16, 1]>", lutOff) +
+      blobFile("tensor<uint4, [6, 64, 1, 1]>", idxOff) +
+      ", lut = " + blobFile("tensor<fp16, [6, 2, 1, 1, 16, 1]>", lutOff) +
       ")[name = string(\"W\")];\n"
       "            tensor<fp16, [1, 6, 1, 3]> y = conv(pad_type = pt, weight "
       "= W, x = x)[name = string(\"y\")];\n        } -> (y);\n}";
@@ -173,17 +163,7 @@ TEST_F(ExecutorTest, RowRangesOfAPackedWeightRunInPlace) {
   uint64_t dataOff = writer.appendValues(mil::BlobDType::Int4, codes);
   uint64_t scaleOff =
       writer.append(mil::BlobDType::Float16, scales.data(), scales.size() * 2);
-  weightBytes = writer.bytes();
-  auto reader = mil::WeightReader::fromBuffer(
-      weightBytes.data(), weightBytes.size(), "weight.bin", nullptr);
-  ASSERT_TRUE(reader.ok());
-  weights.emplace("@model_path/weights/weight.bin", *reader);
-  auto blob = [](const std::string &type, uint64_t offset) {
-    return type +
-           "(BLOBFILE(path = string(\"@model_path/weights/weight.bin\"), "
-           "offset = uint64(" +
-           std::to_string(offset) + ")))";
-  };
+  ASSERT_TRUE(bindWeightFile(writer.bytes()));
   auto range = [](const std::string &name, int64_t first) {
     std::string n = std::to_string(first);
     return "            tensor<int32, [4]> " + name +
@@ -201,8 +181,8 @@ TEST_F(ExecutorTest, RowRangesOfAPackedWeightRunInPlace) {
       "string(\"valid\")];\n"
       "            tensor<fp16, [8, 64, 1, 1]> W = "
       "constexpr_blockwise_shift_scale(data = " +
-      blob("tensor<int4, [8, 64, 1, 1]>", dataOff) +
-      ", scale = " + blob("tensor<fp16, [8, 2, 1, 1]>", scaleOff) +
+      blobFile("tensor<int4, [8, 64, 1, 1]>", dataOff) +
+      ", scale = " + blobFile("tensor<fp16, [8, 2, 1, 1]>", scaleOff) +
       ")[name = string(\"W\")];\n" + range("W0", 0) + range("W1", 4) +
       "            tensor<fp16, [1, 4, 1, 3]> y0 = conv(pad_type = pt, weight "
       "= W0, x = x)[name = string(\"y0\")];\n"

@@ -35,6 +35,14 @@ inline std::string mainProgram(const std::string &opset,
          body + "\n        } -> (" + outs + ");\n}";
 }
 
+/// `type(BLOBFILE(...))` at `offset` of the model's weight.bin.
+inline std::string blobFile(const std::string &type, uint64_t offset) {
+  return type +
+         "(BLOBFILE(path = string(\"@model_path/weights/weight.bin\"), "
+         "offset = uint64(" +
+         std::to_string(offset) + ")))";
+}
+
 /// Parses `body` as the statements of `main<opset>(params)` and runs it.
 class ExecutorTest : public ::testing::Test {
 protected:
@@ -72,6 +80,17 @@ protected:
   /// and as fp16 bits, against a double-precision loop.
   void checkFastMatmul(const std::string &text, int64_t m, int64_t k, int64_t n,
                        bool transposed);
+
+  /// Makes `bytes` the programs' weight.bin.
+  bool bindWeightFile(std::vector<uint8_t> bytes) {
+    weightBytes = std::move(bytes);
+    auto reader = mil::WeightReader::fromBuffer(
+        weightBytes.data(), weightBytes.size(), "weight.bin", nullptr);
+    if (!reader.ok())
+      return false;
+    weights.emplace("@model_path/weights/weight.bin", *reader);
+    return true;
+  }
 
   WeightFiles weights;
   std::vector<uint8_t> weightBytes;
