@@ -6,8 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "lib/Support/Float16.h"
 #include "lib/MIL/Text.h"
+#include "lib/Support/Float16.h"
 
 #include <charconv>
 #include <cmath>
@@ -663,6 +663,16 @@ Result<Program> parseProgram(std::string_view text, std::string_view fileName) {
     result->trailingNewline = !text.empty() && text.back() == '\n';
   }
   return result;
+}
+
+Result<Function> parseMainFunction(std::string_view text) {
+  Result<Program> program = parseProgram(text);
+  if (!program.ok())
+    return program.status();
+  const Function *fn = program->function("main");
+  if (!fn)
+    return Status::error("the program has no function 'main'");
+  return *fn;
 }
 
 } // namespace ane::mil

@@ -221,4 +221,22 @@ const Function *Program::function(std::string_view name) const {
   return nullptr;
 }
 
+void forEachBlobFile(
+    const Function &fn,
+    const std::function<void(const Value &, const Statement &)> &f) {
+  std::function<void(const Value &, const Statement &)> visit =
+      [&](const Value &v, const Statement &st) {
+        if (v.isBlobFile())
+          f(v, st);
+        for (const Value &item : v.items)
+          visit(item, st);
+      };
+  for (const Statement &st : fn.body) {
+    for (const Argument &a : st.args)
+      visit(a.value, st);
+    for (const Argument &a : st.attrs)
+      visit(a.value, st);
+  }
+}
+
 } // namespace ane::mil

@@ -14,6 +14,7 @@
 #include "lib/MIL/ShapeRules.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -167,6 +168,12 @@ struct Program {
 
   const Function *function(std::string_view name) const;
 };
+
+/// Calls `f(value, statement)` for every BLOBFILE constant of `fn`, nested
+/// ones included.
+void forEachBlobFile(
+    const Function &fn,
+    const std::function<void(const Value &, const Statement &)> &f);
 
 } // namespace ane::mil
 

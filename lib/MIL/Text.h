@@ -17,6 +17,9 @@ namespace ane::mil {
 Result<Program> parseProgram(std::string_view text,
                              std::string_view fileName = "<input>");
 
+/// The function `main` of a program text: what a backend compiles.
+Result<Function> parseMainFunction(std::string_view text);
+
 /// Prints in the Core ML compiler's canonical style: its indentation,
 /// arguments and attributes sorted by name, hex floats, rank-0 spelling by
 /// opset, no trailing newline unless the program asks for one.

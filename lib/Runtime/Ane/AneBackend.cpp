@@ -7,6 +7,7 @@
 #include "lib/Runtime/Ane/CompileCache.h"
 #include "lib/Runtime/Ane/SimulatedAneDevice.h"
 #include "lib/Support/MappedFile.h"
+#include "lib/Support/TextInput.h"
 
 #include <fmt/format.h>
 
@@ -15,7 +16,7 @@
 #include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
+#include <tuple>
 
 #include <spawn.h>
 #include <sys/stat.h>
@@ -28,15 +29,10 @@ namespace ane::runtime {
 namespace {
 
 bool namesWeightFile(const mil::Function &fn) {
-  for (const mil::Statement &s : fn.body) {
-    for (const mil::Argument &a : s.attrs)
-      if (a.value.isBlobFile())
-        return true;
-    for (const mil::Argument &a : s.args)
-      if (a.value.isBlobFile())
-        return true;
-  }
-  return false;
+  bool found = false;
+  mil::forEachBlobFile(
+      fn, [&](const mil::Value &, const mil::Statement &) { found = true; });
+  return found;
 }
 
 /// Compiles, imports and loads programs for AneProgram (AneBackend below).
@@ -74,6 +70,13 @@ public:
               return shape.status();
             outputs.push_back(std::make_unique<AneSurface>(*shape));
           }
+    for (const mil::Param &p : fn.params) {
+      auto shape = aneSurfaceShape(p.type, "input '" + p.name + "'");
+      if (!shape.ok())
+        return shape.status();
+      inputShapes.push_back(*shape);
+      activations.push_back(std::make_unique<AneSurface>(*shape));
+    }
     if (weightFile)
       return Status::success(); // compiled per layer, in bindWeights
     auto id = source.obtain(milText, {});
@@ -131,30 +134,20 @@ private:
   /// The surface of input `i`: a constant input's is packed once per
   /// tensor and kept while the tensor lives; the others are rewritten.
   Result<const AneSurface *> surfaceFor(size_t i, const TensorRef &t) {
-    auto shape =
-        aneSurfaceShape(fn.params[i].type, "input '" + fn.params[i].name + "'");
-    if (!shape.ok())
-      return shape.status();
     if (i >= constantFrom) {
       auto it = constants.find(t.get());
       if (it != constants.end() && it->second.source.lock() == t)
         return it->second.surface.get();
-      auto surface = std::make_unique<AneSurface>(*shape);
+      auto surface = std::make_unique<AneSurface>(inputShapes[i]);
       if (Status s = surface->write(*t); !s.ok())
         return s;
       const AneSurface *raw = surface.get();
       constants[t.get()] = {t, std::move(surface)};
       return raw;
     }
-    if (activations.size() <= i)
-      activations.resize(i + 1);
-    auto &s = activations[i];
-    if (!s)
-      s = std::make_unique<AneSurface>(*shape);
-    if (Status st = s->write(*t); !st.ok())
-      return Status::error("input '" + fn.params[i].name +
-                           "': " + st.message());
-    return s.get();
+    if (Status s = activations[i]->write(*t); !s.ok())
+      return Status::error("input '" + fn.params[i].name + "': " + s.message());
+    return activations[i].get();
   }
 
   struct Constant {
@@ -171,6 +164,9 @@ private:
   std::map<const uint8_t *, std::pair<AneProgramId, uint64_t>> baked;
   size_t constantFrom = SIZE_MAX;
   std::map<const Tensor *, Constant> constants;
+  std::vector<mil::Shape> inputShapes;
+  /// One surface per input, rewritten by every call (constant inputs use
+  /// those in `constants` instead).
   std::vector<std::unique_ptr<AneSurface>> activations;
   std::vector<std::unique_ptr<AneSurface>> outputs;
 };
@@ -212,13 +208,10 @@ public:
 
   Result<std::unique_ptr<BackendProgram>>
   compile(const std::string &milText) override {
-    auto parsed = mil::parseProgram(milText);
-    if (!parsed.ok())
-      return parsed.status();
-    const mil::Function *fn = parsed->function("main");
-    if (!fn)
-      return Status::error("the program has no function 'main'");
-    auto program = std::make_unique<AneProgram>(*this, milText, *fn);
+    auto fn = mil::parseMainFunction(milText);
+    if (!fn.ok())
+      return fn.status();
+    auto program = std::make_unique<AneProgram>(*this, milText, std::move(*fn));
     if (Status s = program->prepare(); !s.ok())
       return s;
     return std::unique_ptr<BackendProgram>(std::move(program));
@@ -231,7 +224,7 @@ public:
       weights.push_back({mil::kModelWeightPath, segment});
     std::string key;
     if (cache) {
-      key = compileKey(device_->name(), milText, segment);
+      key = keyOf(milText, segment);
       if (auto entry = cache->find(key)) {
         Result<AneProgramId> id =
             entry->ok()
@@ -283,6 +276,18 @@ public:
   }
 
 private:
+  /// The cache key of a program text (one a program holds) and a segment,
+  /// hashed once: planning and binding both need it, and a 7B layer's
+  /// segment is ~100 MB.
+  const std::string &keyOf(const std::string &milText, Bytes segment) {
+    auto id = std::make_tuple(milText.data(), segment.data, segment.size);
+    auto it = keys.find(id);
+    if (it == keys.end())
+      it =
+          keys.emplace(id, compileKey(device_->name(), milText, segment)).first;
+    return it->second;
+  }
+
   Result<AneProgramId> loaded(AneProgramId id) {
     if (Status s = device_->load(id); !s.ok())
       return s;
@@ -304,8 +309,7 @@ private:
     std::vector<std::pair<AneProgram *, Bytes>> requests;
     std::set<std::string> seen;
     for (const Work &w : work) {
-      std::string key =
-          compileKey(device_->name(), w.program->text(), w.segment);
+      const std::string &key = keyOf(w.program->text(), w.segment);
       if (seen.count(key) || ::access(cache->pathOf(key).c_str(), F_OK) == 0)
         continue;
       seen.insert(key);
@@ -384,6 +388,8 @@ private:
   std::optional<AneCompileCache> cache;
   int64_t compilesHere = 0;
   AneBackendStats stats_;
+  std::map<std::tuple<const char *, const uint8_t *, uint64_t>, std::string>
+      keys;
 };
 
 } // namespace
@@ -410,21 +416,12 @@ const AneBackendStats *aneBackendStatsOf(const Backend &backend) {
 
 namespace {
 
-Result<std::string> readText(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return Status::error("cannot read " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 /// Compiles one request of the cache into it.
 Status compileRequest(AneDevice &device, AneCompileCache &cache,
                       const std::string &key) {
   std::string milPath = requestPath(cache.dir(), key, ".mil");
   std::string weightsPath = requestPath(cache.dir(), key, ".weights");
-  auto text = readText(milPath);
+  auto text = readTextInput(milPath);
   if (!text.ok())
     return text.status();
   auto weights = MappedFile::open(weightsPath);

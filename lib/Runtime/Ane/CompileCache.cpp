@@ -2,6 +2,8 @@
 
 #include "lib/Runtime/Ane/CompileCache.h"
 
+#include "lib/Support/MappedFile.h"
+
 #include <fmt/format.h>
 #include <xxhash.h>
 
@@ -10,7 +12,6 @@
 #include <cstdlib>
 #include <cstring>
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -52,28 +53,17 @@ constexpr char kMagic[8] = {'A', 'N', 'E', 'C', 'A', 'C', 'H', 'E'};
 constexpr size_t kKeyDigits = 32;
 constexpr size_t kHeaderBytes = 8 + kKeyDigits + 8 + 8;
 
-std::optional<std::vector<uint8_t>> readFile(const std::string &path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0)
-    return std::nullopt;
-  struct stat st;
-  std::optional<std::vector<uint8_t>> bytes;
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-    std::vector<uint8_t> data(size_t(st.st_size));
-    size_t got = 0;
-    while (got < data.size()) {
-      ssize_t n = ::read(fd, data.data() + got, data.size() - got);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        break;
-      got += size_t(n);
-    }
-    data.resize(got);
-    bytes = std::move(data);
+bool writeAll(int fd, const uint8_t *data, size_t size) {
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, size);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return false;
+    data += n;
+    size -= size_t(n);
   }
-  ::close(fd);
-  return bytes;
+  return true;
 }
 
 } // namespace
@@ -81,25 +71,28 @@ std::optional<std::vector<uint8_t>> readFile(const std::string &path) {
 std::optional<Result<std::vector<uint8_t>>>
 AneCompileCache::find(const std::string &key) const {
   std::string path = pathOf(key);
-  std::optional<std::vector<uint8_t>> file = readFile(path);
-  if (!file)
+  if (::access(path.c_str(), F_OK) != 0)
     return std::nullopt;
   using R = Result<std::vector<uint8_t>>;
-  const std::vector<uint8_t> &f = *file;
-  if (f.size() < kHeaderBytes || std::memcmp(f.data(), kMagic, 8) != 0)
+  auto mapped = MappedFile::open(path);
+  if (!mapped.ok())
+    return R(mapped.status());
+  // Checked in the mapping; only the device's bytes are copied.
+  const uint8_t *f = (*mapped)->data();
+  const size_t n = (*mapped)->size();
+  if (n < kHeaderBytes || std::memcmp(f, kMagic, 8) != 0)
     return R::error(path + ": not a compile cache entry (no ANECACHE header)");
-  if (std::string(reinterpret_cast<const char *>(f.data() + 8), kKeyDigits) !=
-      key)
+  if (std::string(reinterpret_cast<const char *>(f + 8), kKeyDigits) != key)
     return R::error(path + ": the entry was written for another key");
   uint64_t length, sum;
-  std::memcpy(&length, f.data() + 8 + kKeyDigits, 8);
-  std::memcpy(&sum, f.data() + 16 + kKeyDigits, 8);
-  if (length != f.size() - kHeaderBytes)
+  std::memcpy(&length, f + 8 + kKeyDigits, 8);
+  std::memcpy(&sum, f + 16 + kKeyDigits, 8);
+  if (length != n - kHeaderBytes)
     return R::error(fmt::format("{}: {} bytes after the header, {} expected",
-                                path, f.size() - kHeaderBytes, length));
-  if (XXH3_64bits(f.data() + kHeaderBytes, length) != sum)
+                                path, n - kHeaderBytes, length));
+  if (XXH3_64bits(f + kHeaderBytes, length) != sum)
     return R::error(path + ": checksum mismatch (the entry is damaged)");
-  return R(std::vector<uint8_t>(f.begin() + kHeaderBytes, f.end()));
+  return R(std::vector<uint8_t>(f + kHeaderBytes, f + n));
 }
 
 Status AneCompileCache::store(const std::string &key,
@@ -108,28 +101,19 @@ Status AneCompileCache::store(const std::string &key,
     return Status::error("a compile cache key has 32 hex digits: " + key);
   if (Status s = makeDirs(dir_); !s.ok())
     return s;
-  std::vector<uint8_t> entry(kHeaderBytes);
+  uint8_t header[kHeaderBytes];
   uint64_t length = bytes.size(), sum = XXH3_64bits(bytes.data(), bytes.size());
-  std::memcpy(entry.data(), kMagic, 8);
-  std::memcpy(entry.data() + 8, key.data(), kKeyDigits);
-  std::memcpy(entry.data() + 8 + kKeyDigits, &length, 8);
-  std::memcpy(entry.data() + 16 + kKeyDigits, &sum, 8);
-  entry.insert(entry.end(), bytes.begin(), bytes.end());
+  std::memcpy(header, kMagic, 8);
+  std::memcpy(header + 8, key.data(), kKeyDigits);
+  std::memcpy(header + 8 + kKeyDigits, &length, 8);
+  std::memcpy(header + 16 + kKeyDigits, &sum, 8);
   std::string temp = pathOf(key) + ".partial-XXXXXX";
   int fd = ::mkstemp(temp.data());
   if (fd < 0)
     return Status::error(fmt::format("cannot write to the compile cache {}: {}",
                                      dir_, std::strerror(errno)));
-  size_t put = 0;
-  while (put < entry.size()) {
-    ssize_t n = ::write(fd, entry.data() + put, entry.size() - put);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      break;
-    put += size_t(n);
-  }
-  bool ok = put == entry.size();
+  bool ok = writeAll(fd, header, kHeaderBytes) &&
+            writeAll(fd, bytes.data(), bytes.size());
   ok = ::close(fd) == 0 && ok;
   if (!ok || ::rename(temp.c_str(), pathOf(key).c_str()) != 0) {
     int err = errno;

@@ -20,23 +20,6 @@
 namespace ane::runtime {
 namespace {
 
-/// Calls `f(path, line, offset)` for every BLOBFILE constant of `fn`.
-template <typename F> void forEachBlob(const mil::Function &fn, F f) {
-  std::function<void(const mil::Value &, int)> visit = [&](const mil::Value &v,
-                                                           int line) {
-    if (v.isBlobFile())
-      f(v.blobPath(), line, v.blobOffset());
-    for (const mil::Value &item : v.items)
-      visit(item, line);
-  };
-  for (const mil::Statement &s : fn.body) {
-    for (const mil::Argument &a : s.args)
-      visit(a.value, s.line);
-    for (const mil::Argument &a : s.attrs)
-      visit(a.value, s.line);
-  }
-}
-
 /// The bytes of the distinct blobs `fn` reads from `weightFile` (a weight
 /// file holds a whole layer; a program streams only its own blobs).
 uint64_t blobBytes(const mil::Function &fn,
@@ -48,8 +31,8 @@ uint64_t blobBytes(const mil::Function &fn,
   if (!reader.ok())
     return weightFile.size();
   std::set<uint64_t> offsets;
-  forEachBlob(fn, [&](const std::string &, int, uint64_t offset) {
-    offsets.insert(offset);
+  mil::forEachBlobFile(fn, [&](const mil::Value &v, const mil::Statement &) {
+    offsets.insert(v.blobOffset());
   });
   uint64_t bytes = 0;
   for (uint64_t offset : offsets)
@@ -270,12 +253,10 @@ private:
   /// against every limit of the chip.
   Result<AneProgramId> build(const std::string &milText,
                              std::vector<uint8_t> baked) {
-    auto parsed = mil::parseProgram(milText);
-    if (!parsed.ok())
-      return parsed.status();
-    const mil::Function *fn = parsed->function("main");
-    if (!fn)
-      return Status::error("the program has no function 'main'");
+    auto main = mil::parseMainFunction(milText);
+    if (!main.ok())
+      return main.status();
+    const mil::Function *fn = &*main;
     auto prog = std::make_unique<SimProgram>();
     auto types = typesOf(*fn);
     for (Status s : {checkOps(*fn), checkAxes(*fn), checkWeightPaths(*fn),
@@ -380,12 +361,13 @@ private:
 
   static Status checkWeightPaths(const mil::Function &fn) {
     Status status = Status::success();
-    forEachBlob(fn, [&](const std::string &path, int line, uint64_t) {
-      if (status.ok() && path != mil::kModelWeightPath)
-        status = Status::error(fmt::format(
-            "line {}: weight file '{}'; the simulator takes '{}' only", line,
-            path, mil::kModelWeightPath));
-    });
+    mil::forEachBlobFile(
+        fn, [&](const mil::Value &v, const mil::Statement &st) {
+          if (status.ok() && v.blobPath() != mil::kModelWeightPath)
+            status = Status::error(fmt::format(
+                "line {}: weight file '{}'; the simulator takes '{}' only",
+                st.line, v.blobPath(), mil::kModelWeightPath));
+        });
     return status;
   }
 
