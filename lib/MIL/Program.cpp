@@ -193,6 +193,12 @@ uint64_t Value::blobOffset() const {
   return 0;
 }
 
+void Value::setBlobOffset(uint64_t offset) {
+  for (auto &[name, v] : items[0].namedArgs)
+    if (name == "offset")
+      v.items[0].intValue = static_cast<int64_t>(offset);
+}
+
 const Value *Statement::arg(std::string_view name) const {
   for (const Argument &a : args)
     if (a.name == name)
@@ -221,22 +227,38 @@ const Function *Program::function(std::string_view name) const {
   return nullptr;
 }
 
+namespace {
+
+/// The walk of both forEachBlobFile overloads: `FunctionT` and `ValueT`
+/// are const or not together.
+template <typename FunctionT, typename ValueT, typename F>
+void visitBlobFiles(FunctionT &fn, const F &f) {
+  std::function<void(ValueT &, const Statement &)> visit =
+      [&](ValueT &v, const Statement &st) {
+        if (v.isBlobFile())
+          f(v, st);
+        for (ValueT &item : v.items)
+          visit(item, st);
+      };
+  for (auto &st : fn.body) {
+    for (auto &a : st.args)
+      visit(a.value, st);
+    for (auto &a : st.attrs)
+      visit(a.value, st);
+  }
+}
+
+} // namespace
+
 void forEachBlobFile(
     const Function &fn,
     const std::function<void(const Value &, const Statement &)> &f) {
-  std::function<void(const Value &, const Statement &)> visit =
-      [&](const Value &v, const Statement &st) {
-        if (v.isBlobFile())
-          f(v, st);
-        for (const Value &item : v.items)
-          visit(item, st);
-      };
-  for (const Statement &st : fn.body) {
-    for (const Argument &a : st.args)
-      visit(a.value, st);
-    for (const Argument &a : st.attrs)
-      visit(a.value, st);
-  }
+  visitBlobFiles<const Function, const Value>(fn, f);
+}
+
+void forEachBlobFile(Function &fn,
+                     const std::function<void(Value &, const Statement &)> &f) {
+  visitBlobFiles<Function, Value>(fn, f);
 }
 
 } // namespace ane::mil

@@ -122,6 +122,8 @@ struct Value {
   bool isBlobFile() const;
   std::string blobPath() const;
   uint64_t blobOffset() const;
+  /// Points a BLOBFILE value at another metadata record.
+  void setBlobOffset(uint64_t offset);
 };
 
 struct Argument {
@@ -174,6 +176,9 @@ struct Program {
 void forEachBlobFile(
     const Function &fn,
     const std::function<void(const Value &, const Statement &)> &f);
+/// The same, with the constants open to change.
+void forEachBlobFile(Function &fn,
+                     const std::function<void(Value &, const Statement &)> &f);
 
 } // namespace ane::mil
 

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -289,6 +290,36 @@ Result<std::vector<BlobView>> WeightReader::blobs() const {
     off = next;
   }
   return out;
+}
+
+Result<std::vector<uint8_t>> compactWeightFile(Program &program,
+                                               const WeightReader &weights) {
+  WeightWriter writer;
+  std::map<uint64_t, uint64_t> moved; // old metadata offset -> new
+  Status status = Status::success();
+  for (Function &fn : program.functions)
+    forEachBlobFile(fn, [&](Value &v, const Statement &st) {
+      if (!status.ok() || v.blobPath() != kModelWeightPath)
+        return;
+      auto it = moved.find(v.blobOffset());
+      if (it == moved.end()) {
+        auto blob = weights.blob(v.blobOffset());
+        if (!blob.ok()) {
+          status = Status::error(
+              fmt::format("line {}: {}", st.line, blob.message()));
+          return;
+        }
+        it = moved
+                 .emplace(v.blobOffset(),
+                          writer.append(blob->dtype, blob->data, blob->size,
+                                        blob->paddingBits))
+                 .first;
+      }
+      v.setBlobOffset(it->second);
+    });
+  if (!status.ok())
+    return status;
+  return writer.bytes();
 }
 
 } // namespace ane::mil

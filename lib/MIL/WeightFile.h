@@ -130,6 +130,14 @@ private:
   std::shared_ptr<const void> keepAlive_;
 };
 
+/// A weight file of only the blobs `program` reads from `weights` (its
+/// kModelWeightPath), in the order first read, with the program's BLOBFILE
+/// offsets rewritten to it: a kernel bound to a whole layer's segment reads
+/// a few of its blobs, and a device that bakes weights at compile keeps a
+/// copy of what it is given.
+Result<std::vector<uint8_t>> compactWeightFile(Program &program,
+                                               const WeightReader &weights);
+
 } // namespace ane::mil
 
 #endif // ANE_LIB_MIL_WEIGHTFILE_H

@@ -35,24 +35,55 @@ bool namesWeightFile(const mil::Function &fn) {
   return found;
 }
 
+/// What a device compiles: a program's text and the weight file baked in.
+struct BakedSource {
+  std::string milText;
+  std::vector<uint8_t> weights;
+};
+
+/// `program` with `segment` baked in: only the blobs it reads, so that a
+/// kernel of a 7B layer keeps its own ~15 MB rather than the layer's
+/// ~110 MB (and so does its compile-cache entry).
+Result<BakedSource> bakedSource(const mil::Program &program, Bytes segment,
+                                const std::string &name) {
+  auto reader =
+      mil::WeightReader::fromBuffer(segment.data, segment.size, name, nullptr);
+  if (!reader.ok())
+    return reader.status();
+  mil::Program copy = program;
+  auto weights = mil::compactWeightFile(copy, *reader);
+  if (!weights.ok())
+    return Status::error(name + ": " + weights.message());
+  return BakedSource{mil::printProgram(copy), std::move(*weights)};
+}
+
+class AneProgram;
+
 /// Compiles, imports and loads programs for AneProgram (AneBackend below).
 class ProgramSource {
 public:
   virtual ~ProgramSource() = default;
   virtual AneDevice &device() = 0;
-  /// A loaded program of `milText` with `segment` baked in (none: no
+  /// A loaded program of `program` with `segment` baked in (none: no
   /// weight file), from the cache or compiled.
-  virtual Result<AneProgramId> obtain(const std::string &milText,
-                                      Bytes segment) = 0;
+  virtual Result<AneProgramId> obtain(const AneProgram &program, Bytes segment,
+                                      const std::string &name) = 0;
 };
 
 class AneProgram final : public BackendProgram {
 public:
-  AneProgram(ProgramSource &source, std::string milText, mil::Function fn)
+  AneProgram(ProgramSource &source, std::string milText, mil::Program parsed,
+             const mil::Function &fn)
       : source(source), device(source.device()), milText(std::move(milText)),
-        fn(std::move(fn)), weightFile(namesWeightFile(this->fn)) {}
+        parsed(std::move(parsed)), fn(fn),
+        weightFile(namesWeightFile(this->fn)) {}
 
-  const std::string &text() const { return milText; }
+  /// What the device compiles when `segment` is bound.
+  Result<BakedSource> bakedWith(Bytes segment, const std::string &name) const {
+    if (!weightFile)
+      return BakedSource{milText, {}};
+    return bakedSource(parsed, segment, name);
+  }
   bool usesWeightFile() const { return weightFile; }
   bool holds(Bytes segment) const {
     auto it = baked.find(segment.data);
@@ -79,7 +110,7 @@ public:
     }
     if (weightFile)
       return Status::success(); // compiled per layer, in bindWeights
-    auto id = source.obtain(milText, {});
+    auto id = source.obtain(*this, {}, "the program");
     if (!id.ok())
       return id.status();
     current = *id;
@@ -95,7 +126,7 @@ public:
       current = baked[segment.data].first;
       return Status::success();
     }
-    auto id = source.obtain(milText, segment);
+    auto id = source.obtain(*this, segment, name);
     if (!id.ok())
       return Status::error(name + ": " + id.message());
     baked[segment.data] = {*id, segment.size};
@@ -158,6 +189,7 @@ private:
   ProgramSource &source;
   AneDevice &device;
   std::string milText;
+  mil::Program parsed;
   mil::Function fn;
   bool weightFile;
   AneProgramId current = -1;
@@ -208,23 +240,26 @@ public:
 
   Result<std::unique_ptr<BackendProgram>>
   compile(const std::string &milText) override {
-    auto fn = mil::parseMainFunction(milText);
-    if (!fn.ok())
-      return fn.status();
-    auto program = std::make_unique<AneProgram>(*this, milText, std::move(*fn));
+    auto parsed = mil::parseProgram(milText);
+    if (!parsed.ok())
+      return parsed.status();
+    const mil::Function *fn = parsed->function("main");
+    if (!fn)
+      return Status::error("the program has no function 'main'");
+    auto program = std::make_unique<AneProgram>(*this, milText, *parsed, *fn);
     if (Status s = program->prepare(); !s.ok())
       return s;
     return std::unique_ptr<BackendProgram>(std::move(program));
   }
 
-  Result<AneProgramId> obtain(const std::string &milText,
-                              Bytes segment) override {
-    std::vector<AneWeightFile> weights;
-    if (segment.data)
-      weights.push_back({mil::kModelWeightPath, segment});
+  Result<AneProgramId> obtain(const AneProgram &program, Bytes segment,
+                              const std::string &name) override {
     std::string key;
     if (cache) {
-      key = keyOf(milText, segment);
+      auto found = keyOf(program, segment, name);
+      if (!found.ok())
+        return found.status();
+      key = *found;
       if (auto entry = cache->find(key)) {
         Result<AneProgramId> id =
             entry->ok()
@@ -244,7 +279,14 @@ public:
           "this process has spent its compile budget ({} compiles); with a "
           "compile cache, programs beyond it compile in worker processes",
           options.compileBudget));
-    auto id = device_->compile(milText, weights);
+    auto baked = program.bakedWith(segment, name);
+    if (!baked.ok())
+      return baked.status();
+    std::vector<AneWeightFile> weights;
+    if (!baked->weights.empty())
+      weights.push_back({mil::kModelWeightPath,
+                         Bytes{baked->weights.data(), baked->weights.size()}});
+    auto id = device_->compile(baked->milText, weights);
     if (!id.ok())
       return id.status();
     compilesHere += 1;
@@ -276,16 +318,23 @@ public:
   }
 
 private:
-  /// The cache key of a program text (one a program holds) and a segment,
-  /// hashed once: planning and binding both need it, and a 7B layer's
-  /// segment is ~100 MB.
-  const std::string &keyOf(const std::string &milText, Bytes segment) {
-    auto id = std::make_tuple(milText.data(), segment.data, segment.size);
+  /// The cache key of a program with a segment baked in: the hash of what
+  /// the device compiles, worked out once (planning and binding both need
+  /// it).
+  Result<std::string> keyOf(const AneProgram &program, Bytes segment,
+                            const std::string &name) {
+    auto id = std::make_tuple(&program, segment.data, segment.size);
     auto it = keys.find(id);
-    if (it == keys.end())
-      it =
-          keys.emplace(id, compileKey(device_->name(), milText, segment)).first;
-    return it->second;
+    if (it != keys.end())
+      return it->second;
+    auto baked = program.bakedWith(segment, name);
+    if (!baked.ok())
+      return baked.status();
+    std::string key =
+        compileKey(device_->name(), baked->milText,
+                   Bytes{baked->weights.data(), baked->weights.size()});
+    keys.emplace(id, key);
+    return key;
   }
 
   Result<AneProgramId> loaded(AneProgramId id) {
@@ -306,15 +355,17 @@ private:
                        "so worker processes compile the rest",
                        work.size(), options.compileBudget - compilesHere));
     std::vector<std::string> keys;
-    std::vector<std::pair<AneProgram *, Bytes>> requests;
+    std::vector<const Work *> requests;
     std::set<std::string> seen;
     for (const Work &w : work) {
-      const std::string &key = keyOf(w.program->text(), w.segment);
-      if (seen.count(key) || ::access(cache->pathOf(key).c_str(), F_OK) == 0)
+      auto key = keyOf(*w.program, w.segment, w.name);
+      if (!key.ok())
+        return key.status();
+      if (seen.count(*key) || ::access(cache->pathOf(*key).c_str(), F_OK) == 0)
         continue;
-      seen.insert(key);
-      keys.push_back(key);
-      requests.emplace_back(w.program, w.segment);
+      seen.insert(*key);
+      keys.push_back(*key);
+      requests.push_back(&w);
     }
     if (keys.size() <= size_t(options.compileBudget - compilesHere))
       return Status::success(); // they fit here after all
@@ -328,9 +379,7 @@ private:
                     " cannot keep compiled programs, so no other process "
                     "can compile them"));
     for (size_t i = 0; i < keys.size(); ++i)
-      if (Status s = writeRequest(keys[i], requests[i].first->text(),
-                                  requests[i].second);
-          !s.ok())
+      if (Status s = writeRequest(keys[i], *requests[i]); !s.ok())
         return s;
     for (size_t at = 0; at < keys.size(); at += size_t(options.compileBudget)) {
       std::vector<std::string> chunk(
@@ -345,16 +394,18 @@ private:
     return Status::success();
   }
 
-  Status writeRequest(const std::string &key, const std::string &milText,
-                      Bytes segment) {
+  Status writeRequest(const std::string &key, const Work &w) {
     if (Status s = makeDirs(cache->dir() + "/requests"); !s.ok())
       return s;
+    auto baked = w.program->bakedWith(w.segment, w.name);
+    if (!baked.ok())
+      return baked.status();
     if (Status s = writeWhole(requestPath(cache->dir(), key, ".mil"),
-                              milText.data(), milText.size());
+                              baked->milText.data(), baked->milText.size());
         !s.ok())
       return s;
-    return writeWhole(requestPath(cache->dir(), key, ".weights"), segment.data,
-                      segment.size);
+    return writeWhole(requestPath(cache->dir(), key, ".weights"),
+                      baked->weights.data(), baked->weights.size());
   }
 
   Status runWorker(const std::vector<std::string> &keys) {
@@ -388,7 +439,8 @@ private:
   std::optional<AneCompileCache> cache;
   int64_t compilesHere = 0;
   AneBackendStats stats_;
-  std::map<std::tuple<const char *, const uint8_t *, uint64_t>, std::string>
+  std::map<std::tuple<const AneProgram *, const uint8_t *, uint64_t>,
+           std::string>
       keys;
 };
 

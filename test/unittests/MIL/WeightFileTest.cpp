@@ -204,4 +204,79 @@ TEST(WeightFileTest, CorruptFilesGiveErrorsNamingTheOffset) {
             std::string::npos);
 }
 
+/// A program reading blobs `offsets` (one const each) of a weight.bin.
+Program programReading(const std::vector<uint64_t> &offsets) {
+  Function fn;
+  fn.name = "main";
+  fn.opset = "ios18";
+  for (size_t i = 0; i < offsets.size(); ++i) {
+    Statement st;
+    Type t = Type::tensor(DType::FP16, {4});
+    st.outputs.push_back({t, "c" + std::to_string(i)});
+    st.op = "const";
+    st.attrs.push_back(
+        {"val", Value::makeBlobFile(t, kModelWeightPath, offsets[i])});
+    st.line = int(i) + 1;
+    fn.body.push_back(std::move(st));
+  }
+  Program p;
+  p.functions.push_back(std::move(fn));
+  return p;
+}
+
+TEST(WeightFileTest, CompactionKeepsOnlyTheBlobsReadInFirstReadOrder) {
+  WeightWriter w;
+  std::vector<uint64_t> at;
+  for (uint16_t k = 0; k < 4; ++k) {
+    std::vector<uint16_t> half(4, uint16_t(k + 1));
+    at.push_back(w.append(BlobDType::Float16, half.data(), 8));
+  }
+  // Blob 2 twice, blob 0 once; blobs 1 and 3 are never read.
+  Program p = programReading({at[2], at[0], at[2]});
+  auto original = readerFor(w.bytes());
+  ASSERT_TRUE(original.ok());
+  auto compact = compactWeightFile(p, *original);
+  ASSERT_TRUE(compact.ok()) << compact.message();
+  auto r = readerFor(*compact);
+  ASSERT_TRUE(r.ok()) << r.message();
+  EXPECT_EQ(r->count(), 2u);
+  EXPECT_LT(compact->size(), w.bytes().size());
+  std::vector<uint64_t> now;
+  forEachBlobFile(p.functions[0], [&](const Value &v, const Statement &) {
+    now.push_back(v.blobOffset());
+  });
+  ASSERT_EQ(now.size(), 3u);
+  EXPECT_EQ(now[0], 64u); // blob 2 comes first now
+  EXPECT_EQ(now[2], now[0]);
+  EXPECT_NE(now[1], now[0]);
+  for (auto [offset, fill] : {std::pair{now[0], 3}, std::pair{now[1], 1}}) {
+    auto blob = r->blob(offset);
+    ASSERT_TRUE(blob.ok()) << blob.message();
+    uint16_t first;
+    std::memcpy(&first, blob->data, 2);
+    EXPECT_EQ(first, fill);
+    EXPECT_EQ(blob->size, 8u);
+  }
+  // The rewritten program prints the new offsets.
+  std::string text = printProgram(p);
+  EXPECT_NE(text.find("offset = uint64(64)"), std::string::npos) << text;
+  EXPECT_EQ(text.find("offset = uint64(" + std::to_string(at[2]) + ")"),
+            std::string::npos);
+}
+
+TEST(WeightFileTest, CompactionNamesTheLineOfABlobThatIsNotThere) {
+  WeightWriter w;
+  std::vector<uint16_t> half(4, 0);
+  uint64_t at = w.append(BlobDType::Float16, half.data(), 8);
+  Program p = programReading({at, 4096});
+  auto r = readerFor(w.bytes());
+  ASSERT_TRUE(r.ok());
+  auto compact = compactWeightFile(p, *r);
+  ASSERT_FALSE(compact.ok());
+  EXPECT_NE(compact.message().find("line 2: "), std::string::npos)
+      << compact.message();
+  EXPECT_NE(compact.message().find("offset 4096"), std::string::npos)
+      << compact.message();
+}
+
 } // namespace

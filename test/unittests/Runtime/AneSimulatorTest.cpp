@@ -174,7 +174,8 @@ TEST(SimulatedAneTest, AxesLongerThanTheChipsCapAreRefused) {
       "tensor<int32, [4]>([0, 0, 0, 0])];\n"
       "            tensor<int32, [4]> n = const()[name = string(\"n\"), val = "
       "tensor<int32, [4]>([1, 1, 1, 4])];\n"
-      "            tensor<fp16, [1, 1, 1, 4]> t = slice_by_size(begin = b, size "
+      "            tensor<fp16, [1, 1, 1, 4]> t = slice_by_size(begin = b, "
+      "size "
       "= n, x = w)[name = string(\"t\")];\n"
       "            tensor<fp16, [1, 1, 1, 4]> y = mul(x = x, y = t)[name = "
       "string(\"y\")];\n        } -> (y);\n}";
@@ -294,6 +295,31 @@ TEST(AneBackendTest, BakedBindingCompilesOncePerSegment) {
   EXPECT_EQ(device->counters().compiles, 2);
   EXPECT_EQ(device->counters().evaluations, 4);
   EXPECT_EQ(aneDeviceOf(**createBackend("cpu")), nullptr);
+}
+
+/// A baked program keeps only the blobs it reads: a layer's segment holds
+/// every kernel's weights, and the device copies what it is given.
+TEST(AneBackendTest, BakedProgramsKeepOnlyTheBlobsTheyRead) {
+  mil::WeightWriter segment;
+  std::vector<uint16_t> other(size_t(1) << 20, 0), used(4, floatToHalfBits(3));
+  segment.append(mil::BlobDType::Float16, other.data(), other.size() * 2);
+  uint64_t at = segment.append(mil::BlobDType::Float16, used.data(), 8);
+  std::string text = scaleProgram(1, 4);
+  text.replace(text.find("uint64(64)"), 10, fmt::format("uint64({})", at));
+  auto backend = createBackend("ane-sim");
+  ASSERT_TRUE(backend.ok());
+  auto program = (*backend)->compile(text);
+  ASSERT_TRUE(program.ok()) << program.message();
+  const std::vector<uint8_t> &bytes = segment.bytes();
+  Status bound = (*program)->bindWeights({bytes.data(), bytes.size()}, "l0");
+  ASSERT_TRUE(bound.ok()) << bound.message();
+  auto x = std::make_shared<const Tensor>(
+      Tensor::floats(mil::DType::FP16, {1, 1, 1, 4}, {1, 2, 3, 4}));
+  auto y = (*program)->run({x});
+  ASSERT_TRUE(y.ok()) << y.message();
+  EXPECT_EQ((*y)[0].f, (std::vector<float>{3, 6, 9, 12}));
+  // Header, one metadata record and 8 bytes, not the 2 MB segment.
+  EXPECT_EQ(aneDeviceOf(**backend)->counters().bakedWeightBytes, 136u);
 }
 
 /// Constant inputs (input-bound weights) keep a surface per tensor: a
