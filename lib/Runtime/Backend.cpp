@@ -20,6 +20,12 @@ Result<std::unique_ptr<Backend>> createBackend(std::string_view name,
   if (name == "ane-sim") {
     SimulatedAneOptions sim;
     sim.compileBudget = options.compileBudget;
+    if (!options.aneChip.empty()) {
+      auto chip = findChip(options.aneChip);
+      if (!chip.ok())
+        return chip.status();
+      sim.chip = *chip;
+    }
     return createAneBackend(createSimulatedAneDevice(sim), options);
   }
 #if defined(ANE_HAVE_PRIVATE_ANE)

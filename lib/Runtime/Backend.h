@@ -65,6 +65,8 @@ struct BackendOptions {
   /// The command that runs a compile worker process, followed by its
   /// arguments (empty: everything compiles in this process).
   std::vector<std::string> workerCommand;
+  /// The chip ane-sim models (empty: m2), as `plan` names them.
+  std::string aneChip;
 };
 
 class Backend {

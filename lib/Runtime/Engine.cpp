@@ -121,28 +121,64 @@ Tensor column(const Tensor &x, int64_t s) {
   return Tensor::floats(x.dtype, {1, channels, 1, 1}, v);
 }
 
-int64_t blobCount(const std::vector<abi::SlotSpec> &slots,
-                  const std::vector<std::string> &roles) {
-  int64_t n = 0;
-  for (const std::string &r : roles)
-    for (const abi::SlotSpec &s : slots)
-      if (s.role == r)
-        n += int64_t(s.blobs.size());
-  return n;
+/// A slot's weight as weight-binding=input passes it (KernelLowering::
+/// weightInput): in the kernels' float type, a matrix [out, in] as
+/// [1, in, 1, out], a vector as [1, n, 1, 1]; quantized slots dequantized
+/// as the blob-bound kernels' constexpr ops do. `blobs` are the slot's.
+Result<Tensor> inputWeightOf(const abi::SlotSpec &s,
+                             const std::vector<Tensor> &blobs,
+                             mil::DType dtype) {
+  if (s.shape.size() == 1) {
+    const Tensor &v = blobs.at(0);
+    std::vector<float> values(v.values(), v.values() + v.numElements());
+    return Tensor::floats(dtype, {1, s.shape[0], 1, 1}, std::move(values));
+  }
+  int64_t out = s.shape.at(0), in = s.shape.at(1);
+  int64_t group = s.effectiveGroup(), groups = in / group;
+  auto weightAt = [&](int64_t r, int64_t c) -> float {
+    int64_t k = r * in + c, g = r * groups + c / group;
+    if (s.scheme == abi::Scheme::F16)
+      return blobs[0].values()[k];
+    if (s.scheme == abi::Scheme::Lut4)
+      return blobs[1].values()[g * 16 + blobs[0].i[size_t(k)]];
+    if (blobs.size() == 3) // per-channel int8 with zero points
+      return float(blobs[0].i[size_t(k)] - blobs[2].i[size_t(r)]) *
+             blobs[1].values()[r];
+    return float(blobs[0].i[size_t(k)]) * blobs[1].values()[g];
+  };
+  std::vector<float> values(size_t(out * in));
+  for (int64_t r = 0; r < out; ++r)
+    for (int64_t c = 0; c < in; ++c)
+      values[size_t(c * out + r)] = storeAs(dtype, weightAt(r, c));
+  return Tensor::floats(dtype, {1, in, 1, out}, std::move(values));
 }
 
-/// Decodes every blob of `segment`'s slots into tensors, by role.
-Result<std::map<std::string, std::vector<TensorRef>>>
-decodeSlots(const std::vector<abi::SlotSpec> &slots, Bytes segment,
-            const std::string &name) {
+/// Bytes the input form of `slots` takes: 2 or 4 per weight.
+uint64_t inputBytesOf(const std::vector<abi::SlotSpec> &slots, int64_t copies,
+                      abi::DType dtype) {
+  uint64_t n = 0;
+  for (const abi::SlotSpec &s : slots) {
+    uint64_t elements = 1;
+    for (int64_t d : s.shape)
+      elements *= uint64_t(d);
+    n += elements;
+  }
+  return n * uint64_t(copies) * (dtype == abi::DType::FP32 ? 4 : 2);
+}
+
+/// Every slot of `segment` in its input form, by role.
+Result<std::map<std::string, TensorRef>>
+convertSlots(const std::vector<abi::SlotSpec> &slots, Bytes segment,
+             const std::string &name, mil::DType dtype) {
   auto reader =
       mil::WeightReader::fromBuffer(segment.data, segment.size, name, nullptr);
   if (!reader.ok())
     return reader.status();
   WeightFiles files;
   files.emplace(mil::kModelWeightPath, std::move(*reader));
-  std::map<std::string, std::vector<TensorRef>> out;
-  for (const abi::SlotSpec &s : slots)
+  std::map<std::string, TensorRef> out;
+  for (const abi::SlotSpec &s : slots) {
+    std::vector<Tensor> blobs;
     for (const abi::BlobSpec &b : s.blobs) {
       mil::Type type;
       type.dtype = b.dtype;
@@ -153,8 +189,14 @@ decodeSlots(const std::vector<abi::SlotSpec> &slots, Bytes segment,
       if (!t.ok())
         return Status::error(
             fmt::format("{} slot '{}': {}", name, s.role, t.message()));
-      out[s.role].push_back(std::make_shared<const Tensor>(std::move(*t)));
+      blobs.push_back(std::move(*t));
     }
+    auto w = inputWeightOf(s, blobs, dtype);
+    if (!w.ok())
+      return Status::error(
+          fmt::format("{} slot '{}': {}", name, s.role, w.message()));
+    out[s.role] = std::make_shared<const Tensor>(std::move(*w));
+  }
   return out;
 }
 
@@ -259,7 +301,8 @@ Status checkActivations(const abi::KernelDesc &d,
 
 Result<Engine> Engine::create(const ModelImage &image,
                               std::string_view backendName,
-                              const BackendOptions &options) {
+                              const BackendOptions &options,
+                              uint64_t residentInputBytes) {
   const abi::KernelSet &ks = image.kernels;
   bool inputBinding = ks.weightBinding == abi::WeightBinding::Input;
   const model::Config &c = ks.config;
@@ -295,8 +338,8 @@ Result<Engine> Engine::create(const ModelImage &image,
     if (!program.ok())
       return Status::error(fmt::format("kernel '{}' (seq {}): {}", d.name(),
                                        d.seq, program.message()));
-    // The weight inputs (input binding) follow the activations.
-    int64_t weightInputs = inputBinding ? blobCount(ks.slots, d.weights) : 0;
+    // The weight inputs (input binding) follow the activations, one a role.
+    int64_t weightInputs = inputBinding ? int64_t(d.weights.size()) : 0;
     if (Status s = checkActivations(d, (*program)->params(), weightInputs);
         !s.ok())
       return s;
@@ -317,19 +360,14 @@ Result<Engine> Engine::create(const ModelImage &image,
     return Status::error("the kernel set has no lm_head for seq 1");
 
   if (inputBinding) {
-    std::vector<abi::SlotSpec> layerSlots = ks.slotsOf(abi::Segment::Layer);
-    for (int64_t l = 0; l < c.nLayers; ++l) {
-      auto w = decodeSlots(layerSlots, image.layerSegments[l],
-                           fmt::format("layer {}", l));
-      if (!w.ok())
-        return w.status();
-      e.inputWeights.push_back(std::move(*w));
-    }
-    auto g = decodeSlots(ks.slotsOf(abi::Segment::Global), image.globalSegment,
-                         "global");
-    if (!g.ok())
-      return g.status();
-    e.inputWeights.push_back(std::move(*g));
+    e.stats_.inputWeightBytes =
+        inputBytesOf(ks.slotsOf(abi::Segment::Layer), c.nLayers, ks.dtype) +
+        inputBytesOf(ks.slotsOf(abi::Segment::Global), 1, ks.dtype);
+    e.stats_.inputWeightsResident =
+        e.stats_.inputWeightBytes <= residentInputBytes;
+    // Convert one layer now, so a bad segment fails here and not mid-run.
+    if (auto first = e.inputWeightsOf(0); !first.ok())
+      return first.status();
   } else {
     if (Status s = e.backend->prepareBindings(e.plannedBindings()); !s.ok())
       return s;
@@ -390,13 +428,43 @@ Status Engine::bindLayer(LoadedKernel &k, int64_t layer) {
   return Status::success();
 }
 
+Result<const Engine::InputWeights *> Engine::inputWeightsOf(int64_t layer) {
+  auto it = inputWeights.find(layer);
+  if (it != inputWeights.end())
+    return &it->second;
+  const abi::KernelSet &ks = image->kernels;
+  auto start = Clock::now();
+  auto converted =
+      layer < 0
+          ? convertSlots(ks.slotsOf(abi::Segment::Global), image->globalSegment,
+                         "global segment", abi::toMil(ks.dtype))
+          : convertSlots(ks.slotsOf(abi::Segment::Layer),
+                         image->layerSegments[size_t(layer)],
+                         fmt::format("layer {}", layer), abi::toMil(ks.dtype));
+  if (!converted.ok())
+    return converted.status();
+  if (!stats_.inputWeightsResident && layer >= 0) // one layer at a time
+    inputWeights.erase(inputWeights.lower_bound(0), inputWeights.end());
+  stats_.inputConversions += 1;
+  stats_.inputConversionSeconds += secondsSince(start);
+  return &inputWeights.emplace(layer, std::move(*converted)).first->second;
+}
+
 Result<std::vector<Tensor>> Engine::run(LoadedKernel &k, int64_t layer,
                                         std::vector<TensorRef> ordered) {
-  if (!inputWeights.empty()) {
-    auto &bound = inputWeights[layer < 0 ? inputWeights.size() - 1 : layer];
-    for (const std::string &role : k.desc->weights)
-      for (const TensorRef &t : bound.at(role))
-        ordered.push_back(t);
+  if (image->kernels.weightBinding == abi::WeightBinding::Input &&
+      !k.desc->weights.empty()) {
+    auto bound = inputWeightsOf(layer);
+    if (!bound.ok())
+      return bound.status();
+    for (const std::string &role : k.desc->weights) {
+      auto it = (*bound)->find(role);
+      if (it == (*bound)->end())
+        return Status::error(fmt::format("kernel '{}' reads weight '{}', "
+                                         "which no slot holds",
+                                         k.desc->name(), role));
+      ordered.push_back(it->second);
+    }
   }
   if (!k.desc->paddedChannels.empty())
     if (Status s = padInputs(*k.desc, k.program->params(), ordered); !s.ok())

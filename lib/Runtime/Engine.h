@@ -28,17 +28,29 @@ struct EngineStats {
   int64_t swaps = 0;       // layer weight bindings
   double swapSeconds = 0;  // spent binding them
   int64_t kernelCalls = 0; // program runs
+  // Input binding: the bytes every weight takes as the kernels' inputs,
+  // the layers converted to them and the time spent on it.
+  uint64_t inputWeightBytes = 0;
+  int64_t inputConversions = 0;
+  double inputConversionSeconds = 0;
+  bool inputWeightsResident = true; // converted once, not per use
 };
 
 class Engine {
 public:
+  /// Input binding keeps every layer's converted weights up to this many
+  /// bytes; beyond, it converts a layer each time it runs.
+  static constexpr uint64_t kResidentInputBytes = uint64_t(4) << 30;
+
   /// Checks the image against its kernel set and has `backend` (see
   /// createBackend) compile each kernel once per bucket. With `input` binding
-  /// each layer's weights are decoded into their own tensors here, once.
+  /// a layer's weights are converted to the kernels' input form when first
+  /// used, and kept if every layer's fit in `residentInputBytes`.
   /// `image` must outlive the engine.
-  static Result<Engine> create(const ModelImage &image,
-                               std::string_view backend = "cpu",
-                               const BackendOptions &options = {});
+  static Result<Engine>
+  create(const ModelImage &image, std::string_view backend = "cpu",
+         const BackendOptions &options = {},
+         uint64_t residentInputBytes = kResidentInputBytes);
 
   /// Runs `tokens` at positions pos, pos + 1, ... and returns the logits of
   /// the last one. Positions continue the sequence so far (or restart it
@@ -78,6 +90,10 @@ private:
   /// the layer's weights when they travel as inputs.
   Result<std::vector<Tensor>> run(LoadedKernel &k, int64_t layer,
                                   std::vector<TensorRef> activations);
+  using InputWeights = std::map<std::string, TensorRef>; // by role
+  /// Input binding: layer `layer`'s weights (-1: the global ones) as the
+  /// kernels take them.
+  Result<const InputWeights *> inputWeightsOf(int64_t layer);
   Result<Tensor> runChunk(const std::vector<int32_t> &tokens, size_t first,
                           int64_t seq, int64_t pos);
   Status growCaches(int64_t needed);
@@ -86,8 +102,9 @@ private:
   std::unique_ptr<Backend> backend;
   std::vector<int64_t> seqBuckets, ctxBuckets;
   std::map<Key, LoadedKernel> kernels;
-  // With input binding: per layer (the last entry: global), role -> blobs.
-  std::vector<std::map<std::string, std::vector<TensorRef>>> inputWeights;
+  // With input binding, by layer (-1: global); all of them, or the last
+  // used when they do not all fit (stats_.inputWeightsResident).
+  std::map<int64_t, InputWeights> inputWeights;
   int64_t cacheColumns = 0;
   // [1, kvDim, 1, cacheColumns] per layer, shared with attn_core's calls
   // and written in place between them.

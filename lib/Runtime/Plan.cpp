@@ -44,8 +44,8 @@ uint64_t timesLayers(const abi::SlotSpec &s, uint64_t bytes, int64_t layers) {
   return s.segment == abi::Segment::Layer ? bytes * uint64_t(layers) : bytes;
 }
 
-/// Weights as `input` binding holds them: MIL inputs have no sub-byte type,
-/// so anything below 8 bits travels as int8 with one fp16 scale per row.
+/// Weights as `input` binding passes them: the ANE's inputs are fp16
+/// surfaces, so every scheme travels dequantized, 2 bytes a weight.
 uint64_t inputWeightBytes(const std::vector<const abi::SlotSpec *> &slots,
                           int64_t layers) {
   uint64_t total = 0;
@@ -53,9 +53,7 @@ uint64_t inputWeightBytes(const std::vector<const abi::SlotSpec *> &slots,
     if (s->shape.size() != 2)
       continue; // norm vectors are folded into the projections
     uint64_t rows = uint64_t(s->shape[0]), cols = uint64_t(s->shape[1]);
-    uint64_t bytes =
-        !abi::isQuantized(s->scheme) ? 2 * rows * cols : rows * cols + 2 * rows;
-    total += timesLayers(*s, bytes, layers);
+    total += timesLayers(*s, 2 * rows * cols, layers);
   }
   return total;
 }
@@ -175,14 +173,14 @@ Result<Plan> planKernelSet(const abi::KernelSet &ks, const ChipSpec &chip,
   };
 
   uint64_t packed = ks.decodeBytesPerToken();
-  bool subByte = abi::schemeBits(ks.scheme) < 8;
   strategy("blob", packed, int64_t(ks.programs.size()), "");
   strategy("input", inputWeightBytes(slots, c.nLayers),
            int64_t(ks.programs.size()),
-           subByte ? fmt::format("MIL inputs have no {}-bit type: counted "
-                                 "as int8 + scale, requantized",
-                                 abi::schemeBits(ks.scheme))
-                   : "");
+           abi::isQuantized(ks.scheme)
+               ? fmt::format("the ANE's inputs are fp16 surfaces: {} weights "
+                             "travel dequantized, 2 bytes each",
+                             abi::schemeName(ks.scheme))
+               : "");
   strategy("baked", packed, bakedPrograms,
            bakedPrograms > 119
                ? fmt::format("{} programs exceed the ~119 compiles a "

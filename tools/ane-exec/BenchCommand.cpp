@@ -144,7 +144,11 @@ AneFigures aneFiguresOf(const runtime::Engine &engine, const abi::KernelSet &ks,
     return f; // hardware: the wall-clock figures above are the device's
   f.prefillTokS = prefillSeconds > 0 ? pp / prefillSeconds : 0;
   f.decodeTokS = decodeSeconds > 0 ? tg / decodeSeconds : 0;
-  runtime::ChipSpec chip = runtime::defaultSimulatedChip();
+  // The chip the simulator models: its target is "ane-sim/<chip>".
+  std::string target = device->target();
+  auto found = runtime::findChip(target.substr(target.find('/') + 1));
+  runtime::ChipSpec chip =
+      found.ok() ? *found : runtime::defaultSimulatedChip();
   f.chip = chip.name;
   f.strategy =
       ks.weightBinding == abi::WeightBinding::Input ? "input" : "baked";
@@ -277,6 +281,14 @@ int bench(const BenchOptions &o) {
     w.key("decode_bound_tok_s").number(decodeBound);
     if (aneFigures)
       writeAneFigures(w, *aneFigures);
+    if (ks.weightBinding == abi::WeightBinding::Input) {
+      w.key("input_weights").beginObject();
+      w.key("bytes").integer(int64_t(s.inputWeightBytes));
+      w.key("resident").boolean(s.inputWeightsResident);
+      w.key("conversions").integer(s.inputConversions);
+      w.key("conversion_s").number(s.inputConversionSeconds);
+      w.endObject();
+    }
     if (o.profile) {
       w.key("profile").beginObject();
       w.key("prefill");
@@ -309,6 +321,8 @@ int bench(const BenchOptions &o) {
   fmt::print("peak RSS   {}\n", humanBytes(peakRss));
   if (aneFigures)
     printAneFigures(*aneFigures);
+  std::fflush(stdout);
+  printInputBindingSummary(image, s);
   if (o.profile) {
     printProfile("prefill", o.pp, prefillProfile);
     printProfile("decode", o.tg, decodeProfile);

@@ -117,8 +117,26 @@ void printAneSummary(const runtime::Backend &backend) {
              "{}: programs: {} compiled here, {} from the compile cache, {} "
              "compiled by {} worker processes; {} evaluations; modelled "
              "device time {:.3f} s\n",
-             d->name(), s->compiledHere, s->fromCache, s->compiledByWorkers,
+             d->target(), s->compiledHere, s->fromCache, s->compiledByWorkers,
              s->workerProcesses, c.evaluations, c.modelledSeconds);
+}
+
+void printInputBindingSummary(const runtime::ModelImage &image,
+                              const runtime::EngineStats &stats) {
+  const abi::KernelSet &ks = image.kernels;
+  if (ks.weightBinding != abi::WeightBinding::Input)
+    return;
+  uint64_t stored = image.globalSegment.size;
+  for (const runtime::Bytes &s : image.layerSegments)
+    stored += s.size;
+  fmt::print(stderr,
+             "input binding: the weights travel as {} inputs, {} ({:.1f}x "
+             "the {} {} stores); converted {}: {} conversions in {:.2f} s\n",
+             abi::dtypeName(ks.dtype), humanBytes(stats.inputWeightBytes),
+             stored ? double(stats.inputWeightBytes) / double(stored) : 0.0,
+             humanBytes(stored), abi::schemeName(ks.scheme),
+             stats.inputWeightsResident ? "once and kept" : "per layer use",
+             stats.inputConversions, stats.inputConversionSeconds);
 }
 
 runtime::BackendOptions BuildOptions::backendOptions() const {
@@ -126,6 +144,7 @@ runtime::BackendOptions BuildOptions::backendOptions() const {
   o.compileCacheDir =
       aneCache.empty() ? runtime::defaultCompileCacheDir() : aneCache;
   o.compileBudget = aneCompileBudget;
+  o.aneChip = family; // ane-sim models the chip the kernels are legalized for
   // Workers are this executable again, in its hidden worker mode.
   char self[4096];
   ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);

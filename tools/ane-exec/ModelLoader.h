@@ -13,6 +13,7 @@
 
 #include "lib/Compile.h"
 #include "lib/Runtime/Backend.h"
+#include "lib/Runtime/Engine.h"
 #include "lib/Runtime/ModelImage.h"
 
 #include <functional>
@@ -34,7 +35,7 @@ struct BuildOptions {
   int64_t prefill = 16;
   int threads = 0; // 0: every core
   std::string backend = "cpu";
-  std::string family; // --family: legalize for an ANE family
+  std::string family;   // --family: legalize for an ANE family
   std::string aneCache; // --ane-cache (empty: the default folder)
   int64_t aneCompileBudget = 119;
   /// A kernel directory from `ane-translate --kernel-dir` to run instead of
@@ -55,6 +56,11 @@ private:
 /// evaluations ran, and the modelled device time. Nothing for other
 /// backends.
 void printAneSummary(const runtime::Backend &backend);
+
+/// After a run with weight-binding=input: what the weights cost as inputs
+/// next to what the image stores, and their conversions. Nothing otherwise.
+void printInputBindingSummary(const runtime::ModelImage &image,
+                              const runtime::EngineStats &stats);
 
 struct LoadedModel {
   std::optional<model::ModelSpec> spec; // none for a .anepak

@@ -68,6 +68,7 @@ int run(const RunOptions &o) {
              es.swaps ? 1e3 * es.swapSeconds / es.swaps : 0.0,
              humanBytes(peakRssBytes()));
   printAneSummary(engine->backendInUse());
+  printInputBindingSummary(loaded->image, es);
   return 0;
 }
 

@@ -11,12 +11,21 @@ namespace mlir::anemil::lowering {
 Value KernelLowering::projectT(Value w, Value g) {
   auto ws = cast<RankedTensorType>(w.getType()).getShape();
   int64_t seq = cast<RankedTensorType>(g.getType()).getDimSize(3);
-  Value wm = reshape(w, {ws[0], ws[1]});
-  Value gm = reshape(g, {ws[0], seq});
-  Value r = b.create<MatmulOp>(fn.getLoc(),
-                               RankedTensorType::get({ws[1], seq}, compute), wm,
-                               gm, b.getBoolAttr(true), nullptr);
-  return reshape(r, {1, ws[1], 1, seq});
+  // [out, in, 1, 1] (blob) or [1, in, 1, out] (input): W^T g either way.
+  int64_t in = ws[1], out = inputBinding ? ws[3] : ws[0];
+  Value wm = inputBinding ? reshape(w, {in, out}) : reshape(w, {out, in});
+  Value gm = reshape(g, {out, seq});
+  Value r =
+      b.create<MatmulOp>(fn.getLoc(), RankedTensorType::get({in, seq}, compute),
+                         wm, gm, b.getBoolAttr(!inputBinding), nullptr);
+  return reshape(r, {1, in, 1, seq});
+}
+
+Value KernelLowering::weightRows(Value w, int64_t at, int64_t rows) {
+  auto ws = cast<RankedTensorType>(w.getType()).getShape();
+  if (inputBinding)
+    return sliceSize(w, {0, 0, 0, at}, {1, ws[1], 1, rows});
+  return sliceSize(w, {at, 0, 0, 0}, {rows, ws[1], 1, 1});
 }
 
 Value KernelLowering::zeros(Type t) {
@@ -66,16 +75,10 @@ LogicalResult KernelLowering::backprop(Operation *op) {
     auto parts = splitGrads.find(op->getResult(0));
     if (parts == splitGrads.end())
       return success();
-    auto ws = cast<RankedTensorType>((*w).getType()).getShape();
     int64_t at = 0;
     for (auto [rows, g] : parts->second) {
-      if (g) {
-        auto t = RankedTensorType::get({rows, ws[1], 1, 1}, compute);
-        Value wi = b.create<SliceBySizeOp>(
-            loc, t, *w, b.getDenseI64ArrayAttr({at, 0, 0, 0}),
-            b.getDenseI64ArrayAttr({rows, ws[1], 1, 1}));
-        addGrad(op->getOperand(0), projectT(wi, g));
-      }
+      if (g)
+        addGrad(op->getOperand(0), projectT(weightRows(*w, at, rows), g));
       at += rows;
     }
     return success();

@@ -166,27 +166,11 @@ Value KernelLowering::sliceSize(Value x, ArrayRef<int64_t> begin,
       b.getDenseI64ArrayAttr(begin), b.getDenseI64ArrayAttr(size));
 }
 
-FailureOr<Value> KernelLowering::weightInput(const Slot &slot) {
+Value KernelLowering::weightInput(const Slot &slot) {
   const ::ane::abi::SlotSpec &s = slot.spec;
-  std::string base = "w_" + s.role;
-  Location loc = fn.getLoc();
-  if (s.scheme == ::ane::abi::Scheme::F16)
-    return input(base, slot.blobTypes[0]);
-  if (s.scheme != ::ane::abi::Scheme::Q8)
-    return fn.emitError()
-           << "weight-binding=input carries weights as fp16/fp32 or int8; "
-              "scheme "
-           << ::ane::abi::schemeName(s.scheme).data()
-           << " needs weight-binding=blob";
-  int64_t out = s.shape[0], in = s.shape[1], groups = in / s.group;
-  Value data = input(base, slot.blobTypes[0]);
-  Value scale = input(base + "_scale", slot.blobTypes[1]);
-  auto wide = RankedTensorType::get({out, in, 1, 1}, compute);
-  Value f = b.create<CastOp>(loc, wide, data,
-                             DTypeAttr::get(ctx, *getDTypeFor(compute)));
-  Value grouped = reshape(f, {out, groups, s.group, 1});
-  Value scaled = binary<MulOp>(grouped, scale);
-  return reshape(scaled, {out, in, 1, 1});
+  if (s.shape.size() == 2) // [out, in] travels as [1, in, 1, out]
+    return input("w_" + s.role, act(s.shape[1], s.shape[0]));
+  return input("w_" + s.role, act(s.shape[0], 1));
 }
 
 FailureOr<Value> KernelLowering::weight(llama::Role role) {
@@ -230,12 +214,20 @@ FailureOr<Value> KernelLowering::buildWeight(llama::Role role) {
       b.create<ConstexprBlockwiseShiftScaleOp>(loc, out, data, table, Value()));
 }
 
-Value KernelLowering::conv(Value x, Value w, Location loc) {
+Value KernelLowering::project(Value x, Value w, Location loc) {
   auto xs = cast<RankedTensorType>(x.getType()).getShape();
   auto ws = cast<RankedTensorType>(w.getType()).getShape();
-  return b.create<ConvOp>(loc, act(ws[0], xs[3]), x, w, Value(), nullptr,
-                          nullptr, nullptr,
-                          PadTypeAttr::get(ctx, PadType::Valid), nullptr);
+  if (!inputBinding)
+    return b.create<ConvOp>(loc, act(ws[0], xs[3]), x, w, Value(), nullptr,
+                            nullptr, nullptr,
+                            PadTypeAttr::get(ctx, PadType::Valid), nullptr);
+  // W [1, in, 1, out] and x [1, in, 1, S] as matrices: y = W^T x.
+  int64_t in = ws[1], out = ws[3], seq = xs[3];
+  Value y = b.create<MatmulOp>(
+      loc, RankedTensorType::get({1, 1, out, seq}, compute),
+      reshape(w, {1, 1, in, out}), reshape(x, {1, 1, in, seq}),
+      b.getBoolAttr(true), nullptr);
+  return reshape(y, {1, out, 1, seq});
 }
 
 LogicalResult KernelLowering::lower(Operation *op) {
@@ -309,7 +301,7 @@ LogicalResult KernelLowering::lowerLinear(Operation *o) {
   auto w = weight(weights[wArg]);
   if (failed(w))
     return failure();
-  values[o->getResult(0)] = conv(values.lookup(xv), *w, fn.getLoc());
+  values[o->getResult(0)] = project(values.lookup(xv), *w, fn.getLoc());
   return success();
 }
 

@@ -73,20 +73,27 @@ private:
 
   Value sliceSize(Value x, ArrayRef<int64_t> begin, ArrayRef<int64_t> size);
 
-  /// The weight as program inputs (weight-binding=input): dense weights in
-  /// the compute type, q8 as int8 data and scales dequantized in the graph
-  /// (MIL inputs have no sub-byte types, so other schemes need blobs).
-  FailureOr<Value> weightInput(const Slot &slot);
+  /// The weight as a program input (weight-binding=input). The ANE takes
+  /// inputs as fp16 surfaces [1, C, 1, S], so whatever the slot stores, the
+  /// host passes it in the compute type: a matrix [out, in] as
+  /// [1, in, 1, out], a vector [n] as [1, n, 1, 1].
+  Value weightInput(const Slot &slot);
 
   /// The weight of a role, built once per kernel (a backward kernel reads
   /// each weight twice: to recompute and to transpose).
   FailureOr<Value> weight(llama::Role role);
 
-  /// The weight of `role` as an [out, in, 1, 1] (or [1, n, 1, 1]) tensor of
-  /// the compute type, from blob constants (or inputs).
+  /// The weight of `role` in the compute type: from blob constants an
+  /// [out, in, 1, 1] matrix, from inputs [1, in, 1, out]; a vector is
+  /// [1, n, 1, 1] either way.
   FailureOr<Value> buildWeight(llama::Role role);
 
-  Value conv(Value x, Value w, Location loc);
+  /// W x for an activation [1, in, 1, S]: a 1x1 conv on a constant weight,
+  /// a matmul on an input one (the ANE convolves with constants only).
+  Value project(Value x, Value w, Location loc);
+
+  /// Rows [at, at + rows) of a weight matrix, in either layout.
+  Value weightRows(Value w, int64_t at, int64_t rows);
 
   // -- op lowerings ---------------------------------------------------------
   LogicalResult lower(Operation *op);

@@ -169,6 +169,9 @@ private:
       auto it = constants.find(t.get());
       if (it != constants.end() && it->second.source.lock() == t)
         return it->second.surface.get();
+      // A tensor converted per use leaves its surface behind when it goes.
+      for (auto c = constants.begin(); c != constants.end();)
+        c = c->second.source.expired() ? constants.erase(c) : std::next(c);
       auto surface = std::make_unique<AneSurface>(inputShapes[i]);
       if (Status s = surface->write(*t); !s.ok())
         return s;
@@ -331,7 +334,7 @@ private:
     if (!baked.ok())
       return baked.status();
     std::string key =
-        compileKey(device_->name(), baked->milText,
+        compileKey(device_->target(), baked->milText,
                    Bytes{baked->weights.data(), baked->weights.size()});
     keys.emplace(id, key);
     return key;
@@ -410,7 +413,7 @@ private:
 
   Status runWorker(const std::vector<std::string> &keys) {
     std::vector<std::string> args = options.workerCommand;
-    args.push_back(std::string(device_->name()));
+    args.push_back(device_->target());
     args.push_back(std::to_string(options.compileBudget));
     args.push_back(cache->dir());
     args.insert(args.end(), keys.begin(), keys.end());
@@ -480,7 +483,7 @@ Status compileRequest(AneDevice &device, AneCompileCache &cache,
   if (!weights.ok())
     return weights.status();
   Bytes segment{(*weights)->data(), (*weights)->size()};
-  if (compileKey(device.name(), *text, segment) != key)
+  if (compileKey(device.target(), *text, segment) != key)
     return Status::error(milPath + ": the request does not match its key");
   std::vector<AneWeightFile> files;
   if (segment.size)
@@ -506,10 +509,14 @@ int aneCompileWorkerMain(const std::vector<std::string> &args) {
     return 1;
   };
   if (args.size() < 3)
-    return fail("usage: DEVICE BUDGET CACHE_DIR KEY...");
-  if (args[0] != "ane-sim")
-    return fail("unknown device '" + args[0] + "'");
+    return fail("usage: ane-sim/CHIP BUDGET CACHE_DIR KEY...");
   SimulatedAneOptions options;
+  if (args[0].rfind("ane-sim/", 0) != 0)
+    return fail("unknown device '" + args[0] + "'");
+  auto chip = findChip(args[0].substr(8));
+  if (!chip.ok())
+    return fail(chip.message());
+  options.chip = *chip;
   char *end = nullptr;
   long long budget = std::strtoll(args[1].c_str(), &end, 10);
   if (!end || *end || budget <= 0)

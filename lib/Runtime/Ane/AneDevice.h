@@ -52,6 +52,9 @@ public:
   virtual ~AneDevice() = default;
   /// "ane" or "ane-sim"; what messages call the device.
   virtual std::string_view name() const = 0;
+  /// What compiled programs are for: the device and its chip when known
+  /// ("ane-sim/m2"); compile-cache keys and workers use it.
+  virtual std::string target() const { return std::string(name()); }
   /// Compiles `milText` (function `main`) with its weight files.
   virtual Result<AneProgramId>
   compile(const std::string &milText,

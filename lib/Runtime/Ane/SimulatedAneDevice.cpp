@@ -103,6 +103,7 @@ public:
       : options(std::move(options)), cpu(createCpuBackend(/*fast=*/true)) {}
 
   std::string_view name() const override { return "ane-sim"; }
+  std::string target() const override { return "ane-sim/" + options.chip.name; }
 
   Result<AneProgramId>
   compile(const std::string &milText,

@@ -32,3 +32,15 @@ func.func @parts(%x: tensor<1x8x1x2xf16>) -> (tensor<1x20x1x2xf16>, tensor<1x20x
   %a, %b = anemil.split %y {axis = 1 : i64, split_sizes = array<i64: 20, 20>} : (tensor<1x40x1x2xf16>) -> (tensor<1x20x1x2xf16>, tensor<1x20x1x2xf16>)
   return %a, %b : tensor<1x20x1x2xf16>, tensor<1x20x1x2xf16>
 }
+
+// -----
+
+// A weight that travels as an input (weight-binding=input) is passed whole
+// by the host: no pass can tile it.
+func.func @wide_weight_input(%x: tensor<1x8x1x2xf16> {anemil.name = "x"}, %w: tensor<1x8x1x40xf16> {anemil.name = "w_output"}) -> tensor<1x1x40x2xf16> attributes {anemil.kernel = "lm_head"} {
+  // expected-error @-1 {{input 'w_output' 'tensor<1x8x1x40xf16>' has an axis of 40, over the 16 an ANE axis takes, and weight inputs are not tiled}}
+  %wm = anemil.reshape %w {shape = array<i64: 1, 1, 8, 40>} : (tensor<1x8x1x40xf16>) -> tensor<1x1x8x40xf16>
+  %xm = anemil.reshape %x {shape = array<i64: 1, 1, 8, 2>} : (tensor<1x8x1x2xf16>) -> tensor<1x1x8x2xf16>
+  %y = anemil.matmul %wm, %xm {transpose_x = true} : (tensor<1x1x8x40xf16>, tensor<1x1x8x2xf16>) -> tensor<1x1x40x2xf16>
+  return %y : tensor<1x1x40x2xf16>
+}

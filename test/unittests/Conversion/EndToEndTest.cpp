@@ -155,27 +155,45 @@ TEST(EndToEndTest, EveryStepSwapsEachLayersWeightsIn) {
   EXPECT_EQ(engine->stats().kernelCalls, 2 * (5 * layers + 1));
 }
 
-/// Weights passed as kernel inputs compute what blob constants compute.
+/// Weights passed as kernel inputs compute what blob constants compute,
+/// whatever the slots store: the engine dequantizes them into the inputs'
+/// [1, in, 1, out] form, once, or per layer use when they do not all fit.
 TEST(EndToEndTest, InputBindingMatchesBlobBinding) {
   Stories stories;
   ASSERT_NO_FATAL_FAILURE(stories.load());
-  for (const char *scheme : {"f16", "q8"}) {
+  const int64_t layers = stories.spec.config.nLayers;
+  for (const char *scheme : {"f16", "q8", "q4", "q3", "lut4"}) {
     rt::ModelImage blob = compile(stories.spec, scheme, "fp32");
     rt::ModelImage input =
         compile(stories.spec, scheme, "fp32", 0, {1}, {kContext}, "input");
     auto a = rt::Engine::create(blob);
     auto b = rt::Engine::create(input);
+    auto c = rt::Engine::create(input, "cpu", {}, /*residentInputBytes=*/0);
     ASSERT_TRUE(a.ok()) << a.message();
     ASSERT_TRUE(b.ok()) << b.message();
+    ASSERT_TRUE(c.ok()) << c.message();
     int32_t token = 1;
     for (int64_t pos = 0; pos < 16; ++pos) {
       auto x = a->decode(token, pos);
       auto y = b->decode(token, pos);
-      ASSERT_TRUE(x.ok() && y.ok()) << x.message() << y.message();
+      auto z = c->decode(token, pos);
+      ASSERT_TRUE(x.ok() && y.ok() && z.ok())
+          << x.message() << y.message() << z.message();
       EXPECT_LE(::ane::test::relativeError(*y, *x), 1e-5) << scheme << pos;
+      EXPECT_EQ(*z, *y) << scheme << pos;
       token = argmax(*x);
     }
     EXPECT_EQ(b->stats().swaps, 0) << "input binding passes buffers";
+    // 4 bytes a weight (fp32 kernels), every layer's and the global ones.
+    uint64_t params = 0;
+    for (const auto &s : input.kernels.slots)
+      params += uint64_t(s.shape[0]) * (s.shape.size() == 2 ? s.shape[1] : 1) *
+                (s.segment == ::ane::abi::Segment::Layer ? layers : 1);
+    EXPECT_EQ(b->stats().inputWeightBytes, 4 * params) << scheme;
+    EXPECT_TRUE(b->stats().inputWeightsResident);
+    EXPECT_EQ(b->stats().inputConversions, layers + 1) << scheme;
+    EXPECT_FALSE(c->stats().inputWeightsResident);
+    EXPECT_EQ(c->stats().inputConversions, 16 * layers + 1) << scheme;
   }
 }
 

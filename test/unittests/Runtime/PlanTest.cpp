@@ -112,11 +112,10 @@ TEST(PlanTest, CountsWhatADecodedTokenReads) {
   EXPECT_LT(blob.decodeTokS[1], blob.decodeTokS[0]);
   EXPECT_GT(blob.prefillTokS[0], blob.decodeTokS[0]);
 
-  // input: int4 travels as int8 + an fp16 scale per row.
+  // input: the ANE's inputs are fp16 surfaces, so int4 travels as fp16.
   const StrategyPlan &input = p->strategies[1];
-  EXPECT_EQ(input.weightBytes,
-            2u * (192 * 64 + 192 * 2) + (100 * 64 + 100 * 2));
-  EXPECT_NE(input.note.find("4-bit"), std::string::npos);
+  EXPECT_EQ(input.weightBytes, 2u * (2 * 192 * 64) + 2 * 100 * 64);
+  EXPECT_NE(input.note.find("fp16 surfaces"), std::string::npos);
   // baked: one program per layer for kernels with layer weights.
   const StrategyPlan &baked = p->strategies[2];
   EXPECT_EQ(baked.programs, 2 * 2 + 2 + 1);

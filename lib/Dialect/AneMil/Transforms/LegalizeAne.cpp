@@ -247,6 +247,8 @@ struct AneMilLegalizeAnePass
           << "unknown ANE family '" << family << "' (m1, m2, m3, m4)";
       return signalPassFailure();
     }
+    if (failed(checkInputs(limit)))
+      return signalPassFailure();
     SmallVector<ConvOp> wide;
     getOperation().walk([&](ConvOp conv) {
       if (conv.getOutput().getType().getDimSize(1) > limit)
@@ -276,6 +278,30 @@ struct AneMilLegalizeAnePass
           padKernelIO(fn);
           updateSignature(fn);
         }
+  }
+
+  /// Tiling splits computed values and the classifier's gradient, never a
+  /// weight input (weight-binding=input): the host passes those whole.
+  LogicalResult checkInputs(int64_t limit) {
+    for (auto fn : getOperation().getOps<func::FuncOp>()) {
+      if (!fn->hasAttr("anemil.kernel"))
+        continue;
+      for (BlockArgument arg : fn.getArguments()) {
+        auto t = dyn_cast<RankedTensorType>(arg.getType());
+        std::string name = ioName(fn, false, arg.getArgNumber());
+        if (!t || !StringRef(name).starts_with("w_"))
+          continue;
+        for (int64_t d : t.getShape())
+          if (d > limit)
+            return fn.emitError()
+                   << "input '" << name << "' " << t << " has an axis of " << d
+                   << ", over the " << limit
+                   << " an ANE axis takes, and weight inputs are not tiled: "
+                   << "with weight-binding=input use a family with a larger "
+                      "axis (m4), or weight-binding=blob";
+      }
+    }
+    return success();
   }
 
   /// Tiling changes the shapes of kernel inputs and results.
