@@ -17,6 +17,9 @@
 
 #include <sys/resource.h>
 #include <unistd.h>
+#if defined(__APPLE__)
+#include <mach-o/dyld.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -146,11 +149,23 @@ runtime::BackendOptions BuildOptions::backendOptions() const {
   o.compileBudget = aneCompileBudget;
   o.aneChip = family; // ane-sim models the chip the kernels are legalized for
   // Workers are this executable again, in its hidden worker mode.
-  char self[4096];
-  ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
-  if (n > 0)
-    o.workerCommand = {std::string(self, size_t(n)), kCompileWorkerCommand};
+  std::string self = executablePath();
+  if (!self.empty())
+    o.workerCommand = {self, kCompileWorkerCommand};
   return o;
+}
+
+std::string executablePath() {
+  char path[4096];
+#if defined(__APPLE__)
+  uint32_t size = sizeof(path);
+  if (::_NSGetExecutablePath(path, &size) != 0)
+    return "";
+  return path;
+#else
+  ssize_t n = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
+  return n > 0 ? std::string(path, size_t(n)) : "";
+#endif
 }
 
 bool BuildOptions::given(const std::string &flag) const {
@@ -468,7 +483,11 @@ std::string humanBytes(uint64_t b) {
 uint64_t peakRssBytes() {
   struct rusage usage;
   getrusage(RUSAGE_SELF, &usage);
+#if defined(__APPLE__)
+  return uint64_t(usage.ru_maxrss); // macOS reports bytes
+#else
   return uint64_t(usage.ru_maxrss) * 1024; // Linux reports KiB
+#endif
 }
 
 bool resetPeakRss() {

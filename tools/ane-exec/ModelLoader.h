@@ -57,6 +57,10 @@ private:
 /// backends.
 void printAneSummary(const runtime::Backend &backend);
 
+/// This executable's path (/proc/self/exe, or dyld's on macOS); empty if
+/// unknown.
+std::string executablePath();
+
 /// After a run with weight-binding=input: what the weights cost as inputs
 /// next to what the image stores, and their conversions. Nothing otherwise.
 void printInputBindingSummary(const runtime::ModelImage &image,

@@ -436,7 +436,8 @@ TEST_P(KernelNumericsTest, TiledLmHead) {
     EXPECT_NE(diagnostics.find("input 'w_"), std::string::npos) << diagnostics;
     EXPECT_NE(diagnostics.find("has an axis of"), std::string::npos)
         << diagnostics;
-    EXPECT_NE(diagnostics.find("weight inputs are not tiled"), std::string::npos)
+    EXPECT_NE(diagnostics.find("weight inputs are not tiled"),
+              std::string::npos)
         << diagnostics;
     return;
   }
