@@ -67,6 +67,10 @@ struct BackendOptions {
   std::vector<std::string> workerCommand;
   /// The chip ane-sim models (empty: m2), as `plan` names them.
   std::string aneChip;
+  /// Weight-file kernels as one program each, whose weight buffer is
+  /// rewritten and reloaded per layer instead of one baked program per
+  /// layer: only on a device where gate G1 (ane-exec probe) holds.
+  bool aneBlobReload = false;
 };
 
 class Backend {

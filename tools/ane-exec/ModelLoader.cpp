@@ -102,6 +102,10 @@ void BuildOptions::add(CLI::App &app) {
                  "where ane and ane-sim keep compiled programs (default: "
                  "$ANE_CACHE_DIR, else $XDG_CACHE_HOME/ane-mlir, else "
                  "~/.cache/ane-mlir)");
+  app.add_flag("--ane-blob-reload", aneBlobReload,
+               "compile each weight-file kernel once and reload it with "
+               "each layer's weights, where ane-exec probe's gate G1 holds "
+               "(refused elsewhere; the default bakes a program per layer)");
   app.add_option("--ane-compile-budget", aneCompileBudget,
                  "compiles per process before the rest go to worker "
                  "processes (the ANE's compiler fails after about 119)")
@@ -147,6 +151,7 @@ runtime::BackendOptions BuildOptions::backendOptions() const {
   o.compileCacheDir =
       aneCache.empty() ? runtime::defaultCompileCacheDir() : aneCache;
   o.compileBudget = aneCompileBudget;
+  o.aneBlobReload = aneBlobReload;
   o.aneChip = family; // ane-sim models the chip the kernels are legalized for
   // Workers are this executable again, in its hidden worker mode.
   std::string self = executablePath();

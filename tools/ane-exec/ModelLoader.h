@@ -38,6 +38,7 @@ struct BuildOptions {
   std::string family;   // --family: legalize for an ANE family
   std::string aneCache; // --ane-cache (empty: the default folder)
   int64_t aneCompileBudget = 119;
+  bool aneBlobReload = false;
   /// A kernel directory from `ane-translate --kernel-dir` to run instead of
   /// compiling in process.
   std::string kernelDir;

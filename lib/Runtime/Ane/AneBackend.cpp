@@ -5,6 +5,7 @@
 #include "lib/MIL/Text.h"
 #include "lib/MIL/WeightFile.h"
 #include "lib/Runtime/Ane/CompileCache.h"
+#include "lib/Runtime/Ane/Probe.h"
 #include "lib/Runtime/Ane/SimulatedAneDevice.h"
 #include "lib/Support/MappedFile.h"
 #include "lib/Support/TextInput.h"
@@ -68,6 +69,13 @@ public:
   /// weight file), from the cache or compiled.
   virtual Result<AneProgramId> obtain(const AneProgram &program, Bytes segment,
                                       const std::string &name) = 0;
+  /// Whether weight-file programs take a new layer by reload.
+  virtual bool blobReload() const = 0;
+  /// A loaded program compiled with `weights`, which the caller keeps and
+  /// rewrites before each reload; refused unless gate G1 holds.
+  virtual Result<AneProgramId> compileForReload(const std::string &milText,
+                                                Bytes weights) = 0;
+  virtual void countReload() = 0;
 };
 
 class AneProgram final : public BackendProgram {
@@ -126,6 +134,8 @@ public:
       current = baked[segment.data].first;
       return Status::success();
     }
+    if (source.blobReload())
+      return reloadWith(segment, name);
     auto id = source.obtain(*this, segment, name);
     if (!id.ok())
       return Status::error(name + ": " + id.message());
@@ -162,6 +172,38 @@ public:
   }
 
 private:
+  /// One program for every layer: compiled with a buffer of its own, into
+  /// which a later layer's blobs are copied before unload + load.
+  Status reloadWith(Bytes segment, const std::string &name) {
+    auto made = bakedWith(segment, name);
+    if (!made.ok())
+      return made.status();
+    if (current < 0) {
+      reloadText = std::move(made->milText);
+      reloadBuffer = std::move(made->weights);
+      auto id = source.compileForReload(
+          reloadText, Bytes{reloadBuffer.data(), reloadBuffer.size()});
+      if (!id.ok())
+        return Status::error(name + ": " + id.message());
+      current = *id;
+    } else {
+      if (made->milText != reloadText ||
+          made->weights.size() != reloadBuffer.size())
+        return Status::error(name + ": its weights are laid out unlike those "
+                                    "the program was compiled with");
+      std::copy(made->weights.begin(), made->weights.end(),
+                reloadBuffer.begin());
+      if (Status s = device.unload(current); !s.ok())
+        return s;
+      if (Status s = device.load(current); !s.ok())
+        return s;
+      source.countReload();
+    }
+    baked.clear(); // the buffer holds this segment now, no other
+    baked[segment.data] = {current, segment.size};
+    return Status::success();
+  }
+
   /// The surface of input `i`: a constant input's is packed once per
   /// tensor and kept while the tensor lives; the others are rewritten.
   Result<const AneSurface *> surfaceFor(size_t i, const TensorRef &t) {
@@ -197,6 +239,8 @@ private:
   bool weightFile;
   AneProgramId current = -1;
   std::map<const uint8_t *, std::pair<AneProgramId, uint64_t>> baked;
+  std::string reloadText;            // aneBlobReload: what was compiled
+  std::vector<uint8_t> reloadBuffer; // and the buffer it reads at load
   size_t constantFrom = SIZE_MAX;
   std::map<const Tensor *, Constant> constants;
   std::vector<mil::Shape> inputShapes;
@@ -303,7 +347,28 @@ public:
     return loaded(*id);
   }
 
+  bool blobReload() const override { return options.aneBlobReload; }
+  void countReload() override { stats_.reloads += 1; }
+
+  Result<AneProgramId> compileForReload(const std::string &milText,
+                                        Bytes weights) override {
+    if (Status s = reloadGate(); !s.ok())
+      return s;
+    if (compilesHere >= options.compileBudget)
+      return Status::error(
+          fmt::format("this process has spent its compile budget ({} compiles)",
+                      options.compileBudget));
+    auto id = device_->compile(milText, {{mil::kModelWeightPath, weights}});
+    if (!id.ok())
+      return id.status();
+    compilesHere += 1;
+    stats_.compiledHere += 1;
+    return loaded(*id);
+  }
+
   Status prepareBindings(const std::vector<PlannedBinding> &plan) override {
+    if (options.aneBlobReload)
+      return reloadGate(); // one program a kernel; nothing to plan
     std::vector<Work> work;
     for (const PlannedBinding &b : plan)
       if (auto *p = dynamic_cast<AneProgram *>(b.program);
@@ -338,6 +403,27 @@ private:
                    Bytes{baked->weights.data(), baked->weights.size()});
     keys.emplace(id, key);
     return key;
+  }
+
+  /// Asks the device once whether a reload takes a rewritten weight
+  /// buffer (gate G1); without it a reload would run stale weights.
+  Status reloadGate() {
+    if (!reloadChecked) {
+      reloadChecked = true;
+      auto works = reloadTakesEffect(*device_);
+      compilesHere += 1; // the probe's program
+      reloadRefusal =
+          !works.ok() ? Status::error("--ane-blob-reload: " + works.message())
+          : *works
+              ? Status::success()
+              : Status::error(
+                    std::string(device_->name()) +
+                    " does not take a rewritten weight buffer at reload "
+                    "(ane-exec probe, gate G1: the output did not change), "
+                    "so --ane-blob-reload would run stale weights; without "
+                    "it the kernels run baked");
+    }
+    return reloadRefusal;
   }
 
   Result<AneProgramId> loaded(AneProgramId id) {
@@ -442,6 +528,8 @@ private:
   std::optional<AneCompileCache> cache;
   int64_t compilesHere = 0;
   AneBackendStats stats_;
+  bool reloadChecked = false;
+  Status reloadRefusal = Status::success();
   std::map<std::tuple<const AneProgram *, const uint8_t *, uint64_t>,
            std::string>
       keys;

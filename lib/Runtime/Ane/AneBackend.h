@@ -9,7 +9,9 @@
 //   - weight-file kernels (`blob` binding) run `baked`: one program per
 //     layer, compiled with that layer's segment as its weight.bin, since the
 //     ANE bakes weights in at compile and a rewrite plus reload is not
-//     known to take effect (ane-exec probe, gate G1).
+//     known to take effect (ane-exec probe, gate G1); with aneBlobReload
+//     they compile once and a new layer is written into their weight
+//     buffer and reloaded, on a device where G1 holds (refused otherwise).
 // Baked programs are planned before the first run (prepareBindings): those
 // in the compile cache are imported; the rest compile in this process while
 // the compile budget lasts, and beyond it in worker processes of at most a
@@ -35,6 +37,7 @@ struct AneBackendStats {
   int64_t fromCache = 0;    // imported from the compile cache
   int64_t compiledByWorkers = 0;
   int64_t workerProcesses = 0;
+  int64_t reloads = 0; // weight rewrites + unload/load (aneBlobReload)
 };
 
 /// A backend named after `device` that runs every program on it.

@@ -196,6 +196,16 @@ void probeCeiling(AneDevice &device, const ProbeOptions &o, ProbeReport &r) {
 
 } // namespace
 
+Result<bool> reloadTakesEffect(AneDevice &device) {
+  ProbeOptions small;
+  small.streamChannels = 64;
+  ProbeReport r;
+  probeReload(device, /*simulated=*/true, small, r);
+  if (!r.g1.error.empty())
+    return Status::error("probe G1: " + r.g1.error);
+  return r.g1.takesEffect;
+}
+
 ProbeReport runAneProbe(AneDevice &device, bool simulated,
                         const ProbeOptions &options) {
   ProbeReport r;

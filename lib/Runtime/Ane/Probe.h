@@ -57,6 +57,11 @@ struct ProbeReport {
   std::string toJson() const;
 };
 
+/// G1 alone, on a small conv (one compile): whether a rewrite of the weight
+/// buffer a program was compiled with, then unload + load, changes its
+/// output. An error when the probe itself fails.
+Result<bool> reloadTakesEffect(AneDevice &device);
+
 /// Runs every probe on `device`, the compile ceiling last (it spends the
 /// process's budget). `simulated`: times come from the device's model.
 ProbeReport runAneProbe(AneDevice &device, bool simulated,

@@ -89,6 +89,7 @@ struct SimProgram {
   std::string milText;
   std::unique_ptr<BackendProgram> program;
   std::vector<uint8_t> baked; // the weight file as it was at compile
+  Bytes source;               // the caller's, for reloadTakesEffect
   std::vector<mil::Shape> inputs, outputs;
   double flops = 0;
   uint64_t weightBytes = 0; // the blobs the program reads, each call
@@ -115,16 +116,19 @@ public:
           "programs in one process",
           options.compileBudget));
     std::vector<uint8_t> baked;
+    Bytes source;
     for (const AneWeightFile &w : weights) {
       if (w.path != mil::kModelWeightPath)
         return Status::error(
             fmt::format("weight file '{}'; the simulator takes '{}' only",
                         w.path, mil::kModelWeightPath));
       baked.assign(w.data.data, w.data.data + w.data.size);
+      source = w.data;
     }
     auto id = build(milText, std::move(baked));
     if (!id.ok())
       return id;
+    programs[size_t(*id)]->source = source;
     counters_.compiles += 1;
     counters_.modelledSeconds += options.chip.compileMs * 1e-3;
     return id;
@@ -185,6 +189,9 @@ public:
     if ((*p)->loaded)
       return Status::error(
           fmt::format("program {} is already loaded: unload it first", id));
+    if (options.reloadTakesEffect && (*p)->source.data)
+      if (Status s = rebake(**p); !s.ok())
+        return s;
     (*p)->loaded = true;
     counters_.loads += 1;
     counters_.modelledSeconds += options.chip.loadMs * 1e-3;
@@ -281,6 +288,15 @@ private:
     counters_.bakedWeightBytes += prog->baked.size();
     programs.push_back(std::move(prog));
     return AneProgramId(programs.size() - 1);
+  }
+
+  /// Takes the caller's weight buffer again (reloadTakesEffect).
+  static Status rebake(SimProgram &p) {
+    if (p.source.size != p.baked.size())
+      return Status::error("the weight buffer changed size since compile");
+    std::copy(p.source.data, p.source.data + p.source.size, p.baked.begin());
+    return p.program->bindWeights(Bytes{p.baked.data(), p.baked.size()},
+                                  "baked weights");
   }
 
   Result<SimProgram *> find(AneProgramId id) {

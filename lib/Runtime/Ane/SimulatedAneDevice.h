@@ -33,6 +33,10 @@ struct SimulatedAneOptions {
   ChipSpec chip = defaultSimulatedChip();
   /// Compiles one process may make; the hardware fails after about 119.
   int64_t compileBudget = 119;
+  /// A hypothetical ANE on which a load re-reads the weight buffer a
+  /// program was compiled with (gate G1 open): the caller keeps the buffer
+  /// alive. Published measurements say the opposite, the default.
+  bool reloadTakesEffect = false;
 };
 
 std::unique_ptr<AneDevice>

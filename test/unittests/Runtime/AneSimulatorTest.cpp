@@ -322,6 +322,53 @@ TEST(AneBackendTest, BakedProgramsKeepOnlyTheBlobsTheyRead) {
   EXPECT_EQ(aneDeviceOf(**backend)->counters().bakedWeightBytes, 136u);
 }
 
+/// --ane-blob-reload compiles a weight-file program once and rewrites and
+/// reloads its buffer per layer, but only where gate G1 holds: on the
+/// simulator, as on the hardware measured so far, it is refused; on a
+/// simulated chip whose loads re-read the buffer, every layer's weights
+/// take effect with one compile (and the probe's).
+TEST(AneBackendTest, BlobReloadOnlyWhereGateG1Holds) {
+  BackendOptions options;
+  options.aneBlobReload = true;
+  std::vector<uint8_t> layer0 = weights(4, 2.0f), layer1 = weights(4, -1.0f);
+  auto x = std::make_shared<const Tensor>(
+      Tensor::floats(mil::DType::FP16, {1, 1, 1, 4}, {1, 2, 3, 4}));
+
+  auto refusing = createAneBackend(createSimulatedAneDevice(), options);
+  auto stale = refusing->compile(scaleProgram(1, 4));
+  ASSERT_TRUE(stale.ok()) << stale.message();
+  Status refused = (*stale)->bindWeights({layer0.data(), layer0.size()}, "l0");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.message().find("does not take a rewritten weight buffer "
+                                   "at reload (ane-exec probe, gate G1"),
+            std::string::npos)
+      << refused.message();
+  EXPECT_FALSE(refusing->prepareBindings({}).ok());
+
+  SimulatedAneOptions open;
+  open.reloadTakesEffect = true;
+  auto backend = createAneBackend(createSimulatedAneDevice(open), options);
+  ASSERT_TRUE(backend->prepareBindings({}).ok());
+  auto program = backend->compile(scaleProgram(1, 4));
+  ASSERT_TRUE(program.ok()) << program.message();
+  for (int round = 0; round < 2; ++round) {
+    ASSERT_TRUE(
+        (*program)->bindWeights({layer0.data(), layer0.size()}, "l0").ok());
+    auto y0 = (*program)->run({x});
+    ASSERT_TRUE(y0.ok()) << y0.message();
+    EXPECT_EQ((*y0)[0].f, (std::vector<float>{2, 4, 6, 8}));
+    ASSERT_TRUE(
+        (*program)->bindWeights({layer1.data(), layer1.size()}, "l1").ok());
+    auto y1 = (*program)->run({x});
+    ASSERT_TRUE(y1.ok()) << y1.message();
+    EXPECT_EQ((*y1)[0].f, (std::vector<float>{-1, -2, -3, -4}));
+  }
+  const AneCounters &c = aneDeviceOf(*backend)->counters();
+  EXPECT_EQ(c.compiles, 2); // the G1 probe's and this program's
+  EXPECT_EQ(aneBackendStatsOf(*backend)->reloads, 3);
+  EXPECT_EQ(aneBackendStatsOf(*backend)->compiledHere, 1);
+}
+
 /// Constant inputs (input-bound weights) keep a surface per tensor: a
 /// second layer's tensor, or a new tensor where a freed one was, is packed
 /// anew rather than served from a stale surface.
