@@ -128,19 +128,40 @@ Tensor column(const Tensor &x, int64_t s) {
 Result<Tensor> inputWeightOf(const abi::SlotSpec &s,
                              const std::vector<Tensor> &blobs,
                              mil::DType dtype) {
+  // The kernel set was validated; the blobs' sizes are checked here too,
+  // as every read below indexes them by the slot's shape.
+  auto holds = [&](size_t i, int64_t n, bool isFloat) {
+    return i < blobs.size() && blobs[i].isFloat() == isFloat &&
+           blobs[i].storedElements() == n && !blobs[i].halfStored;
+  };
   if (s.shape.size() == 1) {
-    const Tensor &v = blobs.at(0);
+    if (!holds(0, s.shape[0], true))
+      return Status::error("the blob does not hold the slot's vector");
+    const Tensor &v = blobs[0];
     std::vector<float> values(v.values(), v.values() + v.numElements());
     return Tensor::floats(dtype, {1, s.shape[0], 1, 1}, std::move(values));
   }
-  int64_t out = s.shape.at(0), in = s.shape.at(1);
+  if (s.shape.size() != 2 || s.effectiveGroup() <= 0 ||
+      s.shape[1] % s.effectiveGroup() != 0)
+    return Status::error("the slot is not a matrix of whole groups");
+  int64_t out = s.shape[0], in = s.shape[1];
   int64_t group = s.effectiveGroup(), groups = in / group;
+  bool fits =
+      s.scheme == abi::Scheme::F16 ? holds(0, out * in, true)
+      : s.scheme == abi::Scheme::Lut4
+          ? holds(0, out * in, false) && holds(1, out * groups * 16, true)
+      : blobs.size() == 3
+          ? holds(0, out * in, false) && holds(1, out, true) &&
+                holds(2, out, false)
+          : holds(0, out * in, false) && holds(1, out * groups, true);
+  if (!fits)
+    return Status::error("its blobs do not hold the slot's shape and scheme");
   auto weightAt = [&](int64_t r, int64_t c) -> float {
     int64_t k = r * in + c, g = r * groups + c / group;
     if (s.scheme == abi::Scheme::F16)
       return blobs[0].values()[k];
-    if (s.scheme == abi::Scheme::Lut4)
-      return blobs[1].values()[g * 16 + blobs[0].i[size_t(k)]];
+    if (s.scheme == abi::Scheme::Lut4) // indices are uint4: 0..15
+      return blobs[1].values()[g * 16 + (blobs[0].i[size_t(k)] & 15)];
     if (blobs.size() == 3) // per-channel int8 with zero points
       return float(blobs[0].i[size_t(k)] - blobs[2].i[size_t(r)]) *
              blobs[1].values()[r];
