@@ -10,6 +10,7 @@
 #include "lib/Runtime/Anepak.h"
 #include "lib/Runtime/Backend.h"
 #include "lib/Runtime/ModelPacker.h"
+#include "lib/Runtime/Plan.h"
 #include "lib/Runtime/ThreadPool.h"
 #include "lib/Support/FileKinds.h"
 
@@ -102,6 +103,12 @@ void BuildOptions::add(CLI::App &app) {
                  "where ane and ane-sim keep compiled programs (default: "
                  "$ANE_CACHE_DIR, else $XDG_CACHE_HOME/ane-mlir, else "
                  "~/.cache/ane-mlir)");
+  std::vector<std::string> chipNames;
+  for (const runtime::ChipSpec &c : runtime::chips())
+    chipNames.push_back(c.name);
+  app.add_option("--ane-chip", aneChip,
+                 "the chip ane-sim models (default: --family's, else m2)")
+      ->check(CLI::IsMember(chipNames));
   app.add_flag("--ane-blob-reload", aneBlobReload,
                "compile each weight-file kernel once and reload it with "
                "each layer's weights, where ane-exec probe's gate G1 holds "
@@ -152,7 +159,9 @@ runtime::BackendOptions BuildOptions::backendOptions() const {
       aneCache.empty() ? runtime::defaultCompileCacheDir() : aneCache;
   o.compileBudget = aneCompileBudget;
   o.aneBlobReload = aneBlobReload;
-  o.aneChip = family; // ane-sim models the chip the kernels are legalized for
+  // ane-sim models the chip asked for, else the one the kernels are
+  // legalized for.
+  o.aneChip = aneChip.empty() ? family : aneChip;
   // Workers are this executable again, in its hidden worker mode.
   std::string self = executablePath();
   if (!self.empty())

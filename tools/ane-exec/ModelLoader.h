@@ -39,6 +39,7 @@ struct BuildOptions {
   std::string aneCache; // --ane-cache (empty: the default folder)
   int64_t aneCompileBudget = 119;
   bool aneBlobReload = false;
+  std::string aneChip; // --ane-chip; empty: --family's, else m2
   /// A kernel directory from `ane-translate --kernel-dir` to run instead of
   /// compiling in process.
   std::string kernelDir;
