@@ -1,6 +1,15 @@
 // RUN: ane-opt %s --split-input-file --anemil-verify-ane=family=m2 -verify-diagnostics
 // RUN: not ane-opt %s --split-input-file --anemil-verify-ane=family=m4 2>&1 | FileCheck %s --check-prefix=M4
 
+// On an m4 (axis limit 65536) every other rule still holds; only the
+// 20000-wide kernel passes.
+// M4: error: computes in fp32; the ANE computes in fp16
+// M4-NOT: over the m4 limit
+// M4: error: input or output 'tensor<1x172x1x1xf16>' has rows of 344 bytes, not a multiple of 64
+// M4-NOT: over the m4 limit
+// M4: error: 'gather' does not run on the ANE
+// M4-NOT: over the m4 limit
+
 // A kernel within every rule.
 func.func @ok(%x: tensor<1x32x1x4xf16>, %m: tensor<1x1x4x32xf16>) -> tensor<1x32x1x4xf16> attributes {anemil.kernel = "ok"} {
   %w = anemil.const #anemil.blob<"@model_path/weights/weight.bin", 64> : tensor<32x32x1x1xi4>
@@ -27,7 +36,6 @@ func.func @wide(%x: tensor<1x20000x1x1xf16>) -> tensor<1x20000x1x1xf16> attribut
   %y = anemil.exp %x : tensor<1x20000x1x1xf16>
   return %y : tensor<1x20000x1x1xf16>
 }
-// M4-NOT: over the m4 limit
 
 // -----
 

@@ -23,8 +23,10 @@
 // Near misses: different quantization cannot stack; a norm that also feeds
 // something other than a projection keeps its weight.
 // NEAR-LABEL: func.func @mixed
-// NEAR-NOT: llama.split
 // NEAR: llama.rms_norm %{{.*}}, %{{.*}} {eps
+// NEAR-COUNT-3: llama.linear %{{.*}}, %arg
+// NEAR-NOT: llama.split
+// NEAR: return
 func.func @mixed(%x: tensor<2x64xf32>, %g: tensor<64xf32> {llama.role = #llama.role<attn_norm>},
                  %wq: !llama.qweight<q4, group = 32, shape = [64, 64], scale = f16> {llama.role = #llama.role<attn_q>},
                  %wk: !llama.qweight<q8, group = 0, shape = [32, 64], scale = f16> {llama.role = #llama.role<attn_k>},
