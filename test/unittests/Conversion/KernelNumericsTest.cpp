@@ -567,9 +567,10 @@ void checkGradient(const std::function<double(std::vector<Tensor>)> &loss,
 }
 
 /// Every backward kernel against finite differences of its forward kernel.
-TEST_P(KernelNumericsTest, BackwardMatchesFiniteDifferences) {
-  if (std::string(GetParam().dtype) != "fp32")
-    return; // finite differences need fp32 resolution
+/// Finite differences need fp32 resolution: fp32 instances only.
+class KernelGradientTest : public KernelNumericsTest {};
+
+TEST_P(KernelGradientTest, BackwardMatchesFiniteDifferences) {
   int64_t d = c.dim, h = c.nHeads, kv = c.nKvHeads, hd = c.headDim,
           f = c.hiddenDim, vocab = c.vocabSize, half = hd / 2;
   auto t = [&](std::vector<int64_t> shape, unsigned seed, float scale = 1.0f) {
@@ -661,9 +662,11 @@ TEST_P(KernelNumericsTest, BackwardMatchesFiniteDifferences) {
 }
 
 /// anemil-pack-inputs: one packed input gives bit-identical results.
-TEST_P(KernelNumericsTest, PackedInputs) {
-  if (std::string(GetParam().binding) != "blob")
-    return; // weight inputs of another dtype cannot share the packed input
+/// Blob-bound instances only: weight inputs are not packed with the
+/// activations.
+class PackedInputsTest : public KernelNumericsTest {};
+
+TEST_P(PackedInputsTest, PackedInputs) {
   int64_t h = c.nHeads, kv = c.nKvHeads, hd = c.headDim;
   std::vector<Tensor> inputs = {
       input(random(kSeq * h * hd, 11), kSeq, h * hd),
@@ -697,19 +700,39 @@ TEST_P(KernelNumericsTest, PackedInputs) {
   EXPECT_EQ(out[0].f, plain[0].f);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Schemes, KernelNumericsTest,
-    ::testing::Values(
-        Params{"f16", "fp32", 1e-5, false}, Params{"f16", "fp32", 1e-5, true},
-        Params{"f16", "fp16", 1e-2, true}, Params{"q8", "fp32", 1e-5, true},
-        Params{"q4", "fp32", 1e-5, false}, Params{"q4", "fp32", 1e-5, true},
-        Params{"q4", "fp16", 1e-2, true}, Params{"q3", "fp32", 1e-5, true},
-        Params{"lut4", "fp16", 1e-2, true},
-        Params{"f16", "fp16", 1e-2, true, "input"},
-        Params{"q8", "fp32", 1e-5, true, "input"}),
-    [](const ::testing::TestParamInfo<Params> &p) {
-      return std::string(p.param.scheme) + "_" + p.param.dtype +
-             (p.param.fuse ? "_fused" : "") + "_" + p.param.binding;
-    });
+const Params kParams[] = {
+    {"f16", "fp32", 1e-5, false},        {"f16", "fp32", 1e-5, true},
+    {"f16", "fp16", 1e-2, true},         {"q8", "fp32", 1e-5, true},
+    {"q4", "fp32", 1e-5, false},         {"q4", "fp32", 1e-5, true},
+    {"q4", "fp16", 1e-2, true},          {"q3", "fp32", 1e-5, true},
+    {"lut4", "fp16", 1e-2, true},        {"f16", "fp16", 1e-2, true, "input"},
+    {"q8", "fp32", 1e-5, true, "input"},
+};
+
+std::vector<Params> paramsWhere(bool (*keep)(const Params &)) {
+  std::vector<Params> out;
+  for (const Params &p : kParams)
+    if (keep(p))
+      out.push_back(p);
+  return out;
+}
+
+std::string paramName(const ::testing::TestParamInfo<Params> &p) {
+  return std::string(p.param.scheme) + "_" + p.param.dtype +
+         (p.param.fuse ? "_fused" : "") + "_" + p.param.binding;
+}
+
+INSTANTIATE_TEST_SUITE_P(Schemes, KernelNumericsTest,
+                         ::testing::ValuesIn(kParams), paramName);
+INSTANTIATE_TEST_SUITE_P(Schemes, KernelGradientTest,
+                         ::testing::ValuesIn(paramsWhere([](const Params &p) {
+                           return std::string(p.dtype) == "fp32";
+                         })),
+                         paramName);
+INSTANTIATE_TEST_SUITE_P(Schemes, PackedInputsTest,
+                         ::testing::ValuesIn(paramsWhere([](const Params &p) {
+                           return std::string(p.binding) == "blob";
+                         })),
+                         paramName);
 
 } // namespace

@@ -109,6 +109,11 @@ TEST_F(AneMilOpsTest, OpsetGatesNewerOps) {
       body->getArgument(1), Value());
   b.create<func::ReturnOp>(loc);
   EXPECT_TRUE(failed(verify(*module)));
+  ASSERT_FALSE(diagnostics.empty());
+  EXPECT_NE(diagnostics[0].find("'anemil.scaled_dot_product_attention' op "
+                                "needs opset ios18, the function is ios17"),
+            std::string::npos)
+      << diagnostics[0];
 }
 
 TEST_F(AneMilOpsTest, EveryDTypeMapsToOneElementTypeAndBack) {
