@@ -6,7 +6,7 @@ cd "$(dirname "$0")"
 
 PACKAGES=(cmake ninja-build g++ llvm-19-dev llvm-19-tools libmlir-19-dev
           mlir-19-tools libfmt-dev libgtest-dev libgmock-dev libcli11-dev libxxhash-dev
-          libbenchmark-dev gobjc++ libgnustep-base-dev)
+          libbenchmark-dev gobjc++ libgnustep-base-dev clang-19 libclang-rt-19-dev)
 BUILD_DIR=${ANE_BUILD_DIR:-build}
 
 install_missing() {
@@ -40,13 +40,13 @@ sanitizer_tests() {
   "$dir/test/unittests/AneCoreTests" --gtest_brief=1
 }
 
-# Builds the libFuzzer targets with Debian's clang, when it is installed, and
-# runs each briefly from the corpus.
+# Builds the libFuzzer targets with Debian's clang 19 (installed above; its
+# absence is an error, not a skip) and runs each briefly from the corpus.
 fuzz_smoke() {
-  command -v clang++ >/dev/null || { echo "== clang++ not found: fuzzers skipped" >&2; return 0; }
+  command -v clang++-19 >/dev/null || { echo "error: clang++-19 not found: the fuzzers cannot build" >&2; return 1; }
   local dir="$BUILD_DIR-fuzz"
   [ -f "$dir/build.ninja" ] || cmake -S . -B "$dir" -G Ninja -DANE_CORE_ONLY=ON \
-    -DANE_BUILD_FUZZERS=ON -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+    -DANE_BUILD_FUZZERS=ON -DCMAKE_C_COMPILER=clang-19 -DCMAKE_CXX_COMPILER=clang++-19 \
     -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined"
   cmake --build "$dir" --target mil-parse-fuzzer weight-file-fuzzer gguf-fuzzer \
     anepak-fuzzer tokenizer-fuzzer llama2c-fuzzer mlir-entry-fuzzer

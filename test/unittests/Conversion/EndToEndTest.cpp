@@ -140,18 +140,26 @@ TEST(EndToEndTest, PrefillChunksMatchTheReference) {
 }
 
 /// Each step binds every layer's segment to the four kernels with weights
-/// (attn_core has none); lm_head keeps the global segment bound.
+/// (attn_core has none); lm_head keeps the global segment bound. The logits
+/// match the reference's, so each swap brought the right layer in.
 TEST(EndToEndTest, EveryStepSwapsEachLayersWeightsIn) {
   Stories stories;
   ASSERT_NO_FATAL_FAILURE(stories.load());
-  rt::ModelImage compiled = compile(stories.spec, "q8", "fp16");
+  rt::ModelImage compiled = compile(stories.spec, "f16", "fp32");
   auto engine = rt::Engine::create(compiled);
   ASSERT_TRUE(engine.ok()) << engine.message();
+  auto reference = rt::ReferenceModel::load(stories.spec, kContext);
+  ASSERT_TRUE(reference.ok()) << reference.message();
   int64_t layers = stories.spec.config.nLayers;
-  ASSERT_TRUE(engine->decode(1, 0).ok());
-  EXPECT_EQ(engine->stats().swaps, 4 * layers + 1);
-  ASSERT_TRUE(engine->decode(403, 1).ok());
-  EXPECT_EQ(engine->stats().swaps, 2 * 4 * layers + 1);
+  int32_t token = 1;
+  for (int64_t pos = 0; pos < 2; ++pos) {
+    auto got = engine->decode(token, pos);
+    auto want = reference->forward(token, pos);
+    ASSERT_TRUE(got.ok() && want.ok()) << got.message() << want.message();
+    EXPECT_LE(::ane::test::relativeError(*got, *want), 1e-4) << pos;
+    EXPECT_EQ(engine->stats().swaps, (pos + 1) * 4 * layers + 1);
+    token = argmax(*want);
+  }
   EXPECT_EQ(engine->stats().kernelCalls, 2 * (5 * layers + 1));
 }
 
