@@ -186,8 +186,29 @@ TEST(RobustnessTest, DamagedProgramsExecuteOrFailCleanly) {
     if (!concrete)
       continue;
     auto result = exec->run(inputs);
-    if (result.ok())
-      ++ran;
+    if (!result.ok()) {
+      // A failure names the statement it stopped at.
+      EXPECT_NE(result.message().find("line "), std::string::npos)
+          << result.message() << "\n"
+          << damaged;
+      continue;
+    }
+    ++ran;
+    // A success returns what the function declares, each tensor whole.
+    const Function &fn = program->functions[0];
+    ASSERT_EQ(result->size(), fn.outputs.size()) << damaged;
+    for (size_t i = 0; i < fn.outputs.size(); ++i) {
+      const Type *declared = nullptr;
+      for (const Statement &st : fn.body)
+        for (const Statement::Output &o : st.outputs)
+          if (o.name == fn.outputs[i])
+            declared = &o.type;
+      ASSERT_NE(declared, nullptr) << fn.outputs[i];
+      const ane::runtime::Tensor &t = (*result)[i];
+      EXPECT_EQ(t.shape, declared->dims) << fn.outputs[i] << "\n" << damaged;
+      EXPECT_EQ(t.dtype, declared->dtype) << fn.outputs[i];
+      EXPECT_EQ(t.storedElements(), t.numElements()) << fn.outputs[i];
+    }
   }
   EXPECT_GT(ran, 0);
 }
