@@ -108,6 +108,41 @@ TEST(EndToEndTest, Fp32KernelsMatchTheReferenceAndLlama2c) {
               (long long)kSteps, worst);
 }
 
+/// fp16 kernels keep fp16 K/V caches (stored as half bits); growing them
+/// into the next context bucket at position 64 copies every column.
+TEST(EndToEndTest, Fp16CachesGrowAcrossContextBuckets) {
+  Stories stories;
+  ASSERT_NO_FATAL_FAILURE(stories.load());
+  rt::ModelImage compiled =
+      compile(stories.spec, "f16", "fp16", 0, {1}, {64, 256});
+  auto engine = rt::Engine::create(compiled);
+  ASSERT_TRUE(engine.ok()) << engine.message();
+  auto reference = rt::ReferenceModel::load(stories.spec, kContext);
+  ASSERT_TRUE(reference.ok()) << reference.message();
+  double before = 0, after = 0; // worst error below and past position 64
+  int64_t pos = 0;
+  auto step = [&](int32_t token,
+                  int64_t at) -> ::ane::Result<std::vector<float>> {
+    auto got = engine->decode(token, at);
+    auto want = reference->forward(token, at);
+    if (!got.ok() || !want.ok())
+      return got.ok() ? want : got;
+    double err = ::ane::test::relativeError(*got, *want);
+    (at < 64 ? before : after) = std::max(at < 64 ? before : after, err);
+    pos = at;
+    return got;
+  };
+  auto text =
+      rt::generateGreedy(step, *stories.tokenizer, "Once upon a time", kSteps);
+  ASSERT_TRUE(text.ok()) << text.message();
+  ASSERT_GE(pos, 128) << "the run must go well past the first bucket";
+  EXPECT_EQ(*text, ::ane::test::readFile(::ane::test::sharedPath(
+                       "golden/stories260K_greedy_once_upon_a_time_n200.txt")));
+  // fp16 rounding, no worse after the move than before it.
+  EXPECT_LE(before, 2e-2);
+  EXPECT_LE(after, 2e-2);
+}
+
 /// The prompt through the prefill bucket (chunks of 4, then single tokens)
 /// gives the logits the reference gets token by token.
 TEST(EndToEndTest, PrefillChunksMatchTheReference) {
