@@ -13,10 +13,13 @@ namespace ane::runtime {
 namespace {
 
 /// Drops the embedding's pages in the 2 MiB windows (file offsets) around
-/// [row, row + bytes) from the resident set. Reading a row maps the whole
-/// page-cache folio it lies in, and with ext4's large folios that measured
-/// 350 KB per looked-up token; folios are at most 2 MiB and aligned in the
-/// file, so the window covers them. Weights outside the table stay mapped.
+/// [row, row + bytes), and in the windows either side, from the resident
+/// set. Reading a row maps the whole page-cache folio it lies in, and with
+/// ext4's large folios that measured 350 KB per looked-up token; folios are
+/// at most 2 MiB and aligned in the file, so the window covers them. The
+/// neighbours are for fault-around, which maps up to 64 KB aligned in
+/// memory, not in the file, and so reaches across a window's edge: on tmpfs
+/// that left 50 KB a window behind. Weights outside the table stay mapped.
 void releaseAround(const ModelImage &image, const uint8_t *row,
                    uint64_t bytes) {
   if (!image.mapped)
@@ -24,10 +27,11 @@ void releaseAround(const ModelImage &image, const uint8_t *row,
   constexpr uint64_t kWindow = uint64_t(2) << 20;
   const uint8_t *base = image.mapped->data();
   uint64_t at = uint64_t(row - base);
-  const uint8_t *from =
-      std::max(base + at / kWindow * kWindow, image.embedding.data);
+  uint64_t first = at / kWindow * kWindow;
+  const uint8_t *from = std::max(
+      base + (first >= kWindow ? first - kWindow : 0), image.embedding.data);
   const uint8_t *to =
-      std::min(base + (at + bytes + kWindow - 1) / kWindow * kWindow,
+      std::min(base + (at + bytes + kWindow - 1) / kWindow * kWindow + kWindow,
                image.embedding.data + image.embedding.size);
   image.mapped->release(from, uint64_t(to - from));
 }
