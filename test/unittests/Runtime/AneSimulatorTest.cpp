@@ -267,6 +267,24 @@ TEST(SimulatedAneTest, TimeIsModelledFromTheChip) {
             m2.dispatchMs[1] * 1e-3);
 }
 
+/// Binds two layers' weights (x 2 and x -1) to a scale program in turn,
+/// twice, and checks that each call computes with the layer just bound.
+void alternateLayers(BackendProgram &program) {
+  std::vector<uint8_t> layer0 = weights(4, 2.0f), layer1 = weights(4, -1.0f);
+  auto x = std::make_shared<const Tensor>(
+      Tensor::floats(mil::DType::FP16, {1, 1, 1, 4}, {1, 2, 3, 4}));
+  for (int round = 0; round < 2; ++round) {
+    ASSERT_TRUE(program.bindWeights({layer0.data(), layer0.size()}, "l0").ok());
+    auto y0 = program.run({x});
+    ASSERT_TRUE(y0.ok()) << y0.message();
+    EXPECT_EQ((*y0)[0].f, (std::vector<float>{2, 4, 6, 8}));
+    ASSERT_TRUE(program.bindWeights({layer1.data(), layer1.size()}, "l1").ok());
+    auto y1 = program.run({x});
+    ASSERT_TRUE(y1.ok()) << y1.message();
+    EXPECT_EQ((*y1)[0].f, (std::vector<float>{-1, -2, -3, -4}));
+  }
+}
+
 /// The backend compiles a weight-file program once per distinct segment
 /// (baked) and selects it again when the segment comes back.
 TEST(AneBackendTest, BakedBindingCompilesOncePerSegment) {
@@ -277,21 +295,7 @@ TEST(AneBackendTest, BakedBindingCompilesOncePerSegment) {
   auto program = (*backend)->compile(scaleProgram(1, 4));
   ASSERT_TRUE(program.ok()) << program.message();
   EXPECT_EQ(device->counters().compiles, 0); // no weights yet
-  std::vector<uint8_t> layer0 = weights(4, 2.0f), layer1 = weights(4, -1.0f);
-  auto x = std::make_shared<const Tensor>(
-      Tensor::floats(mil::DType::FP16, {1, 1, 1, 4}, {1, 2, 3, 4}));
-  for (int round = 0; round < 2; ++round) {
-    ASSERT_TRUE(
-        (*program)->bindWeights({layer0.data(), layer0.size()}, "l0").ok());
-    auto y0 = (*program)->run({x});
-    ASSERT_TRUE(y0.ok()) << y0.message();
-    EXPECT_EQ((*y0)[0].f, (std::vector<float>{2, 4, 6, 8}));
-    ASSERT_TRUE(
-        (*program)->bindWeights({layer1.data(), layer1.size()}, "l1").ok());
-    auto y1 = (*program)->run({x});
-    ASSERT_TRUE(y1.ok()) << y1.message();
-    EXPECT_EQ((*y1)[0].f, (std::vector<float>{-1, -2, -3, -4}));
-  }
+  ASSERT_NO_FATAL_FAILURE(alternateLayers(**program));
   EXPECT_EQ(device->counters().compiles, 2);
   EXPECT_EQ(device->counters().evaluations, 4);
   EXPECT_EQ(aneDeviceOf(**createBackend("cpu")), nullptr);
@@ -330,9 +334,7 @@ TEST(AneBackendTest, BakedProgramsKeepOnlyTheBlobsTheyRead) {
 TEST(AneBackendTest, BlobReloadOnlyWhereGateG1Holds) {
   BackendOptions options;
   options.aneBlobReload = true;
-  std::vector<uint8_t> layer0 = weights(4, 2.0f), layer1 = weights(4, -1.0f);
-  auto x = std::make_shared<const Tensor>(
-      Tensor::floats(mil::DType::FP16, {1, 1, 1, 4}, {1, 2, 3, 4}));
+  std::vector<uint8_t> layer0 = weights(4, 2.0f);
 
   auto refusing = createAneBackend(createSimulatedAneDevice(), options);
   auto stale = refusing->compile(scaleProgram(1, 4));
@@ -351,18 +353,7 @@ TEST(AneBackendTest, BlobReloadOnlyWhereGateG1Holds) {
   ASSERT_TRUE(backend->prepareBindings({}).ok());
   auto program = backend->compile(scaleProgram(1, 4));
   ASSERT_TRUE(program.ok()) << program.message();
-  for (int round = 0; round < 2; ++round) {
-    ASSERT_TRUE(
-        (*program)->bindWeights({layer0.data(), layer0.size()}, "l0").ok());
-    auto y0 = (*program)->run({x});
-    ASSERT_TRUE(y0.ok()) << y0.message();
-    EXPECT_EQ((*y0)[0].f, (std::vector<float>{2, 4, 6, 8}));
-    ASSERT_TRUE(
-        (*program)->bindWeights({layer1.data(), layer1.size()}, "l1").ok());
-    auto y1 = (*program)->run({x});
-    ASSERT_TRUE(y1.ok()) << y1.message();
-    EXPECT_EQ((*y1)[0].f, (std::vector<float>{-1, -2, -3, -4}));
-  }
+  ASSERT_NO_FATAL_FAILURE(alternateLayers(**program));
   const AneCounters &c = aneDeviceOf(*backend)->counters();
   EXPECT_EQ(c.compiles, 2); // the G1 probe's and this program's
   EXPECT_EQ(aneBackendStatsOf(*backend)->reloads, 3);
