@@ -2,16 +2,19 @@
 
 #include "lib/Runtime/Engine.h"
 
+#include "lib/MIL/WeightFile.h"
 #include "lib/Runtime/HalfFloat.h"
-#include "lib/Runtime/Literal.h"
 #include "lib/Runtime/Packing.h"
 #include "lib/Runtime/ThreadPool.h"
+#include "lib/Support/Float16.h"
 #include "lib/Support/MappedFile.h"
 
 #include <fmt/format.h>
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
+#include <set>
 
 using namespace ane;
 using namespace ane::runtime;
@@ -121,24 +124,64 @@ Tensor column(const Tensor &x, int64_t s) {
   return Tensor::floats(x.dtype, {1, channels, 1, 1}, v);
 }
 
+/// Element k of a stored blob as a number: floats widened, int8 and int4
+/// sign-extended, uint4 not. The blob's dtype and size were checked by the
+/// caller (`readable`).
+float blobNumber(const mil::BlobView &b, uint64_t k) {
+  switch (b.dtype) {
+  case mil::BlobDType::Float16: {
+    uint16_t h;
+    std::memcpy(&h, b.data + 2 * k, 2);
+    return halfBitsToFloat(h);
+  }
+  case mil::BlobDType::Float32: {
+    float f;
+    std::memcpy(&f, b.data + 4 * k, 4);
+    return f;
+  }
+  case mil::BlobDType::Int8:
+    return float(int8_t(b.data[k]));
+  case mil::BlobDType::Int4:
+  case mil::BlobDType::UInt4: {
+    int v = (b.data[k / 2] >> ((k & 1) * 4)) & 15; // LSB first
+    return float(b.dtype == mil::BlobDType::Int4 && v >= 8 ? v - 16 : v);
+  }
+  default:
+    return 0; // not `readable`
+  }
+}
+
+bool readable(const mil::BlobView &b, int64_t count) {
+  switch (b.dtype) {
+  case mil::BlobDType::Float16:
+  case mil::BlobDType::Float32:
+  case mil::BlobDType::Int8:
+  case mil::BlobDType::Int4:
+  case mil::BlobDType::UInt4:
+    return int64_t(b.elementCount()) == count;
+  default:
+    return false;
+  }
+}
+
 /// A slot's weight as weight-binding=input passes it (KernelLowering::
 /// weightInput): in the kernels' float type, a matrix [out, in] as
 /// [1, in, 1, out], a vector as [1, n, 1, 1]; quantized slots dequantized
-/// as the blob-bound kernels' constexpr ops do. `blobs` are the slot's.
+/// as the blob-bound kernels' constexpr ops do. `blobs` are the slot's,
+/// read in place.
 Result<Tensor> inputWeightOf(const abi::SlotSpec &s,
-                             const std::vector<Tensor> &blobs,
+                             const std::vector<mil::BlobView> &blobs,
                              mil::DType dtype) {
-  // The kernel set was validated; the blobs' sizes are checked here too,
-  // as every read below indexes them by the slot's shape.
-  auto holds = [&](size_t i, int64_t n, bool isFloat) {
-    return i < blobs.size() && blobs[i].isFloat() == isFloat &&
-           blobs[i].storedElements() == n && !blobs[i].halfStored;
+  // Every read below indexes the blobs by the slot's shape: check them.
+  auto holds = [&](size_t i, int64_t n) {
+    return i < blobs.size() && readable(blobs[i], n);
   };
   if (s.shape.size() == 1) {
-    if (!holds(0, s.shape[0], true))
+    if (!holds(0, s.shape[0]))
       return Status::error("the blob does not hold the slot's vector");
-    const Tensor &v = blobs[0];
-    std::vector<float> values(v.values(), v.values() + v.numElements());
+    std::vector<float> values(size_t(s.shape[0]));
+    for (size_t k = 0; k < values.size(); ++k)
+      values[k] = storeAs(dtype, blobNumber(blobs[0], k));
     return Tensor::floats(dtype, {1, s.shape[0], 1, 1}, std::move(values));
   }
   if (s.shape.size() != 2 || s.effectiveGroup() <= 0 ||
@@ -146,32 +189,51 @@ Result<Tensor> inputWeightOf(const abi::SlotSpec &s,
     return Status::error("the slot is not a matrix of whole groups");
   int64_t out = s.shape[0], in = s.shape[1];
   int64_t group = s.effectiveGroup(), groups = in / group;
-  bool fits =
-      s.scheme == abi::Scheme::F16 ? holds(0, out * in, true)
-      : s.scheme == abi::Scheme::Lut4
-          ? holds(0, out * in, false) && holds(1, out * groups * 16, true)
-      : blobs.size() == 3
-          ? holds(0, out * in, false) && holds(1, out, true) &&
-                holds(2, out, false)
-          : holds(0, out * in, false) && holds(1, out * groups, true);
+  bool perChannel = blobs.size() == 3; // int8 with zero points
+  bool fits = s.scheme == abi::Scheme::F16 ? holds(0, out * in)
+              : s.scheme == abi::Scheme::Lut4
+                  ? holds(0, out * in) && holds(1, out * groups * 16)
+              : perChannel
+                  ? holds(0, out * in) && holds(1, out) && holds(2, out)
+                  : holds(0, out * in) && holds(1, out * groups);
   if (!fits)
     return Status::error("its blobs do not hold the slot's shape and scheme");
+  const mil::BlobView &data = blobs[0];
   auto weightAt = [&](int64_t r, int64_t c) -> float {
-    int64_t k = r * in + c, g = r * groups + c / group;
+    uint64_t k = uint64_t(r * in + c), g = uint64_t(r * groups + c / group);
+    float v = blobNumber(data, k);
     if (s.scheme == abi::Scheme::F16)
-      return blobs[0].values()[k];
+      return v;
     if (s.scheme == abi::Scheme::Lut4) // indices are uint4: 0..15
-      return blobs[1].values()[g * 16 + (blobs[0].i[size_t(k)] & 15)];
-    if (blobs.size() == 3) // per-channel int8 with zero points
-      return float(blobs[0].i[size_t(k)] - blobs[2].i[size_t(r)]) *
-             blobs[1].values()[r];
-    return float(blobs[0].i[size_t(k)]) * blobs[1].values()[g];
+      return blobNumber(blobs[1], g * 16 + uint64_t(v));
+    if (perChannel)
+      return (v - blobNumber(blobs[2], r)) * blobNumber(blobs[1], r);
+    return v * blobNumber(blobs[1], g);
   };
+  // Transposed in blocks of rows, so that both the reads (a row each) and
+  // the writes (a run of the block's rows per column) stay sequential: row
+  // by row, every write missed the cache.
+  constexpr int64_t kRows = 64;
   std::vector<float> values(size_t(out * in));
-  for (int64_t r = 0; r < out; ++r)
+  for (int64_t r0 = 0; r0 < out; r0 += kRows)
     for (int64_t c = 0; c < in; ++c)
-      values[size_t(c * out + r)] = storeAs(dtype, weightAt(r, c));
+      for (int64_t r = r0; r < std::min(out, r0 + kRows); ++r)
+        values[size_t(c * out + r)] = storeAs(dtype, weightAt(r, c));
   return Tensor::floats(dtype, {1, in, 1, out}, std::move(values));
+}
+
+/// The slots of `segment` some kernel reads; the others (the token
+/// embedding, read by row on the host) are not inputs.
+std::vector<abi::SlotSpec> inputSlots(const abi::KernelSet &ks,
+                                      abi::Segment segment) {
+  std::set<std::string> read;
+  for (const abi::KernelDesc &d : ks.kernels)
+    read.insert(d.weights.begin(), d.weights.end());
+  std::vector<abi::SlotSpec> slots;
+  for (const abi::SlotSpec &s : ks.slotsOf(segment))
+    if (read.count(s.role))
+      slots.push_back(s);
+  return slots;
 }
 
 /// Bytes the input form of `slots` takes: 2 or 4 per weight.
@@ -187,7 +249,16 @@ uint64_t inputBytesOf(const std::vector<abi::SlotSpec> &slots, int64_t copies,
   return n * uint64_t(copies) * (dtype == abi::DType::FP32 ? 4 : 2);
 }
 
-/// Every slot of `segment` in its input form, by role.
+/// Bytes `slots` take as stored, `copies` times.
+uint64_t storedBytesOf(const std::vector<abi::SlotSpec> &slots,
+                       int64_t copies) {
+  uint64_t n = 0;
+  for (const abi::SlotSpec &s : slots)
+    n += abi::slotBytes(s);
+  return n * uint64_t(copies);
+}
+
+/// Every slot of `slots` in `segment` in its input form, by role.
 Result<std::map<std::string, TensorRef>>
 convertSlots(const std::vector<abi::SlotSpec> &slots, Bytes segment,
              const std::string &name, mil::DType dtype) {
@@ -195,22 +266,15 @@ convertSlots(const std::vector<abi::SlotSpec> &slots, Bytes segment,
       mil::WeightReader::fromBuffer(segment.data, segment.size, name, nullptr);
   if (!reader.ok())
     return reader.status();
-  WeightFiles files;
-  files.emplace(mil::kModelWeightPath, std::move(*reader));
   std::map<std::string, TensorRef> out;
   for (const abi::SlotSpec &s : slots) {
-    std::vector<Tensor> blobs;
+    std::vector<mil::BlobView> blobs;
     for (const abi::BlobSpec &b : s.blobs) {
-      mil::Type type;
-      type.dtype = b.dtype;
-      type.dims = b.shape;
-      auto t = decodeLiteral(
-          mil::Value::makeBlobFile(type, mil::kModelWeightPath, b.offset),
-          files);
-      if (!t.ok())
+      auto blob = reader->blob(b.offset);
+      if (!blob.ok())
         return Status::error(
-            fmt::format("{} slot '{}': {}", name, s.role, t.message()));
-      blobs.push_back(std::move(*t));
+            fmt::format("{} slot '{}': {}", name, s.role, blob.message()));
+      blobs.push_back(*blob);
     }
     auto w = inputWeightOf(s, blobs, dtype);
     if (!w.ok())
@@ -382,8 +446,11 @@ Result<Engine> Engine::create(const ModelImage &image,
 
   if (inputBinding) {
     e.stats_.inputWeightBytes =
-        inputBytesOf(ks.slotsOf(abi::Segment::Layer), c.nLayers, ks.dtype) +
-        inputBytesOf(ks.slotsOf(abi::Segment::Global), 1, ks.dtype);
+        inputBytesOf(inputSlots(ks, abi::Segment::Layer), c.nLayers, ks.dtype) +
+        inputBytesOf(inputSlots(ks, abi::Segment::Global), 1, ks.dtype);
+    e.stats_.inputStoredBytes =
+        storedBytesOf(inputSlots(ks, abi::Segment::Layer), c.nLayers) +
+        storedBytesOf(inputSlots(ks, abi::Segment::Global), 1);
     e.stats_.inputWeightsResident =
         e.stats_.inputWeightBytes <= residentInputBytes;
     // Convert one layer now, so a bad segment fails here and not mid-run.
@@ -457,9 +524,10 @@ Result<const Engine::InputWeights *> Engine::inputWeightsOf(int64_t layer) {
   auto start = Clock::now();
   auto converted =
       layer < 0
-          ? convertSlots(ks.slotsOf(abi::Segment::Global), image->globalSegment,
-                         "global segment", abi::toMil(ks.dtype))
-          : convertSlots(ks.slotsOf(abi::Segment::Layer),
+          ? convertSlots(inputSlots(ks, abi::Segment::Global),
+                         image->globalSegment, "global segment",
+                         abi::toMil(ks.dtype))
+          : convertSlots(inputSlots(ks, abi::Segment::Layer),
                          image->layerSegments[size_t(layer)],
                          fmt::format("layer {}", layer), abi::toMil(ks.dtype));
   if (!converted.ok())

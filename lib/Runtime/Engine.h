@@ -31,6 +31,7 @@ struct EngineStats {
   // Input binding: the bytes every weight takes as the kernels' inputs,
   // the layers converted to them and the time spent on it.
   uint64_t inputWeightBytes = 0;
+  uint64_t inputStoredBytes = 0; // the same weights as the image stores them
   int64_t inputConversions = 0;
   double inputConversionSeconds = 0;
   bool inputWeightsResident = true; // converted once, not per use

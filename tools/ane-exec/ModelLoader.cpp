@@ -140,9 +140,7 @@ void printInputBindingSummary(const runtime::ModelImage &image,
   const abi::KernelSet &ks = image.kernels;
   if (ks.weightBinding != abi::WeightBinding::Input)
     return;
-  uint64_t stored = image.globalSegment.size;
-  for (const runtime::Bytes &s : image.layerSegments)
-    stored += s.size;
+  uint64_t stored = stats.inputStoredBytes;
   fmt::print(stderr,
              "input binding: the weights travel as {} inputs, {} ({:.1f}x "
              "the {} {} stores); converted {}: {} conversions in {:.2f} s\n",
