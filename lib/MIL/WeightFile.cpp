@@ -129,24 +129,8 @@ std::vector<uint8_t> packSubByte(const std::vector<int64_t> &values, int bits) {
 std::vector<int64_t> unpackSubByte(const uint8_t *bytes, size_t count, int bits,
                                    bool isSigned) {
   std::vector<int64_t> out(count);
-  if (bits == 8 || bits == 4) {
-    int64_t signBit = int64_t(1) << (bits - 1);
-    for (size_t i = 0; i < count; ++i) {
-      int64_t v = bits == 8 ? bytes[i] : (bytes[i / 2] >> (4 * (i % 2))) & 0xF;
-      out[i] = isSigned && (v & signBit) ? v - 2 * signBit : v;
-    }
-    return out;
-  }
-  for (size_t i = 0; i < count; ++i) {
-    uint64_t v = 0;
-    size_t bit = i * bits;
-    for (int b = 0; b < bits; ++b, ++bit)
-      v |= uint64_t(bytes[bit / 8] >> (bit % 8) & 1) << b;
-    int64_t s = static_cast<int64_t>(v);
-    if (isSigned && (v >> (bits - 1) & 1))
-      s -= int64_t(1) << bits;
-    out[i] = s;
-  }
+  for (size_t i = 0; i < count; ++i)
+    out[i] = subByteAt(bytes, i, bits, isSigned);
   return out;
 }
 

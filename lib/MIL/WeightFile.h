@@ -58,6 +58,24 @@ bool isValidBlobDType(uint32_t code);
 
 /// LSB-first packing of `bits`-wide values (two's complement for signed).
 std::vector<uint8_t> packSubByte(const std::vector<int64_t> &values, int bits);
+/// Value `i` of packSubByte's bytes, for reading one in place.
+inline int64_t subByteAt(const uint8_t *bytes, size_t i, int bits,
+                         bool isSigned) {
+  uint64_t v = 0;
+  if (bits == 8) {
+    v = bytes[i];
+  } else if (bits == 4) {
+    v = (bytes[i / 2] >> (4 * (i % 2))) & 0xF;
+  } else {
+    size_t bit = i * size_t(bits);
+    for (int b = 0; b < bits; ++b, ++bit)
+      v |= uint64_t(bytes[bit / 8] >> (bit % 8) & 1) << b;
+  }
+  int64_t s = static_cast<int64_t>(v);
+  if (isSigned && (v >> (bits - 1) & 1))
+    s -= int64_t(1) << bits;
+  return s;
+}
 /// Inverse of packSubByte; `bytes` must hold ceil(count * bits / 8) bytes.
 std::vector<int64_t> unpackSubByte(const uint8_t *bytes, size_t count, int bits,
                                    bool isSigned);

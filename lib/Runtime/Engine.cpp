@@ -124,8 +124,8 @@ Tensor column(const Tensor &x, int64_t s) {
   return Tensor::floats(x.dtype, {1, channels, 1, 1}, v);
 }
 
-/// Element k of a stored blob as a number: floats widened, int8 and int4
-/// sign-extended, uint4 not. The blob's dtype and size were checked by the
+/// Element k of a stored blob as a number: floats widened, integers as
+/// packSubByte stored them. The blob's dtype and size were checked by the
 /// caller (`readable`).
 float blobNumber(const mil::BlobView &b, uint64_t k) {
   switch (b.dtype) {
@@ -140,12 +140,10 @@ float blobNumber(const mil::BlobView &b, uint64_t k) {
     return f;
   }
   case mil::BlobDType::Int8:
-    return float(int8_t(b.data[k]));
   case mil::BlobDType::Int4:
-  case mil::BlobDType::UInt4: {
-    int v = (b.data[k / 2] >> ((k & 1) * 4)) & 15; // LSB first
-    return float(b.dtype == mil::BlobDType::Int4 && v >= 8 ? v - 16 : v);
-  }
+  case mil::BlobDType::UInt4:
+    return float(mil::subByteAt(b.data, k, mil::blobBits(b.dtype),
+                                b.dtype != mil::BlobDType::UInt4));
   default:
     return 0; // not `readable`
   }
@@ -445,12 +443,13 @@ Result<Engine> Engine::create(const ModelImage &image,
     return Status::error("the kernel set has no lm_head for seq 1");
 
   if (inputBinding) {
+    e.inputLayerSlots = inputSlots(ks, abi::Segment::Layer);
+    e.inputGlobalSlots = inputSlots(ks, abi::Segment::Global);
     e.stats_.inputWeightBytes =
-        inputBytesOf(inputSlots(ks, abi::Segment::Layer), c.nLayers, ks.dtype) +
-        inputBytesOf(inputSlots(ks, abi::Segment::Global), 1, ks.dtype);
-    e.stats_.inputStoredBytes =
-        storedBytesOf(inputSlots(ks, abi::Segment::Layer), c.nLayers) +
-        storedBytesOf(inputSlots(ks, abi::Segment::Global), 1);
+        inputBytesOf(e.inputLayerSlots, c.nLayers, ks.dtype) +
+        inputBytesOf(e.inputGlobalSlots, 1, ks.dtype);
+    e.stats_.inputStoredBytes = storedBytesOf(e.inputLayerSlots, c.nLayers) +
+                                storedBytesOf(e.inputGlobalSlots, 1);
     e.stats_.inputWeightsResident =
         e.stats_.inputWeightBytes <= residentInputBytes;
     // Convert one layer now, so a bad segment fails here and not mid-run.
@@ -524,11 +523,9 @@ Result<const Engine::InputWeights *> Engine::inputWeightsOf(int64_t layer) {
   auto start = Clock::now();
   auto converted =
       layer < 0
-          ? convertSlots(inputSlots(ks, abi::Segment::Global),
-                         image->globalSegment, "global segment",
-                         abi::toMil(ks.dtype))
-          : convertSlots(inputSlots(ks, abi::Segment::Layer),
-                         image->layerSegments[size_t(layer)],
+          ? convertSlots(inputGlobalSlots, image->globalSegment,
+                         "global segment", abi::toMil(ks.dtype))
+          : convertSlots(inputLayerSlots, image->layerSegments[size_t(layer)],
                          fmt::format("layer {}", layer), abi::toMil(ks.dtype));
   if (!converted.ok())
     return converted.status();

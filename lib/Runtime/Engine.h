@@ -106,6 +106,8 @@ private:
   // With input binding, by layer (-1: global); all of them, or the last
   // used when they do not all fit (stats_.inputWeightsResident).
   std::map<int64_t, InputWeights> inputWeights;
+  // The slots a kernel reads, which input binding converts.
+  std::vector<abi::SlotSpec> inputLayerSlots, inputGlobalSlots;
   int64_t cacheColumns = 0;
   // [1, kvDim, 1, cacheColumns] per layer, shared with attn_core's calls
   // and written in place between them.
