@@ -121,6 +121,10 @@ Result<abi::KernelSet> compileKernelSet(const model::ModelSpec &spec,
       o.fuse = options.fuse;
       o.seq = seq;
       o.ctx = ctx;
+      o.backward = options.backward;
+      o.loraRank = options.loraRank;
+      for (const std::string &role : options.loraTargets)
+        o.loraTargets.push_back(role);
       if (!options.family.empty())
         o.family = options.family;
       mlir::ane::buildCompilePipeline(pm, o);

@@ -31,6 +31,11 @@ struct KernelSetOptions {
   std::vector<int64_t> ctxBuckets = {256};
   /// An ANE family (m1-m4) to legalize and verify for; empty: none.
   std::string family;
+  /// The backward kernels too (training).
+  bool backward = false;
+  /// Adapter inputs (lib/Abi/Kernels.h): rank 0 for none.
+  int64_t loraRank = 0;
+  std::vector<std::string> loraTargets;
 };
 
 /// The storage that keeps a model's own quantization: q4 for Q4 GGUFs, q8

@@ -11,14 +11,20 @@ using namespace mlir;
 
 void mlir::ane::buildCompilePipeline(OpPassManager &pm,
                                      const CompileOptions &o) {
+  // Adapters read the normed activation, so the norm stays outside the
+  // projections.
   if (o.fuse)
-    pm.addPass(llama::createLlamaFusePass());
+    pm.addPass(llama::createLlamaFusePass(
+        llama::LlamaFusePassOptions{/*foldNorms=*/o.loraRank == 0}));
   pm.addPass(llama::createLlamaQuantizePass(
       llama::LlamaQuantizePassOptions{o.scheme, o.group}));
   pm.addPass(llama::createLlamaOutlineKernelsPass(
       llama::LlamaOutlineKernelsPassOptions{o.seq, o.ctx}));
-  pm.addPass(createConvertLlamaToAneMilPass(
-      ConvertLlamaToAneMilPassOptions{o.dtype, o.weightBinding, o.backward}));
+  ConvertLlamaToAneMilPassOptions lower{o.dtype, o.weightBinding, o.backward,
+                                        o.loraRank};
+  std::vector<std::string> targets(o.loraTargets.begin(), o.loraTargets.end());
+  lower.loraTargets = targets; // copied by the pass
+  pm.addPass(createConvertLlamaToAneMilPass(lower));
   if (!o.family.empty()) {
     anemil::AneMilLegalizeAnePassOptions legalize;
     legalize.family = o.family;

@@ -41,6 +41,14 @@ struct CompileOptions : public PassPipelineOptions<CompileOptions> {
   Option<bool> backward{*this, "backward",
                         llvm::cl::desc("also emit the 5 backward kernels"),
                         llvm::cl::init(false)};
+  Option<int64_t> loraRank{
+      *this, "lora-rank",
+      llvm::cl::desc("LoRA rank of the adapter inputs (0: none); norms are "
+                     "then not folded"),
+      llvm::cl::init(0)};
+  ListOption<std::string> loraTargets{
+      *this, "lora-targets",
+      llvm::cl::desc("roles adapted (attn_q, ..., ffn_down)")};
   Option<std::string> family{
       *this, "family",
       llvm::cl::desc("ANE family (m1-m4): legalize and verify for it; empty "

@@ -77,15 +77,22 @@ Status KernelSet::validate() const {
   if (Status s = config.validate(); !s.ok())
     return Status::error("config: " + s.message());
   for (const SlotSpec &s : slots) {
-    Status st = validateSlot(s, s.segment == Segment::Layer
-                                    ? layerSegmentBytes
-                                    : globalSegmentBytes);
+    Status st =
+        validateSlot(s, s.segment == Segment::Layer ? layerSegmentBytes
+                                                    : globalSegmentBytes);
     if (!st.ok())
       return st;
   }
   if (!programFiles.empty() && programFiles.size() != programs.size())
     return Status::error(fmt::format("{} program files for {} programs",
                                      programFiles.size(), programs.size()));
+  if (loraRank < 0 || loraRank > 4096 || (loraRank == 0) != loraTargets.empty())
+    return Status::error(fmt::format("lora: rank {} with {} targets", loraRank,
+                                     loraTargets.size()));
+  for (const std::string &t : loraTargets)
+    if (!isLoraRole(t))
+      return Status::error(
+          fmt::format("lora: '{}' is not a role adapters can target", t));
   for (const KernelDesc &k : kernels) {
     if (k.program < 0 || k.program >= int64_t(programs.size()))
       return Status::error(fmt::format("kernel '{}': program {} of {}",
@@ -95,8 +102,8 @@ Status KernelSet::validate() const {
     for (const std::string &role : k.weights)
       if (std::none_of(slots.begin(), slots.end(),
                        [&](const SlotSpec &s) { return s.role == role; }))
-        return Status::error(fmt::format("kernel '{}' reads unknown weight '{}'",
-                                         k.name(), role));
+        return Status::error(fmt::format(
+            "kernel '{}' reads unknown weight '{}'", k.name(), role));
   }
   return Status::success();
 }
@@ -215,6 +222,15 @@ std::string writeManifest(const KernelSet &set) {
   w.key("dtype").string(dtypeName(set.dtype));
   w.key("scheme").string(schemeName(set.scheme));
   w.key("weight_binding").string(weightBindingName(set.weightBinding));
+  if (set.loraRank > 0) {
+    w.key("lora").beginObject();
+    w.key("rank").integer(set.loraRank);
+    w.key("targets").beginArray();
+    for (const std::string &t : set.loraTargets)
+      w.string(t);
+    w.endArray();
+    w.endObject();
+  }
   w.key("segments").beginObject();
   w.key("layer").integer(int64_t(set.layerSegmentBytes));
   w.key("global").integer(int64_t(set.globalSegmentBytes));
@@ -405,6 +421,14 @@ Result<KernelSet> readManifest(std::string_view text,
   set.scheme = readEnum(f, "scheme", parseScheme, "scheme", Scheme::F16);
   set.weightBinding = readEnum(f, "weight_binding", parseWeightBinding,
                                "weight binding", WeightBinding::Blob);
+  if (f.has("lora"))
+    if (const json::Value *lora = f.object("lora")) {
+      json::Fields lf(*lora, f.pathOf("lora"));
+      set.loraRank = lf.integer("rank");
+      set.loraTargets = lf.strings("targets");
+      if (!lf.status().ok())
+        return lf.status();
+    }
   if (const json::Value *seg = f.object("segments")) {
     json::Fields sf(*seg, f.pathOf("segments"));
     int64_t layer = sf.integer("layer"), global = sf.integer("global");

@@ -64,6 +64,9 @@ struct KernelSet {
   DType dtype = DType::FP16; ///< compute type of every kernel
   Scheme scheme = Scheme::F16;
   WeightBinding weightBinding = WeightBinding::Blob;
+  /// Adapters the kernels take as inputs (Kernels.h): rank 0 for none.
+  int64_t loraRank = 0;
+  std::vector<std::string> loraTargets;
   std::vector<SlotSpec> slots; ///< layer slots, then global ones
   uint64_t layerSegmentBytes = 0, globalSegmentBytes = 0;
   std::vector<std::string> programs; ///< MIL texts, shared by equal kernels

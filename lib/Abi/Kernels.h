@@ -1,4 +1,5 @@
-//===- Kernels.h - the eleven kernel programs and their I/O ------*- C++ -*-===//
+//===- Kernels.h - the eleven kernel programs and their I/O ------*- C++
+//-*-===//
 //
 // The fixed kernel plan (DESIGN.md section 3): six forward programs run per
 // layer and token, five backward programs for training. Their names and the
@@ -13,7 +14,9 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace ane::abi {
@@ -66,6 +69,23 @@ inline bool isCacheInput(std::string_view name) {
 /// Output names, in order; for a backward kernel `d_<input>` of the inputs
 /// it differentiates.
 const std::vector<std::string_view> &kernelOutputs(Kernel kernel);
+
+/// LoRA (a kernel set compiled with a rank r): every projection of an
+/// adapted role adds B A x, with A [r, in] and B [out, r] (already scaled)
+/// as inputs in the weights' surface form: `lora_a_<role>` is A^T as
+/// [1, in, 1, r], `lora_b_<role>` is B^T as [1, r, 1, out]. They follow the
+/// activations. A backward kernel then also takes the forward activation
+/// the products read (ffn_down_bwd's `h`) and returns `d_lora_a_<role>` and
+/// `d_lora_b_<role>` in the same shapes after its input gradients.
+inline constexpr std::string_view kLoraRoles[] = {
+    "attn_q", "attn_k", "attn_v", "attn_out", "ffn_gate", "ffn_up", "ffn_down"};
+bool isLoraRole(std::string_view role);
+std::string loraInputA(std::string_view role);
+std::string loraInputB(std::string_view role);
+/// The role of a `lora_a_`/`lora_b_` input (or `d_lora_...` output), with
+/// whether it is B; nullopt for other names.
+std::optional<std::pair<std::string, bool>>
+parseLoraName(std::string_view name);
 
 } // namespace ane::abi
 

@@ -39,6 +39,14 @@ def ConvertLlamaToAneMilPass
     Option<"backward", "backward", "bool", /*default=*/"false",
            "also emit the input-gradient kernels lm_head_bwd, ffn_down_bwd, "
            "ffn_up_bwd, attn_core_bwd (with Wo^T) and attn_qkv_bwd">,
+    Option<"loraRank", "lora-rank", "int64_t", /*default=*/"0",
+           "LoRA rank r: projections of the lora-targets roles take "
+           "lora_a_<role> [1, in, 1, r] and lora_b_<role> [1, r, 1, out] "
+           "inputs and add B A x; backward kernels also return their "
+           "gradients (0: no adapters)">,
+    ListOption<"loraTargets", "lora-targets", "std::string",
+               "roles adapted: attn_q, attn_k, attn_v, attn_out, ffn_gate, "
+               "ffn_up, ffn_down">,
   ];
   let dependentDialects = ["mlir::anemil::AneMilDialect",
                            "mlir::func::FuncDialect"];

@@ -66,8 +66,11 @@ LogicalResult KernelLowering::backprop(Operation *op) {
     auto w = weight(weights[cast<BlockArgument>(op->getOperand(1))]);
     if (failed(w))
       return failure();
+    auto site = loraSites.find(op->getResult(0));
     if (Value g = gradOf(op->getResult(0))) {
       addGrad(op->getOperand(0), projectT(*w, g));
+      if (site != loraSites.end())
+        loraBackward(site->second.x, site->second.parts[0], g);
       return success();
     }
     // A fused projection: sum W_i^T g_i over the row blocks of its split
@@ -76,9 +79,12 @@ LogicalResult KernelLowering::backprop(Operation *op) {
     if (parts == splitGrads.end())
       return success();
     int64_t at = 0;
-    for (auto [rows, g] : parts->second) {
+    for (auto [i, part] : llvm::enumerate(parts->second)) {
+      auto [rows, g] = part;
       if (g)
         addGrad(op->getOperand(0), projectT(weightRows(*w, at, rows), g));
+      if (g && site != loraSites.end() && site->second.parts[i].a)
+        loraBackward(site->second.x, site->second.parts[i], g);
       at += rows;
     }
     return success();
@@ -141,6 +147,29 @@ LogicalResult KernelLowering::backprop(Operation *op) {
   return op->emitError() << "has no backward rule";
 }
 
+void KernelLowering::loraBackward(Value xLlama, const LoraPart &part, Value g) {
+  Location loc = fn.getLoc();
+  Value x = values.lookup(xLlama);
+  int64_t in = cast<RankedTensorType>(part.a.getType()).getDimSize(1);
+  int64_t r = loraOptions.rank, out = part.rows;
+  int64_t seq = cast<RankedTensorType>(g.getType()).getDimSize(3);
+  auto mm = [&](Value p, Value q, bool tp, bool tq, int64_t m, int64_t n) {
+    return b.create<MatmulOp>(loc, RankedTensorType::get({m, n}, compute), p, q,
+                              tp ? b.getBoolAttr(true) : nullptr,
+                              tq ? b.getBoolAttr(true) : nullptr);
+  };
+  // The inputs are A^T [in, r] and B^T [r, out].
+  Value at = reshape(part.a, {in, r}), bt = reshape(part.b, {r, out});
+  Value gm = reshape(g, {out, seq}), xm = reshape(x, {in, seq});
+  Value t = mm(bt, gm, false, false, r, seq); // B^T g
+  addGrad(xLlama, reshape(mm(at, t, false, false, in, seq), {1, in, 1, seq}));
+  Value u = mm(at, xm, true, false, r, seq); // A x
+  Value da = mm(xm, t, false, true, in, r);  // dA^T = x (B^T g)^T
+  Value db = mm(u, gm, false, true, r, out); // dB^T = (A x) g^T
+  loraGrads[static_cast<int>(part.role)] = {reshape(da, {1, in, 1, r}),
+                                            reshape(db, {1, r, 1, out})};
+}
+
 LogicalResult KernelLowering::backpropAttention(llama::GqaAttentionOp at,
                                                 Value g) {
   Location loc = fn.getLoc();
@@ -189,6 +218,9 @@ LogicalResult KernelLowering::lowerBackward(func::ReturnOp ret) {
     if (failed(w))
       return failure();
     grads[ret.getOperand(0)] = projectT(*w, dxo);
+    auto site = loraSites.find(ret.getOperand(0));
+    if (site != loraSites.end())
+      loraBackward(site->second.x, site->second.parts[0], dxo);
   } else {
     const auto &names = ::ane::abi::kernelOutputs(kernel);
     for (auto [i, v] : llvm::enumerate(ret.getOperands()))
@@ -211,6 +243,21 @@ LogicalResult KernelLowering::lowerBackward(func::ReturnOp ret) {
     results.push_back(g ? g : zeros(values.lookup(arg).getType()));
     outputNames.push_back(std::string(gradNames.at(i)));
     resultTypes.push_back(results.back().getType());
+  }
+  // Then each adapter's dA^T and dB^T, in input order.
+  for (const LoraPart &part : loraInputs) {
+    StringRef name = llama::stringifyRole(part.role);
+    std::string_view view(name.data(), name.size());
+    auto it = loraGrads.find(static_cast<int>(part.role));
+    for (bool isB : {false, true}) {
+      Value g;
+      if (it != loraGrads.end())
+        g = isB ? it->second.second : it->second.first;
+      results.push_back(g ? g : zeros((isB ? part.b : part.a).getType()));
+      outputNames.push_back("d_" + (isB ? ::ane::abi::loraInputB(view)
+                                        : ::ane::abi::loraInputA(view)));
+      resultTypes.push_back(results.back().getType());
+    }
   }
   b.create<func::ReturnOp>(ret.getLoc(), results);
   return success();

@@ -107,7 +107,82 @@ LogicalResult KernelLowering::mapArguments() {
     std::string name = activationName(arg.getArgNumber(), names);
     values[arg] = input(name, act(t.getDimSize(1), t.getDimSize(0)));
   }
+  return addLoraInputs();
+}
+
+LogicalResult KernelLowering::addLoraInputs() {
+  if (loraOptions.rank == 0)
+    return success();
+  for (Operation &op : fn.getBody().front()) {
+    auto lin = dyn_cast<llama::LinearOp>(op);
+    auto wArg = lin ? dyn_cast<BlockArgument>(lin.getWeight()) : nullptr;
+    if (!wArg || !weights.count(wArg))
+      continue; // lowerLinear reports a weight without a role
+    const Slot &slot = slots.get(weights[wArg]);
+    SmallVector<std::pair<llama::Role, int64_t>> parts;
+    if (slot.spec.fusedFrom.empty()) {
+      parts.push_back({slot.role, slot.spec.shape[0]});
+    } else {
+      auto split = lin->hasOneUse()
+                       ? dyn_cast<llama::SplitOp>(*lin->user_begin())
+                       : llama::SplitOp();
+      if (!split || split.getSizes().size() != slot.spec.fusedFrom.size())
+        return lin.emitError()
+               << "a fused projection with adapters must feed one "
+                  "llama.split into its parts";
+      for (auto [name, rows] :
+           llvm::zip(slot.spec.fusedFrom, split.getSizes())) {
+        std::optional<llama::Role> role = llama::symbolizeRole(name);
+        if (!role)
+          return lin.emitError() << "unknown fused role '" << name << "'";
+        parts.push_back({*role, rows});
+      }
+    }
+    bool adapted = llvm::any_of(parts, [&](auto p) {
+      return llvm::is_contained(loraOptions.targets, p.first);
+    });
+    if (adapted && !slot.spec.foldNorm.empty())
+      return lin.emitError()
+             << "adapters need the norm weight outside the projection; '"
+             << slot.spec.role << "' has '" << slot.spec.foldNorm
+             << "' folded in (llama-fuse fold-norms=0)";
+    addLoraSite(lin.getResult(), lin.getX(), slot.spec.shape[1], parts);
+  }
+  // attn_core_bwd applies attn_out's W^T to the gradient, and so its
+  // adapter's too.
+  if (backward && kernel == ::ane::abi::Kernel::AttnCore) {
+    Value attnResult = fn.getBody().front().getTerminator()->getOperand(0);
+    const ::ane::abi::SlotSpec &wo = slots.get(llama::Role::AttnOut).spec;
+    addLoraSite(attnResult, attnResult, wo.shape[1],
+                {{llama::Role::AttnOut, wo.shape[0]}});
+  }
   return success();
+}
+
+void KernelLowering::addLoraSite(
+    Value result, Value x, int64_t in,
+    ArrayRef<std::pair<llama::Role, int64_t>> parts) {
+  LoraSite site{x, {}};
+  bool adapted = false;
+  for (auto [role, rows] : parts) {
+    LoraPart part{role, rows, Value(), Value()};
+    if (llvm::is_contained(loraOptions.targets, role)) {
+      StringRef name = llama::stringifyRole(role);
+      std::string_view view(name.data(), name.size());
+      part.a = input(::ane::abi::loraInputA(view), act(in, loraOptions.rank));
+      part.b = input(::ane::abi::loraInputB(view), act(loraOptions.rank, rows));
+      loraInputs.push_back(part);
+      adapted = true;
+    }
+    site.parts.push_back(part);
+  }
+  if (adapted)
+    loraSites[result] = std::move(site);
+}
+
+Value KernelLowering::loraDelta(Value x, const LoraPart &part) {
+  return projectInput(projectInput(x, part.a, fn.getLoc()), part.b,
+                      fn.getLoc());
 }
 
 std::string KernelLowering::activationName(unsigned index,
@@ -221,6 +296,12 @@ Value KernelLowering::project(Value x, Value w, Location loc) {
     return b.create<ConvOp>(loc, act(ws[0], xs[3]), x, w, Value(), nullptr,
                             nullptr, nullptr,
                             PadTypeAttr::get(ctx, PadType::Valid), nullptr);
+  return projectInput(x, w, loc);
+}
+
+Value KernelLowering::projectInput(Value x, Value w, Location loc) {
+  auto xs = cast<RankedTensorType>(x.getType()).getShape();
+  auto ws = cast<RankedTensorType>(w.getType()).getShape();
   // W [1, in, 1, out] and x [1, in, 1, S] as matrices: y = W^T x.
   int64_t in = ws[1], out = ws[3], seq = xs[3];
   Value y = b.create<MatmulOp>(
@@ -246,8 +327,15 @@ LogicalResult KernelLowering::lower(Operation *op) {
         auto split = b.create<anemil::SplitOp>(
             fn.getLoc(), types, x, b.getI64IntegerAttr(1), nullptr,
             b.getDenseI64ArrayAttr(o.getSizes()));
-        for (auto [r, n] : llvm::zip(o.getResults(), split.getOutputs()))
+        auto site = loraSites.find(o.getX());
+        for (auto [i, r, n] :
+             llvm::enumerate(o.getResults(), split.getOutputs())) {
           values[r] = n;
+          if (site != loraSites.end() && site->second.parts[i].a)
+            values[r] =
+                binary<AddOp>(n, loraDelta(values.lookup(site->second.x),
+                                           site->second.parts[i]));
+        }
         return success();
       })
       .Case([&](llama::SwiGluOp o) {
@@ -301,7 +389,13 @@ LogicalResult KernelLowering::lowerLinear(Operation *o) {
   auto w = weight(weights[wArg]);
   if (failed(w))
     return failure();
-  values[o->getResult(0)] = project(values.lookup(xv), *w, fn.getLoc());
+  Value x = values.lookup(xv);
+  Value y = project(x, *w, fn.getLoc());
+  // A fused projection's adapters are added to its split parts.
+  auto site = loraSites.find(o->getResult(0));
+  if (site != loraSites.end() && site->second.parts.size() == 1)
+    y = binary<AddOp>(y, loraDelta(x, site->second.parts[0]));
+  values[o->getResult(0)] = y;
   return success();
 }
 

@@ -24,13 +24,21 @@
 
 namespace mlir::anemil::lowering {
 
+/// The adapters a kernel set is compiled for (lib/Abi/Kernels.h).
+struct LoraOptions {
+  int64_t rank = 0; // 0: none
+  SmallVector<llama::Role> targets;
+};
+
 /// Rebuilds one llama kernel as an anemil function.
 class KernelLowering {
 public:
   KernelLowering(func::FuncOp fn, const SlotTable &slots, Type compute,
-                 bool inputBinding, bool backward = false)
+                 bool inputBinding, bool backward = false,
+                 LoraOptions lora = {})
       : fn(fn), slots(slots), compute(compute), ctx(fn.getContext()),
-        b(fn.getContext()), inputBinding(inputBinding), backward(backward) {}
+        b(fn.getContext()), inputBinding(inputBinding), backward(backward),
+        loraOptions(std::move(lora)) {}
 
   LogicalResult run();
 
@@ -91,6 +99,37 @@ private:
   /// W x for an activation [1, in, 1, S]: a 1x1 conv on a constant weight,
   /// a matmul on an input one (the ANE convolves with constants only).
   Value project(Value x, Value w, Location loc);
+
+  /// W x for a weight input in surface form [1, in, 1, out].
+  Value projectInput(Value x, Value w, Location loc);
+
+  // -- LoRA -------------------------------------------------------------------
+
+  /// One adapted row block of a projection's output.
+  struct LoraPart {
+    llama::Role role;
+    int64_t rows = 0;
+    Value a, b; // inputs; null when the role is not adapted
+  };
+  /// A projection with adapters: its llama input and its parts (one, or
+  /// the fused roles in row order).
+  struct LoraSite {
+    Value x;
+    SmallVector<LoraPart> parts;
+  };
+
+  /// Adds the lora_a/lora_b inputs of every adapted projection the kernel
+  /// runs (and, for attn_core_bwd, of attn_out's, whose W^T it folds in).
+  LogicalResult addLoraInputs();
+  void addLoraSite(Value result, Value x, int64_t in,
+                   ArrayRef<std::pair<llama::Role, int64_t>> parts);
+
+  /// B (A x) for a lowered activation x.
+  Value loraDelta(Value x, const LoraPart &part);
+
+  /// The gradients of one adapted part at output gradient g: A^T B^T g to x,
+  /// and dA^T = x (B^T g)^T, dB^T = (A x) g^T as outputs.
+  void loraBackward(Value xLlama, const LoraPart &part, Value g);
 
   /// Rows [at, at + rows) of a weight matrix, in either layout.
   Value weightRows(Value w, int64_t at, int64_t rows);
@@ -172,6 +211,12 @@ private:
   /// Per-part gradients of a split's input: (rows, gradient or null).
   DenseMap<Value, SmallVector<std::pair<int64_t, Value>>> splitGrads;
   DenseMap<int, Value> weightValues;
+  LoraOptions loraOptions;
+  /// By the llama result of the projection.
+  DenseMap<Value, LoraSite> loraSites;
+  /// Adapted roles in input order, and their gradients once computed.
+  SmallVector<LoraPart> loraInputs;
+  DenseMap<int, std::pair<Value, Value>> loraGrads;
 };
 
 } // namespace mlir::anemil::lowering

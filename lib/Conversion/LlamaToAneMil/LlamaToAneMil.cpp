@@ -34,6 +34,26 @@ struct ConvertLlamaToAneMilPass
           ConvertLlamaToAneMilPass> {
   using ConvertLlamaToAneMilPassBase::ConvertLlamaToAneMilPassBase;
 
+  FailureOr<LoraOptions> loraOptions(ModuleOp module) {
+    LoraOptions lora;
+    if (loraRank < 0 || (loraRank == 0) != loraTargets.empty())
+      return module.emitError()
+             << "lora-rank " << static_cast<int64_t>(loraRank) << " with "
+             << loraTargets.size()
+             << " lora-targets: a positive rank needs targets, and targets "
+                "a positive rank";
+    lora.rank = loraRank;
+    for (const std::string &name : loraTargets) {
+      std::optional<llama::Role> role = llama::symbolizeRole(name);
+      if (!role || !::ane::abi::isLoraRole(name))
+        return module.emitError()
+               << "'" << name << "' is not a role adapters can target";
+      if (!llvm::is_contained(lora.targets, *role))
+        lora.targets.push_back(*role);
+    }
+    return lora;
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
@@ -49,6 +69,9 @@ struct ConvertLlamaToAneMilPass
       qkRows = {config.getNHeads() * headDim, config.getNKvHeads() * headDim};
     }
     bool inputs = weightBinding == ::ane::abi::WeightBinding::Input;
+    FailureOr<LoraOptions> lora = loraOptions(module);
+    if (failed(lora))
+      return signalPassFailure();
     SlotTable slots(ctx, compute, !inputs, qkRows, headDim);
     bool failedLayout = false;
     module.walk([&](func::FuncOp fn) {
@@ -75,11 +98,21 @@ struct ConvertLlamaToAneMilPass
     if (backward)
       for (func::FuncOp fn : kernels)
         if (hasBackward(fn) &&
-            failed(KernelLowering(fn, slots, compute, inputs, true).run()))
+            failed(
+                KernelLowering(fn, slots, compute, inputs, true, *lora).run()))
           return signalPassFailure();
     for (func::FuncOp fn : kernels)
-      if (failed(KernelLowering(fn, slots, compute, inputs).run()))
+      if (failed(
+              KernelLowering(fn, slots, compute, inputs, false, *lora).run()))
         return signalPassFailure();
+    if (lora->rank > 0) {
+      SmallVector<Attribute> targets;
+      for (llama::Role r : lora->targets)
+        targets.push_back(StringAttr::get(ctx, llama::stringifyRole(r)));
+      module->setAttr("anemil.lora_rank",
+                      IntegerAttr::get(IntegerType::get(ctx, 64), lora->rank));
+      module->setAttr("anemil.lora_targets", ArrayAttr::get(ctx, targets));
+    }
     // The packer lays out segments from this, host-side slots included.
     module->setAttr("anemil.weight_slots", slots.describeAll());
     module->setAttr("anemil.dtype",

@@ -82,6 +82,18 @@ abi::SlotSpec q4Slot(std::string role, int64_t rows, int64_t cols,
   return s;
 }
 
+TEST(AbiTest, LoraNamesRoundTrip) {
+  for (std::string_view role : abi::kLoraRoles) {
+    EXPECT_EQ(abi::parseLoraName(abi::loraInputA(role)),
+              std::make_pair(std::string(role), false));
+    EXPECT_EQ(abi::parseLoraName("d_" + abi::loraInputB(role)),
+              std::make_pair(std::string(role), true));
+  }
+  EXPECT_FALSE(abi::parseLoraName("lora_a_output"));
+  EXPECT_FALSE(abi::parseLoraName("w_attn_q"));
+  EXPECT_FALSE(abi::isLoraRole("attn_qkv"));
+}
+
 TEST(AbiTest, BlobSizesRoundUpToWholeBytes) {
   EXPECT_EQ(abi::blobDataBytes(mil::DType::Int4, {3, 1}), 2u);
   EXPECT_EQ(abi::blobDataBytes(mil::DType::UInt3, {3}), 2u);
@@ -152,6 +164,8 @@ abi::KernelSet smallSet() {
   head.program = 1;
   head.weights = {"output"};
   ks.kernels = {core, head};
+  ks.loraRank = 8;
+  ks.loraTargets = {"attn_q", "ffn_down"};
   return ks;
 }
 
@@ -170,6 +184,8 @@ TEST(AbiTest, ManifestRoundTrip) {
   ASSERT_EQ(back->kernels[0].packing.size(), 1u);
   EXPECT_EQ(back->kernels[0].packing[0].columns, 4);
   EXPECT_EQ(back->slots[0].ropeRows, 8);
+  EXPECT_EQ(back->loraRank, 8);
+  EXPECT_EQ(back->loraTargets, ks.loraTargets);
   EXPECT_EQ(back->find(abi::Kernel::AttnCore, 4, 32), &back->kernels[0]);
   EXPECT_EQ(back->find(abi::Kernel::AttnCore, 4, 64), nullptr);
 }
@@ -180,9 +196,9 @@ TEST(AbiTest, ReadsVersionOneManifests) {
   ks.slots[0].group = 0;
   ks.slots[0].blobs = {{mil::DType::FP16, {8, 8, 1, 1}, 64}};
   std::string text = abi::writeManifest(ks);
-  for (auto [from, to] : {std::pair<std::string, std::string>{
-                              "\"version\":2", "\"version\":1"},
-                          {"\"scheme\":\"f16\"", "\"scheme\":\"dense\""}}) {
+  for (auto [from, to] :
+       {std::pair<std::string, std::string>{"\"version\":2", "\"version\":1"},
+        {"\"scheme\":\"f16\"", "\"scheme\":\"dense\""}}) {
     size_t at = text.find(from);
     ASSERT_NE(at, std::string::npos) << from;
     text.replace(at, from.size(), to);
@@ -211,6 +227,9 @@ TEST(AbiTest, ManifestRefusesWhatTheContractForbids) {
       {"\"program_files\":[\"attn_core.mil\",\"lm_head.mil\"]",
        "\"program_files\":[\"attn_core.mil\"]",
        "m: 1 program files for 2 programs"},
+      {"\"rank\":8", "\"rank\":0", "m: lora: rank 0 with 2 targets"},
+      {"\"targets\":[\"attn_q\"", "\"targets\":[\"output\"",
+       "m: lora: 'output' is not a role adapters can target"},
   };
   for (const Case &c : cases) {
     std::string text = good;
@@ -281,7 +300,8 @@ TEST_F(KernelDirTest, RefusesMissingAndOddFiles) {
   std::filesystem::remove(dir / "lm_head.mil");
   auto missing = abi::readKernelDir(dir.string());
   ASSERT_FALSE(missing.ok());
-  EXPECT_EQ(missing.message(), (dir / "lm_head.mil").string() + ": no such file");
+  EXPECT_EQ(missing.message(),
+            (dir / "lm_head.mil").string() + ": no such file");
   std::filesystem::create_directory(dir / "lm_head.mil");
   auto folder = abi::readKernelDir(dir.string());
   ASSERT_FALSE(folder.ok());

@@ -45,6 +45,7 @@ struct Params {
   double tolerance;
   bool fuse;
   const char *binding = "blob";
+  int64_t loraRank = 0; // > 0: adapters on every role they can target
 };
 
 /// [S, C] row-major <-> the kernels' [1, C, 1, S].
@@ -167,6 +168,10 @@ protected:
     options.fuse = GetParam().fuse;
     options.weightBinding = *::ane::abi::parseWeightBinding(GetParam().binding);
     options.backward = true;
+    options.loraRank = GetParam().loraRank;
+    if (GetParam().loraRank > 0)
+      for (std::string_view role : ::ane::abi::kLoraRoles)
+        options.loraTargets.push_back(std::string(role));
     mlir::ane::buildCompilePipeline(pm, options);
     ASSERT_TRUE(succeeded(pm.run(*module)));
     compute =
@@ -236,6 +241,38 @@ protected:
     auto out = exec->run(inputs);
     EXPECT_TRUE(out.ok()) << out.message();
     return out.ok() ? *out : std::vector<Tensor>{};
+  }
+
+  using Named = std::map<std::string, Tensor>;
+
+  /// Runs `kernel` with its inputs by name; its outputs by name.
+  Named runNamed(StringRef kernel, const Named &inputs) {
+    ::ane::mil::Program parsed = ::ane::test::kernelProgram(*module, kernel);
+    std::vector<Tensor> ordered;
+    for (const ::ane::mil::Param &p : parsed.functions[0].params)
+      if (p.name.rfind("w_", 0) != 0) {
+        auto it = inputs.find(p.name);
+        EXPECT_NE(it, inputs.end()) << kernel.str() << " takes " << p.name;
+        if (it == inputs.end())
+          return {};
+        ordered.push_back(it->second);
+      }
+    std::vector<Tensor> outs = run(kernel, ordered);
+    Named named;
+    const auto &results = parsed.functions[0].outputs;
+    for (size_t i = 0; i < outs.size() && i < results.size(); ++i)
+      named[results[i]] = outs[i];
+    return named;
+  }
+
+  /// The names a kernel takes, weight inputs left out.
+  std::vector<std::string> inputNames(StringRef kernel) {
+    std::vector<std::string> names;
+    for (const ::ane::mil::Param &p :
+         ::ane::test::kernelProgram(*module, kernel).functions[0].params)
+      if (p.name.rfind("w_", 0) != 0)
+        names.push_back(p.name);
+    return names;
   }
 
   /// Random [S, C] activations, rounded to the compute type.
@@ -545,10 +582,10 @@ double lossOf(const std::vector<Tensor> &outs,
 }
 
 /// Compares an analytic gradient with central differences of `loss` on a
-/// few coordinates of input `which`.
-void checkGradient(const std::function<double(std::vector<Tensor>)> &loss,
-                   std::vector<Tensor> inputs, size_t which, const Tensor &grad,
-                   const char *what) {
+/// few coordinates of input `which` (an index or a name).
+template <typename Loss, typename Inputs, typename Key>
+void checkGradient(const Loss &loss, Inputs inputs, Key which,
+                   const Tensor &grad, const std::string &what) {
   ASSERT_EQ(grad.f.size(), inputs[which].f.size()) << what;
   double scale = 1e-3;
   for (float g : grad.f)
@@ -557,7 +594,7 @@ void checkGradient(const std::function<double(std::vector<Tensor>)> &loss,
   size_t n = inputs[which].f.size();
   for (size_t k = 0; k < 6; ++k) {
     size_t at = (k * 7919 + 13) % n;
-    std::vector<Tensor> plus = inputs, minus = inputs;
+    Inputs plus = inputs, minus = inputs;
     plus[which].f[at] += h;
     minus[which].f[at] -= h;
     double numeric = (loss(plus) - loss(minus)) / (2 * h);
@@ -729,10 +766,112 @@ INSTANTIATE_TEST_SUITE_P(Schemes, KernelGradientTest,
                            return std::string(p.dtype) == "fp32";
                          })),
                          paramName);
+/// Adapters on every role: each backward kernel's gradients (of its
+/// activations and of every lora_a/lora_b input) against central
+/// differences of its forward kernel, all inputs by name.
+class LoraGradientTest : public KernelNumericsTest {};
+
+TEST_P(LoraGradientTest, AdapterGradientsMatchFiniteDifferences) {
+  int64_t d = c.dim, h = c.nHeads, kv = c.nKvHeads, hd = c.headDim,
+          f = c.hiddenDim, half = hd / 2, r = GetParam().loraRank;
+  unsigned seed = 100;
+  auto t = [&](std::vector<int64_t> shape, float scale = 1.0f) {
+    int64_t n = 1;
+    for (int64_t v : shape)
+      n *= v;
+    return Tensor::floats(compute, shape, random(n, ++seed, scale));
+  };
+  Named in;
+  in["x"] = t({1, d, 1, kSeq});
+  in["h"] = t({1, f, 1, kSeq});
+  in["q"] = t({1, h * hd, 1, kSeq});
+  in["k_cache"] = t({1, kv * hd, 1, kCtx});
+  in["v_cache"] = t({1, kv * hd, 1, kCtx});
+  std::vector<float> mask(kSeq * kCtx), cosT(half * kSeq), sinT(half * kSeq);
+  for (int64_t i = 0; i < kSeq; ++i) {
+    for (int64_t j = 0; j < kCtx; ++j)
+      mask[i * kCtx + j] = j <= kStart + i ? 0.0f : -1e4f;
+    for (int64_t p = 0; p < half; ++p) {
+      double a = (kStart + i) * std::pow(c.ropeTheta, -2.0 * p / hd);
+      cosT[p * kSeq + i] = float(std::cos(a));
+      sinT[p * kSeq + i] = float(std::sin(a));
+    }
+  }
+  in["mask"] = Tensor::floats(compute, {1, 1, kSeq, kCtx}, mask);
+  in["rope_cos"] = Tensor::floats(compute, {1, half, 1, kSeq}, cosT);
+  in["rope_sin"] = Tensor::floats(compute, {1, half, 1, kSeq}, sinT);
+  // A^T [1, in, 1, r] and B^T [1, r, 1, out] of every role.
+  std::map<std::string, std::pair<int64_t, int64_t>> dims = {
+      {"attn_q", {d, h * hd}},  {"attn_k", {d, kv * hd}},
+      {"attn_v", {d, kv * hd}}, {"attn_out", {h * hd, d}},
+      {"ffn_gate", {d, f}},     {"ffn_up", {d, f}},
+      {"ffn_down", {f, d}}};
+  for (auto &[role, io] : dims) {
+    in[::ane::abi::loraInputA(role)] = t({1, io.first, 1, r}, 0.3f);
+    in[::ane::abi::loraInputB(role)] = t({1, r, 1, io.second}, 0.3f);
+  }
+  auto dot = [](const Tensor &a, const Tensor &b) {
+    double l = 0;
+    for (size_t i = 0; i < a.f.size(); ++i)
+      l += double(a.f[i]) * b.f[i];
+    return l;
+  };
+  Tensor upD = t({1, d, 1, kSeq}), upF = t({1, f, 1, kSeq});
+  Tensor upQ = t({1, h * hd, 1, kSeq}), upK = t({1, kv * hd, 1, kSeq}),
+         upV = t({1, kv * hd, 1, kSeq});
+  struct Case {
+    const char *backward;
+    Named upstream;
+    std::function<double(Named)> loss;
+  };
+  std::vector<Case> cases = {
+      {"ffn_down_bwd",
+       {{"d_x_out", upD}},
+       [&](Named x) { return dot(runNamed("ffn_down", x)["x_out"], upD); }},
+      {"ffn_up_bwd",
+       {{"d_h", upF}},
+       [&](Named x) { return dot(runNamed("ffn_up", x)["h"], upF); }},
+      {"attn_qkv_bwd",
+       {{"d_q", upQ}, {"d_k", upK}, {"d_v", upV}},
+       [&](Named x) {
+         Named o = runNamed("attn_qkv", x);
+         return dot(o["q"], upQ) + dot(o["k"], upK) + dot(o["v"], upV);
+       }},
+      {"attn_core_bwd",
+       {{"d_x_out", upD}},
+       [&](Named x) {
+         x["attn"] = runNamed("attn_core", x)["attn"];
+         return dot(runNamed("attn_out", x)["x_out"], upD);
+       }},
+  };
+  int checked = 0;
+  for (const Case &k : cases) {
+    Named all = in;
+    all.insert(k.upstream.begin(), k.upstream.end());
+    Named grads = runNamed(k.backward, all);
+    for (auto &[name, g] : grads) {
+      ASSERT_EQ(name.rfind("d_", 0), 0u) << name;
+      ASSERT_TRUE(in.count(name.substr(2))) << name;
+      checkGradient(k.loss, in, name.substr(2), g,
+                    std::string(k.backward) + " " + name);
+      ++checked;
+    }
+  }
+  // d_x + 6, d_q + 2 caches + 2, d_x + 4, d_h + 2.
+  EXPECT_EQ(checked, 20);
+}
+
 INSTANTIATE_TEST_SUITE_P(Schemes, PackedInputsTest,
                          ::testing::ValuesIn(paramsWhere([](const Params &p) {
                            return std::string(p.binding) == "blob";
                          })),
                          paramName);
+const Params kLoraParams[] = {
+    {"f16", "fp32", 1e-5, false, "blob", 3},
+    {"q4", "fp32", 1e-5, true, "blob", 3},
+    {"q8", "fp32", 1e-5, true, "input", 2},
+};
+INSTANTIATE_TEST_SUITE_P(Adapters, LoraGradientTest,
+                         ::testing::ValuesIn(kLoraParams), paramName);
 
 } // namespace

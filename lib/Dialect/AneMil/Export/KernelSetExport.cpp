@@ -179,6 +179,13 @@ LogicalResult setModuleFacts(ModuleOp module, abi::KernelSet &set) {
   set.dtype = *dtype;
   set.weightBinding = *binding;
   set.scheme = *scheme;
+  if (auto rank = module->getAttrOfType<IntegerAttr>("anemil.lora_rank")) {
+    set.loraRank = rank.getInt();
+    if (auto targets = module->getAttrOfType<ArrayAttr>("anemil.lora_targets"))
+      for (Attribute t : targets)
+        if (auto s = dyn_cast<StringAttr>(t))
+          set.loraTargets.push_back(s.getValue().str());
+  }
   auto slots = module->getAttrOfType<ArrayAttr>("anemil.weight_slots");
   if (!slots)
     return errorAt(module) << "the compiled module lists no weight slots";

@@ -2,6 +2,7 @@
 
 #include "lib/Dialect/AneMil/IR/AneMilDialect.h"
 
+#include "lib/Abi/Kernels.h"
 #include "lib/Dialect/AneMil/IR/AneMilOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
@@ -329,6 +330,24 @@ LogicalResult AneMilDialect::verifyOperationAttribute(Operation *op,
     if (!s || !::ane::abi::parseWeightBinding(s.getValue().str()))
       return op->emitError()
              << "'anemil.weight_binding' must be \"blob\" or \"input\"";
+    return success();
+  }
+  if (attr.getName() == "anemil.lora_rank") {
+    auto rank = dyn_cast<IntegerAttr>(attr.getValue());
+    if (!rank || rank.getInt() <= 0)
+      return op->emitError() << "'anemil.lora_rank' must be a positive integer";
+    return success();
+  }
+  if (attr.getName() == "anemil.lora_targets") {
+    auto targets = dyn_cast<ArrayAttr>(attr.getValue());
+    bool ok = targets && !targets.empty();
+    for (Attribute t : ok ? targets.getValue() : ArrayRef<Attribute>()) {
+      auto s = dyn_cast<StringAttr>(t);
+      ok &= s && ::ane::abi::isLoraRole(s.getValue().str());
+    }
+    if (!ok)
+      return op->emitError() << "'anemil.lora_targets' must list roles "
+                                "adapters can target";
     return success();
   }
   if (attr.getName() != getOpsetAttrName())
