@@ -3,6 +3,7 @@
 #include "lib/Runtime/Engine.h"
 
 #include "lib/MIL/WeightFile.h"
+#include "lib/Runtime/EngineTables.h"
 #include "lib/Runtime/HalfFloat.h"
 #include "lib/Runtime/Packing.h"
 #include "lib/Runtime/ThreadPool.h"
@@ -19,13 +20,9 @@
 using namespace ane;
 using namespace ane::runtime;
 
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-/// cos and sin of (pos + s) * θ^(-2p/hd) as [1, hd/2, 1, seq] tables.
-std::pair<Tensor, Tensor> ropeTables(const model::Config &c, mil::DType dtype,
-                                     int64_t pos, int64_t seq) {
+std::pair<Tensor, Tensor> runtime::ropeTables(const model::Config &c,
+                                              mil::DType dtype, int64_t pos,
+                                              int64_t seq) {
   int64_t half = c.headDim / 2;
   std::vector<float> cosT(half * seq), sinT(half * seq);
   for (int64_t p = 0; p < half; ++p)
@@ -38,15 +35,18 @@ std::pair<Tensor, Tensor> ropeTables(const model::Config &c, mil::DType dtype,
           Tensor::floats(dtype, {1, half, 1, seq}, sinT)};
 }
 
-/// Row s of the [1, 1, seq, ctx] mask lets token pos + s see columns up to
-/// pos + s. -1e4 rather than -inf keeps fp16 softmax finite.
-Tensor causalMask(mil::DType dtype, int64_t pos, int64_t seq, int64_t ctx) {
+Tensor runtime::causalMask(mil::DType dtype, int64_t pos, int64_t seq,
+                           int64_t ctx) {
   std::vector<float> m(seq * ctx, -1e4f);
   for (int64_t s = 0; s < seq; ++s)
     for (int64_t t = 0; t <= pos + s && t < ctx; ++t)
       m[s * ctx + t] = 0.0f;
   return Tensor::floats(dtype, {1, 1, seq, ctx}, m);
 }
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
 
 /// A [1, C, 1, columns] cache of zeros: fp16 ones hold fp16 bits, half the
 /// memory and half the bytes attention reads.
@@ -362,21 +362,38 @@ void toLogicalOutputs(const abi::KernelDesc &d, std::vector<Tensor> &outs) {
 
 /// Checks that a forward kernel takes the activations the engine passes,
 /// by name and in order, before `weightInputs` weight inputs.
-Status checkActivations(const abi::KernelDesc &d,
+/// Every input before the weight inputs must be one the engine passes:
+/// the kernel's activations of lib/Abi (a backward kernel may also re-read
+/// its forward kernel's) or an adapter input of a role the set adapts.
+Status checkActivations(const abi::KernelSet &ks, const abi::KernelDesc &d,
                         const std::vector<mil::Param> &params,
                         int64_t weightInputs) {
-  const auto &expected = abi::kernelInputs(d.kernel);
-  bool same = params.size() == expected.size() + size_t(weightInputs);
-  for (size_t i = 0; same && i < expected.size(); ++i)
-    same = params[i].name == expected[i];
-  if (same)
+  std::vector<std::string_view> known = abi::kernelInputs(d.kernel);
+  for (abi::Kernel f : abi::kAllKernels)
+    if (abi::backwardOf(f) == d.kernel)
+      for (std::string_view n : abi::kernelInputs(f))
+        known.push_back(n);
+  bool ok = params.size() >= size_t(weightInputs);
+  for (size_t i = 0; ok && i < params.size() - size_t(weightInputs); ++i) {
+    const std::string &name = params[i].name;
+    auto lora = abi::parseLoraName(name);
+    ok = std::find(known.begin(), known.end(), name) != known.end() ||
+         (lora && name.rfind("d_", 0) != 0 &&
+          std::find(ks.loraTargets.begin(), ks.loraTargets.end(),
+                    lora->first) != ks.loraTargets.end());
+  }
+  if (ok)
     return Status::success();
   std::vector<std::string> names;
   for (const mil::Param &p : params)
     names.push_back(p.name);
+  std::string adapters = ks.loraTargets.empty()
+                             ? ""
+                             : fmt::format(", the adapter inputs of ({})",
+                                           fmt::join(ks.loraTargets, ", "));
   return Status::error(fmt::format(
-      "kernel '{}' takes ({}); the engine passes ({}) and {} weight inputs",
-      d.name(), fmt::join(names, ", "), fmt::join(expected, ", "),
+      "kernel '{}' takes ({}); the engine passes ({}){} and {} weight inputs",
+      d.name(), fmt::join(names, ", "), fmt::join(known, ", "), adapters,
       weightInputs));
 }
 
@@ -410,8 +427,6 @@ Result<Engine> Engine::create(const ModelImage &image,
     return Status::error("the kernel set has no decode (seq 1) bucket");
 
   for (const abi::KernelDesc &d : ks.kernels) {
-    if (abi::isBackward(d.kernel))
-      continue; // training runs them, not inference
     if (!d.packing.empty())
       return Status::error(fmt::format(
           "kernel '{}' takes its inputs packed into one (anemil-pack-inputs); "
@@ -423,7 +438,7 @@ Result<Engine> Engine::create(const ModelImage &image,
                                        d.seq, program.message()));
     // The weight inputs (input binding) follow the activations, one a role.
     int64_t weightInputs = inputBinding ? int64_t(d.weights.size()) : 0;
-    if (Status s = checkActivations(d, (*program)->params(), weightInputs);
+    if (Status s = checkActivations(ks, d, (*program)->params(), weightInputs);
         !s.ok())
       return s;
     if (weightInputs > 0)
@@ -441,6 +456,9 @@ Result<Engine> Engine::create(const ModelImage &image,
                           abi::kernelName(kernel), seq, ctx));
   if (!ks.find(abi::Kernel::LmHead, 1))
     return Status::error("the kernel set has no lm_head for seq 1");
+  if (ks.loraRank > 0)
+    if (Status s = e.setLora(nullptr); !s.ok())
+      return s;
 
   if (inputBinding) {
     e.inputLayerSlots = inputSlots(ks, abi::Segment::Layer);
@@ -537,9 +555,50 @@ Result<const Engine::InputWeights *> Engine::inputWeightsOf(int64_t layer) {
 }
 
 Result<std::vector<Tensor>> Engine::run(LoadedKernel &k, int64_t layer,
-                                        std::vector<TensorRef> ordered) {
-  if (image->kernels.weightBinding == abi::WeightBinding::Input &&
-      !k.desc->weights.empty()) {
+                                        std::vector<TensorRef> activations) {
+  const auto &names = abi::kernelInputs(k.desc->kernel);
+  Named named;
+  for (size_t i = 0; i < names.size() && i < activations.size(); ++i)
+    named.emplace(std::string(names[i]), std::move(activations[i]));
+  auto outs = runNamed(k, layer, named);
+  if (!outs.ok())
+    return outs.status();
+  std::vector<Tensor> ordered;
+  for (const abi::TensorDesc &o : k.desc->outputs)
+    ordered.push_back(std::move(outs->at(o.name)));
+  return ordered;
+}
+
+Result<TensorRef> Engine::loraInput(int64_t layer, const std::string &name) {
+  if (layer >= 0 && size_t(layer) < loraInputs.size()) {
+    auto it = loraInputs[size_t(layer)].find(name);
+    if (it != loraInputs[size_t(layer)].end())
+      return it->second;
+  }
+  return Status::error(
+      fmt::format("the kernel takes '{}', which the engine does not pass for "
+                  "layer {}",
+                  name, layer));
+}
+
+Result<std::map<std::string, Tensor>>
+Engine::runNamed(LoadedKernel &k, int64_t layer, const Named &inputs) {
+  bool inputBinding = image->kernels.weightBinding == abi::WeightBinding::Input;
+  const std::vector<mil::Param> &params = k.program->params();
+  size_t weightInputs = inputBinding ? k.desc->weights.size() : 0;
+  std::vector<TensorRef> ordered;
+  for (size_t i = 0; i + weightInputs < params.size(); ++i) {
+    auto it = inputs.find(params[i].name);
+    if (it != inputs.end()) {
+      ordered.push_back(it->second);
+      continue;
+    }
+    auto lora = loraInput(layer, params[i].name);
+    if (!lora.ok())
+      return lora.status();
+    ordered.push_back(*lora);
+  }
+  if (inputBinding && !k.desc->weights.empty()) {
     auto bound = inputWeightsOf(layer);
     if (!bound.ok())
       return bound.status();
@@ -557,11 +616,15 @@ Result<std::vector<Tensor>> Engine::run(LoadedKernel &k, int64_t layer,
       return s;
   auto outs = k.program->run(ordered);
   stats_.kernelCalls += 1;
-  if (outs.ok() && (outs->empty() || outs->size() != k.desc->outputs.size()))
+  if (!outs.ok())
+    return outs.status();
+  if (outs->empty() || outs->size() != k.desc->outputs.size())
     return Status::error("wrong number of outputs");
-  if (outs.ok())
-    toLogicalOutputs(*k.desc, *outs);
-  return outs;
+  toLogicalOutputs(*k.desc, *outs);
+  std::map<std::string, Tensor> named;
+  for (size_t i = 0; i < outs->size(); ++i)
+    named[k.desc->outputs[i].name] = std::move((*outs)[i]);
+  return named;
 }
 
 Status Engine::growCaches(int64_t needed) {
@@ -597,8 +660,21 @@ Status Engine::growCaches(int64_t needed) {
   return Status::success();
 }
 
+Result<std::vector<Tensor>> Engine::runLayerKernel(LoadedKernel &k,
+                                                   int64_t layer,
+                                                   std::vector<TensorRef> in) {
+  Status bound = bindLayer(k, layer);
+  auto out = bound.ok() ? run(k, layer, std::move(in))
+                        : Result<std::vector<Tensor>>(bound);
+  if (!out.ok())
+    return Status::error(fmt::format("{} of layer {}: {}", k.desc->name(),
+                                     layer, out.message()));
+  return out;
+}
+
 Result<Tensor> Engine::runChunk(const std::vector<int32_t> &tokens,
-                                size_t first, int64_t seq, int64_t pos) {
+                                size_t first, int64_t seq, int64_t pos,
+                                std::vector<Saved> *saved) {
   const model::Config &c = image->kernels.config;
   mil::DType dt = abi::toMil(image->kernels.dtype);
   std::vector<float> xs(c.dim * seq);
@@ -629,16 +705,11 @@ Result<Tensor> Engine::runChunk(const std::vector<int32_t> &tokens,
   };
   for (int64_t l = 0; l < c.nLayers; ++l) {
     // Inputs in the order of abi::kernelInputs.
-    auto step = [&](int i,
-                    std::vector<TensorRef> in) -> Result<std::vector<Tensor>> {
-      Status bound = bindLayer(*ks[i], l);
-      auto out = bound.ok() ? run(*ks[i], l, std::move(in))
-                            : Result<std::vector<Tensor>>(bound);
-      if (!out.ok())
-        return Status::error(fmt::format(
-            "{} of layer {}: {}", ks[i]->desc->name(), l, out.message()));
-      return out;
+    auto step = [&](int i, std::vector<TensorRef> in) {
+      return runLayerKernel(*ks[i], l, std::move(in));
     };
+    Saved keep;
+    keep.x = x;
     auto qkv = step(0, {x, cosT, sinT});
     if (!qkv.ok())
       return qkv.status();
@@ -650,20 +721,24 @@ Result<Tensor> Engine::runChunk(const std::vector<int32_t> &tokens,
       return Status::error(fmt::format("layer {}: {}", l, kv.message()));
     if (profile_)
       profile_->add("(engine)", "write_kv", secondsSince(written));
-    auto attn = step(1, {share((*qkv)[0]), keys[l], values[l], mask});
+    keep.q = share((*qkv)[0]);
+    auto attn = step(1, {keep.q, keys[l], values[l], mask});
     if (!attn.ok())
       return attn.status();
     auto out = step(2, {share((*attn)[0]), x});
     if (!out.ok())
       return out.status();
-    x = share((*out)[0]);
+    x = keep.mid = share((*out)[0]);
     auto h = step(3, {x});
     if (!h.ok())
       return h.status();
-    auto down = step(4, {share((*h)[0]), x});
+    keep.h = share((*h)[0]);
+    auto down = step(4, {keep.h, x});
     if (!down.ok())
       return down.status();
     x = share((*down)[0]);
+    if (saved)
+      saved->push_back(std::move(keep));
   }
   return *x;
 }

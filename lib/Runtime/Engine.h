@@ -13,6 +13,7 @@
 #define ANE_LIB_RUNTIME_ENGINE_H
 
 #include "lib/Runtime/Backend.h"
+#include "lib/Runtime/Lora.h"
 #include "lib/Runtime/ModelImage.h"
 #include "lib/Support/Result.h"
 
@@ -73,6 +74,24 @@ public:
   /// K/V cache writes, under "(engine)" (nullptr: stop).
   void profileInto(OpProfile *profile);
 
+  // -- adapters and training (kernel sets compiled with a LoRA rank) --------
+
+  /// The adapter every later call runs with (kept by the engine); without
+  /// one the adapter inputs are zeros: the base model.
+  Status setLora(std::shared_ptr<const KernelLora> lora);
+  const KernelLora *lora() const { return lora_.get(); }
+
+  /// One training sequence: the logits at tokens[0..n-1) predict
+  /// tokens[1..n). Runs the forward kernels keeping what the backward ones
+  /// read, the cross-entropy on the host, then the backward kernels layer
+  /// by layer in reverse; returns the mean loss and adds the gradient of
+  /// the adapter's A^T and (unscaled) B^T to `grads` (shaped like the
+  /// adapter). Needs a seq bucket of n - 1 and the backward kernels.
+  Result<double> trainSequence(const std::vector<int32_t> &tokens,
+                               LoraLayers &grads);
+  /// The sequence length trainSequence takes: the largest seq bucket + 1.
+  int64_t trainLength() const { return seqBuckets.back() + 1; }
+
 private:
   using Key = std::tuple<abi::Kernel, int64_t, int64_t>; // kernel, seq, ctx
   static constexpr int64_t kUnbound = -2; // -1 is the global segment
@@ -91,12 +110,27 @@ private:
   /// the layer's weights when they travel as inputs.
   Result<std::vector<Tensor>> run(LoadedKernel &k, int64_t layer,
                                   std::vector<TensorRef> activations);
+  using Named = std::map<std::string, TensorRef>;
+  /// Runs `k` with its inputs by name (adapter inputs are the engine's);
+  /// its outputs by name.
+  Result<std::map<std::string, Tensor>> runNamed(LoadedKernel &k, int64_t layer,
+                                                 const Named &inputs);
+  /// The adapter input `name` of layer `layer`.
+  Result<TensorRef> loraInput(int64_t layer, const std::string &name);
+  /// What the backward kernels read of one layer's forward run.
+  struct Saved {
+    TensorRef x, q, mid, h; // layer input, attn_qkv's q, attn_out's, ffn_up's
+  };
   using InputWeights = std::map<std::string, TensorRef>; // by role
   /// Input binding: layer `layer`'s weights (-1: the global ones) as the
   /// kernels take them.
   Result<const InputWeights *> inputWeightsOf(int64_t layer);
   Result<Tensor> runChunk(const std::vector<int32_t> &tokens, size_t first,
-                          int64_t seq, int64_t pos);
+                          int64_t seq, int64_t pos,
+                          std::vector<Saved> *saved = nullptr);
+  /// Runs the kernel `which` of a layer, naming both in errors.
+  Result<std::vector<Tensor>> runLayerKernel(LoadedKernel &k, int64_t layer,
+                                             std::vector<TensorRef> in);
   Status growCaches(int64_t needed);
 
   const ModelImage *image = nullptr;
@@ -112,6 +146,9 @@ private:
   // [1, kvDim, 1, cacheColumns] per layer, shared with attn_core's calls
   // and written in place between them.
   std::vector<std::shared_ptr<Tensor>> keys, values;
+  std::shared_ptr<const KernelLora> lora_;
+  // Adapter inputs by layer and name, in the compute type (B^T scaled).
+  std::vector<std::map<std::string, TensorRef>> loraInputs;
   EngineStats stats_;
   OpProfile *profile_ = nullptr; // also takes the engine's own K/V writes
 };

@@ -4,7 +4,7 @@
 #include "lib/Model/Quant.h"
 #include "lib/Support/Float16.h"
 
-#include "test/unittests/Model/GGUFWriter.h"
+#include "lib/Model/GGUFWriter.h"
 
 #include <cmath>
 #include <cstring>
@@ -14,7 +14,7 @@
 #include <gtest/gtest.h>
 
 using namespace ane::model;
-using ane::test::GGUFWriter;
+using ane::model::GGUFWriter;
 
 namespace {
 
@@ -262,7 +262,7 @@ GGUFWriter llamaWriter(std::function<void(GGUFWriter &)> extra = nullptr) {
 
 TEST(GGUFTest, SmallLlamaFileBuildsAModel) {
   std::string path = tempFile("small-llama.gguf");
-  llamaWriter().write(path);
+  ASSERT_TRUE(llamaWriter().write(path).ok());
   auto m = openModel(path);
   ASSERT_TRUE(m.ok()) << m.message();
   EXPECT_EQ(m->config.dim, 32);
@@ -418,7 +418,7 @@ TEST(GGUFTest, InconsistentLlamaMetadata) {
   };
   for (const Case &c : cases) {
     std::string path = tempFile("bad-llama.gguf");
-    llamaWriter(c.extra).write(path);
+    ASSERT_TRUE(llamaWriter(c.extra).write(path).ok());
     auto m = openModel(path);
     ASSERT_FALSE(m.ok()) << c.what;
     EXPECT_NE(m.message().find(c.error), std::string::npos)
@@ -426,15 +426,16 @@ TEST(GGUFTest, InconsistentLlamaMetadata) {
   }
   // Rotating whole heads, as every supported file does, loads.
   std::string whole = tempFile("rope-whole.gguf");
-  llamaWriter([](GGUFWriter &w) {
-    w.u32("llama.rope.dimension_count", 8);
-  }).write(whole);
+  ASSERT_TRUE(
+      llamaWriter([](GGUFWriter &w) { w.u32("llama.rope.dimension_count", 8); })
+          .write(whole)
+          .ok());
   auto ok = openModel(whole);
   EXPECT_TRUE(ok.ok()) << ok.message();
   GGUFWriter w;
   w.str("general.architecture", "gpt2");
   std::string path = tempFile("gpt2.gguf");
-  w.write(path);
+  ASSERT_TRUE(w.write(path).ok());
   auto m = openModel(path);
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.message().find("architecture 'gpt2' is not supported"),

@@ -1,16 +1,23 @@
-//===- GGUFWriter.h - a small GGUF writer for tests -------------*- C++ -*-===//
+//===- GGUFWriter.h - GGUF v3 files in memory -------------------*- C++ -*-===//
+//
+// What ane-exec writes as GGUF (LoRA adapters) and what tests build models
+// and damaged files with. The reader is GGUF.h.
+//
+//===----------------------------------------------------------------------===//
 
-#ifndef ANE_TEST_UNITTESTS_MODEL_GGUFWRITER_H
-#define ANE_TEST_UNITTESTS_MODEL_GGUFWRITER_H
+#ifndef ANE_LIB_MODEL_GGUFWRITER_H
+#define ANE_LIB_MODEL_GGUFWRITER_H
 
 #include "lib/Model/GGUF.h"
+#include "lib/Support/Result.h"
 
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
 
-namespace ane::test {
+namespace ane::model {
 
 /// Builds a GGUF v3 file in memory: metadata, then tensors in order.
 class GGUFWriter {
@@ -84,10 +91,26 @@ public:
     return out;
   }
 
-  void write(const std::string &path) const {
+  /// Writes the file whole or not at all: a temporary beside `path`,
+  /// renamed over it once every byte is written.
+  Status write(const std::string &path) const {
     std::vector<uint8_t> b = bytes();
-    std::ofstream(path, std::ios::binary)
-        .write(reinterpret_cast<const char *>(b.data()), b.size());
+    std::string tmp = path + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      out.write(reinterpret_cast<const char *>(b.data()),
+                std::streamsize(b.size()));
+      out.close();
+      if (!out) {
+        std::remove(tmp.c_str());
+        return Status::error("cannot write " + path);
+      }
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+      std::remove(tmp.c_str());
+      return Status::error("cannot write " + path);
+    }
+    return Status::success();
   }
 
 private:
@@ -117,6 +140,6 @@ private:
   std::vector<uint8_t> meta, infos, data;
 };
 
-} // namespace ane::test
+} // namespace ane::model
 
-#endif // ANE_TEST_UNITTESTS_MODEL_GGUFWRITER_H
+#endif // ANE_LIB_MODEL_GGUFWRITER_H
