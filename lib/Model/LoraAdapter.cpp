@@ -6,6 +6,7 @@
 #include "lib/Model/GGUFWriter.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cstring>
 #include <map>
@@ -79,6 +80,8 @@ Result<LoraAdapter> readLoraAdapter(const std::string &path,
     return Status::error(
         fmt::format("{}: adapter.lora.alpha is missing or not a number", path));
   adapter.alpha = float(*alpha->asFloat());
+  if (const GGUFValue *steps = g->get("training.step"))
+    adapter.trainedSteps = steps->asInt().value_or(-1);
 
   std::map<std::string, std::pair<Role, int>> bases;
   for (int l = 0; l < config.nLayers; ++l)
@@ -147,6 +150,8 @@ Status writeLoraAdapter(const std::string &path, const LoraAdapter &adapter) {
   w.str("general.type", "adapter");
   w.str("adapter.type", "lora");
   w.f32("adapter.lora.alpha", adapter.alpha);
+  if (adapter.trainedSteps >= 0)
+    w.u64("training.step", uint64_t(adapter.trainedSteps));
   auto floats = [](const std::vector<float> &v) {
     std::vector<uint8_t> bytes(v.size() * sizeof(float));
     std::memcpy(bytes.data(), v.data(), bytes.size());
@@ -160,6 +165,84 @@ Status writeLoraAdapter(const std::string &path, const LoraAdapter &adapter) {
     w.tensor(base + ".lora_b", {r, p.b.size() / r}, f32, floats(p.b));
   }
   return w.write(path);
+}
+
+LoraAdapter
+combineAdapters(const std::vector<std::pair<LoraAdapter, double>> &adapters) {
+  LoraAdapter out;
+  std::vector<std::string> sources;
+  for (const auto &[a, s] : adapters) {
+    out.rank += a.rank;
+    sources.push_back(a.source);
+  }
+  out.source = fmt::format("{}", fmt::join(sources, " + "));
+  std::map<std::pair<int, Role>, LoraPair> pairs;
+  int64_t at = 0, r = out.rank;
+  for (const auto &[a, userScale] : adapters) {
+    double s = a.scale(userScale);
+    for (const LoraPair &p : a.pairs) {
+      int64_t in = int64_t(p.a.size()) / a.rank;
+      int64_t rows = int64_t(p.b.size()) / a.rank;
+      LoraPair &c = pairs[{p.layer, p.role}];
+      c.layer = p.layer;
+      c.role = p.role;
+      c.a.resize(size_t(r * in), 0.0f);
+      c.b.resize(size_t(rows * r), 0.0f);
+      for (int64_t j = 0; j < a.rank; ++j) {
+        std::copy_n(p.a.begin() + j * in, in, c.a.begin() + (at + j) * in);
+        for (int64_t o = 0; o < rows; ++o)
+          c.b[size_t(o * r + at + j)] = float(s * p.b[size_t(o * a.rank + j)]);
+      }
+    }
+    at += a.rank;
+  }
+  for (auto &[key, p] : pairs)
+    out.pairs.push_back(std::move(p));
+  return out;
+}
+
+ModelSpec mergeAdapter(const ModelSpec &spec, const LoraAdapter &adapter,
+                       double userScale) {
+  auto base = std::make_shared<const ModelSpec>(spec);
+  auto lora = std::make_shared<const LoraAdapter>(adapter);
+  double s = adapter.scale(userScale);
+  if (s == 0)
+    return spec; // exactly the base model, its own storage kept
+  ModelSpec merged = spec;
+  for (TensorInfo &t : merged.tensors)
+    if (t.layer >= 0 && adapter.find(t.role, t.layer)) {
+      t.type = TensorType::F32;
+      t.bytes = uint64_t(t.numElements()) * 4;
+    }
+  merged.generate = [base, lora, s](const TensorInfo &t) -> Result<TensorData> {
+    const TensorInfo *orig = base->find(t.role, t.layer);
+    const LoraPair *p = t.layer >= 0 ? lora->find(t.role, t.layer) : nullptr;
+    if (!orig || !p)
+      return base->load(orig ? *orig : t);
+    auto data = base->load(*orig);
+    if (!data.ok())
+      return data.status();
+    auto w = std::make_shared<std::vector<float>>(data->toFloat());
+    int64_t rows = orig->shape[0], cols = orig->shape[1], r = lora->rank;
+    for (int64_t o = 0; o < rows; ++o)
+      for (int64_t j = 0; j < r; ++j) {
+        float b = float(s * p->b[size_t(o * r + j)]);
+        if (b == 0.0f)
+          continue;
+        const float *a = p->a.data() + j * cols;
+        float *row = w->data() + o * cols;
+        for (int64_t i = 0; i < cols; ++i)
+          row[i] += b * a[i];
+      }
+    TensorData d;
+    d.type = TensorType::F32;
+    d.shape = orig->shape;
+    d.data = reinterpret_cast<const uint8_t *>(w->data());
+    d.size = w->size() * sizeof(float);
+    d.owner = w;
+    return d;
+  };
+  return merged;
 }
 
 } // namespace ane::model

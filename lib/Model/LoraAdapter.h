@@ -37,6 +37,9 @@ struct LoraAdapter {
   int64_t rank = 0;
   float alpha = 0;
   std::vector<LoraPair> pairs;
+  /// Optimizer steps of the run that wrote it (`training.step`); -1 when
+  /// the file does not say.
+  int64_t trainedSteps = -1;
 
   /// alpha / rank times the user's scale; the user's scale alone when
   /// alpha is 0, as llama.cpp reads such files.
@@ -56,6 +59,17 @@ Result<LoraAdapter> readLoraAdapter(const std::string &path,
 
 /// Writes `adapter` (F32 tensors) whole or not at all.
 Status writeLoraAdapter(const std::string &path, const LoraAdapter &adapter);
+
+/// Several adapters, each with its user scale, as one: A stacked by rows,
+/// each scale x B side by side, so B A is the sum of their products. Its
+/// alpha is 0: its scale is the user's (1).
+LoraAdapter
+combineAdapters(const std::vector<std::pair<LoraAdapter, double>> &adapters);
+
+/// `spec` with scale x B A added to every adapted weight, read as f32 when
+/// the packer asks for it (the rest unchanged).
+ModelSpec mergeAdapter(const ModelSpec &spec, const LoraAdapter &adapter,
+                       double userScale = 1.0);
 
 } // namespace ane::model
 

@@ -614,8 +614,10 @@ Engine::runNamed(LoadedKernel &k, int64_t layer, const Named &inputs) {
   if (!k.desc->paddedChannels.empty())
     if (Status s = padInputs(*k.desc, k.program->params(), ordered); !s.ok())
       return s;
+  auto started = Clock::now();
   auto outs = k.program->run(ordered);
   stats_.kernelCalls += 1;
+  stats_.kernelSeconds[std::string(k.desc->name())] += secondsSince(started);
   if (!outs.ok())
     return outs.status();
   if (outs->empty() || outs->size() != k.desc->outputs.size())

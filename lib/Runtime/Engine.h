@@ -36,6 +36,8 @@ struct EngineStats {
   int64_t inputConversions = 0;
   double inputConversionSeconds = 0;
   bool inputWeightsResident = true; // converted once, not per use
+  // Wall time in each kernel's program runs, by kernel name.
+  std::map<std::string, double> kernelSeconds;
 };
 
 class Engine {

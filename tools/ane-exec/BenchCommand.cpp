@@ -205,8 +205,7 @@ int bench(const BenchOptions &o) {
   if (!loaded.ok())
     return fail(loaded.message());
   const runtime::ModelImage &image = loaded->image;
-  auto engine =
-      runtime::Engine::create(image, build.backend, build.backendOptions());
+  auto engine = createEngine(*loaded, build);
   if (!engine.ok())
     return fail(engine.message());
   int64_t vocab = image.kernels.config.vocabSize;

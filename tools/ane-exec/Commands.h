@@ -38,6 +38,7 @@ CLI::Validator seedNumber();
 void addBenchCommand(CLI::App &app);
 void addCompileCommand(CLI::App &app);
 void addEvalCommand(CLI::App &app);
+void addFinetuneCommand(CLI::App &app);
 void addInspectCommand(CLI::App &app);
 void addPlanCommand(CLI::App &app);
 void addProbeCommand(CLI::App &app);

@@ -37,14 +37,16 @@ int eval(const EvalOptions &o) {
   if (!loaded->spec)
     return fail("eval compares against the source model: pass the model "
                 "file, not a .anepak");
-  const model::ModelSpec &spec = *loaded->spec;
+  // The reference runs the adapters merged into its fp32 weights.
+  const model::ModelSpec spec =
+      loaded->adapter ? model::mergeAdapter(*loaded->spec, *loaded->adapter)
+                      : *loaded->spec;
   std::vector<int32_t> tokens =
       loaded->tokenizer->encode(o.prompt, true, false);
   int64_t positions = int64_t(tokens.size()) - 1 + o.n;
   if (positions <= 0)
     return fail("nothing to evaluate: give a prompt or -n");
-  auto engine = runtime::Engine::create(loaded->image, o.build.backend,
-                                        o.build.backendOptions());
+  auto engine = createEngine(*loaded, o.build);
   if (!engine.ok())
     return fail(engine.message());
   if (positions > engine->maxContext())

@@ -7,6 +7,7 @@
 
 #include "tools/ane-exec/Commands.h"
 
+#include "lib/Model/LoraAdapter.h"
 #include "lib/Runtime/Anepak.h"
 #include "lib/Runtime/Backend.h"
 #include "lib/Runtime/ModelPacker.h"
@@ -109,6 +110,14 @@ void BuildOptions::add(CLI::App &app) {
   app.add_option("--ane-chip", aneChip,
                  "the chip ane-sim models (default: --family's, else m2)")
       ->check(CLI::IsMember(chipNames));
+  app.add_option("--lora", loraFiles,
+                 "a LoRA adapter (llama.cpp's GGUF form) to apply at scale 1; "
+                 "repeatable");
+  app.add_option("--lora-scaled", loraScaled,
+                 "FILE SCALE: an adapter at a scale of its own; repeatable");
+  app.add_flag("--lora-merge", loraMerge,
+               "add the adapters into the weights before packing, instead "
+               "of passing them to the kernels as inputs");
   app.add_flag("--ane-blob-reload", aneBlobReload,
                "compile each weight-file kernel once and reload it with "
                "each layer's weights, where ane-exec probe's gate G1 holds "
@@ -287,12 +296,19 @@ Result<KernelSetOptions> kernelSetOptions(const model::ModelSpec &spec,
   o.dtype = build.dtype;
   o.weightBinding = build.binding;
   o.family = build.family;
+  o.loraRank = build.loraRank;
+  o.loraTargets = build.loraTargets;
+  o.backward = build.backward;
   o.seqBuckets = {1};
   if (build.prefill > 1)
     o.seqBuckets.push_back(build.prefill);
   int64_t ctx = std::max(build.ctx, minContext);
   if (ctx <= 0 || ctx > (int64_t(1) << 20))
     return Status::error(fmt::format("a context of {} is out of range", ctx));
+  if (build.exactContext) {
+    o.ctxBuckets = {std::max(ctx, build.prefill)};
+    return o;
+  }
   if (ctx > spec.config.maxSeqLen)
     fmt::print(stderr,
                "warning: a context of {} is longer than the model's "
@@ -355,6 +371,57 @@ Result<abi::KernelSet> kernelsFromDir(const std::string &dir,
   return kernels;
 }
 
+namespace {
+
+/// --lora and --lora-scaled as one adapter for a model of `config`; none
+/// when no adapter is given.
+Result<std::optional<model::LoraAdapter>>
+readAdapters(const BuildOptions &build, const model::Config &config) {
+  std::vector<std::pair<std::string, double>> files;
+  for (const std::string &f : build.loraFiles)
+    files.push_back({f, 1.0});
+  files.insert(files.end(), build.loraScaled.begin(), build.loraScaled.end());
+  if (files.empty())
+    return std::optional<model::LoraAdapter>();
+  std::vector<std::pair<model::LoraAdapter, double>> adapters;
+  for (const auto &[path, scale] : files) {
+    auto a = model::readLoraAdapter(path, config);
+    if (!a.ok())
+      return a.status();
+    fmt::print(stderr,
+               "adapter: {} (rank {}, alpha {}, {} matrices) at "
+               "scale {}\n",
+               path, a->rank, a->alpha, 2 * a->pairs.size(), a->scale(scale));
+    adapters.push_back({std::move(*a), scale});
+  }
+  if (adapters.size() == 1 && adapters[0].second == 1.0)
+    return std::optional<model::LoraAdapter>(std::move(adapters[0].first));
+  return std::optional<model::LoraAdapter>(model::combineAdapters(adapters));
+}
+
+/// The roles an adapter changes, by name.
+std::vector<std::string> adaptedRoles(const model::LoraAdapter &a) {
+  std::vector<std::string> roles;
+  for (const model::LoraPair &p : a.pairs) {
+    std::string r(model::roleName(p.role));
+    if (std::find(roles.begin(), roles.end(), r) == roles.end())
+      roles.push_back(r);
+  }
+  return roles;
+}
+
+} // namespace
+
+Result<runtime::Engine> createEngine(const LoadedModel &model,
+                                     const BuildOptions &build) {
+  auto engine = runtime::Engine::create(model.image, build.backend,
+                                        build.backendOptions());
+  if (engine.ok() && model.lora)
+    if (Status s = engine->setLora(model.lora); !s.ok())
+      return s;
+  return engine;
+}
+
 Result<LoadedModel> loadModel(const ModelOptions &given,
                               const BuildOptions &build, int64_t minContext) {
   return loadModel(given, build,
@@ -391,6 +458,18 @@ Result<LoadedModel> loadModel(const ModelOptions &given,
     }
     if (!loaded.image.tokenizer)
       return Status::error(m.model + " carries no tokenizer: pass -z");
+    auto adapter = readAdapters(build, loaded.image.kernels.config);
+    if (!adapter.ok())
+      return adapter.status();
+    if (*adapter && build.loraMerge)
+      return Status::error(m.model + " holds packed weights; --lora-merge "
+                                     "needs the model file it came from");
+    if (*adapter) {
+      auto lora = runtime::toKernelLora(**adapter, 1.0, loaded.image.kernels);
+      if (!lora.ok())
+        return lora.status();
+      loaded.lora = std::make_shared<runtime::KernelLora>(std::move(*lora));
+    }
     auto tok = model::Tokenizer::create(*loaded.image.tokenizer);
     if (!tok.ok())
       return tok.status();
@@ -426,22 +505,46 @@ Result<LoadedModel> loadModel(const ModelOptions &given,
         "this run needs {} positions, more than the {} of {}; shorten the "
         "prompt, lower -n, or pass --ctx {} to go past the model's context",
         *minContext, s.config.maxSeqLen, s.source, *minContext));
+  auto adapter = readAdapters(build, s.config);
+  if (!adapter.ok())
+    return adapter.status();
+  // Merged, the packer reads the sum; else the kernels take the adapter.
+  std::optional<model::ModelSpec> merged;
+  if (*adapter && build.loraMerge) {
+    merged = model::mergeAdapter(s, **adapter);
+    fmt::print(stderr, "adapter merged into the weights before packing\n");
+  }
   Result<abi::KernelSet> kernels = Status::error("no kernels");
   if (!build.kernelDir.empty()) {
     kernels = kernelsFromDir(build.kernelDir, s);
   } else {
+    // The options follow the source's own storage, merged or not.
     auto options = kernelSetOptions(s, build, *minContext);
     if (!options.ok())
       return options.status();
+    if (*adapter && !merged) {
+      options->loraRank = std::max(options->loraRank, (*adapter)->rank);
+      for (const std::string &r : adaptedRoles(**adapter))
+        if (std::find(options->loraTargets.begin(), options->loraTargets.end(),
+                      r) == options->loraTargets.end())
+          options->loraTargets.push_back(r);
+    }
     kernels = compileAndReport(s, *options, loaded.compileSeconds);
   }
   if (!kernels.ok())
     return kernels.status();
+  if (*adapter && !merged) {
+    auto lora = runtime::toKernelLora(**adapter, 1.0, *kernels);
+    if (!lora.ok())
+      return lora.status();
+    loaded.lora = std::make_shared<runtime::KernelLora>(std::move(*lora));
+  }
+  loaded.adapter = std::move(*adapter);
 
   auto start = std::chrono::steady_clock::now();
   Progress progress("packing");
   auto image = runtime::packImage(
-      s, std::move(*kernels),
+      merged ? *merged : s, std::move(*kernels),
       [&](int64_t done, int64_t total) { progress.update(done, total); },
       build.threadCount());
   if (!image.ok())

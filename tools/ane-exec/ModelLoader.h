@@ -12,6 +12,7 @@
 #include "tools/ane-exec/Commands.h"
 
 #include "lib/Compile.h"
+#include "lib/Model/LoraAdapter.h"
 #include "lib/Runtime/Backend.h"
 #include "lib/Runtime/Engine.h"
 #include "lib/Runtime/ModelImage.h"
@@ -43,6 +44,17 @@ struct BuildOptions {
   /// A kernel directory from `ane-translate --kernel-dir` to run instead of
   /// compiling in process.
   std::string kernelDir;
+  /// Adapters (--lora, --lora-scaled FILE S), merged into the weights
+  /// before packing (--lora-merge) or passed to the kernels as inputs.
+  std::vector<std::string> loraFiles;
+  std::vector<std::pair<std::string, double>> loraScaled;
+  bool loraMerge = false;
+  /// Kernels that take adapters of this rank for these roles (compile
+  /// --lora-rank, finetune); adapters given here raise them as needed.
+  int64_t loraRank = 0;
+  std::vector<std::string> loraTargets;
+  bool backward = false;     // the backward kernels too (finetune)
+  bool exactContext = false; // one ctx bucket of exactly --ctx (finetune)
   void add(CLI::App &app);
   int threadCount() const;
   /// Whether `flag` (e.g. "--dtype") was given on the command line.
@@ -71,9 +83,17 @@ void printInputBindingSummary(const runtime::ModelImage &image,
 struct LoadedModel {
   std::optional<model::ModelSpec> spec; // none for a .anepak
   runtime::ModelImage image;
+  /// --lora and --lora-scaled as one adapter, merged or not.
+  std::optional<model::LoraAdapter> adapter;
+  /// The adapters the kernels take as inputs (unmerged --lora).
+  std::shared_ptr<runtime::KernelLora> lora;
   std::optional<model::Tokenizer> tokenizer;
   double compileSeconds = 0, packSeconds = 0;
 };
+
+/// An engine on the loaded model's image with its adapters set.
+Result<runtime::Engine> createEngine(const LoadedModel &model,
+                                     const BuildOptions &build);
 
 /// -m's model (the built-in default when empty), ready for an engine whose
 /// context holds at least `minContext` positions.

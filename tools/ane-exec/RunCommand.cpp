@@ -36,8 +36,7 @@ int run(const RunOptions &o) {
   auto loaded = loadModel(o.model, o.build, needed);
   if (!loaded.ok())
     return fail(loaded.message());
-  auto engine = runtime::Engine::create(loaded->image, o.build.backend,
-                                        o.build.backendOptions());
+  auto engine = createEngine(*loaded, o.build);
   if (!engine.ok())
     return fail(engine.message());
   runtime::Sampler sampler(o.sampler);

@@ -127,6 +127,7 @@ int main(int argc, char **argv) {
   ane::exec::addRunCommand(app);
   ane::exec::addCompileCommand(app);
   ane::exec::addEvalCommand(app);
+  ane::exec::addFinetuneCommand(app);
   ane::exec::addBenchCommand(app);
   ane::exec::addPlanCommand(app);
   ane::exec::addProbeCommand(app);
