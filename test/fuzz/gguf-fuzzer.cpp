@@ -1,6 +1,7 @@
 //===- gguf-fuzzer.cpp - libFuzzer target for the GGUF reader -------------===//
 
 #include "lib/Model/GGUF.h"
+#include "lib/Model/LoraAdapter.h"
 
 #include <cstdint>
 #include <cstdio>
@@ -21,6 +22,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   auto gguf = ane::model::GGUFFile::open(path);
   if (!gguf.ok())
     return 0;
+  // The same bytes as a LoRA adapter for a small model.
+  ane::model::Config c;
+  c.dim = 16;
+  c.nLayers = 2;
+  c.nHeads = 2;
+  c.nKvHeads = 1;
+  c.headDim = 8;
+  c.hiddenDim = 24;
+  c.vocabSize = 32;
+  c.maxSeqLen = 64;
+  (void)ane::model::readLoraAdapter(path, c);
   auto model = ane::model::modelFromGGUF(*gguf);
   if (!model.ok())
     return 0;

@@ -861,6 +861,69 @@ TEST_P(LoraGradientTest, AdapterGradientsMatchFiniteDifferences) {
   EXPECT_EQ(checked, 20);
 }
 
+/// A hand-built adapter, B zero but for entry (j, o): the output moves in
+/// channel o alone, by B[o][j] (A x)_j, for the additive ffn_down and for
+/// attn_v (no RoPE after it).
+TEST_P(LoraGradientTest, OneEntryOfBMovesOneChannel) {
+  int64_t d = c.dim, f = c.hiddenDim, kvd = c.kvDim(), r = GetParam().loraRank;
+  int64_t half = c.headDim / 2;
+  struct Case {
+    const char *kernel, *role, *output;
+    int64_t in, out;
+  } cases[] = {{"ffn_down", "ffn_down", "x_out", f, d},
+               {"attn_qkv", "attn_v", "v", d, kvd}};
+  for (const Case &k : cases) {
+    Named in;
+    in["x"] = input(random(kSeq * d, 41), kSeq, d);
+    in["h"] = input(random(kSeq * f, 42), kSeq, f);
+    in["rope_cos"] = Tensor::floats(compute, {1, half, 1, kSeq},
+                                    std::vector<float>(half * kSeq, 1.0f));
+    in["rope_sin"] = Tensor::floats(compute, {1, half, 1, kSeq},
+                                    std::vector<float>(half * kSeq, 0.0f));
+    std::map<std::string, std::pair<int64_t, int64_t>> dims = {
+        {"attn_q", {d, c.nHeads * c.headDim}},
+        {"attn_k", {d, kvd}},
+        {"attn_v", {d, kvd}},
+        {"attn_out", {c.nHeads * c.headDim, d}},
+        {"ffn_gate", {d, f}},
+        {"ffn_up", {d, f}},
+        {"ffn_down", {f, d}}};
+    for (auto &[role, io] : dims) {
+      in[::ane::abi::loraInputA(role)] =
+          Tensor::zeros(compute, {1, io.first, 1, r});
+      in[::ane::abi::loraInputB(role)] =
+          Tensor::zeros(compute, {1, r, 1, io.second});
+    }
+    Tensor base = runNamed(k.kernel, in)[k.output];
+    const int64_t j = r - 1, o = 5;
+    std::vector<float> a = random(k.in * r, 43, 0.5f);
+    std::vector<float> b(size_t(r * k.out), 0.0f);
+    b[size_t(j * k.out + o)] = 2.0f;
+    in[::ane::abi::loraInputA(k.role)] =
+        Tensor::floats(compute, {1, k.in, 1, r}, a);
+    in[::ane::abi::loraInputB(k.role)] =
+        Tensor::floats(compute, {1, r, 1, k.out}, b);
+    Tensor moved = runNamed(k.kernel, in)[k.output];
+    ASSERT_EQ(moved.f.size(), base.f.size());
+    // What the projection reads, [S, in]: h, or x through the RMSNorm.
+    std::vector<float> x = k.in == f
+                               ? fromChannels(in["h"].f, kSeq, f)
+                               : rmsNorm(fromChannels(in["x"].f, kSeq, d), kSeq,
+                                         d, normScale("attn_norm"), c.normEps);
+    for (int64_t ch = 0; ch < k.out; ++ch)
+      for (int64_t s = 0; s < kSeq; ++s) {
+        double want = 0;
+        if (ch == o)
+          for (int64_t i = 0; i < k.in; ++i)
+            want += 2.0 * a[size_t(i * r + j)] * x[size_t(s * k.in + i)];
+        EXPECT_NEAR(moved.f[size_t(ch * kSeq + s)] -
+                        base.f[size_t(ch * kSeq + s)],
+                    want, 1e-4 * (1 + std::fabs(want)))
+            << k.kernel << " channel " << ch << " column " << s;
+      }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Schemes, PackedInputsTest,
                          ::testing::ValuesIn(paramsWhere([](const Params &p) {
                            return std::string(p.binding) == "blob";

@@ -11,6 +11,7 @@
 #include "lib/Runtime/Engine.h"
 #include "lib/Runtime/Lora.h"
 #include "lib/Runtime/ModelPacker.h"
+#include "lib/Runtime/Reference.h"
 
 #include <cmath>
 #include <random>
@@ -124,6 +125,112 @@ TEST_F(LoraTrainingTest, WholeModelGradientMatchesFiniteDifferences) {
         }
       }
   EXPECT_EQ(checked, 2 * 7 * 2 * 3);
+}
+
+/// A random adapter in the file form on `roles` of every layer.
+model::LoraAdapter fileAdapter(const model::Config &c,
+                               std::vector<model::Role> roles, int64_t rank,
+                               unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, 0.3f);
+  model::LoraAdapter a;
+  a.rank = rank;
+  a.alpha = float(rank); // scale 1
+  for (int l = 0; l < c.nLayers; ++l)
+    for (model::Role r : roles) {
+      std::vector<int64_t> w = model::expectedShape(c, r);
+      model::LoraPair p{l, r, std::vector<float>(size_t(rank * w[1])),
+                        std::vector<float>(size_t(w[0] * rank))};
+      for (float &v : p.a)
+        v = d(rng);
+      for (float &v : p.b)
+        v = d(rng);
+      a.pairs.push_back(std::move(p));
+    }
+  return a;
+}
+
+/// The logits of every position of `tokens`, decoded one by one.
+std::vector<float> allLogits(rt::Engine &e,
+                             const std::vector<int32_t> &tokens) {
+  std::vector<float> out;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    auto l = e.decode(tokens[i], int64_t(i));
+    EXPECT_TRUE(l.ok()) << l.message();
+    if (l.ok())
+      out.insert(out.end(), l->begin(), l->end());
+  }
+  return out;
+}
+
+TEST_F(LoraTrainingTest, KernelFormRoundTripsAndRefusesWhatTheKernelsLack) {
+  rt::ModelImage image = compileTiny(spec, 4, {"attn_q", "attn_k", "ffn_down"});
+  const ::ane::abi::KernelSet &ks = image.kernels;
+  model::LoraAdapter a =
+      fileAdapter(spec.config, {model::Role::AttnQ, model::Role::AttnK}, 4, 3);
+  auto k = rt::toKernelLora(a, 1.0, ks);
+  ASSERT_TRUE(k.ok()) << k.message();
+  // Q's B^T columns follow the slot's rotate-half rows: row 1 (the odd
+  // member of pair 0) sits at column hd/2.
+  int64_t hd = spec.config.headDim;
+  EXPECT_EQ(k->layers[0].at("attn_q").bt[size_t(hd / 2)], a.pairs[0].b[4]);
+  model::LoraAdapter back = rt::toLoraAdapter(*k, ks);
+  for (const model::LoraPair &p : a.pairs) {
+    const model::LoraPair *q = back.find(p.role, p.layer);
+    ASSERT_NE(q, nullptr);
+    EXPECT_EQ(q->a, p.a);
+    EXPECT_EQ(q->b, p.b);
+  }
+  // ffn_down is taken but not in the file: zeros.
+  for (float v : back.find(model::Role::FfnDown, 1)->b)
+    ASSERT_EQ(v, 0.0f);
+  auto up = rt::toKernelLora(
+      fileAdapter(spec.config, {model::Role::FfnUp}, 2, 4), 1.0, ks);
+  ASSERT_FALSE(up.ok());
+  EXPECT_NE(up.message().find("adapts ffn_up, which the kernels take no "
+                              "adapter for (they take attn_q, attn_k, "
+                              "ffn_down)"),
+            std::string::npos)
+      << up.message();
+  auto wide = rt::toKernelLora(
+      fileAdapter(spec.config, {model::Role::AttnQ}, 8, 4), 1.0, ks);
+  ASSERT_FALSE(wide.ok());
+  EXPECT_NE(wide.message().find("rank 8 is above the 4 the kernels take"),
+            std::string::npos)
+      << wide.message();
+}
+
+TEST_F(LoraTrainingTest, KernelAdaptersMatchMergedWeights) {
+  std::vector<int32_t> tokens = {1, 40, 7, 300, 12, 5, 99};
+  std::vector<model::Role> all = {model::Role::AttnQ,   model::Role::AttnK,
+                                  model::Role::AttnV,   model::Role::AttnOut,
+                                  model::Role::FfnGate, model::Role::FfnUp,
+                                  model::Role::FfnDown};
+  model::LoraAdapter a = fileAdapter(spec.config, all, 3, 9);
+  // Unmerged: the kernels take the adapter as inputs.
+  rt::ModelImage withInputs = compileTiny(spec, 3, allTargets());
+  auto e1 = rt::Engine::create(withInputs);
+  ASSERT_TRUE(e1.ok()) << e1.message();
+  std::vector<float> base = allLogits(*e1, tokens);
+  auto k = rt::toKernelLora(a, 1.0, withInputs.kernels);
+  ASSERT_TRUE(k.ok()) << k.message();
+  ASSERT_TRUE(e1->setLora(std::make_shared<rt::KernelLora>(*k)).ok());
+  std::vector<float> unmerged = allLogits(*e1, tokens);
+  // Merged: the plain kernels on W + B A.
+  rt::ModelImage mergedImage = compileTiny(model::mergeAdapter(spec, a), 0, {});
+  auto e2 = rt::Engine::create(mergedImage);
+  ASSERT_TRUE(e2.ok()) << e2.message();
+  std::vector<float> merged = allLogits(*e2, tokens);
+  // Both store f16 weights: W + B A rounded once against W rounded plus
+  // the exact B A.
+  EXPECT_LT(rt::relativeError(unmerged, merged), 1e-4);
+  EXPECT_GT(rt::relativeError(unmerged, base), 0.5); // the adapter matters
+
+  // Scale 0: exactly the kernels' output without an adapter.
+  auto zero = rt::toKernelLora(a, 0.0, withInputs.kernels);
+  ASSERT_TRUE(zero.ok());
+  ASSERT_TRUE(e1->setLora(std::make_shared<rt::KernelLora>(*zero)).ok());
+  EXPECT_EQ(allLogits(*e1, tokens), base);
 }
 
 } // namespace
