@@ -79,6 +79,10 @@ bool takesCtx(Kernel kernel) {
   return kernel == Kernel::AttnCore || kernel == Kernel::AttnCoreBwd;
 }
 
+bool readsGlobalWeights(Kernel kernel) {
+  return kernel == Kernel::LmHead || kernel == Kernel::LmHeadBwd;
+}
+
 const std::vector<std::string_view> &kernelInputs(Kernel kernel) {
   return info(kernel).inputs;
 }

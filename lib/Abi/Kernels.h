@@ -53,6 +53,9 @@ std::optional<Kernel> backwardOf(Kernel kernel);
 /// Whether the kernel reads the K/V cache, and so is compiled once per
 /// context bucket.
 bool takesCtx(Kernel kernel);
+/// Whether the kernel reads the global segment's weights (the classifier)
+/// rather than a layer's.
+bool readsGlobalWeights(Kernel kernel);
 
 /// Input names, in program order. A backward kernel takes what its
 /// gradient needs of the forward kernel's inputs, then the gradients of the

@@ -488,7 +488,7 @@ std::vector<PlannedBinding> Engine::plannedBindings() const {
     if (k.desc->weights.empty())
       continue;
     PlannedBinding b{k.program.get(), {}, {}};
-    if (k.desc->kernel == abi::Kernel::LmHead) {
+    if (abi::readsGlobalWeights(k.desc->kernel)) {
       b.segments.push_back(image->globalSegment);
       b.names.push_back("global segment");
     } else {

@@ -121,8 +121,9 @@ Result<Plan> planKernelSet(const abi::KernelSet &ks, const ChipSpec &chip,
   std::set<abi::Kernel> seen;
   int64_t calls = 0, bakedPrograms = 0;
   for (const abi::KernelDesc &k : ks.kernels) {
-    bool perLayer = k.kernel != abi::Kernel::LmHead;
-    if (k.seq == 1 && seen.insert(k.kernel).second)
+    bool perLayer = !abi::readsGlobalWeights(k.kernel);
+    if (k.seq == 1 && !abi::isBackward(k.kernel) &&
+        seen.insert(k.kernel).second)
       calls += perLayer ? c.nLayers : 1;
     bool layerWeights = false;
     for (const abi::SlotSpec *s : slots)
@@ -131,6 +132,10 @@ Result<Plan> planKernelSet(const abi::KernelSet &ks, const ChipSpec &chip,
         layerWeights = true;
     bakedPrograms += layerWeights ? c.nLayers : 1;
   }
+
+  // Training adds the four backward programs of a layer and lm_head_bwd,
+  // whether or not this set carries them.
+  plan.trainCallsPerSequence = calls + 4 * c.nLayers + 1;
 
   uint64_t dtypeBytes = ks.dtype == abi::DType::FP32 ? 4 : 2;
   uint64_t kv = 2 * uint64_t(c.nLayers) * uint64_t(c.kvDim()) * uint64_t(ctx) *
@@ -168,6 +173,10 @@ Result<Plan> planKernelSet(const abi::KernelSet &ks, const ChipSpec &chip,
       p.prefillTokS[i] =
           boundTokS(seq, double(weights), seq * plan.flopsPerToken, calls, chip,
                     chip.dispatchMs[i]);
+      // A training sequence predicts seq tokens.
+      p.trainTokS[i] =
+          boundTokS(seq, 2.0 * double(weights), 3.0 * seq * plan.flopsPerToken,
+                    plan.trainCallsPerSequence, chip, chip.dispatchMs[i]);
     }
     plan.strategies.push_back(std::move(p));
   };

@@ -52,6 +52,11 @@ struct StrategyPlan {
   int64_t programs = 0;             // compiled programs the strategy needs
   double decodeTokS[2] = {0, 0};    // with the best and worst dispatch
   double prefillTokS[2] = {0, 0};
+  /// LoRA training on sequences of prefillSeq tokens: the forward chunk,
+  /// then the backward kernels stream the weights again and do twice its
+  /// FLOPs (input gradients and recomputed activations); adapter products
+  /// at small rank are left out.
+  double trainTokS[2] = {0, 0};
 };
 
 struct Plan {
@@ -61,6 +66,7 @@ struct Plan {
   uint64_t machineBytes = 0;
   uint64_t parameters = 0;              // weights the per-token kernels read
   double flopsPerToken = 0;             // 2 * parameters + attention at ctx
+  int64_t trainCallsPerSequence = 0;    // forward and backward kernels
   std::vector<StrategyPlan> strategies; // blob, input, baked
 };
 

@@ -90,6 +90,8 @@ void printJson(const runtime::Plan &p, const std::string &name,
     w.number(s.decodeTokS[1]).number(s.decodeTokS[0]).endArray();
     w.key("prefill_tok_s").beginArray();
     w.number(s.prefillTokS[1]).number(s.prefillTokS[0]).endArray();
+    w.key("lora_train_tok_s").beginArray();
+    w.number(s.trainTokS[1]).number(s.trainTokS[0]).endArray();
     w.key("note").string(s.note).endObject();
   }
   w.endArray().endObject();
@@ -137,6 +139,8 @@ void printTable(const runtime::Plan &p, const std::string &name,
       [](const SP &s) { return std::to_string(s.callsPerToken); });
   row("decode <= tok/s", [](const SP &s) { return range(s.decodeTokS); });
   row("prefill <= tok/s", [](const SP &s) { return range(s.prefillTokS); });
+  std::string train = fmt::format("LoRA train <= tok/s (seq {})", p.prefillSeq);
+  row(train.c_str(), [](const SP &s) { return range(s.trainTokS); });
   for (const SP &s : p.strategies)
     if (!s.note.empty())
       fmt::print("note: {}: {}\n", s.strategy, s.note);
