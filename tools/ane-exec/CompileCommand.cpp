@@ -52,6 +52,10 @@ int compile(const CompileCommandOptions &o) {
   auto spec = model::openModel(o.model.model);
   if (!spec.ok())
     return fail(spec.message());
+  bool adapters = !o.build.loraFiles.empty() || !o.build.loraScaled.empty();
+  if (adapters && !o.build.loraMerge)
+    return fail("a .anepak holds weights: --lora needs --lora-merge here (or "
+                "--lora-rank, and --lora at run time)");
   if (!o.model.tokenizer.empty()) {
     auto data = readTokenizerFile(o.model.tokenizer, spec->config.vocabSize);
     if (!data.ok())
@@ -73,6 +77,12 @@ int compile(const CompileCommandOptions &o) {
   auto kernels = compileAndReport(*spec, *options, compileSeconds);
   if (!kernels.ok())
     return fail(kernels.message());
+  if (adapters) {
+    auto adapter = readAdapters(o.build, spec->config);
+    if (!adapter.ok())
+      return fail(adapter.message());
+    *spec = model::mergeAdapter(*spec, **adapter);
+  }
   auto start = std::chrono::steady_clock::now();
   Progress progress("packing");
   Status written = runtime::writeAnepak(
@@ -101,6 +111,14 @@ void addCompileCommand(CLI::App &app) {
       "compile", "compile a model and pack its weights into one .anepak");
   o->model.add(*cmd);
   cmd->add_option("-o,--output", o->output, "the .anepak to write")->required();
+  cmd->add_option("--lora-rank", o->build.loraRank,
+                  "kernels that take adapters up to this rank at run time "
+                  "(--lora)")
+      ->check(between(0, 1024));
+  cmd->add_option("--lora-targets", o->build.loraTargets,
+                  "the roles they adapt: attn_q, attn_k, attn_v, attn_out, "
+                  "ffn_gate, ffn_up, ffn_down")
+      ->delimiter(',');
   o->build.add(*cmd);
   cmd->callback([o] {
     if (int rc = compile(*o))

@@ -35,6 +35,7 @@ struct FinetuneCommandOptions {
   std::vector<std::string> targets = {"q", "k", "v", "o"};
   int64_t context = 64;
   int64_t checkpointEvery = 0;
+  int64_t lossWindows = 8;
   bool resume = false;
 };
 
@@ -136,6 +137,10 @@ int finetune(FinetuneCommandOptions o) {
   if (!b.loraFiles.empty() || !b.loraScaled.empty())
     return fail("finetune trains an adapter of its own: --lora applies to "
                 "run, eval and bench");
+  if (o.model.model.size() > 7 &&
+      o.model.model.substr(o.model.model.size() - 7) == ".anepak")
+    return fail(o.model.model + ": finetune compiles the backward kernels "
+                                "itself: pass the model file");
   auto text = readText(o.data);
   if (!text.ok())
     return fail(text.message());
@@ -182,9 +187,13 @@ int finetune(FinetuneCommandOptions o) {
   LossLog log;
   if (Status s = log.open(o.lossLog, o.resume); !s.ok())
     return fail(s.message());
-  auto before = tuner->textLoss();
-  if (!before.ok())
-    return fail(before.message());
+  double textLoss[2] = {0, 0}; // before and after
+  if (o.lossWindows > 0) {
+    auto before = tuner->textLoss(o.lossWindows);
+    if (!before.ok())
+      return fail(before.message());
+    textLoss[0] = *before;
+  }
   auto save = [&] {
     return runtime::writeCheckpoint(o.out, tuner->lora(), tuner->state(), ks);
   };
@@ -227,11 +236,14 @@ int finetune(FinetuneCommandOptions o) {
   std::signal(SIGINT, previous);
   if (Status s = save(); !s.ok())
     return fail(s.message());
-  auto after = tuner->textLoss();
-  if (!after.ok())
-    return fail(after.message());
-  fmt::print(stderr, "loss over the training text: {:.4f} -> {:.4f}\n", *before,
-             *after);
+  if (o.lossWindows > 0) {
+    auto after = tuner->textLoss(o.lossWindows);
+    if (!after.ok())
+      return fail(after.message());
+    textLoss[1] = *after;
+    fmt::print(stderr, "loss over the training text: {:.4f} -> {:.4f}\n",
+               textLoss[0], textLoss[1]);
+  }
   const runtime::EngineStats &es = engine->stats();
   double kernelTotal = 0;
   for (const auto &[name, s] : es.kernelSeconds)
@@ -296,6 +308,10 @@ void addFinetuneCommand(CLI::App &app) {
   cmd->add_flag("--resume", o->resume,
                 "continue the run checkpointed at -o (same loss curve as "
                 "an uninterrupted run)");
+  cmd->add_option("--text-loss-windows", o->lossWindows,
+                  "sequences spread over the text whose mean loss is shown "
+                  "before and after training (0: skip)")
+      ->check(atLeast(0));
   cmd->add_option("--loss-log", o->lossLog,
                   "write each step's loss to FILE (CSV; JSON lines for "
                   ".jsonl)");

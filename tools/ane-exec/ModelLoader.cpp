@@ -371,10 +371,6 @@ Result<abi::KernelSet> kernelsFromDir(const std::string &dir,
   return kernels;
 }
 
-namespace {
-
-/// --lora and --lora-scaled as one adapter for a model of `config`; none
-/// when no adapter is given.
 Result<std::optional<model::LoraAdapter>>
 readAdapters(const BuildOptions &build, const model::Config &config) {
   std::vector<std::pair<std::string, double>> files;
@@ -398,6 +394,8 @@ readAdapters(const BuildOptions &build, const model::Config &config) {
     return std::optional<model::LoraAdapter>(std::move(adapters[0].first));
   return std::optional<model::LoraAdapter>(model::combineAdapters(adapters));
 }
+
+namespace {
 
 /// The roles an adapter changes, by name.
 std::vector<std::string> adaptedRoles(const model::LoraAdapter &a) {

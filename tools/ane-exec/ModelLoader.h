@@ -91,6 +91,11 @@ struct LoadedModel {
   double compileSeconds = 0, packSeconds = 0;
 };
 
+/// --lora and --lora-scaled as one adapter for a model of `config`; none
+/// when no adapter is given.
+Result<std::optional<model::LoraAdapter>>
+readAdapters(const BuildOptions &build, const model::Config &config);
+
 /// An engine on the loaded model's image with its adapters set.
 Result<runtime::Engine> createEngine(const LoadedModel &model,
                                      const BuildOptions &build);

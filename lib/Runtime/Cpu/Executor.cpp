@@ -124,9 +124,10 @@ Status runPackedConv(const mil::Statement &st, std::vector<TensorPtr> &env,
   return Status::success();
 }
 
-/// matmul of float tensors of one rank >= 2 with equal batch dimensions and
-/// x not transposed (the attention products), on the vector kernels,
-/// batches spread over the thread pool. Anything else returns nullopt and
+/// matmul of float tensors of one rank >= 2 with equal batch dimensions
+/// (the attention products; with x transposed and y not, the backward
+/// kernels' W^T g), on the vector kernels, batches (or a single product's
+/// rows) spread over the thread pool. Anything else returns nullopt and
 /// runs the plain loops.
 std::optional<Status> fastMatmul(const mil::Statement &st,
                                  std::vector<TensorPtr> &env, int32_t out) {
@@ -135,26 +136,45 @@ std::optional<Status> fastMatmul(const mil::Statement &st,
   auto y = c.tensor("y");
   auto tx = c.boolScalar("transpose_x", false);
   auto ty = c.boolScalar("transpose_y", false);
-  if (!x.ok() || !y.ok() || !tx.ok() || !ty.ok() || *tx ||
+  if (!x.ok() || !y.ok() || !tx.ok() || !ty.ok() || (*tx && *ty) ||
       st.outputs.size() != 1)
     return std::nullopt;
   const Tensor &a = **x, &b = **y;
   size_t rank = a.shape.size();
   if (!a.isFloat() || a.halfStored || a.dtype != b.dtype || rank < 2 ||
       b.shape.size() != rank ||
-      !std::equal(a.shape.begin(), a.shape.end() - 2, b.shape.begin()))
+      !std::equal(a.shape.begin(), a.shape.end() - 2, b.shape.begin()) ||
+      (*tx && b.halfStored))
     return std::nullopt;
   int64_t m = a.shape[rank - 2], k = a.shape[rank - 1];
+  if (*tx)
+    std::swap(m, k);
   int64_t n = *ty ? b.shape[rank - 2] : b.shape[rank - 1];
   if ((*ty ? b.shape[rank - 1] : b.shape[rank - 2]) != k)
     return std::nullopt; // the plain path reports the mismatch
   mil::Shape shape = a.shape;
+  shape[rank - 2] = m;
   shape.back() = n;
   if (!declaresOutput(st, a.dtype, shape))
     return std::nullopt;
   Tensor r = Tensor::zeros(a.dtype, shape);
   int64_t batches = r.numElements() / std::max<int64_t>(m * n, 1);
   bool ys = *ty;
+  if (*tx) {
+    // One product's rows over the pool, in blocks of 64.
+    for (int64_t i = 0; i < batches; ++i) {
+      float *o = r.f.data() + i * m * n;
+      const float *xa = a.values() + i * m * k, *yb = b.values() + i * k * n;
+      ThreadPool::global().parallelFor(
+          (m + 63) / 64, 1, [&](int64_t lo, int64_t hi) {
+            matmulFloatTx(xa, yb, o, m, k, n, lo * 64, std::min(m, hi * 64));
+          });
+      if (r.dtype == mil::DType::FP16)
+        roundToHalfs(o, m * n);
+    }
+    env[out] = std::make_shared<Tensor>(std::move(r));
+    return Status::success();
+  }
   ThreadPool::global().parallelFor(batches, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
       float *o = r.f.data() + i * m * n;
@@ -170,6 +190,27 @@ std::optional<Status> fastMatmul(const mil::Statement &st,
   });
   env[out] = std::make_shared<Tensor>(std::move(r));
   return Status::success();
+}
+
+/// A 1x1 conv whose weight is a float tensor already (a weight the
+/// backward kernels also transpose, so materialised once per binding), on
+/// the packed kernels' float path. nullopt leaves it to the plain loops.
+std::optional<Status> fastFloatConv(const mil::Statement &st,
+                                    std::vector<TensorPtr> &env, int32_t out) {
+  OpContext c(st, env, noWeightFiles());
+  auto w = c.tensor("weight");
+  if (!w.ok() || !pointwiseConv(st, env))
+    return std::nullopt;
+  const Tensor &t = **w;
+  if (!t.isFloat() || t.halfStored || t.shape.size() != 4 || t.shape[2] != 1 ||
+      t.shape[3] != 1)
+    return std::nullopt;
+  PackedWeight packed;
+  packed.format = PackedWeight::Format::F32;
+  packed.rows = t.shape[0];
+  packed.cols = t.shape[1];
+  packed.data = reinterpret_cast<const uint8_t *>(t.values());
+  return runPackedConv(st, env, out, packed);
 }
 
 /// softmax over the last axis and silu on VectorMath's exp, the rows or
@@ -550,6 +591,8 @@ Executor::run(const std::vector<TensorRef> &inputs) {
     std::optional<Status> fast;
     if (fastKernels && step.kind == mil::OpKind::Matmul)
       fast = fastMatmul(*step.st, env, step.outs[0]);
+    else if (fastKernels && step.kind == mil::OpKind::Conv && !packedConv(step))
+      fast = fastFloatConv(*step.st, env, step.outs[0]);
     else if (fastKernels && (step.kind == mil::OpKind::Softmax ||
                              step.kind == mil::OpKind::Silu))
       fast = fastActivation(*step.st, step.kind == mil::OpKind::Softmax, env,

@@ -87,6 +87,20 @@ ANE_AVX2 void matmulAvx2(const float *x, const Y *y, float *out, int64_t m,
   }
 }
 
+/// Rows [lo, hi) of x^T y for x [k, m] and y [k, n]: 64 rows of the
+/// result stay in L1 while every row p of x and y streams past once.
+ANE_AVX2 void matmulTxAvx2(const float *x, const float *y, float *out,
+                           int64_t m, int64_t k, int64_t n, int64_t lo,
+                           int64_t hi) {
+  std::fill(out + lo * n, out + hi * n, 0.0f);
+  for (int64_t i0 = lo; i0 < hi; i0 += 64) {
+    int64_t i1 = std::min(hi, i0 + 64);
+    for (int64_t p = 0; p < k; ++p)
+      for (int64_t i = i0; i < i1; ++i)
+        axpyRow(x[p * m + i], y + p * n, out + i * n, n);
+  }
+}
+
 #endif // __x86_64__
 
 float widen(float v) { return v; }
@@ -117,6 +131,21 @@ void matmulFloat(const float *x, const float *y, float *out, int64_t m,
 void matmulHalfY(const float *x, const uint16_t *y, float *out, int64_t m,
                  int64_t k, int64_t n, bool transposeY) {
   matmulAny(x, y, out, m, k, n, transposeY);
+}
+
+void matmulFloatTx(const float *x, const float *y, float *out, int64_t m,
+                   int64_t k, int64_t n, int64_t rowBegin, int64_t rowEnd) {
+#if defined(__x86_64__)
+  if (matmulHasAvx2())
+    return matmulTxAvx2(x, y, out, m, k, n, rowBegin, rowEnd);
+#endif
+  for (int64_t i = rowBegin; i < rowEnd; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      float acc = 0;
+      for (int64_t p = 0; p < k; ++p)
+        acc += x[p * m + i] * y[p * n + j];
+      out[i * n + j] = acc;
+    }
 }
 
 } // namespace ane::runtime

@@ -88,6 +88,11 @@ void matmulFloat(const float *x, const float *y, float *out, int64_t m,
 void matmulHalfY(const float *x, const uint16_t *y, float *out, int64_t m,
                  int64_t k, int64_t n, bool transposeY);
 
+/// Rows [rowBegin, rowEnd) of out[m, n] = x^T y for x [k, m], y [k, n]:
+/// the backward kernels' W^T g, with W as it is stored.
+void matmulFloatTx(const float *x, const float *y, float *out, int64_t m,
+                   int64_t k, int64_t n, int64_t rowBegin, int64_t rowEnd);
+
 /// Whether matmul uses the AVX2 kernels on this CPU.
 bool matmulHasAvx2();
 

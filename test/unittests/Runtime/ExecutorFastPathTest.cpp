@@ -386,6 +386,100 @@ TEST_F(ExecutorTest, FastMatmulRowBlocksAndTails) {
   }
 }
 
+/// A weight a backward kernel both convolves with (the recomputed forward)
+/// and transposes (W^T g) is materialised, not packed; its conv runs on
+/// the float path and gives the plain loops' result.
+TEST_F(ExecutorTest, ConvOnAMaterialisedWeightMatchesThePlainLoops) {
+  const int64_t cout = 70, cin = 40, seq = 3;
+  std::vector<float> w = randomFloats(cout * cin, 11, DType::FP32);
+  mil::WeightWriter writer;
+  uint64_t off = writer.append(mil::BlobDType::Float32, w.data(), w.size() * 4);
+  ASSERT_TRUE(bindWeightFile(writer.bytes()));
+  std::string text = fmt::format(R"(program(1.3)
+{{
+    func main<ios18>(tensor<fp32, [1, {1}, 1, {2}]> x, tensor<fp32, [{0}, {2}]> g) {{
+            string pt = const()[name = string("pt"), val = string("valid")];
+            tensor<fp32, [{0}, {1}, 1, 1]> W = const()[name = string("W"), val = {3}];
+            tensor<fp32, [1, {0}, 1, {2}]> y = conv(pad_type = pt, weight = W, x = x)[name = string("y")];
+            tensor<int32, [2]> s = const()[name = string("s"), val = tensor<int32, [2]>([{0}, {1}])];
+            tensor<fp32, [{0}, {1}]> Wm = reshape(shape = s, x = W)[name = string("Wm")];
+            bool t = const()[name = string("t"), val = bool(true)];
+            bool f = const()[name = string("f"), val = bool(false)];
+            tensor<fp32, [{1}, {2}]> d = matmul(transpose_x = t, transpose_y = f, x = Wm, y = g)[name = string("d")];
+        }} -> (y, d);
+}})",
+                                 cout, cin, seq,
+                                 blobFile(fmt::format("tensor<fp32, [{}, {}, "
+                                                      "1, 1]>",
+                                                      cout, cin),
+                                          off));
+  auto program = mil::parseProgram(text);
+  ASSERT_TRUE(program.ok()) << program.message();
+  EXPECT_EQ(findPackedWeights(program->functions[0]).count("W"), 0u);
+  Tensor x = Tensor::floats(DType::FP32, {1, cin, 1, seq},
+                            randomFloats(cin * seq, 12, DType::FP32));
+  Tensor g = Tensor::floats(DType::FP32, {cout, seq},
+                            randomFloats(cout * seq, 13, DType::FP32));
+  std::vector<Tensor> outs[2];
+  for (int fast = 0; fast < 2; ++fast) {
+    auto exec = Executor::create(*program, "main", weights);
+    ASSERT_TRUE(exec.ok()) << exec.message();
+    exec->useFastKernels(fast);
+    auto r = exec->run({x, g});
+    ASSERT_TRUE(r.ok()) << r.message();
+    outs[fast] = std::move(*r);
+  }
+  for (int k = 0; k < 2; ++k) {
+    ASSERT_EQ(outs[0][k].f.size(), outs[1][k].f.size());
+    for (size_t i = 0; i < outs[0][k].f.size(); ++i)
+      EXPECT_NEAR(outs[1][k].f[i], outs[0][k].f[i],
+                  1e-5 * std::max(1.0f, std::fabs(outs[0][k].f[i])))
+          << (k ? "W^T g" : "conv") << " element " << i;
+  }
+}
+
+/// x^T y (the backward kernels' W^T g): rows in blocks of 64 with a tail,
+/// one product and a batch of two, fp32 and fp16.
+TEST_F(ExecutorTest, FastMatmulTransposedX) {
+  const int64_t m = 130, k = 37, n = 13;
+  for (const char *type : {"fp32", "fp16"})
+    for (int64_t batch : {1, 2}) {
+      std::string text = fmt::format(R"(program(1.3)
+{{
+    func main<ios18>(tensor<{0}, [{1}, {2}, {3}]> x, tensor<{0}, [{1}, {2}, {4}]> y) {{
+            bool f = const()[name = string("f"), val = bool(false)];
+            bool t = const()[name = string("t"), val = bool(true)];
+            tensor<{0}, [{1}, {3}, {4}]> r = matmul(transpose_x = t, transpose_y = f, x = x, y = y)[name = string("r")];
+        }} -> (r);
+}})",
+                                     type, batch, k, m, n);
+      auto program = mil::parseProgram(text);
+      ASSERT_TRUE(program.ok()) << program.message();
+      DType dt = std::string(type) == "fp32" ? DType::FP32 : DType::FP16;
+      std::vector<float> xv = randomFloats(batch * k * m, 41, dt);
+      std::vector<float> yv = randomFloats(batch * k * n, 42, dt);
+      auto exec = Executor::create(*program, "main", weights);
+      ASSERT_TRUE(exec.ok()) << exec.message();
+      exec->useFastKernels(true);
+      auto r = exec->run({Tensor::floats(dt, {batch, k, m}, xv),
+                          Tensor::floats(dt, {batch, k, n}, yv)});
+      ASSERT_TRUE(r.ok()) << r.message();
+      const std::vector<float> &got = (*r)[0].f;
+      ASSERT_EQ(got.size(), size_t(batch * m * n));
+      for (int64_t b = 0; b < batch; ++b)
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < n; ++j) {
+            double want = 0;
+            for (int64_t p = 0; p < k; ++p)
+              want += double(xv[(b * k + p) * m + i]) * yv[(b * k + p) * n + j];
+            EXPECT_NEAR(got[(b * m + i) * n + j], want,
+                        (dt == DType::FP32 ? 1e-5 : 2e-3) *
+                            std::max(1.0, std::fabs(want)))
+                << type << " batch " << b << " at " << i << ", " << j;
+          }
+    }
+}
+
 } // namespace
 
 namespace ane::runtime::test {
