@@ -11,6 +11,7 @@
 #include "tools/ane-exec/Commands.h"
 #include "tools/ane-exec/ModelLoader.h"
 
+#include "lib/Runtime/Ane/AneBackend.h"
 #include "lib/Runtime/Finetune.h"
 #include "lib/Support/TextInput.h"
 
@@ -198,6 +199,13 @@ int finetune(FinetuneCommandOptions o) {
     return runtime::writeCheckpoint(o.out, tuner->lora(), tuner->state(), ks);
   };
 
+  // On ane and ane-sim: the device time the steps take, without the text
+  // loss windows.
+  const runtime::AneDevice *ane = runtime::aneDeviceOf(engine->backendInUse());
+  auto deviceSeconds = [&] {
+    return ane ? ane->counters().modelledSeconds : 0.0;
+  };
+  double deviceStart = deviceSeconds();
   interrupted = false;
   auto previous = std::signal(SIGINT, onInterrupt);
   int64_t first = tuner->state().step, trainedTokens = 0;
@@ -236,6 +244,12 @@ int finetune(FinetuneCommandOptions o) {
   std::signal(SIGINT, previous);
   if (Status s = save(); !s.ok())
     return fail(s.message());
+  double deviceTrain = deviceSeconds() - deviceStart;
+  if (ane && deviceTrain > 0)
+    fmt::print(stderr,
+               "{}: the steps take {:.3f} s of modelled device time ({:.1f} "
+               "tok/s)\n",
+               ane->target(), deviceTrain, trainedTokens / deviceTrain);
   if (o.lossWindows > 0) {
     auto after = tuner->textLoss(o.lossWindows);
     if (!after.ok())
