@@ -360,8 +360,6 @@ void toLogicalOutputs(const abi::KernelDesc &d, std::vector<Tensor> &outs) {
   }
 }
 
-/// Checks that a forward kernel takes the activations the engine passes,
-/// by name and in order, before `weightInputs` weight inputs.
 /// Every input before the weight inputs must be one the engine passes:
 /// the kernel's activations of lib/Abi (a backward kernel may also re-read
 /// its forward kernel's) or an adapter input of a role the set adapts.

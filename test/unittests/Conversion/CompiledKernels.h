@@ -9,8 +9,10 @@
 #ifndef ANE_TEST_UNITTESTS_CONVERSION_COMPILEDKERNELS_H
 #define ANE_TEST_UNITTESTS_CONVERSION_COMPILEDKERNELS_H
 
+#include "lib/Compile.h"
 #include "lib/Dialect/AneMil/Export/MILTranslation.h"
 #include "lib/MIL/Text.h"
+#include "lib/Runtime/ModelPacker.h"
 #include "lib/Runtime/Reference.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
@@ -44,6 +46,19 @@ inline mil::Program kernelProgram(mlir::ModuleOp module,
 }
 
 using runtime::relativeError;
+
+/// `spec` compiled with `options` and packed in memory (an empty image,
+/// with the failure reported, if either step fails).
+inline runtime::ModelImage compileImage(const model::ModelSpec &spec,
+                                        const KernelSetOptions &options) {
+  auto kernels = compileKernelSet(spec, options);
+  EXPECT_TRUE(kernels.ok()) << kernels.message();
+  if (!kernels.ok())
+    return {};
+  auto image = runtime::packImage(spec, std::move(*kernels));
+  EXPECT_TRUE(image.ok()) << image.message();
+  return image.ok() ? std::move(*image) : runtime::ModelImage();
+}
 
 } // namespace ane::test
 

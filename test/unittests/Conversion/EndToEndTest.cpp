@@ -45,13 +45,7 @@ rt::ModelImage compile(const model::ModelSpec &spec,
   o.seqBuckets = std::move(seq);
   o.ctxBuckets = std::move(ctx);
   o.weightBinding = *::ane::abi::parseWeightBinding(binding);
-  auto kernels = ::ane::compileKernelSet(spec, o);
-  EXPECT_TRUE(kernels.ok()) << kernels.message();
-  if (!kernels.ok())
-    return {};
-  auto image = rt::packImage(spec, std::move(*kernels));
-  EXPECT_TRUE(image.ok()) << image.message();
-  return image.ok() ? std::move(*image) : rt::ModelImage();
+  return ::ane::test::compileImage(spec, o);
 }
 
 /// stories260K.bin with its tok512 vocabulary.

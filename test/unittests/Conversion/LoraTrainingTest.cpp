@@ -7,6 +7,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "test/unittests/Conversion/CompiledKernels.h"
+
 #include "lib/Compile.h"
 #include "lib/Runtime/Engine.h"
 #include "lib/Runtime/Lora.h"
@@ -36,13 +38,7 @@ rt::ModelImage compileTiny(const model::ModelSpec &spec, int64_t rank,
   o.backward = rank > 0;
   o.loraRank = rank;
   o.loraTargets = std::move(targets);
-  auto kernels = ::ane::compileKernelSet(spec, o);
-  EXPECT_TRUE(kernels.ok()) << kernels.message();
-  if (!kernels.ok())
-    return {};
-  auto image = rt::packImage(spec, std::move(*kernels));
-  EXPECT_TRUE(image.ok()) << image.message();
-  return image.ok() ? std::move(*image) : rt::ModelImage();
+  return ::ane::test::compileImage(spec, o);
 }
 
 std::vector<std::string> allTargets() {
