@@ -114,7 +114,7 @@ void printTable(const runtime::Plan &p, const std::string &name,
   auto row = [&](const char *label, auto cell) {
     fmt::print("{:<24}", label);
     for (const runtime::StrategyPlan &s : p.strategies)
-      fmt::print("{:>14}", cell(s));
+      fmt::print(" {:>15}", cell(s));
     fmt::print("\n");
   };
   using SP = runtime::StrategyPlan;
@@ -139,8 +139,8 @@ void printTable(const runtime::Plan &p, const std::string &name,
       [](const SP &s) { return std::to_string(s.callsPerToken); });
   row("decode <= tok/s", [](const SP &s) { return range(s.decodeTokS); });
   row("prefill <= tok/s", [](const SP &s) { return range(s.prefillTokS); });
-  std::string train = fmt::format("LoRA train <= tok/s (seq {})", p.prefillSeq);
-  row(train.c_str(), [](const SP &s) { return range(s.trainTokS); });
+  // Training sequences are prefill chunks (docs/finetune.md).
+  row("LoRA train <= tok/s", [](const SP &s) { return range(s.trainTokS); });
   for (const SP &s : p.strategies)
     if (!s.note.empty())
       fmt::print("note: {}: {}\n", s.strategy, s.note);
