@@ -125,6 +125,12 @@ int finetune(FinetuneCommandOptions o) {
   if (o.out.empty())
     return fail("-o: where to write the adapter");
   BuildOptions &b = o.build;
+  for (const char *flag : {"--prefill", "--kernels", "--lora-merge"})
+    if (b.given(flag))
+      return fail(fmt::format("finetune compiles its own kernels, one "
+                              "sequence of --ctx tokens a call: {} does not "
+                              "apply",
+                              flag));
   b.loraRank = o.rank;
   b.loraTargets = *roles;
   b.backward = true;
