@@ -11,11 +11,14 @@
 
 #include "lib/Compile.h"
 #include "lib/Runtime/Engine.h"
+#include "lib/Runtime/Finetune.h"
 #include "lib/Runtime/Lora.h"
 #include "lib/Runtime/ModelPacker.h"
 #include "lib/Runtime/Reference.h"
 
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -157,6 +160,75 @@ std::vector<float> allLogits(rt::Engine &e,
       out.insert(out.end(), l->begin(), l->end());
   }
   return out;
+}
+
+/// The checkpoint pair (adapter + optimizer state) reads back exactly; a
+/// state from another step, and damaged or cut state files, are refused
+/// without a crash.
+TEST_F(LoraTrainingTest, CheckpointsRoundTripAndDamagedStatesAreRefused) {
+  rt::ModelImage image = compileTiny(spec, 2, {"attn_q", "ffn_up"});
+  const ::ane::abi::KernelSet &ks = image.kernels;
+  auto lora = randomLora(ks, 5);
+  rt::OptimizerState state;
+  state.step = 7;
+  state.seed = 99;
+  state.m = rt::zerosLike(lora->layers);
+  state.v = rt::zerosLike(lora->layers);
+  float x = 0.5f;
+  for (rt::LoraLayers *moments : {&state.m, &state.v})
+    for (auto &layer : *moments)
+      for (auto &[role, m] : layer)
+        for (std::vector<float> *v : {&m.at, &m.bt})
+          for (float &e : *v)
+            e = (x += 0.25f);
+  std::string path = ::testing::TempDir() + "/checkpoint.gguf";
+  ASSERT_TRUE(rt::writeCheckpoint(path, *lora, state, ks).ok());
+  auto back = rt::readCheckpoint(path, ks);
+  ASSERT_TRUE(back.ok()) << back.message();
+  EXPECT_EQ(back->second.step, 7);
+  EXPECT_EQ(back->second.seed, 99u);
+  for (size_t l = 0; l < lora->layers.size(); ++l)
+    for (auto &[role, m] : lora->layers[l]) {
+      EXPECT_EQ(back->first.layers[l].at(role).at, m.at) << role;
+      EXPECT_EQ(back->first.layers[l].at(role).bt, m.bt) << role;
+      EXPECT_EQ(back->second.m[l].at(role).bt, state.m[l].at(role).bt);
+      EXPECT_EQ(back->second.v[l].at(role).at, state.v[l].at(role).at);
+    }
+
+  // The adapter of step 7 beside the state of step 8.
+  std::string statePath = path + ".state";
+  std::ifstream in(statePath, std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)),
+                          std::istreambuf_iterator<char>());
+  rt::OptimizerState later = state;
+  later.step = 8;
+  ASSERT_TRUE(rt::writeCheckpoint(path + ".later", *lora, later, ks).ok());
+  std::ifstream laterIn(path + ".later.state", std::ios::binary);
+  std::vector<char> laterBytes((std::istreambuf_iterator<char>(laterIn)),
+                               std::istreambuf_iterator<char>());
+  auto write = [&](const std::vector<char> &b) {
+    std::ofstream(statePath, std::ios::binary | std::ios::trunc)
+        .write(b.data(), std::streamsize(b.size()));
+  };
+  write(laterBytes);
+  auto mixed = rt::readCheckpoint(path, ks);
+  ASSERT_FALSE(mixed.ok());
+  EXPECT_NE(mixed.message().find("is at step 7, its optimizer state"),
+            std::string::npos)
+      << mixed.message();
+
+  std::mt19937 rng(11);
+  int refused = 0;
+  for (int i = 0; i < 300; ++i) {
+    std::vector<char> b = bytes;
+    if (i % 2)
+      b.resize(rng() % b.size());
+    for (int k = 0; k < 3; ++k)
+      b[rng() % b.size()] ^= char(1 + rng() % 255);
+    write(b);
+    refused += !rt::readCheckpoint(path, ks).ok();
+  }
+  EXPECT_GT(refused, 150);
 }
 
 TEST_F(LoraTrainingTest, KernelFormRoundTripsAndRefusesWhatTheKernelsLack) {
