@@ -581,6 +581,8 @@ Result<TensorRef> Engine::loraInput(int64_t layer, const std::string &name) {
 
 Result<std::map<std::string, Tensor>>
 Engine::runNamed(LoadedKernel &k, int64_t layer, const Named &inputs) {
+  if (Status bound = bindLayer(k, layer); !bound.ok())
+    return bound;
   bool inputBinding = image->kernels.weightBinding == abi::WeightBinding::Input;
   const std::vector<mil::Param> &params = k.program->params();
   size_t weightInputs = inputBinding ? k.desc->weights.size() : 0;
@@ -663,9 +665,7 @@ Status Engine::growCaches(int64_t needed) {
 Result<std::vector<Tensor>> Engine::runLayerKernel(LoadedKernel &k,
                                                    int64_t layer,
                                                    std::vector<TensorRef> in) {
-  Status bound = bindLayer(k, layer);
-  auto out = bound.ok() ? run(k, layer, std::move(in))
-                        : Result<std::vector<Tensor>>(bound);
+  auto out = run(k, layer, std::move(in));
   if (!out.ok())
     return Status::error(fmt::format("{} of layer {}: {}", k.desc->name(),
                                      layer, out.message()));
@@ -777,9 +777,6 @@ Result<std::vector<float>> Engine::forward(const std::vector<int32_t> &tokens,
   auto head = kernel(abi::Kernel::LmHead, 1, 0);
   if (!head.ok())
     return head.status();
-  Status bound = bindLayer(**head, -1);
-  if (!bound.ok())
-    return Status::error("lm_head: " + bound.message());
   auto logits =
       run(**head, -1, {std::make_shared<const Tensor>(std::move(last))});
   if (!logits.ok())

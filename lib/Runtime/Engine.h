@@ -88,9 +88,10 @@ public:
   /// read, the cross-entropy on the host, then the backward kernels layer
   /// by layer in reverse; returns the mean loss and adds the gradient of
   /// the adapter's A^T and (unscaled) B^T to `grads` (shaped like the
-  /// adapter). Needs a seq bucket of n - 1 and the backward kernels.
+  /// adapter). Without `grads`, the loss alone: no backward kernel runs.
+  /// Needs a seq bucket of n - 1 and the backward kernels.
   Result<double> trainSequence(const std::vector<int32_t> &tokens,
-                               LoraLayers &grads);
+                               LoraLayers *grads);
   /// The sequence length trainSequence takes: the largest seq bucket + 1.
   int64_t trainLength() const { return seqBuckets.back() + 1; }
 
@@ -113,8 +114,9 @@ private:
   Result<std::vector<Tensor>> run(LoadedKernel &k, int64_t layer,
                                   std::vector<TensorRef> activations);
   using Named = std::map<std::string, TensorRef>;
-  /// Runs `k` with its inputs by name (adapter inputs are the engine's);
-  /// its outputs by name.
+  /// Runs `k` on layer `layer`'s weights (-1: the global ones), bound
+  /// first if another layer's are, with its inputs by name (adapter inputs
+  /// are the engine's); its outputs by name.
   Result<std::map<std::string, Tensor>> runNamed(LoadedKernel &k, int64_t layer,
                                                  const Named &inputs);
   /// The adapter input `name` of layer `layer`.

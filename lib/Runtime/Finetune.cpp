@@ -121,7 +121,7 @@ Result<StepReport> Finetuner::step() {
   for (int64_t k = 0; k < sequences; ++k) {
     auto first = tokens.begin() + sequenceStart(r.step, k);
     std::vector<int32_t> seq(first, first + length);
-    auto loss = engine->trainSequence(seq, grads);
+    auto loss = engine->trainSequence(seq, &grads);
     if (!loss.ok())
       return loss.status();
     r.loss += *loss / double(sequences);
@@ -165,12 +165,11 @@ Result<double> Finetuner::textLoss(int64_t windows) {
   int64_t length = engine->trainLength();
   int64_t span = int64_t(tokens.size()) - length;
   windows = std::max<int64_t>(1, std::min(windows, span / length + 1));
-  LoraLayers unused = zerosLike(lora_->layers);
   double total = 0;
   for (int64_t w = 0; w < windows; ++w) {
     int64_t at = windows > 1 ? w * span / (windows - 1) : 0;
     std::vector<int32_t> seq(tokens.begin() + at, tokens.begin() + at + length);
-    auto loss = engine->trainSequence(seq, unused);
+    auto loss = engine->trainSequence(seq, nullptr);
     if (!loss.ok())
       return loss.status();
     total += *loss;

@@ -113,7 +113,7 @@ Status Engine::setLora(std::shared_ptr<const KernelLora> lora) {
 }
 
 Result<double> Engine::trainSequence(const std::vector<int32_t> &tokens,
-                                     LoraLayers &grads) {
+                                     LoraLayers *grads) {
   const abi::KernelSet &ks = image->kernels;
   const model::Config &c = ks.config;
   int64_t n = int64_t(tokens.size()) - 1;
@@ -124,7 +124,7 @@ Result<double> Engine::trainSequence(const std::vector<int32_t> &tokens,
         "a training sequence is {} tokens (the largest seq bucket and the "
         "next token), not {}",
         trainLength(), tokens.size()));
-  if (int64_t(grads.size()) != c.nLayers)
+  if (grads && int64_t(grads->size()) != c.nLayers)
     return Status::error("the gradients are not shaped like the adapter");
   for (int32_t t : tokens)
     if (t < 0 || t >= c.vocabSize)
@@ -166,9 +166,7 @@ Result<double> Engine::trainSequence(const std::vector<int32_t> &tokens,
   // adapter gradients it returns added to `grads`.
   auto call = [&](LoadedKernel &k, int64_t l,
                   const Named &in) -> Result<std::map<std::string, Tensor>> {
-    Status bound = bindLayer(k, l);
-    auto out = bound.ok() ? runNamed(k, l, in)
-                          : Result<std::map<std::string, Tensor>>(bound);
+    auto out = runNamed(k, l, in);
     if (!out.ok())
       return Status::error(
           fmt::format("{} of layer {}: {}", k.desc->name(), l, out.message()));
@@ -176,8 +174,8 @@ Result<double> Engine::trainSequence(const std::vector<int32_t> &tokens,
       auto lora = abi::parseLoraName(name);
       if (!lora || name.rfind("d_", 0) != 0 || l < 0)
         continue;
-      auto it = grads[size_t(l)].find(lora->first);
-      if (it == grads[size_t(l)].end())
+      auto it = (*grads)[size_t(l)].find(lora->first);
+      if (it == (*grads)[size_t(l)].end())
         return Status::error(
             fmt::format("no gradient slot for {} of layer {}", lora->first, l));
       std::vector<float> &g = lora->second ? it->second.bt : it->second.at;
@@ -198,6 +196,8 @@ Result<double> Engine::trainSequence(const std::vector<int32_t> &tokens,
     return logits.status();
   std::vector<float> dLogits;
   double loss = crossEntropy(logits->at("logits"), tokens, dLogits);
+  if (!grads)
+    return loss;
   mil::DType dt = abi::toMil(ks.dtype);
   auto dHead =
       call(**headBwd, -1,

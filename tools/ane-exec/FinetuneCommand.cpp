@@ -12,7 +12,9 @@
 #include "tools/ane-exec/ModelLoader.h"
 
 #include "lib/Runtime/Ane/AneBackend.h"
+#include "lib/Runtime/Anepak.h"
 #include "lib/Runtime/Finetune.h"
+#include "lib/Support/FileKinds.h"
 #include "lib/Support/TextInput.h"
 
 #include <fmt/format.h>
@@ -21,7 +23,6 @@
 #include <csignal>
 #include <fstream>
 #include <map>
-#include <sstream>
 
 namespace ane::exec {
 namespace {
@@ -64,15 +65,6 @@ targetRoles(const std::vector<std::string> &t) {
   if (roles.empty())
     return Status::error("--targets names no projection");
   return roles;
-}
-
-Result<std::string> readText(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return Status::error("cannot read " + path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 std::string clock(double seconds) {
@@ -144,11 +136,11 @@ int finetune(FinetuneCommandOptions o) {
   if (!b.loraFiles.empty() || !b.loraScaled.empty())
     return fail("finetune trains an adapter of its own: --lora applies to "
                 "run, eval and bench");
-  if (o.model.model.size() > 7 &&
-      o.model.model.substr(o.model.model.size() - 7) == ".anepak")
+  if (endsWith(o.model.model, ".anepak") ||
+      runtime::hasAnepakMagic(o.model.model))
     return fail(o.model.model + ": finetune compiles the backward kernels "
                                 "itself: pass the model file");
-  auto text = readText(o.data);
+  auto text = readTextInput(o.data);
   if (!text.ok())
     return fail(text.message());
   auto loaded = loadModel(o.model, b, o.context);

@@ -16,6 +16,7 @@
 #include "lib/Model/Model.h"
 #include "lib/Pipelines.h"
 #include "lib/Runtime/Cpu/Executor.h"
+#include "lib/Runtime/Lora.h"
 #include "lib/Runtime/Packing.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "test/unittests/Conversion/CompiledKernels.h"
@@ -801,14 +802,10 @@ TEST_P(LoraGradientTest, AdapterGradientsMatchFiniteDifferences) {
   in["rope_cos"] = Tensor::floats(compute, {1, half, 1, kSeq}, cosT);
   in["rope_sin"] = Tensor::floats(compute, {1, half, 1, kSeq}, sinT);
   // A^T [1, in, 1, r] and B^T [1, r, 1, out] of every role.
-  std::map<std::string, std::pair<int64_t, int64_t>> dims = {
-      {"attn_q", {d, h * hd}},  {"attn_k", {d, kv * hd}},
-      {"attn_v", {d, kv * hd}}, {"attn_out", {h * hd, d}},
-      {"ffn_gate", {d, f}},     {"ffn_up", {d, f}},
-      {"ffn_down", {f, d}}};
-  for (auto &[role, io] : dims) {
-    in[::ane::abi::loraInputA(role)] = t({1, io.first, 1, r}, 0.3f);
-    in[::ane::abi::loraInputB(role)] = t({1, r, 1, io.second}, 0.3f);
+  for (std::string_view role : ::ane::abi::kLoraRoles) {
+    auto [inDim, outDim] = rt::loraDims(c, std::string(role));
+    in[::ane::abi::loraInputA(role)] = t({1, inDim, 1, r}, 0.3f);
+    in[::ane::abi::loraInputB(role)] = t({1, r, 1, outDim}, 0.3f);
   }
   auto dot = [](const Tensor &a, const Tensor &b) {
     double l = 0;
@@ -880,19 +877,12 @@ TEST_P(LoraGradientTest, OneEntryOfBMovesOneChannel) {
                                     std::vector<float>(half * kSeq, 1.0f));
     in["rope_sin"] = Tensor::floats(compute, {1, half, 1, kSeq},
                                     std::vector<float>(half * kSeq, 0.0f));
-    std::map<std::string, std::pair<int64_t, int64_t>> dims = {
-        {"attn_q", {d, c.nHeads * c.headDim}},
-        {"attn_k", {d, kvd}},
-        {"attn_v", {d, kvd}},
-        {"attn_out", {c.nHeads * c.headDim, d}},
-        {"ffn_gate", {d, f}},
-        {"ffn_up", {d, f}},
-        {"ffn_down", {f, d}}};
-    for (auto &[role, io] : dims) {
+    for (std::string_view role : ::ane::abi::kLoraRoles) {
+      auto [inDim, outDim] = rt::loraDims(c, std::string(role));
       in[::ane::abi::loraInputA(role)] =
-          Tensor::zeros(compute, {1, io.first, 1, r});
+          Tensor::zeros(compute, {1, inDim, 1, r});
       in[::ane::abi::loraInputB(role)] =
-          Tensor::zeros(compute, {1, r, 1, io.second});
+          Tensor::zeros(compute, {1, r, 1, outDim});
     }
     Tensor base = runNamed(k.kernel, in)[k.output];
     const int64_t j = r - 1, o = 5;
