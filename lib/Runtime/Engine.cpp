@@ -20,19 +20,28 @@
 using namespace ane;
 using namespace ane::runtime;
 
-std::pair<Tensor, Tensor> runtime::ropeTables(const model::Config &c,
-                                              mil::DType dtype, int64_t pos,
-                                              int64_t seq) {
-  int64_t half = c.headDim / 2;
+std::pair<Tensor, Tensor>
+runtime::ropeTablesAt(const model::Config &c, mil::DType dtype,
+                      const std::vector<int64_t> &positions) {
+  int64_t half = c.headDim / 2, seq = int64_t(positions.size());
   std::vector<float> cosT(half * seq), sinT(half * seq);
   for (int64_t p = 0; p < half; ++p)
     for (int64_t s = 0; s < seq; ++s) {
-      double a = (pos + s) * std::pow(c.ropeTheta, -2.0 * p / c.headDim);
+      double a = positions[s] * std::pow(c.ropeTheta, -2.0 * p / c.headDim);
       cosT[p * seq + s] = float(std::cos(a));
       sinT[p * seq + s] = float(std::sin(a));
     }
   return {Tensor::floats(dtype, {1, half, 1, seq}, cosT),
           Tensor::floats(dtype, {1, half, 1, seq}, sinT)};
+}
+
+std::pair<Tensor, Tensor> runtime::ropeTables(const model::Config &c,
+                                              mil::DType dtype, int64_t pos,
+                                              int64_t seq) {
+  std::vector<int64_t> positions(seq);
+  for (int64_t s = 0; s < seq; ++s)
+    positions[s] = pos + s;
+  return ropeTablesAt(c, dtype, positions);
 }
 
 Tensor runtime::causalMask(mil::DType dtype, int64_t pos, int64_t seq,
@@ -122,6 +131,17 @@ Tensor column(const Tensor &x, int64_t s) {
   for (int64_t ch = 0; ch < channels; ++ch)
     v[ch] = x.f[ch * seq + s];
   return Tensor::floats(x.dtype, {1, channels, 1, 1}, v);
+}
+
+/// [1, C, 1, seq] from [1, C, 1, 1] columns; columns past theirs are 0.
+Tensor joinColumns(const std::vector<Tensor> &columns, int64_t seq) {
+  int64_t channels = columns.front().shape[1];
+  std::vector<float> v(channels * seq, 0.0f);
+  for (size_t s = 0; s < columns.size(); ++s)
+    for (int64_t ch = 0; ch < channels; ++ch)
+      v[ch * seq + int64_t(s)] = columns[s].f[ch];
+  return Tensor::floats(columns.front().dtype, {1, channels, 1, seq},
+                        std::move(v));
 }
 
 /// Element k of a stored blob as a number: floats widened, integers as
@@ -629,36 +649,61 @@ Engine::runNamed(LoadedKernel &k, int64_t layer, const Named &inputs) {
   return named;
 }
 
-Status Engine::growCaches(int64_t needed) {
-  const model::Config &c = image->kernels.config;
-  int64_t columns = 0;
+uint64_t KvCache::bytes() const {
+  uint64_t total = 0;
+  for (const auto *side : {&keys, &values})
+    for (const auto &t : *side)
+      total += t->halfStored ? t->h.size() * 2 : t->f.size() * 4;
+  return total;
+}
+
+void KvCache::clear() {
+  keys.clear();
+  values.clear();
+  columns_ = 0;
+}
+
+int64_t Engine::cacheColumnsFor(int64_t positions) const {
   for (int64_t b : ctxBuckets)
-    if (b >= needed) {
-      columns = b;
-      break;
-    }
+    if (b >= positions)
+      return b;
+  return 0;
+}
+
+uint64_t Engine::cacheBytes(int64_t positions) const {
+  const model::Config &c = image->kernels.config;
+  // Caches of an fp16 kernel set hold fp16 bits (emptyCache).
+  uint64_t element = image->kernels.dtype == abi::DType::FP16 ? 2 : 4;
+  return 2 * uint64_t(c.nLayers) * uint64_t(c.kvDim()) *
+         uint64_t(cacheColumnsFor(positions)) * element;
+}
+
+Status Engine::growCaches(KvCache &cache, int64_t needed) {
+  const model::Config &c = image->kernels.config;
+  int64_t columns = cacheColumnsFor(needed);
   if (columns == 0)
     return Status::error(
         fmt::format("{} positions do not fit the largest context bucket {}",
                     needed, ctxBuckets.back()));
-  if (columns == cacheColumns)
+  if (columns == cache.columns_)
     return Status::success();
   mil::DType dt = abi::toMil(image->kernels.dtype);
+  bool fresh = cache.columns_ == 0;
   for (int64_t l = 0; l < c.nLayers; ++l) {
     auto k = std::make_shared<Tensor>(emptyCache(dt, c.kvDim(), columns));
     auto v = std::make_shared<Tensor>(emptyCache(dt, c.kvDim(), columns));
-    if (cacheColumns) {
-      int64_t keep = std::min(cacheColumns, columns);
-      copyColumns(*keys[l], *k, keep);
-      copyColumns(*values[l], *v, keep);
-      keys[l] = std::move(k);
-      values[l] = std::move(v);
+    if (!fresh) {
+      int64_t keep = std::min(cache.columns_, columns);
+      copyColumns(*cache.keys[l], *k, keep);
+      copyColumns(*cache.values[l], *v, keep);
+      cache.keys[l] = std::move(k);
+      cache.values[l] = std::move(v);
     } else {
-      keys.push_back(std::move(k));
-      values.push_back(std::move(v));
+      cache.keys.push_back(std::move(k));
+      cache.values.push_back(std::move(v));
     }
   }
-  cacheColumns = columns;
+  cache.columns_ = columns;
   return Status::success();
 }
 
@@ -672,7 +717,8 @@ Result<std::vector<Tensor>> Engine::runLayerKernel(LoadedKernel &k,
   return out;
 }
 
-Result<Tensor> Engine::runChunk(const std::vector<int32_t> &tokens,
+Result<Tensor> Engine::runChunk(KvCache &cache,
+                                const std::vector<int32_t> &tokens,
                                 size_t first, int64_t seq, int64_t pos,
                                 std::vector<Saved> *saved) {
   const model::Config &c = image->kernels.config;
@@ -685,8 +731,9 @@ Result<Tensor> Engine::runChunk(const std::vector<int32_t> &tokens,
   }
   TensorRef x = std::make_shared<const Tensor>(
       Tensor::floats(dt, {1, c.dim, 1, seq}, std::move(xs)));
-  if (Status s = growCaches(pos + seq); !s.ok())
+  if (Status s = growCaches(cache, pos + seq); !s.ok())
     return s;
+  int64_t cacheColumns = cache.columns_;
   auto [cosTable, sinTable] = ropeTables(c, dt, pos, seq);
   TensorRef cosT = std::make_shared<const Tensor>(std::move(cosTable));
   TensorRef sinT = std::make_shared<const Tensor>(std::move(sinTable));
@@ -716,13 +763,13 @@ Result<Tensor> Engine::runChunk(const std::vector<int32_t> &tokens,
     if (qkv->size() != 3)
       return Status::error("attn_qkv must return q, k, v");
     auto written = Clock::now();
-    Status kv = writeKeysAndValues(*keys[l], *values[l], *qkv, pos);
+    Status kv = writeKeysAndValues(*cache.keys[l], *cache.values[l], *qkv, pos);
     if (!kv.ok())
       return Status::error(fmt::format("layer {}: {}", l, kv.message()));
     if (profile_)
       profile_->add("(engine)", "write_kv", secondsSince(written));
     keep.q = share((*qkv)[0]);
-    auto attn = step(1, {keep.q, keys[l], values[l], mask});
+    auto attn = step(1, {keep.q, cache.keys[l], cache.values[l], mask});
     if (!attn.ok())
       return attn.status();
     auto out = step(2, {share((*attn)[0]), x});
@@ -743,15 +790,27 @@ Result<Tensor> Engine::runChunk(const std::vector<int32_t> &tokens,
   return *x;
 }
 
+Status Engine::checkTokens(const std::vector<int32_t> &tokens) const {
+  for (int32_t t : tokens)
+    if (t < 0 || t >= image->kernels.config.vocabSize)
+      return Status::error(
+          fmt::format("token {} is outside the vocabulary", t));
+  return Status::success();
+}
+
 Result<std::vector<float>> Engine::forward(const std::vector<int32_t> &tokens,
+                                           int64_t pos) {
+  return forward(ownCache, tokens, pos);
+}
+
+Result<std::vector<float>> Engine::forward(KvCache &cache,
+                                           const std::vector<int32_t> &tokens,
                                            int64_t pos) {
   const model::Config &c = image->kernels.config;
   if (tokens.empty())
     return Status::error("no tokens to run");
-  for (int32_t t : tokens)
-    if (t < 0 || t >= c.vocabSize)
-      return Status::error(
-          fmt::format("token {} is outside the vocabulary", t));
+  if (Status s = checkTokens(tokens); !s.ok())
+    return s;
   if (pos < 0 || pos + int64_t(tokens.size()) > maxContext())
     return Status::error(
         fmt::format("positions {}..{} are outside the context of {}", pos,
@@ -764,7 +823,7 @@ Result<std::vector<float>> Engine::forward(const std::vector<int32_t> &tokens,
     for (int64_t b : seqBuckets)
       if (b <= int64_t(tokens.size() - done))
         seq = b;
-    auto x = runChunk(tokens, done, seq, pos + int64_t(done));
+    auto x = runChunk(cache, tokens, done, seq, pos + int64_t(done));
     if (!x.ok())
       return x.status();
     if (x->shape != mil::Shape{1, c.dim, 1, seq} || !x->isFloat())
@@ -786,4 +845,157 @@ Result<std::vector<float>> Engine::forward(const std::vector<int32_t> &tokens,
                                      "vocabulary of {}",
                                      (*logits)[0].f.size(), c.vocabSize));
   return (*logits)[0].f;
+}
+
+Status Engine::headLogits(const Tensor &x, int64_t seq, int64_t n,
+                          std::vector<std::vector<float>> &logits) {
+  const model::Config &c = image->kernels.config;
+  auto share = [](Tensor t) {
+    return std::make_shared<const Tensor>(std::move(t));
+  };
+  // lm_head in the batch's bucket reads the classifier once; a kernel set
+  // without one there runs it per column.
+  auto head = kernel(abi::Kernel::LmHead, seq, 0);
+  if (!head.ok() || seq == 1) {
+    if (!(head = kernel(abi::Kernel::LmHead, 1, 0)).ok())
+      return head.status();
+    for (int64_t s = 0; s < n; ++s) {
+      auto out = run(**head, -1, {share(column(x, s))});
+      if (!out.ok())
+        return Status::error("lm_head: " + out.message());
+      if (int64_t((*out)[0].f.size()) != c.vocabSize)
+        return Status::error(
+            fmt::format("lm_head returned {} values for a vocabulary of {}",
+                        (*out)[0].f.size(), c.vocabSize));
+      logits.push_back(std::move((*out)[0].f));
+    }
+    return Status::success();
+  }
+  auto out = run(**head, -1, {share(x)});
+  if (!out.ok())
+    return Status::error("lm_head: " + out.message());
+  const Tensor &all = (*out)[0];
+  if (all.shape != mil::Shape{1, c.vocabSize, 1, seq} ||
+      int64_t(all.f.size()) != c.vocabSize * seq)
+    return Status::error(fmt::format("lm_head returned {}, not [1, {}, 1, {}]",
+                                     mil::formatShape(all.shape), c.vocabSize,
+                                     seq));
+  for (int64_t s = 0; s < n; ++s) {
+    std::vector<float> v(c.vocabSize);
+    for (int64_t t = 0; t < c.vocabSize; ++t)
+      v[t] = all.f[t * seq + s];
+    logits.push_back(std::move(v));
+  }
+  return Status::success();
+}
+
+Status Engine::decodeColumns(const BatchStep *steps, int64_t n,
+                             std::vector<std::vector<float>> &logits) {
+  const model::Config &c = image->kernels.config;
+  mil::DType dt = abi::toMil(image->kernels.dtype);
+  int64_t seq = seqBuckets.back();
+  for (int64_t b : seqBuckets)
+    if (b >= n) {
+      seq = b;
+      break;
+    }
+  auto share = [](Tensor t) {
+    return std::make_shared<const Tensor>(std::move(t));
+  };
+  std::vector<float> xs(c.dim * seq, 0.0f);
+  std::vector<int64_t> positions(seq, 0);
+  std::vector<TensorRef> masks;
+  std::vector<LoadedKernel *> cores;
+  for (int64_t j = 0; j < n; ++j) {
+    const BatchStep &s = steps[j];
+    std::vector<float> row = embeddingRow(*image, s.token);
+    for (int64_t ch = 0; ch < c.dim; ++ch)
+      xs[ch * seq + j] = row[ch];
+    positions[j] = s.pos;
+    if (Status g = growCaches(*s.cache, s.pos + 1); !g.ok())
+      return g;
+    masks.push_back(share(causalMask(dt, s.pos, 1, s.cache->columns_)));
+    auto core = kernel(abi::Kernel::AttnCore, 1, s.cache->columns_);
+    if (!core.ok())
+      return core.status();
+    cores.push_back(*core);
+  }
+  TensorRef x = share(Tensor::floats(dt, {1, c.dim, 1, seq}, std::move(xs)));
+  auto [cosTable, sinTable] = ropeTablesAt(c, dt, positions);
+  TensorRef cosT = share(std::move(cosTable)),
+            sinT = share(std::move(sinTable));
+  // The position-wise kernels do not depend on the context bucket.
+  LoadedKernel *wise[4];
+  abi::Kernel wiseKinds[4] = {abi::Kernel::AttnQkv, abi::Kernel::AttnOut,
+                              abi::Kernel::FfnUp, abi::Kernel::FfnDown};
+  for (int i = 0; i < 4; ++i) {
+    auto k = kernel(wiseKinds[i], seq, ctxBuckets.front());
+    if (!k.ok())
+      return k.status();
+    wise[i] = *k;
+  }
+  for (int64_t l = 0; l < c.nLayers; ++l) {
+    auto qkv = runLayerKernel(*wise[0], l, {x, cosT, sinT});
+    if (!qkv.ok())
+      return qkv.status();
+    if (qkv->size() != 3)
+      return Status::error("attn_qkv must return q, k, v");
+    std::vector<Tensor> attns;
+    for (int64_t j = 0; j < n; ++j) {
+      KvCache &cache = *steps[j].cache;
+      std::vector<Tensor> mine = {Tensor(), column((*qkv)[1], j),
+                                  column((*qkv)[2], j)};
+      Status kv = writeKeysAndValues(*cache.keys[l], *cache.values[l], mine,
+                                     steps[j].pos);
+      if (!kv.ok())
+        return Status::error(fmt::format("layer {}: {}", l, kv.message()));
+      auto attn = runLayerKernel(*cores[j], l,
+                                 {share(column((*qkv)[0], j)), cache.keys[l],
+                                  cache.values[l], masks[j]});
+      if (!attn.ok())
+        return attn.status();
+      attns.push_back(std::move((*attn)[0]));
+    }
+    auto out = runLayerKernel(*wise[1], l, {share(joinColumns(attns, seq)), x});
+    if (!out.ok())
+      return out.status();
+    x = share(std::move((*out)[0]));
+    auto h = runLayerKernel(*wise[2], l, {x});
+    if (!h.ok())
+      return h.status();
+    auto down = runLayerKernel(*wise[3], l, {share(std::move((*h)[0])), x});
+    if (!down.ok())
+      return down.status();
+    x = share(std::move((*down)[0]));
+  }
+  if (x->shape != mil::Shape{1, c.dim, 1, seq} || !x->isFloat())
+    return Status::error(
+        fmt::format("the last layer returned {}, not [1, {}, 1, {}]",
+                    mil::formatShape(x->shape), c.dim, seq));
+  return headLogits(*x, seq, n, logits);
+}
+
+Result<std::vector<std::vector<float>>>
+Engine::decodeBatch(const std::vector<BatchStep> &steps) {
+  std::set<const KvCache *> seen;
+  for (const BatchStep &s : steps) {
+    if (!s.cache)
+      return Status::error("a batch step without a cache");
+    if (!seen.insert(s.cache).second)
+      return Status::error("two steps of one batch share a cache");
+    if (Status t = checkTokens({s.token}); !t.ok())
+      return t;
+    if (s.pos < 0 || s.pos >= maxContext())
+      return Status::error(fmt::format(
+          "position {} is outside the context of {}", s.pos, maxContext()));
+  }
+  std::vector<std::vector<float>> logits;
+  int64_t widest = seqBuckets.back();
+  for (size_t done = 0; done < steps.size();) {
+    int64_t n = std::min<int64_t>(widest, int64_t(steps.size() - done));
+    if (Status s = decodeColumns(steps.data() + done, n, logits); !s.ok())
+      return s;
+    done += size_t(n);
+  }
+  return logits;
 }

@@ -40,6 +40,26 @@ struct EngineStats {
   std::map<std::string, double> kernelSeconds;
 };
 
+/// One sequence's keys and values: per layer a [1, kvDim, 1, columns]
+/// tensor, in the smallest context bucket that holds the sequence so far.
+/// The engine keeps one for forward(tokens, pos); a server keeps one per
+/// slot (Engine::forward(cache, ...), decodeBatch).
+class KvCache {
+public:
+  /// The context bucket it holds (0 before its first use).
+  int64_t columns() const { return columns_; }
+  /// The bytes its tensors hold.
+  uint64_t bytes() const;
+  /// Forgets the sequence and returns the memory.
+  void clear();
+
+private:
+  friend class Engine;
+  int64_t columns_ = 0;
+  // Shared with attn_core's calls and written in place between them.
+  std::vector<std::shared_ptr<Tensor>> keys, values;
+};
+
 class Engine {
 public:
   /// Input binding keeps every layer's converted weights up to this many
@@ -64,6 +84,29 @@ public:
   Result<std::vector<float>> decode(int32_t token, int64_t pos) {
     return forward({token}, pos);
   }
+  /// The same on `cache`'s sequence instead of the engine's own.
+  Result<std::vector<float>>
+  forward(KvCache &cache, const std::vector<int32_t> &tokens, int64_t pos);
+
+  /// One decode step of several sequences, each `token` at `pos` of its own
+  /// `cache`. The position-wise kernels (attn_qkv, attn_out, ffn_up,
+  /// ffn_down, lm_head) take the steps as the columns of one call in the
+  /// smallest seq bucket that holds them, so each layer's weights are read
+  /// once for all of them; attention runs per sequence on its own cache.
+  /// Returns each step's logits, in order.
+  struct BatchStep {
+    KvCache *cache = nullptr;
+    int32_t token = 0;
+    int64_t pos = 0;
+  };
+  Result<std::vector<std::vector<float>>>
+  decodeBatch(const std::vector<BatchStep> &steps);
+
+  /// The bytes of keys and values a sequence of `positions` holds (its
+  /// context bucket), for admission control.
+  uint64_t cacheBytes(int64_t positions) const;
+  /// The context bucket that holds `positions` (0: none does).
+  int64_t cacheColumnsFor(int64_t positions) const;
 
   /// The longest sequence the context buckets hold.
   int64_t maxContext() const { return ctxBuckets.back(); }
@@ -129,13 +172,21 @@ private:
   /// Input binding: layer `layer`'s weights (-1: the global ones) as the
   /// kernels take them.
   Result<const InputWeights *> inputWeightsOf(int64_t layer);
-  Result<Tensor> runChunk(const std::vector<int32_t> &tokens, size_t first,
-                          int64_t seq, int64_t pos,
+  Result<Tensor> runChunk(KvCache &cache, const std::vector<int32_t> &tokens,
+                          size_t first, int64_t seq, int64_t pos,
                           std::vector<Saved> *saved = nullptr);
+  /// decodeBatch for at most the largest seq bucket of steps.
+  Status decodeColumns(const BatchStep *steps, int64_t n,
+                       std::vector<std::vector<float>> &logits);
+  /// The logits of each column of the last layer's output `x` (of `seq`
+  /// columns, the first `n` used), by lm_head in seq bucket `seq`.
+  Status headLogits(const Tensor &x, int64_t seq, int64_t n,
+                    std::vector<std::vector<float>> &logits);
+  Status checkTokens(const std::vector<int32_t> &tokens) const;
   /// Runs the kernel `which` of a layer, naming both in errors.
   Result<std::vector<Tensor>> runLayerKernel(LoadedKernel &k, int64_t layer,
                                              std::vector<TensorRef> in);
-  Status growCaches(int64_t needed);
+  Status growCaches(KvCache &cache, int64_t needed);
 
   const ModelImage *image = nullptr;
   std::unique_ptr<Backend> backend;
@@ -146,10 +197,7 @@ private:
   std::map<int64_t, InputWeights> inputWeights;
   // The slots a kernel reads, which input binding converts.
   std::vector<abi::SlotSpec> inputLayerSlots, inputGlobalSlots;
-  int64_t cacheColumns = 0;
-  // [1, kvDim, 1, cacheColumns] per layer, shared with attn_core's calls
-  // and written in place between them.
-  std::vector<std::shared_ptr<Tensor>> keys, values;
+  KvCache ownCache; // forward(tokens, pos)'s and training's
   std::shared_ptr<const KernelLora> lora_;
   // Adapter inputs by layer and name, in the compute type (B^T scaled).
   std::vector<std::map<std::string, TensorRef>> loraInputs;

@@ -13,12 +13,16 @@
 #include "lib/Runtime/Tensor.h"
 
 #include <utility>
+#include <vector>
 
 namespace ane::runtime {
 
 /// cos and sin of (pos + s) * theta^(-2p/hd) as [1, hd/2, 1, seq] tables.
 std::pair<Tensor, Tensor> ropeTables(const model::Config &c, mil::DType dtype,
                                      int64_t pos, int64_t seq);
+/// The same for column s at positions[s] (a batch of sequences).
+std::pair<Tensor, Tensor> ropeTablesAt(const model::Config &c, mil::DType dtype,
+                                       const std::vector<int64_t> &positions);
 
 /// Row s of the [1, 1, seq, ctx] mask lets token pos + s see columns up to
 /// pos + s. -1e4 rather than -inf keeps fp16 softmax finite.

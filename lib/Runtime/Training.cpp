@@ -131,7 +131,7 @@ Result<double> Engine::trainSequence(const std::vector<int32_t> &tokens,
       return Status::error(
           fmt::format("token {} is outside the vocabulary", t));
   std::vector<Saved> saved;
-  auto last = runChunk(tokens, 0, n, 0, &saved);
+  auto last = runChunk(ownCache, tokens, 0, n, 0, &saved);
   if (!last.ok())
     return last.status();
   TensorRef x = share(std::move(*last));
@@ -141,7 +141,7 @@ Result<double> Engine::trainSequence(const std::vector<int32_t> &tokens,
   auto headBwd = find(abi::Kernel::LmHeadBwd, 0);
   auto downBwd = find(abi::Kernel::FfnDownBwd, 0);
   auto upBwd = find(abi::Kernel::FfnUpBwd, 0);
-  auto coreBwd = find(abi::Kernel::AttnCoreBwd, cacheColumns);
+  auto coreBwd = find(abi::Kernel::AttnCoreBwd, ownCache.columns_);
   auto qkvBwd = find(abi::Kernel::AttnQkvBwd, 0);
   for (auto *k : {&head, &headBwd, &downBwd, &upBwd, &coreBwd, &qkvBwd})
     if (!k->ok())
@@ -210,7 +210,7 @@ Result<double> Engine::trainSequence(const std::vector<int32_t> &tokens,
   auto [cosTable, sinTable] = ropeTables(c, dt, 0, n);
   TensorRef cosT = share(std::move(cosTable)),
             sinT = share(std::move(sinTable));
-  TensorRef mask = share(causalMask(dt, 0, n, cacheColumns));
+  TensorRef mask = share(causalMask(dt, 0, n, ownCache.columns_));
   for (int64_t l = c.nLayers - 1; l >= 0; --l) {
     const Saved &s = saved[size_t(l)];
     auto down = call(**downBwd, l, {{"h", s.h}, {"d_x_out", dx}});
@@ -223,8 +223,8 @@ Result<double> Engine::trainSequence(const std::vector<int32_t> &tokens,
     TensorRef dMid = share(sum(*dx, up->at("d_x")));
     auto core = call(**coreBwd, l,
                      {{"q", s.q},
-                      {"k_cache", keys[size_t(l)]},
-                      {"v_cache", values[size_t(l)]},
+                      {"k_cache", ownCache.keys[size_t(l)]},
+                      {"v_cache", ownCache.values[size_t(l)]},
                       {"mask", mask},
                       {"d_x_out", dMid}});
     if (!core.ok())

@@ -192,6 +192,81 @@ TEST(EndToEndTest, EveryStepSwapsEachLayersWeightsIn) {
   EXPECT_EQ(engine->stats().kernelCalls, 2 * (5 * layers + 1));
 }
 
+/// Five sequences at different positions decode together: in a seq-4
+/// bucket and then one alone, each on its own K/V cache (one of them
+/// growing into the next context bucket on the way), with the logits the
+/// reference gets for each sequence alone; a batch reads each layer's
+/// weights once, as one sequence's step does.
+TEST(EndToEndTest, BatchedDecodeMatchesEachSequenceAlone) {
+  Stories stories;
+  ASSERT_NO_FATAL_FAILURE(stories.load());
+  rt::ModelImage compiled =
+      compile(stories.spec, "f16", "fp32", 0, {1, 4}, {64, 256});
+  auto engine = rt::Engine::create(compiled);
+  ASSERT_TRUE(engine.ok()) << engine.message();
+  const char *prompts[] = {"Once upon a time", "The cat",
+                           "Lily and Ben went to the park to play with a big "
+                           "red ball and they laughed",
+                           "One day", "Tom"};
+  constexpr int kSeqs = 5;
+  std::vector<rt::KvCache> caches(kSeqs);
+  std::vector<rt::ReferenceModel> references;
+  std::vector<int32_t> next(kSeqs);
+  std::vector<int64_t> pos(kSeqs);
+  for (int i = 0; i < kSeqs; ++i) {
+    auto ref = rt::ReferenceModel::load(stories.spec, kContext);
+    ASSERT_TRUE(ref.ok()) << ref.message();
+    references.push_back(std::move(*ref));
+    std::vector<int32_t> tokens =
+        stories.tokenizer->encode(prompts[i], true, false);
+    // The long prompt starts near the end of the 64-column bucket.
+    if (i == 2)
+      while (tokens.size() < 60)
+        tokens.push_back(tokens[tokens.size() % 20 + 1]);
+    auto got = engine->forward(caches[i], tokens, 0);
+    ASSERT_TRUE(got.ok()) << got.message();
+    std::vector<float> want;
+    for (size_t p = 0; p < tokens.size(); ++p)
+      want = *references[i].forward(tokens[p], int64_t(p));
+    EXPECT_LE(::ane::test::relativeError(*got, want), 1e-4) << i;
+    next[i] = argmax(want);
+    pos[i] = int64_t(tokens.size());
+  }
+  int64_t layers = stories.spec.config.nLayers;
+  for (int step = 0; step < 8; ++step) {
+    std::vector<rt::Engine::BatchStep> batch;
+    for (int i = 0; i < kSeqs; ++i)
+      batch.push_back({&caches[i], next[i], pos[i]});
+    int64_t before = engine->stats().swaps;
+    auto got = engine->decodeBatch(batch);
+    ASSERT_TRUE(got.ok()) << got.message();
+    ASSERT_EQ(got->size(), size_t(kSeqs));
+    // Each layer's segment bound to its four kernels once for the four
+    // and once for the fifth; the seq-4 lm_head takes the global segment
+    // the first time.
+    if (step == 0)
+      EXPECT_EQ(engine->stats().swaps - before, 2 * 4 * layers + 1);
+    for (int i = 0; i < kSeqs; ++i) {
+      auto want = references[i].forward(next[i], pos[i]);
+      ASSERT_TRUE(want.ok()) << want.message();
+      EXPECT_LE(::ane::test::relativeError((*got)[i], *want), 1e-4)
+          << "sequence " << i << " at " << pos[i];
+      next[i] = argmax(*want);
+      ++pos[i];
+    }
+  }
+  EXPECT_EQ(caches[2].columns(), 256) << "the long one moved bucket";
+  EXPECT_EQ(caches[0].columns(), 64);
+  EXPECT_EQ(caches[0].bytes(), engine->cacheBytes(pos[0]));
+  // A batch must not name one cache twice, nor run past the context.
+  EXPECT_FALSE(
+      engine
+          ->decodeBatch({{&caches[0], 1, pos[0]}, {&caches[0], 1, pos[0] + 1}})
+          .ok());
+  EXPECT_FALSE(engine->decodeBatch({{&caches[1], 1, kContext}}).ok());
+  EXPECT_FALSE(engine->decodeBatch({{&caches[1], -1, pos[1]}}).ok());
+}
+
 /// Weights passed as kernel inputs compute what blob constants compute,
 /// whatever the slots store: the engine dequantizes them into the inputs'
 /// [1, in, 1, out] form, once, or per layer use when they do not all fit.
