@@ -6,7 +6,7 @@ cd "$(dirname "$0")"
 
 PACKAGES=(cmake ninja-build g++ llvm-19-dev llvm-19-tools libmlir-19-dev
           mlir-19-tools libfmt-dev libgtest-dev libgmock-dev libcli11-dev libxxhash-dev
-          libbenchmark-dev gobjc++ libgnustep-base-dev clang-19 libclang-rt-19-dev)
+          libbenchmark-dev libcpp-httplib-dev nlohmann-json3-dev pkgconf gobjc++ libgnustep-base-dev clang-19 libclang-rt-19-dev)
 BUILD_DIR=${ANE_BUILD_DIR:-build}
 
 install_missing() {
@@ -22,6 +22,15 @@ install_missing() {
   "${sudo[@]}" apt-get update -q
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q \
     --no-install-recommends "${missing[@]}"
+}
+
+# The clients the serve tests drive the server with (test/npm), pinned by
+# its package-lock, into the build tree; the build itself downloads nothing.
+install_test_clients() {
+  command -v npm >/dev/null || { echo "error: npm not found: the serve tests need Node 20 and npm" >&2; return 1; }
+  mkdir -p "$BUILD_DIR/npm"
+  cp test/npm/package.json test/npm/package-lock.json "$BUILD_DIR/npm/"
+  (cd "$BUILD_DIR/npm" && npm ci --no-audit --no-fund --loglevel=error)
 }
 
 configure() {
@@ -105,6 +114,7 @@ run)
 test)
   install_missing
   configure
+  install_test_clients
   cmake --build "$BUILD_DIR" --target check-ane
   sanitizer_tests
   fuzz_smoke

@@ -487,6 +487,11 @@ Status readTokenizer(const GGUFFile &g, ModelSpec &spec) {
     for (const GGUFValue &v : types->items)
       t.types.push_back(static_cast<int32_t>(v.asInt().value_or(0)));
   }
+  if (const GGUFValue *tmpl = g.get("tokenizer.chat_template")) {
+    if (tmpl->type != GGUFType::String)
+      return fail("tokenizer.chat_template must be a string");
+    t.chatTemplate = std::string(tmpl->s);
+  }
   int64_t n = static_cast<int64_t>(t.tokens.size());
   for (auto [key, dest] : {std::pair{"tokenizer.ggml.bos_token_id", &t.bos},
                            std::pair{"tokenizer.ggml.eos_token_id", &t.eos}}) {

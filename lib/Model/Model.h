@@ -105,6 +105,7 @@ struct TokenizerData {
   std::vector<int32_t> types; // may be empty
   int32_t bos = 1;
   int32_t eos = 2;
+  std::string chatTemplate; // tokenizer.chat_template (Jinja text), if any
 };
 
 class ModelSpec {

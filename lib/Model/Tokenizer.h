@@ -13,6 +13,7 @@
 
 #include "lib/Model/Model.h"
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -31,6 +32,11 @@ public:
   /// Decodes a whole sequence (BOS/EOS produce no text).
   std::string decode(const std::vector<int32_t> &ids) const;
 
+  /// The id of the token spelled `piece` exactly (e.g. "<|im_end|>").
+  std::optional<int32_t> tokenOf(std::string_view piece) const {
+    int32_t id = lookup(piece);
+    return id < 0 ? std::nullopt : std::optional<int32_t>(id);
+  }
   int32_t bos() const { return bos_; }
   int32_t eos() const { return eos_; }
   int64_t size() const { return static_cast<int64_t>(pieces.size()); }

@@ -43,6 +43,7 @@ void addInspectCommand(CLI::App &app);
 void addPlanCommand(CLI::App &app);
 void addProbeCommand(CLI::App &app);
 void addRunCommand(CLI::App &app);
+void addServeCommand(CLI::App &app);
 void addTokenizeCommand(CLI::App &app);
 
 } // namespace ane::exec

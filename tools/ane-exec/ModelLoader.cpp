@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <set>
 #include <map>
 #include <thread>
 
@@ -247,9 +248,9 @@ int BuildOptions::threadCount() const {
 
 namespace {
 
-/// stories260K beside the repository when ../shared is there, else the
-/// synthetic tiny model (which carries its own tokenizer).
-ModelOptions defaultModel(const ModelOptions &given) {
+} // namespace
+
+ModelOptions withDefaultModel(const ModelOptions &given) {
   if (!given.model.empty())
     return given;
   ModelOptions m = given;
@@ -266,6 +267,8 @@ ModelOptions defaultModel(const ModelOptions &given) {
              m.model);
   return m;
 }
+
+namespace {
 
 double secondsSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t)
@@ -299,9 +302,9 @@ Result<KernelSetOptions> kernelSetOptions(const model::ModelSpec &spec,
   o.loraRank = build.loraRank;
   o.loraTargets = build.loraTargets;
   o.backward = build.backward;
-  o.seqBuckets = {1};
-  if (build.prefill > 1)
-    o.seqBuckets.push_back(build.prefill);
+  std::set<int64_t> seq = {1, build.prefill};
+  seq.insert(build.extraSeqBuckets.begin(), build.extraSeqBuckets.end());
+  o.seqBuckets.assign(seq.begin(), seq.end());
   int64_t ctx = std::max(build.ctx, minContext);
   if (ctx <= 0 || ctx > (int64_t(1) << 20))
     return Status::error(fmt::format("a context of {} is out of range", ctx));
@@ -435,7 +438,7 @@ Result<LoadedModel> loadModel(const ModelOptions &given,
   // An unavailable backend fails before any compiling or packing.
   if (auto backend = runtime::createBackend(build.backend); !backend.ok())
     return backend.status();
-  ModelOptions m = defaultModel(given);
+  ModelOptions m = withDefaultModel(given);
   LoadedModel loaded;
   if (endsWith(m.model, ".anepak") || runtime::hasAnepakMagic(m.model)) {
     if (!build.kernelDir.empty())

@@ -54,6 +54,8 @@ struct BuildOptions {
   int64_t loraRank = 0;
   std::vector<std::string> loraTargets;
   bool backward = false;     // the backward kernels too (finetune)
+  /// Seq buckets besides 1 and --prefill (serve's batched decode).
+  std::vector<int64_t> extraSeqBuckets;
   bool exactContext = false; // one ctx bucket of exactly --ctx (finetune)
   void add(CLI::App &app);
   int threadCount() const;
@@ -99,6 +101,11 @@ readAdapters(const BuildOptions &build, const model::Config &config);
 /// An engine on the loaded model's image with its adapters set.
 Result<runtime::Engine> createEngine(const LoadedModel &model,
                                      const BuildOptions &build);
+
+/// `given`, or when it names no model, stories260K beside the repository
+/// when ../shared is there, else synthetic:tiny (which carries its own
+/// tokenizer); says so on stderr.
+ModelOptions withDefaultModel(const ModelOptions &given);
 
 /// -m's model (the built-in default when empty), ready for an engine whose
 /// context holds at least `minContext` positions.

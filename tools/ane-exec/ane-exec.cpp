@@ -125,6 +125,7 @@ int main(int argc, char **argv) {
   CLI::App app{"ane-exec: run Llama-family models compiled by ane-mlir"};
   app.require_subcommand(1);
   ane::exec::addRunCommand(app);
+  ane::exec::addServeCommand(app);
   ane::exec::addCompileCommand(app);
   ane::exec::addEvalCommand(app);
   ane::exec::addFinetuneCommand(app);
