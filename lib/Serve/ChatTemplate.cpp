@@ -21,9 +21,9 @@ std::string_view chatFamilyName(ChatFamily family) {
 }
 
 std::optional<ChatFamily> parseChatFamily(std::string_view name) {
-  for (ChatFamily f : {ChatFamily::Llama2, ChatFamily::Llama3,
-                       ChatFamily::ChatML, ChatFamily::Zephyr,
-                       ChatFamily::Plain})
+  for (ChatFamily f :
+       {ChatFamily::Llama2, ChatFamily::Llama3, ChatFamily::ChatML,
+        ChatFamily::Zephyr, ChatFamily::Plain})
     if (chatFamilyName(f) == name)
       return f;
   return std::nullopt;

@@ -87,7 +87,8 @@ bool Job::isDone() const {
 
 Scheduler::Scheduler(runtime::Engine &e, const model::Tokenizer &t,
                      SchedulerOptions o)
-    : engine(e), tokenizer(t), options(o), slots(size_t(std::max(1, o.parallel))) {
+    : engine(e), tokenizer(t), options(o),
+      slots(size_t(std::max(1, o.parallel))) {
   stats.slots = int64_t(slots.size());
   stats.memoryLimit = options.memoryLimit;
   worker = std::thread([this] { loop(); });
@@ -223,7 +224,8 @@ void Scheduler::prefill(Slot &slot) {
     stepTimedOut = false;
   }
   if (options.stepDelay > 0)
-    std::this_thread::sleep_for(std::chrono::duration<double>(options.stepDelay));
+    std::this_thread::sleep_for(
+        std::chrono::duration<double>(options.stepDelay));
   auto start = Clock::now();
   auto logits = engine.forward(slot.cache, slot.job->prompt, 0);
   double seconds = secondsSince(start);
@@ -266,7 +268,8 @@ void Scheduler::decode(std::vector<Slot *> &busy) {
     stepTimedOut = false;
   }
   if (options.stepDelay > 0)
-    std::this_thread::sleep_for(std::chrono::duration<double>(options.stepDelay));
+    std::this_thread::sleep_for(
+        std::chrono::duration<double>(options.stepDelay));
   auto start = Clock::now();
   auto logits = engine.decodeBatch(steps);
   double seconds = secondsSince(start);
@@ -321,7 +324,6 @@ void Scheduler::release(Slot &slot, Finish finish,
   if (slot.stream && finish != Finish::Error)
     job->append(slot.stream->finish(), 0);
   bool failed = finish == Finish::Error || job->error().has_value();
-  job->end(finish, std::move(error));
   slot.cache.clear();
   slot.stream.reset();
   slot.sampler.reset();
@@ -332,9 +334,11 @@ void Scheduler::release(Slot &slot, Finish finish,
     slot.projected = 0;
     (failed ? stats.requestsFailed : stats.requestsDone) += 1;
     stats.kvBytes = heldCacheBytes();
-    stats.processing = std::count_if(
-        slots.begin(), slots.end(), [](const Slot &s) { return bool(s.job); });
+    stats.processing = std::count_if(slots.begin(), slots.end(),
+                                     [](const Slot &s) { return bool(s.job); });
   }
+  // Last, so that whoever waits on the job sees the counts include it.
+  job->end(finish, std::move(error));
   wake.notify_all();
 }
 
@@ -356,10 +360,9 @@ void Scheduler::shutdown(std::chrono::milliseconds drain) {
     return;
   stopping = true;
   auto idle = [&] {
-    return queue.empty() && std::none_of(slots.begin(), slots.end(),
-                                         [](const Slot &s) {
-                                           return bool(s.job);
-                                         });
+    return queue.empty() &&
+           std::none_of(slots.begin(), slots.end(),
+                        [](const Slot &s) { return bool(s.job); });
   };
   wake.wait_for(lk, drain, idle);
   for (auto &job : queue)

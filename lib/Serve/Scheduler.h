@@ -88,8 +88,8 @@ private:
 };
 
 struct SchedulerOptions {
-  int parallel = 1;     // slots
-  int queueLimit = 64;  // requests waiting beyond the slots
+  int parallel = 1;         // slots
+  int queueLimit = 64;      // requests waiting beyond the slots
   uint64_t memoryLimit = 0; // bytes; 0: no guard
   uint64_t baseBytes = 0;   // what the process holds besides K/V caches
   double stepTimeout = 0;   // seconds; 0: none
@@ -105,8 +105,8 @@ struct SchedulerMetrics {
   int64_t processing = 0; // in slots
   int64_t deferred = 0;   // queued
   int64_t slots = 0;
-  uint64_t kvBytes = 0;        // held by the slots' caches
-  uint64_t kvProjected = 0;    // the admitted requests' buckets
+  uint64_t kvBytes = 0;     // held by the slots' caches
+  uint64_t kvProjected = 0; // the admitted requests' buckets
   uint64_t memoryLimit = 0;
   double swapSeconds = 0;
   int64_t swaps = 0;
@@ -142,8 +142,8 @@ private:
     std::optional<runtime::Sampler> sampler;
     std::optional<TextStream> stream;
     std::vector<int32_t> history;
-    int64_t pos = 0;      // where the next token goes
-    int32_t next = 0;     // the token to run next
+    int64_t pos = 0;  // where the next token goes
+    int32_t next = 0; // the token to run next
     bool prefilled = false;
     uint64_t projected = 0; // its K/V bucket's bytes
   };

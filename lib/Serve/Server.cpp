@@ -53,8 +53,8 @@ std::pair<uint64_t, uint64_t> rssBytes() {
   while (std::getline(f, line)) {
     auto kb = [&](const char *key, uint64_t &out) {
       if (line.rfind(key, 0) == 0)
-        out = std::strtoull(line.c_str() + std::strlen(key), nullptr, 10) *
-              1024;
+        out =
+            std::strtoull(line.c_str() + std::strlen(key), nullptr, 10) * 1024;
     };
     kb("VmRSS:", rss);
     kb("VmHWM:", peak);
@@ -195,8 +195,8 @@ std::vector<ChatMessage> parseMessages(const json &body) {
     if (role == m.end() || !role->is_string())
       throw badRequest(fmt::format("messages[{}].role must be a string", i));
     std::string r = role->get<std::string>();
-    if (r != "system" && r != "developer" && r != "user" &&
-        r != "assistant" && r != "tool")
+    if (r != "system" && r != "developer" && r != "user" && r != "assistant" &&
+        r != "tool")
       throw badRequest(fmt::format("messages[{}].role '{}' is not system, "
                                    "developer, user, assistant or tool",
                                    i, r));
@@ -393,16 +393,17 @@ void Server::Impl::handleGeneration(const httplib::Request &req,
         }
         Job::Chunk c = job->next(std::chrono::milliseconds(100));
         if (!c.text.empty() &&
-            !write(event(json::array({choice(&c.text, nullptr)}), false,
-                         nullptr)))
+            !write(
+                event(json::array({choice(&c.text, nullptr)}), false, nullptr)))
           return false;
         if (!c.done)
           return true;
         if (auto e = job->error()) {
           write("data: " + dump(errorBody(*e)) + "\n\n");
         } else {
-          write(event(json::array({choice(nullptr, finishReason(job->finish()))}),
-                      true, usage()));
+          write(
+              event(json::array({choice(nullptr, finishReason(job->finish()))}),
+                    true, usage()));
           if (includeUsage)
             write(event(json::array(), true, usage()));
         }
@@ -422,8 +423,9 @@ std::string Server::Impl::metricsText(const ServedModel &m) {
   std::string out;
   auto metric = [&](const char *name, const char *type, const char *help,
                     double value) {
-    out += fmt::format("# HELP ane_{0} {1}\n# TYPE ane_{0} {2}\nane_{0} {3:.10g}\n",
-                       name, help, type, value);
+    out += fmt::format(
+        "# HELP ane_{0} {1}\n# TYPE ane_{0} {2}\nane_{0} {3:.10g}\n", name,
+        help, type, value);
   };
   metric("prompt_tokens_total", "counter", "Prompt tokens processed.",
          double(s.promptTokens));
@@ -451,8 +453,7 @@ std::string Server::Impl::metricsText(const ServedModel &m) {
   metric("kv_cache_bytes", "gauge", "Bytes the slots' K/V caches hold.",
          double(s.kvBytes));
   metric("kv_cache_projected_bytes", "gauge",
-         "K/V bytes the admitted requests may grow to.",
-         double(s.kvProjected));
+         "K/V bytes the admitted requests may grow to.", double(s.kvProjected));
   metric("memory_limit_bytes", "gauge", "The memory guard's limit (0: none).",
          double(s.memoryLimit));
   metric("resident_memory_bytes", "gauge", "Resident set size.", double(rss));
@@ -500,48 +501,47 @@ void Server::Impl::install() {
   });
   http.set_error_handler(httplib::Server::HandlerWithResponse(
       [](const httplib::Request &req, httplib::Response &res) {
-    if (!res.body.empty())
-      return httplib::Server::HandlerResponse::Unhandled;
-    ApiError e{res.status, "invalid_request_error", "", ""};
-    if (res.status == 404)
-      e = {404, "invalid_request_error", "not_found",
-           fmt::format("no endpoint {} {}", req.method, req.path)};
-    else if (res.status == 413)
-      e = {413, "invalid_request_error", "request_too_large",
-           "the request body is larger than the server takes"};
-    else
-      e.message = fmt::format("HTTP status {}", res.status);
-    sendError(res, e);
-    return httplib::Server::HandlerResponse::Handled;
-  }));
+        if (!res.body.empty())
+          return httplib::Server::HandlerResponse::Unhandled;
+        ApiError e{res.status, "invalid_request_error", "", ""};
+        if (res.status == 404)
+          e = {404, "invalid_request_error", "not_found",
+               fmt::format("no endpoint {} {}", req.method, req.path)};
+        else if (res.status == 413)
+          e = {413, "invalid_request_error", "request_too_large",
+               "the request body is larger than the server takes"};
+        else
+          e.message = fmt::format("HTTP status {}", res.status);
+        sendError(res, e);
+        return httplib::Server::HandlerResponse::Handled;
+      }));
   http.Get("/health", [this](const httplib::Request &, httplib::Response &res) {
     if (ready(res))
       res.set_content(R"({"status":"ok"})", "application/json");
   });
-  http.Get("/v1/models",
-           [this](const httplib::Request &, httplib::Response &res) {
-             auto m = served();
-             json model = {{"id", options.modelId},
-                           {"object", "model"},
-                           {"created", unixTime()},
-                           {"owned_by", "ane-mlir"}};
-             if (m)
-               model["context_length"] = m->context;
-             res.set_content(
-                 dump({{"object", "list"}, {"data", json::array({model})}}),
-                 "application/json");
-           });
-  http.Get("/metrics", [this](const httplib::Request &req,
-                              httplib::Response &res) {
-    if (!options.metrics)
-      return sendError(res, {404, "invalid_request_error", "not_found",
-                             "metrics are off: start the server with "
-                             "--metrics"});
-    if (!authorized(req, res))
-      return;
-    if (auto m = ready(res))
-      res.set_content(metricsText(*m), "text/plain; version=0.0.4");
+  http.Get("/v1/models", [this](const httplib::Request &,
+                                httplib::Response &res) {
+    auto m = served();
+    json model = {{"id", options.modelId},
+                  {"object", "model"},
+                  {"created", unixTime()},
+                  {"owned_by", "ane-mlir"}};
+    if (m)
+      model["context_length"] = m->context;
+    res.set_content(dump({{"object", "list"}, {"data", json::array({model})}}),
+                    "application/json");
   });
+  http.Get("/metrics",
+           [this](const httplib::Request &req, httplib::Response &res) {
+             if (!options.metrics)
+               return sendError(res, {404, "invalid_request_error", "not_found",
+                                      "metrics are off: start the server with "
+                                      "--metrics"});
+             if (!authorized(req, res))
+               return;
+             if (auto m = ready(res))
+               res.set_content(metricsText(*m), "text/plain; version=0.0.4");
+           });
   http.Post("/v1/chat/completions",
             [this](const httplib::Request &req, httplib::Response &res) {
               if (authorized(req, res))
@@ -552,22 +552,22 @@ void Server::Impl::install() {
               if (authorized(req, res))
                 handleGeneration(req, res, false);
             });
-  http.Post("/tokenize", [this](const httplib::Request &req,
-                                httplib::Response &res) {
-    if (!authorized(req, res))
-      return;
-    auto m = ready(res);
-    if (!m)
-      return;
-    json body = parseBody(req);
-    Fields f{body};
-    auto content = f.string("content");
-    if (!content)
-      throw badRequest("'content' must be a string", "invalid_value");
-    bool special = f.boolean("add_special").value_or(false);
-    json tokens = m->tokenizer->encode(*content, special, false);
-    res.set_content(dump({{"tokens", tokens}}), "application/json");
-  });
+  http.Post("/tokenize",
+            [this](const httplib::Request &req, httplib::Response &res) {
+              if (!authorized(req, res))
+                return;
+              auto m = ready(res);
+              if (!m)
+                return;
+              json body = parseBody(req);
+              Fields f{body};
+              auto content = f.string("content");
+              if (!content)
+                throw badRequest("'content' must be a string", "invalid_value");
+              bool special = f.boolean("add_special").value_or(false);
+              json tokens = m->tokenizer->encode(*content, special, false);
+              res.set_content(dump({{"tokens", tokens}}), "application/json");
+            });
   http.Post("/detokenize", [this](const httplib::Request &req,
                                   httplib::Response &res) {
     if (!authorized(req, res))

@@ -23,7 +23,7 @@ namespace ane::serve {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int port = 8080; // 0: any free port (see Server::port)
+  int port = 8080;    // 0: any free port (see Server::port)
   std::string apiKey; // empty: none asked for
   bool metrics = false;
   size_t maxBodyBytes = size_t(4) << 20;

@@ -24,6 +24,8 @@ LINK_RULES = {
                "AneLlama"],
     "AneRuntime": ["MLIR", "LLVM", "AneCompile", "AneMilDialect", "AneLlama",
                    "AneMilExport", "AnePipelines"],
+    "AneServe": ["MLIR", "LLVM", "AneCompile", "AneMilDialect", "AneLlama",
+                 "AneMilExport", "AnePipelines"],
     "AneCompile": ["AneRuntime"],
     "AneMilDialect": ["AneRuntime"],
     "AneLlamaDialect": ["AneRuntime"],
@@ -40,7 +42,10 @@ INCLUDE_RULES = {
                 "lib/Conversion", "lib/Compile"],
     "lib/Runtime": ["mlir/", "llvm/", "lib/Dialect", "lib/Conversion",
                     "lib/Compile", "lib/Pipelines"],
-    "lib/Dialect": ["lib/Runtime", "lib/Compile"],
+    "lib/Serve": ["mlir/", "llvm/", "lib/Dialect", "lib/Conversion",
+                  "lib/Compile", "lib/Pipelines", "lib/Runtime/Cpu",
+                  "lib/Runtime/Ane"],
+    "lib/Dialect": ["lib/Runtime", "lib/Compile", "lib/Serve"],
     "lib/Conversion": ["lib/Runtime", "lib/Compile"],
 }
 # lib/Support's own headers include each other.

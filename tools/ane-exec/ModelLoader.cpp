@@ -26,8 +26,8 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
-#include <set>
 #include <map>
+#include <set>
 #include <thread>
 
 namespace ane::exec {
@@ -246,9 +246,7 @@ int BuildOptions::threadCount() const {
                      : std::max(1, int(std::thread::hardware_concurrency()));
 }
 
-namespace {
-
-} // namespace
+namespace {} // namespace
 
 ModelOptions withDefaultModel(const ModelOptions &given) {
   if (!given.model.empty())

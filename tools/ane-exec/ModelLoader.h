@@ -53,7 +53,7 @@ struct BuildOptions {
   /// --lora-rank, finetune); adapters given here raise them as needed.
   int64_t loraRank = 0;
   std::vector<std::string> loraTargets;
-  bool backward = false;     // the backward kernels too (finetune)
+  bool backward = false; // the backward kernels too (finetune)
   /// Seq buckets besides 1 and --prefill (serve's batched decode).
   std::vector<int64_t> extraSeqBuckets;
   bool exactContext = false; // one ctx bucket of exactly --ctx (finetune)

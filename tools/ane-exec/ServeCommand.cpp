@@ -124,8 +124,9 @@ int serveModel(ServeOptions o) {
     server.emplace(o.server);
     if (Status s = server->start(); !s.ok())
       return fail(s.message());
-    fmt::print(stderr, "listening on http://{}:{} (503 on /health until the "
-                       "model is ready)\n",
+    fmt::print(stderr,
+               "listening on http://{}:{} (503 on /health until the "
+               "model is ready)\n",
                o.server.host, server->port());
   }
   // A taken port is reported before anything is compiled; the model's id
@@ -148,12 +149,10 @@ int serveModel(ServeOptions o) {
     jinja = loaded->spec->tokenizer->chatTemplate;
   else if (loaded->image.tokenizer)
     jinja = loaded->image.tokenizer->chatTemplate;
-  serve::ChatFamily family =
-      forced ? *forced : serve::detectChatFamily(jinja);
-  fmt::print(stderr, "chat template: {} ({})\n",
-             serve::chatFamilyName(family),
-             forced           ? "--chat-template"
-             : jinja.empty()  ? "the model has none"
+  serve::ChatFamily family = forced ? *forced : serve::detectChatFamily(jinja);
+  fmt::print(stderr, "chat template: {} ({})\n", serve::chatFamilyName(family),
+             forced          ? "--chat-template"
+             : jinja.empty() ? "the model has none"
              : family == serve::ChatFamily::Plain
                  ? "the model's is of no known family"
                  : "detected from the model's tokenizer.chat_template");
@@ -161,8 +160,8 @@ int serveModel(ServeOptions o) {
   serve::SchedulerOptions so;
   so.parallel = o.parallel;
   so.queueLimit = o.queue;
-  so.memoryLimit = o.memoryLimit >= 0 ? uint64_t(o.memoryLimit)
-                                      : physicalMemory() / 10 * 8;
+  so.memoryLimit =
+      o.memoryLimit >= 0 ? uint64_t(o.memoryLimit) : physicalMemory() / 10 * 8;
   so.baseBytes = baseBytes(loaded->image);
   so.stepTimeout = o.stepTimeout;
   so.stepDelay = o.debugStepDelay;

@@ -1,0 +1,292 @@
+//===- ServeTest.cpp - the server's parts, below HTTP ---------------------===//
+//
+// Text streaming on UTF-8 and stop-string boundaries, the chat formats, the
+// scheduler's slots against one sequence at a time, and /health before the
+// model is ready.
+//
+//===----------------------------------------------------------------------===//
+
+#include "test/unittests/Conversion/CompiledKernels.h"
+#include "test/unittests/SharedData.h"
+
+#include "lib/Model/Llama2c.h"
+#include "lib/Serve/ChatTemplate.h"
+#include "lib/Serve/Scheduler.h"
+#include "lib/Serve/Server.h"
+#include "lib/Serve/TextStream.h"
+
+#include <httplib.h>
+
+#include <gtest/gtest.h>
+
+namespace serve = ::ane::serve;
+namespace rt = ::ane::runtime;
+namespace model = ::ane::model;
+
+namespace {
+
+const std::string kReplacement = "\xEF\xBF\xBD";
+
+TEST(TextStreamTest, ACharacterSplitOverTokensWaitsForItsLastByte) {
+  serve::TextStream s;
+  EXPECT_EQ(s.push("a\xF0\x9F"), "a");
+  EXPECT_EQ(s.push("\x99"), "");
+  EXPECT_EQ(s.push("\x82!"), "\xF0\x9F\x99\x82!");
+  EXPECT_EQ(s.finish(), "");
+}
+
+TEST(TextStreamTest, BadBytesBecomeReplacementCharacters) {
+  serve::TextStream s;
+  EXPECT_EQ(s.push("\xFF x"), kReplacement + " x");
+  // Overlong, surrogate, and a continuation byte with no lead.
+  EXPECT_EQ(s.push("\xC0\x80"), kReplacement + kReplacement);
+  EXPECT_EQ(s.push("\xED\xA0\x80"), kReplacement + kReplacement + kReplacement);
+  EXPECT_EQ(s.push("\x80"), kReplacement);
+  // A lead byte left at the end is sent as one replacement.
+  EXPECT_EQ(s.push("\xE2\x82"), "");
+  EXPECT_EQ(s.finish(), kReplacement + kReplacement);
+}
+
+TEST(TextStreamTest, StopStringsAcrossPiecesAreCutAndNotSent) {
+  serve::TextStream s({"END", "\n\n"});
+  EXPECT_EQ(s.push("abcE"), "abc"); // "E" may start END
+  EXPECT_EQ(s.push("x"), "Ex");     // it did not
+  EXPECT_EQ(s.push("yE"), "y");
+  EXPECT_EQ(s.push("N"), "");
+  EXPECT_FALSE(s.stopped());
+  EXPECT_EQ(s.push("Dzz"), "");
+  EXPECT_TRUE(s.stopped());
+  EXPECT_EQ(s.push("more"), "");
+  EXPECT_EQ(s.finish(), "");
+  serve::TextStream t({"\n\n"});
+  EXPECT_EQ(t.push("one\n"), "one");
+  EXPECT_EQ(t.push("\ntwo"), "");
+  EXPECT_TRUE(t.stopped());
+  serve::TextStream u({"END"});
+  EXPECT_EQ(u.push("xEN"), "x");
+  EXPECT_EQ(u.finish(), "EN") << "a partial stop string at the end is text";
+}
+
+TEST(TextStreamTest, IncompleteTailCountsOnlyBytesThatCanStillComplete) {
+  EXPECT_EQ(serve::incompleteTail("ab"), 0u);
+  EXPECT_EQ(serve::incompleteTail("a\xC3"), 1u);
+  EXPECT_EQ(serve::incompleteTail("\xE2\x82"), 2u);
+  EXPECT_EQ(serve::incompleteTail("\xF0\x9F\x99"), 3u);
+  EXPECT_EQ(serve::incompleteTail("\xE0\x80"), 0u) << "overlong: never";
+  EXPECT_EQ(serve::incompleteTail("\xC3\xA9"), 0u);
+}
+
+TEST(ChatTemplateTest, FamiliesAreDetectedByTheirMarkers) {
+  using serve::ChatFamily;
+  EXPECT_EQ(serve::detectChatFamily(
+                "{% for m in messages %}{{ '[INST] ' + m['content'] + ' "
+                "[/INST]' }}{% endfor %}"),
+            ChatFamily::Llama2);
+  EXPECT_EQ(serve::detectChatFamily("{{ '<|start_header_id|>' + m['role'] + "
+                                    "'<|end_header_id|>\\n\\n' }}"),
+            ChatFamily::Llama3);
+  EXPECT_EQ(serve::detectChatFamily("{{'<|im_start|>' + m['role'] + '\\n'}}"),
+            ChatFamily::ChatML);
+  EXPECT_EQ(serve::detectChatFamily("{{ '<|user|>\\n' + m['content'] + "
+                                    "eos_token }}"),
+            ChatFamily::Zephyr);
+  EXPECT_EQ(serve::detectChatFamily(""), ChatFamily::Plain);
+  EXPECT_EQ(serve::detectChatFamily("{{ m.content }}"), ChatFamily::Plain);
+  for (auto f : {ChatFamily::Llama2, ChatFamily::Llama3, ChatFamily::ChatML,
+                 ChatFamily::Zephyr, ChatFamily::Plain})
+    EXPECT_EQ(serve::parseChatFamily(serve::chatFamilyName(f)), f);
+  EXPECT_FALSE(serve::parseChatFamily("jinja"));
+}
+
+std::string flatten(const std::vector<serve::ChatPiece> &pieces) {
+  std::string s;
+  for (const auto &p : pieces)
+    s += p.special ? "{" + p.text + "}" : p.text;
+  return s;
+}
+
+TEST(ChatTemplateTest, ConversationsRenderInEachFamilysFormat) {
+  std::vector<serve::ChatMessage> m = {{"system", "Be brief."},
+                                       {"user", "Hi"},
+                                       {"assistant", "Hello."},
+                                       {"user", "Name a color."}};
+  EXPECT_EQ(flatten(serve::renderChat(serve::ChatFamily::Llama2, m)),
+            "{<s>}[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHi [/INST] Hello. "
+            "{</s>}{<s>}[INST] Name a color. [/INST]");
+  EXPECT_EQ(flatten(serve::renderChat(serve::ChatFamily::Llama3, m)),
+            "{<|begin_of_text|>}{<|start_header_id|>}system{<|end_header_id|>}"
+            "\n\nBe brief.{<|eot_id|>}{<|start_header_id|>}user{<|end_header_"
+            "id|>}\n\nHi{<|eot_id|>}{<|start_header_id|>}assistant{<|end_"
+            "header_id|>}\n\nHello.{<|eot_id|>}{<|start_header_id|>}user{<|end_"
+            "header_id|>}\n\nName a color.{<|eot_id|>}{<|start_header_id|>}"
+            "assistant{<|end_header_id|>}\n\n");
+  EXPECT_EQ(flatten(serve::renderChat(serve::ChatFamily::ChatML, {m[1]})),
+            "{<s>}{<|im_start|>}user\nHi{<|im_end|>}\n{<|im_start|>}"
+            "assistant\n");
+  EXPECT_EQ(flatten(serve::renderChat(serve::ChatFamily::Zephyr, {m[0], m[1]})),
+            "{<s>}{<|system|>}\nBe brief.{</s>}\n{<|user|>}\nHi{</s>}\n"
+            "{<|assistant|>}\n");
+  EXPECT_EQ(flatten(serve::renderChat(serve::ChatFamily::Plain, m)),
+            "{<s>}System: Be brief.\n\nUser: Hi\n\nAssistant: Hello.\n\nUser: "
+            "Name a color.\n\nAssistant:");
+  EXPECT_EQ(flatten(serve::renderChat(serve::ChatFamily::Plain, {m[1]})),
+            "{<s>}Hi");
+}
+
+struct Stories {
+  model::ModelSpec spec;
+  std::optional<model::Tokenizer> tokenizer;
+  void load() {
+    auto m =
+        model::openModel(::ane::test::sharedPath("models/stories260K.bin"));
+    ASSERT_TRUE(m.ok()) << m.message();
+    spec = std::move(*m);
+    auto vocab = model::readLlama2cTokenizer(
+        ::ane::test::sharedPath("models/tok512.bin"));
+    ASSERT_TRUE(vocab.ok()) << vocab.message();
+    auto t = model::Tokenizer::create(*vocab);
+    ASSERT_TRUE(t.ok()) << t.message();
+    tokenizer = std::move(*t);
+  }
+};
+
+TEST(ChatTemplateTest, SpecialTokensAVocabularyLacksAreSpelledAsText) {
+  Stories stories;
+  ASSERT_NO_FATAL_FAILURE(stories.load());
+  const model::Tokenizer &t = *stories.tokenizer;
+  EXPECT_EQ(serve::encodeChat(t, serve::renderChat(serve::ChatFamily::Plain,
+                                                   {{"user", "Once upon"}})),
+            t.encode("Once upon", true, false));
+  std::vector<int32_t> chatml = serve::encodeChat(
+      t, serve::renderChat(serve::ChatFamily::ChatML, {{"user", "Hi"}}));
+  EXPECT_EQ(chatml.front(), t.bos());
+  EXPECT_NE(t.decode(chatml).find("<|im_start|>"), std::string::npos);
+  EXPECT_TRUE(serve::turnEndTokens(serve::ChatFamily::ChatML, t).empty());
+}
+
+/// Three requests in three slots decode together (seq-4 bucket) and each
+/// gets the text it gets alone; a fourth waits in the queue for a slot.
+TEST(SchedulerTest, SlotsDecodeTogetherAndMatchOneSequenceAlone) {
+  Stories stories;
+  ASSERT_NO_FATAL_FAILURE(stories.load());
+  ::ane::KernelSetOptions o;
+  o.scheme = ::ane::abi::Scheme::F16;
+  o.dtype = ::ane::abi::DType::FP32;
+  o.seqBuckets = {1, 4};
+  o.ctxBuckets = {256};
+  rt::ModelImage image = ::ane::test::compileImage(stories.spec, o);
+  auto engine = rt::Engine::create(image);
+  ASSERT_TRUE(engine.ok()) << engine.message();
+  const char *prompts[] = {"Once upon a time", "The cat", "Lily", "Tom ran"};
+  std::vector<std::string> alone;
+  for (const char *p : prompts) {
+    rt::Sampler greedy({});
+    // generate echoes the prompt's pieces (one a token after BOS) first.
+    int64_t echoed =
+        int64_t(stories.tokenizer->encode(p, true, false).size()) - 1;
+    std::string text;
+    auto stats =
+        rt::generate([&](const std::vector<int32_t> &tokens,
+                         int64_t pos) { return engine->forward(tokens, pos); },
+                     *stories.tokenizer, p, 20, greedy,
+                     [&](const std::string &piece) {
+                       if (echoed-- <= 0)
+                         text += piece;
+                     });
+    ASSERT_TRUE(stats.ok()) << stats.message();
+    alone.push_back(text);
+  }
+  serve::SchedulerOptions so;
+  so.parallel = 3;
+  serve::Scheduler scheduler(*engine, *stories.tokenizer, so);
+  std::vector<std::shared_ptr<serve::Job>> jobs;
+  for (const char *p : prompts) {
+    auto job = std::make_shared<serve::Job>();
+    job->prompt = stories.tokenizer->encode(p, true, false);
+    job->maxTokens = 20;
+    ASSERT_FALSE(scheduler.submit(job).has_value());
+    jobs.push_back(job);
+  }
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    EXPECT_EQ(jobs[i]->all(), alone[i]) << prompts[i];
+    EXPECT_EQ(jobs[i]->finish(), serve::Finish::Length);
+    EXPECT_EQ(jobs[i]->completionTokens(), 20);
+  }
+  serve::SchedulerMetrics m = scheduler.metrics();
+  EXPECT_GT(m.batchedTokens, m.batchedSteps) << "steps ran several slots";
+  EXPECT_EQ(m.requestsDone, 4);
+  EXPECT_EQ(m.processing, 0);
+  EXPECT_EQ(m.kvBytes, 0u) << "finished slots return their caches";
+}
+
+TEST(SchedulerTest, FullQueuesAndMemoryThatCannotFitAreRefused) {
+  Stories stories;
+  ASSERT_NO_FATAL_FAILURE(stories.load());
+  ::ane::KernelSetOptions o;
+  o.scheme = ::ane::abi::Scheme::F16;
+  o.ctxBuckets = {256};
+  rt::ModelImage image = ::ane::test::compileImage(stories.spec, o);
+  auto engine = rt::Engine::create(image);
+  ASSERT_TRUE(engine.ok()) << engine.message();
+  auto job = [&](int64_t n) {
+    auto j = std::make_shared<serve::Job>();
+    j->prompt = stories.tokenizer->encode("Once", true, false);
+    j->maxTokens = n;
+    return j;
+  };
+  {
+    serve::SchedulerOptions so;
+    so.memoryLimit = 1000;
+    serve::Scheduler scheduler(*engine, *stories.tokenizer, so);
+    auto refused = scheduler.submit(job(4));
+    ASSERT_TRUE(refused.has_value());
+    EXPECT_EQ(refused->status, 503);
+    EXPECT_EQ(refused->code, "insufficient_memory");
+    EXPECT_EQ(scheduler.metrics().memoryGuardEvents, 1);
+  }
+  {
+    serve::SchedulerOptions so;
+    so.queueLimit = 0;
+    serve::Scheduler scheduler(*engine, *stories.tokenizer, so);
+    auto refused = scheduler.submit(job(4));
+    ASSERT_TRUE(refused.has_value());
+    EXPECT_EQ(refused->status, 429);
+  }
+  {
+    // A cancelled job leaves its slot; the next one runs.
+    serve::SchedulerOptions so;
+    serve::Scheduler scheduler(*engine, *stories.tokenizer, so);
+    auto long_ = job(200), next = job(3);
+    ASSERT_FALSE(scheduler.submit(long_).has_value());
+    ASSERT_FALSE(scheduler.submit(next).has_value()) << "the queue holds 64";
+    long_->cancel();
+    EXPECT_EQ(next->all().empty(), false);
+    EXPECT_EQ(next->finish(), serve::Finish::Length);
+    EXPECT_LT(long_->completionTokens(), 200);
+  }
+}
+
+TEST(ServerTest, HealthIs503UntilTheModelIsReady) {
+  serve::ServerOptions so;
+  so.port = 0;
+  so.modelId = "m";
+  serve::Server server(so);
+  ASSERT_TRUE(server.start().ok());
+  httplib::Client client("127.0.0.1", server.port());
+  auto health = client.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 503);
+  EXPECT_NE(health->body.find("\"error\""), std::string::npos);
+  EXPECT_NE(health->body.find("loading"), std::string::npos);
+  auto models = client.Get("/v1/models");
+  ASSERT_TRUE(models);
+  EXPECT_EQ(models->status, 200);
+  EXPECT_NE(models->body.find("\"id\":\"m\""), std::string::npos);
+  auto gen =
+      client.Post("/v1/completions", R"({"prompt":"x"})", "application/json");
+  ASSERT_TRUE(gen);
+  EXPECT_EQ(gen->status, 503);
+  server.stop();
+}
+
+} // namespace
