@@ -594,6 +594,25 @@ void Server::Impl::install() {
   });
 }
 
+std::string openclawConfig(const ServerOptions &o, int64_t context) {
+  // A wildcard address is not one to connect to.
+  std::string host =
+      o.host == "0.0.0.0" || o.host == "::" ? "127.0.0.1" : o.host;
+  if (host.find(':') != std::string::npos)
+    host = "[" + host + "]";
+  json model = {{"id", o.modelId},
+                {"name", o.modelId + " (ane-mlir)"},
+                {"input", {"text"}},
+                {"contextWindow", context},
+                {"maxTokens", std::max<int64_t>(1, context / 2)}};
+  json provider = {{"baseUrl", fmt::format("http://{}:{}/v1", host, o.port)},
+                   {"apiKey", o.apiKey.empty() ? "none" : o.apiKey},
+                   {"api", "openai-completions"},
+                   {"models", json::array({model})}};
+  return json{{"models", {{"providers", {{"ane-mlir", provider}}}}}}.dump(2) +
+         "\n";
+}
+
 Server::Server(ServerOptions options)
     : impl(std::make_unique<Impl>(std::move(options))) {
   impl->install();

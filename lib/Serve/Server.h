@@ -40,6 +40,11 @@ struct ServedModel {
   int64_t context = 0;
 };
 
+/// A models.providers entry for ~/.openclaw/openclaw.json naming this
+/// server (baseUrl, apiKey, api "openai-completions", the model with its
+/// context window and a max_tokens of half of it), as JSON text.
+std::string openclawConfig(const ServerOptions &options, int64_t context);
+
 class Server {
 public:
   explicit Server(ServerOptions options);

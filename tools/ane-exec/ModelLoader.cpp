@@ -89,6 +89,11 @@ void BuildOptions::add(CLI::App &app) {
   app.add_option("--prefill", prefill,
                  "prompt tokens per prefill call (1: no prefill bucket)")
       ->check(between(1, 4096));
+  app.add_option("--decode-batch", decodeBatch,
+                 "also compile seq buckets 2, 4, ... up to N, so that serve "
+                 "decodes N sequences in one pass over the weights without "
+                 "padding to the prefill bucket")
+      ->check(between(1, 256));
   app.add_option("--kernels", kernelDir,
                  "run the kernels of DIR (ane-translate --kernel-dir) on the "
                  "model's weights instead of compiling them; DIR fixes the "
@@ -224,6 +229,11 @@ Status checkFixedByAnepak(const std::string &path, const BuildOptions &b,
     return refuse("--weight-binding", abi::weightBindingName(ks.weightBinding),
                   abi::weightBindingName(b.binding));
   std::vector<int64_t> seq = ks.seqBuckets(), ctx = ks.ctxBuckets();
+  if (b.given("--decode-batch") && b.decodeBatch > 1 &&
+      std::find(seq.begin(), seq.end(), b.decodeBatch) == seq.end())
+    return refuse("--decode-batch",
+                  "buckets " + fmt::format("{}", fmt::join(seq, "/")),
+                  std::to_string(b.decodeBatch));
   if (b.given("--prefill") && b.prefill != seq.back())
     return refuse("--prefill", std::to_string(seq.back()),
                   std::to_string(b.prefill));
@@ -300,8 +310,11 @@ Result<KernelSetOptions> kernelSetOptions(const model::ModelSpec &spec,
   o.loraRank = build.loraRank;
   o.loraTargets = build.loraTargets;
   o.backward = build.backward;
+  // Batched decode pads a step to the next bucket: powers of two keep the
+  // padding under half.
   std::set<int64_t> seq = {1, build.prefill};
-  seq.insert(build.extraSeqBuckets.begin(), build.extraSeqBuckets.end());
+  for (int64_t b = 2; b < build.decodeBatch * 2; b *= 2)
+    seq.insert(std::min(b, build.decodeBatch));
   o.seqBuckets.assign(seq.begin(), seq.end());
   int64_t ctx = std::max(build.ctx, minContext);
   if (ctx <= 0 || ctx > (int64_t(1) << 20))

@@ -54,8 +54,9 @@ struct BuildOptions {
   int64_t loraRank = 0;
   std::vector<std::string> loraTargets;
   bool backward = false; // the backward kernels too (finetune)
-  /// Seq buckets besides 1 and --prefill (serve's batched decode).
-  std::vector<int64_t> extraSeqBuckets;
+  /// Seq buckets 2, 4, ... up to this many, for decode steps of several
+  /// sequences at once (serve --parallel); 1: none.
+  int64_t decodeBatch = 1;
   bool exactContext = false; // one ctx bucket of exactly --ctx (finetune)
   void add(CLI::App &app);
   int threadCount() const;

@@ -67,27 +67,6 @@ std::string defaultModelId(const std::string &path) {
   return stem.empty() ? path : stem;
 }
 
-/// A models.providers entry for ~/.openclaw/openclaw.json.
-void printOpenclawConfig(const ServeOptions &o, int64_t context) {
-  std::string host = o.server.host == "0.0.0.0" ? "127.0.0.1" : o.server.host;
-  fmt::print("{{\n  \"models\": {{\n    \"providers\": {{\n"
-             "      \"ane-mlir\": {{\n"
-             "        \"baseUrl\": \"http://{}:{}/v1\",\n"
-             "        \"apiKey\": \"{}\",\n"
-             "        \"api\": \"openai-completions\",\n"
-             "        \"models\": [\n"
-             "          {{\n"
-             "            \"id\": \"{}\",\n"
-             "            \"name\": \"{} (ane-mlir)\",\n"
-             "            \"contextWindow\": {},\n"
-             "            \"maxTokens\": {}\n"
-             "          }}\n        ]\n      }}\n    }}\n  }}\n}}\n",
-             host, o.server.port,
-             o.server.apiKey.empty() ? "none" : o.server.apiKey,
-             o.server.modelId, o.server.modelId, context,
-             std::max<int64_t>(1, context / 2));
-}
-
 int serveModel(ServeOptions o) {
   std::optional<serve::ChatFamily> forced;
   if (!o.chatTemplate.empty() &&
@@ -95,8 +74,8 @@ int serveModel(ServeOptions o) {
     return fail(fmt::format("--chat-template {}: not llama2, llama3, chatml, "
                             "zephyr or plain",
                             o.chatTemplate));
-  if (o.parallel > 1)
-    o.build.extraSeqBuckets.push_back(o.parallel);
+  if (!o.build.given("--decode-batch"))
+    o.build.decodeBatch = o.parallel;
   // SIGINT and SIGTERM reach sigwait below, not a thread of the server.
   sigset_t stopSignals;
   sigemptyset(&stopSignals);
@@ -141,7 +120,7 @@ int serveModel(ServeOptions o) {
                         ? engine->maxContext()
                         : std::min(engine->maxContext(), ctx);
   if (o.printOpenclaw) {
-    printOpenclawConfig(o, context);
+    fmt::print("{}", serve::openclawConfig(o.server, context));
     return 0;
   }
   std::string jinja;

@@ -12,40 +12,11 @@ const OpenAI = require('openai').default;
 const [aneExec, models] = process.argv.slice(2);
 const modelArgs = ['-m', `${models}/stories260K.bin`, '-z', `${models}/tok512.bin`];
 
-function startServer(extra = []) {
-  const child = spawn(aneExec, ['serve', ...modelArgs, '--port', '0', ...extra],
-                      { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stderr })));
-  return new Promise((resolve, reject) => {
-    child.stderr.on('data', (d) => {
-      stderr += d;
-      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(stderr);
-      if (m && !child.port) {
-        child.port = Number(m[1]);
-        resolve({ child, port: child.port, exited, log: () => stderr });
-      }
-    });
-    child.on('exit', () => reject(new Error(`the server exited early:\n${stderr}`)));
-  });
-}
+const lib = require('./serve-lib.js');
+const { request, metric } = lib;
+const startServer = (extra = []) => lib.startServer(aneExec, [...modelArgs, ...extra]);
 
-function request(port, method, path, body, headers = {}) {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : (Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)));
-    const req = http.request({ host: '127.0.0.1', port, method, path,
-      headers: { 'content-type': 'application/json', ...(data ? { 'content-length': data.length } : {}), ...headers } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => { text += c; });
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text }));
-    });
-    req.on('error', reject);
-    if (data) req.write(data);
-    req.end();
-  });
-}
-
+// Polls /health until 200; before that it answers 503 with an error body.
 async function waitReady(port) {
   for (let i = 0; i < 600; ++i) {
     const r = await request(port, 'GET', '/health').catch(() => null);
@@ -200,7 +171,6 @@ async function main() {
 
   // Load: 8 clients x 20 requests, every output right.
   const before = (await request(s.port, 'GET', '/metrics')).text;
-  const metric = (text, name) => Number(new RegExp(`^ane_${name} (\\S+)$`, 'm').exec(text)[1]);
   let done = 0;
   await Promise.all(Array.from({ length: 8 }, async (_, k) => {
     for (let i = 0; i < 20; ++i) {
