@@ -91,6 +91,7 @@ Scheduler::Scheduler(runtime::Engine &e, const model::Tokenizer &t,
       slots(size_t(std::max(1, o.parallel))) {
   stats.slots = int64_t(slots.size());
   stats.memoryLimit = options.memoryLimit;
+  currentLora = engine.lora();
   worker = std::thread([this] { loop(); });
   guard = std::thread([this] { watchdog(); });
 }
@@ -227,7 +228,9 @@ void Scheduler::prefill(Slot &slot) {
     std::this_thread::sleep_for(
         std::chrono::duration<double>(options.stepDelay));
   auto start = Clock::now();
-  auto logits = engine.forward(slot.cache, slot.job->prompt, 0);
+  Status adapter = useLora(*slot.job);
+  auto logits = adapter.ok() ? engine.forward(slot.cache, slot.job->prompt, 0)
+                             : Result<std::vector<float>>(adapter);
   double seconds = secondsSince(start);
   {
     std::lock_guard lk(mu);
@@ -244,10 +247,21 @@ void Scheduler::prefill(Slot &slot) {
   accept(slot, std::move(*logits));
 }
 
+Status Scheduler::useLora(const Job &job) {
+  const auto &lora = job.lora ? job.lora : options.defaultLora;
+  if (lora.get() == currentLora)
+    return Status::success();
+  if (Status s = engine.setLora(lora); !s.ok())
+    return s;
+  currentLora = lora.get();
+  return Status::success();
+}
+
 void Scheduler::decode(std::vector<Slot *> &busy) {
-  std::vector<Slot *> live;
-  std::vector<runtime::Engine::BatchStep> steps;
-  std::vector<std::shared_ptr<Job>> jobs;
+  // Requests with the same adapter decode together; the engine takes one
+  // adapter a step.
+  std::vector<std::vector<Slot *>> groups;
+  std::vector<const runtime::KernelLora *> keys;
   for (Slot *s : busy) {
     if (!s->job)
       continue; // ended at its prefill
@@ -255,12 +269,26 @@ void Scheduler::decode(std::vector<Slot *> &busy) {
       release(*s, Finish::Cancelled);
       continue;
     }
-    live.push_back(s);
+    const runtime::KernelLora *key =
+        s->job->lora ? s->job->lora.get() : options.defaultLora.get();
+    size_t g = std::find(keys.begin(), keys.end(), key) - keys.begin();
+    if (g == keys.size()) {
+      keys.push_back(key);
+      groups.emplace_back();
+    }
+    groups[g].push_back(s);
+  }
+  for (const auto &group : groups)
+    decodeGroup(group);
+}
+
+void Scheduler::decodeGroup(const std::vector<Slot *> &live) {
+  std::vector<runtime::Engine::BatchStep> steps;
+  std::vector<std::shared_ptr<Job>> jobs;
+  for (Slot *s : live) {
     steps.push_back({&s->cache, s->next, s->pos});
     jobs.push_back(s->job);
   }
-  if (live.empty())
-    return;
   {
     std::lock_guard lk(mu);
     stepStart = Clock::now();
@@ -271,7 +299,9 @@ void Scheduler::decode(std::vector<Slot *> &busy) {
     std::this_thread::sleep_for(
         std::chrono::duration<double>(options.stepDelay));
   auto start = Clock::now();
-  auto logits = engine.decodeBatch(steps);
+  Status adapter = useLora(*live[0]->job);
+  auto logits = adapter.ok() ? engine.decodeBatch(steps)
+                             : Result<std::vector<std::vector<float>>>(adapter);
   double seconds = secondsSince(start);
   {
     std::lock_guard lk(mu);

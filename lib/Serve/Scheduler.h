@@ -52,6 +52,9 @@ public:
   runtime::SamplerOptions sampler;
   std::vector<std::string> stops;
   std::vector<int32_t> stopTokens; // ends of turn besides BOS and EOS
+  /// The adapter to run with (kernels with a LoRA rank); none: the
+  /// scheduler's default.
+  std::shared_ptr<const runtime::KernelLora> lora;
 
   struct Chunk {
     std::string text;
@@ -95,6 +98,8 @@ struct SchedulerOptions {
   double stepTimeout = 0;   // seconds; 0: none
   /// Test hook: every step sleeps this long (to exercise the watchdog).
   double stepDelay = 0;
+  /// The adapter of requests that name none (the engine's at the start).
+  std::shared_ptr<const runtime::KernelLora> defaultLora;
 };
 
 struct SchedulerMetrics {
@@ -154,6 +159,10 @@ private:
   void admit();
   void prefill(Slot &slot);
   void decode(std::vector<Slot *> &busy);
+  /// Runs one decode step of `group`, whose requests share an adapter.
+  void decodeGroup(const std::vector<Slot *> &group);
+  /// Gives the engine `job`'s adapter unless it has it already.
+  Status useLora(const Job &job);
   /// Samples from `logits`, sends the text, and ends the job when done.
   void accept(Slot &slot, std::vector<float> logits);
   void release(Slot &slot, Finish finish,
@@ -176,6 +185,7 @@ private:
   std::chrono::steady_clock::time_point stepStart;
   std::vector<std::shared_ptr<Job>> stepJobs;
   bool stepTimedOut = false;
+  const runtime::KernelLora *currentLora = nullptr; // the engine's
   std::thread worker, guard;
 };
 

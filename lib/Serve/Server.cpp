@@ -122,6 +122,36 @@ struct Fields {
   }
 };
 
+/// The request's `lora` field, llama-server's form: [{"id": I, "scale": S},
+/// ...]; adapters it does not list run at scale 0.
+std::shared_ptr<const runtime::KernelLora> requestLora(const Fields &f,
+                                                       const ServedModel &m) {
+  const json *v = f.get("lora");
+  if (!v)
+    return nullptr;
+  if (m.adapters == 0 || !m.loraFor)
+    throw badRequest("'lora' picks among the server's adapters, and it has "
+                     "none (start it with --lora, without --lora-merge)",
+                     "invalid_value");
+  if (!v->is_array())
+    f.wrong("lora", "an array of {\"id\", \"scale\"} objects");
+  std::vector<double> scales(size_t(m.adapters), 0.0);
+  for (const json &entry : *v) {
+    if (!entry.is_object())
+      f.wrong("lora", "an array of {\"id\", \"scale\"} objects");
+    Fields e{entry};
+    auto id = e.integer("id", 0, m.adapters - 1);
+    auto scale = e.number("scale", -1e3, 1e3);
+    if (!id || !scale)
+      f.wrong("lora", "an array of {\"id\", \"scale\"} objects");
+    scales[size_t(*id)] = *scale;
+  }
+  auto lora = m.loraFor(scales);
+  if (!lora.ok())
+    throw ApiError{500, "server_error", "", lora.message()};
+  return *lora;
+}
+
 std::string finishReason(Finish f) {
   return f == Finish::Length ? "length" : "stop";
 }
@@ -312,6 +342,7 @@ void Server::Impl::handleGeneration(const httplib::Request &req,
   else
     job->sampler.seed = std::random_device()() ^ (uint64_t(ids++) << 32);
   job->stops = parseStops(f);
+  job->lora = requestLora(f, *m);
   bool stream = f.boolean("stream").value_or(false);
   bool includeUsage = false;
   if (const json *so = f.get("stream_options")) {

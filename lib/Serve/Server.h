@@ -16,6 +16,7 @@
 #include "lib/Serve/Scheduler.h"
 #include "lib/Support/Result.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -38,6 +39,12 @@ struct ServedModel {
   const model::Tokenizer *tokenizer = nullptr;
   ChatFamily chat = ChatFamily::Plain;
   int64_t context = 0;
+  /// The adapters a request may pick by id with its `lora` field (those
+  /// of --lora, in order), as the kernel inputs for one scale each.
+  int64_t adapters = 0;
+  std::function<Result<std::shared_ptr<const runtime::KernelLora>>(
+      const std::vector<double> &scales)>
+      loraFor;
 };
 
 /// A models.providers entry for ~/.openclaw/openclaw.json naming this

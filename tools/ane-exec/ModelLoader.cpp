@@ -387,12 +387,22 @@ Result<abi::KernelSet> kernelsFromDir(const std::string &dir,
 
 Result<std::optional<model::LoraAdapter>>
 readAdapters(const BuildOptions &build, const model::Config &config) {
+  auto adapters = readAdapterList(build, config);
+  if (!adapters.ok())
+    return adapters.status();
+  if (adapters->empty())
+    return std::optional<model::LoraAdapter>();
+  if (adapters->size() == 1 && (*adapters)[0].second == 1.0)
+    return std::optional<model::LoraAdapter>(std::move((*adapters)[0].first));
+  return std::optional<model::LoraAdapter>(model::combineAdapters(*adapters));
+}
+
+Result<std::vector<std::pair<model::LoraAdapter, double>>>
+readAdapterList(const BuildOptions &build, const model::Config &config) {
   std::vector<std::pair<std::string, double>> files;
   for (const std::string &f : build.loraFiles)
     files.push_back({f, 1.0});
   files.insert(files.end(), build.loraScaled.begin(), build.loraScaled.end());
-  if (files.empty())
-    return std::optional<model::LoraAdapter>();
   std::vector<std::pair<model::LoraAdapter, double>> adapters;
   for (const auto &[path, scale] : files) {
     auto a = model::readLoraAdapter(path, config);
@@ -404,9 +414,7 @@ readAdapters(const BuildOptions &build, const model::Config &config) {
                path, a->rank, a->alpha, 2 * a->pairs.size(), a->scale(scale));
     adapters.push_back({std::move(*a), scale});
   }
-  if (adapters.size() == 1 && adapters[0].second == 1.0)
-    return std::optional<model::LoraAdapter>(std::move(adapters[0].first));
-  return std::optional<model::LoraAdapter>(model::combineAdapters(adapters));
+  return adapters;
 }
 
 namespace {

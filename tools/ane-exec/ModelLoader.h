@@ -94,6 +94,11 @@ struct LoadedModel {
   double compileSeconds = 0, packSeconds = 0;
 };
 
+/// --lora and --lora-scaled for a model of `config`, each with its scale,
+/// in the order given (serve's adapter ids).
+Result<std::vector<std::pair<model::LoraAdapter, double>>>
+readAdapterList(const BuildOptions &build, const model::Config &config);
+
 /// --lora and --lora-scaled as one adapter for a model of `config`; none
 /// when no adapter is given.
 Result<std::optional<model::LoraAdapter>>

@@ -19,6 +19,8 @@
 
 #include <csignal>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -66,6 +68,36 @@ std::string defaultModelId(const std::string &path) {
   std::string stem = std::filesystem::path(path).stem().string();
   return stem.empty() ? path : stem;
 }
+
+/// The kernel inputs of the --lora adapters at the scales a request asks
+/// for, made once per set of scales (requests call from their threads).
+struct AdapterCache {
+  std::vector<std::pair<model::LoraAdapter, double>> list;
+  const abi::KernelSet *kernels = nullptr;
+  std::mutex mu;
+  std::map<std::vector<double>, std::shared_ptr<const runtime::KernelLora>>
+      made;
+
+  Result<std::shared_ptr<const runtime::KernelLora>>
+  get(const std::vector<double> &scales) {
+    std::lock_guard lk(mu);
+    auto it = made.find(scales);
+    if (it != made.end())
+      return it->second;
+    std::vector<std::pair<model::LoraAdapter, double>> scaled = list;
+    for (size_t i = 0; i < scaled.size() && i < scales.size(); ++i)
+      scaled[i].second = scales[i];
+    auto lora =
+        runtime::toKernelLora(model::combineAdapters(scaled), 1.0, *kernels);
+    if (!lora.ok())
+      return lora.status();
+    auto shared = std::make_shared<const runtime::KernelLora>(std::move(*lora));
+    // A server keeps a bounded number of adapter mixes.
+    if (made.size() >= 16)
+      made.erase(made.begin());
+    return made[scales] = shared;
+  }
+};
 
 int serveModel(ServeOptions o) {
   std::optional<serve::ChatFamily> forced;
@@ -144,8 +176,23 @@ int serveModel(ServeOptions o) {
   so.baseBytes = baseBytes(loaded->image);
   so.stepTimeout = o.stepTimeout;
   so.stepDelay = o.debugStepDelay;
+  so.defaultLora = loaded->lora;
+  serve::ServedModel served{nullptr, &*loaded->tokenizer, family, context};
+  AdapterCache adapters;
+  if (loaded->lora && !o.build.loraMerge) {
+    auto list = readAdapterList(o.build, loaded->image.kernels.config);
+    if (!list.ok())
+      return fail(list.message());
+    adapters.list = std::move(*list);
+    adapters.kernels = &loaded->image.kernels;
+    served.adapters = int64_t(adapters.list.size());
+    served.loraFor = [&adapters](const std::vector<double> &scales) {
+      return adapters.get(scales);
+    };
+  }
   serve::Scheduler scheduler(*engine, *loaded->tokenizer, so);
-  server->setModel({&scheduler, &*loaded->tokenizer, family, context});
+  served.scheduler = &scheduler;
+  server->setModel(served);
   fmt::print(stderr,
              "ready: model '{}', {} slots, context {}, memory limit {} "
              "(base {})\n",
