@@ -88,6 +88,8 @@ std::string sectionName(SectionKind kind, int64_t index) {
     return "global segment";
   case SectionKind::LayerSegment:
     return fmt::format("layer {} segment", index);
+  case SectionKind::ChatTemplate:
+    return "chat template";
   }
   return fmt::format("section of kind {}", uint32_t(kind));
 }
@@ -362,6 +364,10 @@ Status writeAnepak(const std::string &path, const model::ModelSpec &spec,
             writer->add(SectionKind::Tokenizer, 0, tok.data(), tok.size());
         !s.ok())
       return s;
+    const std::string &chat = spec.tokenizer->chatTemplate;
+    if (!chat.empty())
+      if (Status s = writer->add(SectionKind::ChatTemplate, 0, chat); !s.ok())
+        return s;
   }
   Status packed = packModel(
       spec, kernels,
@@ -430,7 +436,7 @@ Result<std::vector<Section>> readTable(const uint8_t *data, uint64_t size,
     uint64_t offset = get64(e + 16), bytes = get64(e + 24);
     std::string what = sectionName(kind, index);
     if (get32(e) < uint32_t(SectionKind::Manifest) ||
-        get32(e) > uint32_t(SectionKind::LayerSegment))
+        get32(e) > uint32_t(SectionKind::ChatTemplate))
       return fail(
           fmt::format("section table entry {}: unknown kind {}", i, get32(e)));
     if (offset < kHeaderBytes || offset > tableOffset ||
@@ -489,6 +495,7 @@ Result<ModelImage> readImage(const uint8_t *data, uint64_t size,
   image.layerSegments.assign(size_t(c.nLayers), Bytes{});
   std::vector<bool> layerSeen(size_t(c.nLayers), false);
   bool globalSeen = false, embeddingSeen = false;
+  std::optional<std::string> chatTemplate;
   uint64_t rowBytes = uint64_t(c.dim) * (ks.dtype == abi::DType::FP32 ? 4 : 2);
   for (const Section &s : *table) {
     std::string what = sectionName(s.kind, s.index);
@@ -510,6 +517,11 @@ Result<ModelImage> readImage(const uint8_t *data, uint64_t size,
       image.tokenizer = std::move(*t);
       break;
     }
+    case SectionKind::ChatTemplate:
+      if (chatTemplate)
+        return fail("two chat templates");
+      chatTemplate.emplace(reinterpret_cast<const char *>(s.data), s.size);
+      break;
     case SectionKind::Embedding:
       if (embeddingSeen || s.size != uint64_t(c.vocabSize) * rowBytes)
         return fail(fmt::format("{}: {} bytes, the manifest needs {} x {}",
@@ -543,6 +555,11 @@ Result<ModelImage> readImage(const uint8_t *data, uint64_t size,
       return fail(fmt::format("layer {} segment is missing", l));
   if (!globalSeen || !embeddingSeen)
     return fail("the global segment or the embedding is missing");
+  if (chatTemplate) {
+    if (!image.tokenizer)
+      return fail("a chat template without a tokenizer");
+    image.tokenizer->chatTemplate = std::move(*chatTemplate);
+  }
   return image;
 }
 

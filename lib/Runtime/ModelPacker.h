@@ -26,6 +26,7 @@ enum class SectionKind : uint32_t {
   Embedding = 4,
   GlobalSegment = 5,
   LayerSegment = 6,
+  ChatTemplate = 7, // the tokenizer's chat template, as text
 };
 
 /// Receives each finished piece: the embedding, the global segment, then

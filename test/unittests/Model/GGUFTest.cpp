@@ -408,6 +408,13 @@ TEST(GGUFTest, InconsistentLlamaMetadata) {
          w.u32("tokenizer.ggml.bos_token_id", 99);
        },
        "tokenizer.ggml.bos_token_id is out of range"},
+      {"chat template of the wrong type",
+       [](GGUFWriter &w) {
+         std::vector<std::string> toks(40, "x");
+         w.strings("tokenizer.ggml.tokens", toks);
+         w.u32("tokenizer.chat_template", 1);
+       },
+       "tokenizer.chat_template must be a string"},
       {"rope over no dims",
        [](GGUFWriter &w) { w.u32("llama.rope.dimension_count", 0); },
        "llama.rope.dimension_count is 0; RoPE must rotate whole heads "
