@@ -150,6 +150,20 @@ async function main() {
   expectError(await post({ messages: [{ role: 'wizard', content: 'x' }] }), 400, 'an unknown role');
   expectError(await post({ prompt: [1, 99999] }, '/v1/completions'), 400, 'a token outside the vocabulary');
 
+  // Fuzz-style: 300 damaged bodies (bytes flipped, cut, spliced) get a
+  // status from the API's set, never a crash or a hang.
+  let seed = 12345;
+  const rand = (n) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+  const valid = Buffer.from(JSON.stringify({ model: 'stories260K', messages: [{ role: 'user', content: 'Once' }], max_tokens: 3, temperature: 0.5, top_p: 0.9, top_k: 5, stop: ['x'], seed: 7, stream: false }));
+  for (let i = 0; i < 300; ++i) {
+    const b = Buffer.from(valid);
+    for (let k = 0; k <= rand(4); ++k) b[rand(b.length)] = rand(256);
+    const body = rand(3) === 0 ? b.subarray(0, rand(b.length)) : b;
+    const r = await post(body, rand(2) ? '/v1/chat/completions' : '/v1/completions');
+    assert.ok([200, 400, 404].includes(r.status), `damaged body ${i}: ${r.status} ${r.text}`);
+    if (r.status !== 200) expectError(r, r.status, `damaged body ${i}`);
+  }
+
   // A client that disconnects mid-stream frees its slot.
   await new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port: s.port, method: 'POST', path: '/v1/completions', headers: { 'content-type': 'application/json' } }, (res) => {
