@@ -312,8 +312,7 @@ void Server::Impl::handleGeneration(const httplib::Request &req,
                    fmt::format("the model '{}' does not exist; this server "
                                "serves '{}'",
                                *id, options.modelId)};
-  if (auto n = f.integer("n", 1, 1); !n && f.get("n"))
-    f.wrong("n", "1");
+  f.integer("n", 1, 1); // one choice a request
   auto job = std::make_shared<Job>();
   if (chat) {
     std::vector<ChatMessage> messages = parseMessages(body);

@@ -273,7 +273,9 @@ void addServeCommand(CLI::App &app) {
     copy.model = withDefaultModel(copy.model);
     copy.server.modelId =
         copy.alias.empty() ? defaultModelId(copy.model.model) : copy.alias;
-    copy.server.httpThreads = std::max(8, copy.parallel + 8);
+    // A waiting request holds an HTTP thread: enough for every slot and
+    // the whole queue, and a few for /health and /metrics besides.
+    copy.server.httpThreads = std::min(1024, copy.parallel + copy.queue + 4);
     if (int rc = serveModel(copy))
       throw CLI::RuntimeError(rc);
   });

@@ -12,14 +12,18 @@
 #include "lib/Compile.h"
 #include "lib/Dialect/AneMil/Export/MILTranslation.h"
 #include "lib/MIL/Text.h"
+#include "lib/Model/Llama2c.h"
+#include "lib/Model/Tokenizer.h"
 #include "lib/Runtime/ModelPacker.h"
 #include "lib/Runtime/Reference.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "test/unittests/SharedData.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 namespace ane::test {
 
@@ -59,6 +63,23 @@ inline runtime::ModelImage compileImage(const model::ModelSpec &spec,
   EXPECT_TRUE(image.ok()) << image.message();
   return image.ok() ? std::move(*image) : runtime::ModelImage();
 }
+
+/// stories260K.bin with its tok512 vocabulary, from ../shared.
+struct Stories {
+  model::ModelSpec spec;
+  std::optional<model::Tokenizer> tokenizer;
+
+  void load() {
+    auto m = model::openModel(sharedPath("models/stories260K.bin"));
+    ASSERT_TRUE(m.ok()) << m.message();
+    spec = std::move(*m);
+    auto vocab = model::readLlama2cTokenizer(sharedPath("models/tok512.bin"));
+    ASSERT_TRUE(vocab.ok()) << vocab.message();
+    auto t = model::Tokenizer::create(*vocab);
+    ASSERT_TRUE(t.ok()) << t.message();
+    tokenizer = std::move(*t);
+  }
+};
 
 } // namespace ane::test
 

@@ -48,24 +48,7 @@ rt::ModelImage compile(const model::ModelSpec &spec,
   return ::ane::test::compileImage(spec, o);
 }
 
-/// stories260K.bin with its tok512 vocabulary.
-struct Stories {
-  model::ModelSpec spec;
-  std::optional<model::Tokenizer> tokenizer;
-
-  void load() {
-    auto m =
-        model::openModel(::ane::test::sharedPath("models/stories260K.bin"));
-    ASSERT_TRUE(m.ok()) << m.message();
-    spec = std::move(*m);
-    auto vocab = model::readLlama2cTokenizer(
-        ::ane::test::sharedPath("models/tok512.bin"));
-    ASSERT_TRUE(vocab.ok()) << vocab.message();
-    auto t = model::Tokenizer::create(*vocab);
-    ASSERT_TRUE(t.ok()) << t.message();
-    tokenizer = std::move(*t);
-  }
-};
+using ::ane::test::Stories;
 
 using rt::argmax;
 

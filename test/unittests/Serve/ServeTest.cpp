@@ -133,22 +133,7 @@ TEST(ChatTemplateTest, ConversationsRenderInEachFamilysFormat) {
             "{<s>}Hi");
 }
 
-struct Stories {
-  model::ModelSpec spec;
-  std::optional<model::Tokenizer> tokenizer;
-  void load() {
-    auto m =
-        model::openModel(::ane::test::sharedPath("models/stories260K.bin"));
-    ASSERT_TRUE(m.ok()) << m.message();
-    spec = std::move(*m);
-    auto vocab = model::readLlama2cTokenizer(
-        ::ane::test::sharedPath("models/tok512.bin"));
-    ASSERT_TRUE(vocab.ok()) << vocab.message();
-    auto t = model::Tokenizer::create(*vocab);
-    ASSERT_TRUE(t.ok()) << t.message();
-    tokenizer = std::move(*t);
-  }
-};
+using ::ane::test::Stories;
 
 TEST(ChatTemplateTest, SpecialTokensAVocabularyLacksAreSpelledAsText) {
   Stories stories;
