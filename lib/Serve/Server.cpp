@@ -163,6 +163,7 @@ struct Server::Impl {
   httplib::Server http;
   std::thread thread;
   int boundPort = 0;
+  socket_t listenSocket = INVALID_SOCKET;
   std::mutex modelMu;
   std::optional<ServedModel> model;
   std::atomic<uint64_t> ids{0};
@@ -506,9 +507,13 @@ void Server::Impl::install() {
   http.set_payload_max_length(options.maxBodyBytes);
   // cpp-httplib's default adds SO_REUSEPORT, which lets a second server bind
   // a port in use and take half its connections; a taken port must fail.
-  http.set_socket_options([](socket_t sock) {
+  // Each event of a stream is its own small write: Nagle's algorithm would
+  // hold it back for the client's delayed ACK (40 ms a response).
+  http.set_tcp_nodelay(true);
+  http.set_socket_options([this](socket_t sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    listenSocket = sock;
   });
   int threads = options.httpThreads;
   http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
@@ -661,6 +666,10 @@ Status Server::start() {
                                      "an address of this machine)",
                                      impl->options.host, impl->options.port));
   impl->boundPort = port;
+  // cpp-httplib listens with a backlog of 5: a burst of clients past it
+  // waits a second for SYN retransmission. Listening again raises it.
+  if (impl->listenSocket != INVALID_SOCKET)
+    ::listen(impl->listenSocket, SOMAXCONN);
   impl->thread = std::thread([this] { impl->http.listen_after_bind(); });
   return Status::success();
 }
