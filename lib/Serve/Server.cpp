@@ -252,6 +252,22 @@ std::vector<ChatMessage> parseMessages(const json &body) {
   return out;
 }
 
+/// The token ids of a JSON array; 400 naming `field` if one is not an id
+/// of the vocabulary.
+std::vector<int32_t> tokenIds(const json &array, const char *field,
+                              const model::Tokenizer &tokenizer) {
+  std::vector<int32_t> tokens;
+  for (const json &t : array) {
+    if (!t.is_number_integer() || t.get<int64_t>() < 0 ||
+        t.get<int64_t>() >= tokenizer.size())
+      throw badRequest(fmt::format("'{}' must hold token ids from 0 to {}",
+                                   field, tokenizer.size() - 1),
+                       "invalid_value");
+    tokens.push_back(int32_t(t.get<int64_t>()));
+  }
+  return tokens;
+}
+
 std::vector<int32_t> parsePrompt(const json &body,
                                  const model::Tokenizer &tokenizer) {
   auto it = body.find("prompt");
@@ -262,19 +278,8 @@ std::vector<int32_t> parsePrompt(const json &body,
     p = &(*p)[0];
   if (p->is_string())
     return tokenizer.encode(p->get<std::string>(), true, false);
-  if (p->is_array() && !p->empty()) {
-    std::vector<int32_t> tokens;
-    for (const json &t : *p) {
-      if (!t.is_number_integer() || t.get<int64_t>() < 0 ||
-          t.get<int64_t>() >= tokenizer.size())
-        throw badRequest(fmt::format("'prompt' tokens must be integers from "
-                                     "0 to {}",
-                                     tokenizer.size() - 1),
-                         "invalid_value");
-      tokens.push_back(int32_t(t.get<int64_t>()));
-    }
-    return tokens;
-  }
+  if (p->is_array() && !p->empty())
+    return tokenIds(*p, "prompt", tokenizer);
   throw badRequest("'prompt' must be a string, one string in an array, or "
                    "an array of token ids",
                    "invalid_value");
@@ -615,15 +620,7 @@ void Server::Impl::install() {
     if (it == body.end() || !it->is_array())
       throw badRequest("'tokens' must be an array of token ids",
                        "invalid_value");
-    std::vector<int32_t> tokens;
-    for (const json &t : *it) {
-      if (!t.is_number_integer() || t.get<int64_t>() < 0 ||
-          t.get<int64_t>() >= m->tokenizer->size())
-        throw badRequest(fmt::format("'tokens' must hold ids from 0 to {}",
-                                     m->tokenizer->size() - 1),
-                         "invalid_value");
-      tokens.push_back(int32_t(t.get<int64_t>()));
-    }
+    std::vector<int32_t> tokens = tokenIds(*it, "tokens", *m->tokenizer);
     res.set_content(dump({{"content", m->tokenizer->decode(tokens)}}),
                     "application/json");
   });
