@@ -3,18 +3,25 @@
 // Each matmul reports the GB/s of weights it streams next to a plain
 // parallel read of a buffer just as large, measured in the same run
 // (ReadBandwidth): the ratio is how close a kernel is to the memory bound.
+// The int4 products also report GMAC/s and their share of the int8 peak
+// (Int8Peak: the widest int8 dot-product instruction of the selected
+// kernel family, back to back on every thread), which bounds prefill.
 // Run: build/test/benchmarks/ane-kernel-benchmarks [--benchmark_filter=...]
+// with ANE_CPU_KERNELS=avx2|avx512|avx512-vnni to pick a family.
 //
 //===----------------------------------------------------------------------===//
 
 #include "lib/MIL/WeightFile.h"
 #include "lib/Runtime/Cpu/Bandwidth.h"
+#include "lib/Runtime/Cpu/CpuIsa.h"
 #include "lib/Runtime/Cpu/QuantMatMul.h"
 #include "lib/Support/Float16.h"
 
 #include <benchmark/benchmark.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <random>
 #include <vector>
 
@@ -62,9 +69,101 @@ struct Weight {
   uint64_t bytes() const { return data.size() + scales.size(); }
 };
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/// `rounds` of 12 independent int8 dot products of the family's widest
+/// instruction; returns MACs done. The asm barrier keeps the operands
+/// opaque so the loop is not folded.
+#define ANE_PEAK_LOOP(TARGET, TYPE, ZERO, SPLAT, DOT, MACS)                    \
+  __attribute__((target(TARGET), noinline)) uint64_t peak##TYPE(long rounds) { \
+    TYPE acc[12];                                                              \
+    for (TYPE & a : acc)                                                       \
+      a = ZERO;                                                                \
+    TYPE u = SPLAT(3), s = SPLAT(5);                                           \
+    for (long k = 0; k < rounds; ++k) {                                        \
+      for (TYPE & a : acc)                                                     \
+        a = DOT;                                                               \
+      __asm__ volatile("" : "+v"(u), "+v"(s));                                 \
+    }                                                                          \
+    for (TYPE & a : acc)                                                       \
+      benchmark::DoNotOptimize(a);                                             \
+    return uint64_t(rounds) * 12 * MACS;                                       \
+  }
+ANE_PEAK_LOOP("avx512f,avx512bw,avx512vnni", __m512i, _mm512_setzero_si512(),
+              _mm512_set1_epi8, _mm512_dpbusd_epi32(a, u, s), 64)
+/// Without VNNI, an int8 dot product is maddubs, madd and add.
+__attribute__((target("avx512f,avx512bw"))) __m512i dot512(__m512i a, __m512i u,
+                                                           __m512i s) {
+  return _mm512_add_epi32(
+      a, _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1)));
+}
+__attribute__((target("avx2"))) __m256i dot256(__m256i a, __m256i u,
+                                               __m256i s) {
+  return _mm256_add_epi32(
+      a, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+}
+using Wide512 = __m512i;
+using Wide256 = __m256i;
+ANE_PEAK_LOOP("avx512f,avx512bw", Wide512, _mm512_setzero_si512(),
+              _mm512_set1_epi8, dot512(a, u, s), 64)
+ANE_PEAK_LOOP("avx2", Wide256, _mm256_setzero_si256(), _mm256_set1_epi8,
+              dot256(a, u, s), 32)
+
+uint64_t peakRounds(long rounds) {
+  switch (kernelIsa()) {
+  case KernelIsa::Avx512Vnni:
+    return peak__m512i(rounds);
+  case KernelIsa::Avx512:
+    return peakWide512(rounds);
+  case KernelIsa::Avx2:
+    return peakWide256(rounds);
+  case KernelIsa::Scalar:
+    break;
+  }
+  return 0;
+}
+#else
+uint64_t peakRounds(long) { return 0; }
+#endif
+
+/// MACs per second of peakRounds on every thread of the pool.
+double measureInt8Peak() {
+  ThreadPool &pool = ThreadPool::global();
+  double best = 0;
+  for (int repeat = 0; repeat < 3; ++repeat) {
+    std::atomic<uint64_t> macs{0};
+    auto start = std::chrono::steady_clock::now();
+    pool.parallelFor(pool.size(), 1, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i)
+        macs += peakRounds(4000000);
+    });
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    best = std::max(best, double(macs.load()) / seconds);
+  }
+  return best;
+}
+
+/// The peak, measured once per run.
+double int8Peak() {
+  static const double peak = measureInt8Peak();
+  return peak;
+}
+
+void Int8Peak(benchmark::State &state) {
+  for (auto _ : state)
+    benchmark::DoNotOptimize(int8Peak());
+  state.SetLabel(kernelIsaName(kernelIsa()));
+  state.counters["GMAC/s"] = int8Peak() / 1e9;
+}
+BENCHMARK(Int8Peak)->Iterations(1);
+
 /// The Llama-2-7B FFN up projection (11008 x 4096) for S = range(0)
 /// tokens; range(1) = 1024 rows instead fit in cache, which shows whether a
-/// kernel is bound by compute or by memory.
+/// kernel is bound by compute or by memory, and 44032 rows (90 MB) are out
+/// of every cache.
 void benchMatmul(benchmark::State &state, PackedWeight::Format format,
                  int64_t group = 128) {
   int64_t S = state.range(0), rows = state.range(1);
@@ -79,6 +178,15 @@ void benchMatmul(benchmark::State &state, PackedWeight::Format format,
       double(w.bytes()), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["tok/s"] = benchmark::Counter(
       double(S), benchmark::Counter::kIsIterationInvariantRate);
+  if (format == PackedWeight::Format::Q4 && int8Peak() > 0) {
+    double macs = double(rows) * 4096 * double(S);
+    state.counters["GMAC/s"] = benchmark::Counter(
+        macs / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+    // MACs / peak per iteration, as a rate: the share of the peak.
+    state.counters["of_peak"] = benchmark::Counter(
+        macs / int8Peak(), benchmark::Counter::kIsIterationInvariantRate);
+  }
+  state.SetLabel(kernelIsaName(kernelIsa()));
 }
 
 void Q4(benchmark::State &s) { benchMatmul(s, PackedWeight::Format::Q4); }
@@ -92,6 +200,8 @@ BENCHMARK(Q4)
     ->Args({1, 11008})
     ->Args({16, 11008})
     ->Args({1, 1024})
+    ->Args({4, 11008})
+    ->Args({16, 44032})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(Q4G32)

@@ -12,6 +12,7 @@
 #include "lib/Runtime/Ane/AneBackend.h"
 #include "lib/Runtime/Ane/SimulatedAneDevice.h"
 #include "lib/Runtime/Cpu/Bandwidth.h"
+#include "lib/Runtime/Cpu/CpuIsa.h"
 #include "lib/Runtime/Engine.h"
 #include "lib/Runtime/Plan.h"
 #include "lib/Support/Json.h"
@@ -274,6 +275,7 @@ int bench(const BenchOptions &o) {
     w.key("peak_rss_bytes").integer(int64_t(peakRss));
     w.key("weight_bytes_per_token").integer(int64_t(weightBytes));
     w.key("kv_bytes_per_token").integer(int64_t(kvBytes));
+    w.key("cpu_kernels").string(runtime::kernelIsaName(runtime::kernelIsa()));
     w.key("read_bw_gbs").number(readBw / 1e9);
     w.key("read_bw_before_gbs").number(bwBefore / 1e9);
     w.key("read_bw_after_gbs").number(bwAfter / 1e9);
@@ -303,6 +305,9 @@ int bench(const BenchOptions &o) {
   fmt::print("model      {} ({} {}, {} binding)\n", name,
              abi::schemeName(ks.scheme), abi::dtypeName(ks.dtype),
              abi::weightBindingName(ks.weightBinding));
+  fmt::print("kernels    {} (cpu; ANE_CPU_KERNELS picks another this CPU "
+             "has)\n",
+             runtime::kernelIsaName(runtime::kernelIsa()));
   fmt::print("compile    {:.3f} s\n", loaded->compileSeconds);
   fmt::print("pack       {:.3f} s\n", loaded->packSeconds);
   fmt::print("prefill    {} tokens in {:.3f} s = {:.3f} tok/s\n", o.pp,

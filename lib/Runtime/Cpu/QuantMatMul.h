@@ -69,12 +69,13 @@ float dotQ4Q8Scalar(const PackedWeight &w, int64_t r,
 float dotQ8Q8Scalar(const PackedWeight &w, int64_t r,
                     const QuantizedActivations &x);
 
-/// The same product on `pool`, with AVX2 + FMA + F16C where the CPU has
-/// them. Float accumulation: it differs from matmulScalar by rounding, and
-/// for int4 and int8 weights in groups of whole 32-blocks by quantizing each
-/// token's x to int8 per activationBlock(group) (about 0.4% per element),
-/// which lets the dot products run on 8-bit multiplies: dotQ4Q8Scalar and
-/// dotQ8Q8Scalar are their oracles.
+/// The same product on `pool`, on the kernel family kernelIsa() selects
+/// (CpuIsa.h): AVX2 + FMA + F16C, and for int4 weights against several
+/// tokens the AVX-512 register tiles of Q4Tiles.h. Float accumulation: it
+/// differs from matmulScalar by rounding, and for int4 and int8 weights in
+/// groups of whole 32-blocks by quantizing each token's x to int8 per
+/// activationBlock(group) (about 0.4% per element), which lets the dot products
+/// run on 8-bit multiplies: dotQ4Q8Scalar and dotQ8Q8Scalar are their oracles.
 void matmul(const PackedWeight &w, const float *x, int64_t S, float *y,
             ThreadPool &pool);
 
@@ -93,7 +94,7 @@ void matmulHalfY(const float *x, const uint16_t *y, float *out, int64_t m,
 void matmulFloatTx(const float *x, const float *y, float *out, int64_t m,
                    int64_t k, int64_t n, int64_t rowBegin, int64_t rowEnd);
 
-/// Whether matmul uses the AVX2 kernels on this CPU.
+/// Whether matmul uses vector kernels (AVX2 or better) on this CPU.
 bool matmulHasAvx2();
 
 } // namespace ane::runtime

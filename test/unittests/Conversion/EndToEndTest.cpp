@@ -227,8 +227,9 @@ TEST(EndToEndTest, BatchedDecodeMatchesEachSequenceAlone) {
     // Each layer's segment bound to its four kernels once for the four
     // and once for the fifth; the seq-4 lm_head takes the global segment
     // the first time.
-    if (step == 0)
+    if (step == 0) {
       EXPECT_EQ(engine->stats().swaps - before, 2 * 4 * layers + 1);
+    }
     for (int i = 0; i < kSeqs; ++i) {
       auto want = references[i].forward(next[i], pos[i]);
       ASSERT_TRUE(want.ok()) << want.message();

@@ -2,6 +2,7 @@
 
 #include "lib/Runtime/Cpu/QuantMatMul.h"
 #include "lib/MIL/WeightFile.h"
+#include "lib/Runtime/Cpu/CpuIsa.h"
 #include "lib/Support/Float16.h"
 
 #include <gtest/gtest.h>
@@ -95,26 +96,51 @@ std::string caseName(const ::testing::TestParamInfo<Case> &info) {
 
 class QuantMatMulTest : public ::testing::TestWithParam<Case> {};
 
-/// Odd row counts (tails of the row grains), column counts that leave
-/// vector tails, per-row and grouped scales, S = 1 (GEMV) and S > 1. The
-/// int4 cases cover rows of fewer and more than eight activation blocks
-/// (with a remainder), tiles of 8 tokens and the tokens left after them,
-/// and groups of several activation blocks.
-TEST_P(QuantMatMulTest, MatchesTheScalarKernel) {
-  const Case &c = GetParam();
-  std::mt19937 rng(42);
-  Weight w = makeWeight(c.format, c.rows, c.cols, c.group, rng, c.zeroPoints);
-  std::uniform_real_distribution<float> u(-1, 1);
-  std::vector<float> x(c.cols * c.seq);
-  for (float &v : x)
-    v = u(rng);
-  std::vector<float> exact(c.rows * c.seq), got(c.rows * c.seq, NAN);
-  matmulScalar(w.view, x.data(), c.seq, exact.data(), 0, c.rows);
+/// Runs `body` once with each kernel family this CPU has selected, then
+/// restores the default.
+template <typename Body> void forEachHostFamily(Body body) {
+  KernelIsa saved = kernelIsa();
+  for (KernelIsa isa : hostKernelIsas()) {
+    ASSERT_TRUE(setKernelIsa(isa));
+    SCOPED_TRACE(kernelIsaName(isa));
+    body();
+  }
+  setKernelIsa(saved);
+}
+
+/// Says which kernel families the tests below ran and which this CPU
+/// lacks (those are not tested here).
+TEST(KernelIsaTest, HostFamiliesAreListedAndSelectable) {
+  std::vector<KernelIsa> host = hostKernelIsas();
+  ASSERT_FALSE(host.empty());
+  EXPECT_EQ(host.front(), KernelIsa::Scalar);
+  EXPECT_EQ(kernelIsa(), host.back()) << "ANE_CPU_KERNELS set?";
+  std::string ran, skipped;
+  for (KernelIsa isa : {KernelIsa::Scalar, KernelIsa::Avx2, KernelIsa::Avx512,
+                        KernelIsa::Avx512Vnni}) {
+    bool has = std::count(host.begin(), host.end(), isa) > 0;
+    (has ? ran : skipped) += std::string(" ") + kernelIsaName(isa);
+    EXPECT_EQ(parseKernelIsa(kernelIsaName(isa)), isa);
+    if (!has) {
+      EXPECT_FALSE(setKernelIsa(isa));
+    }
+  }
+  std::printf("kernel families tested:%s\n", ran.c_str());
+  if (!skipped.empty())
+    std::printf("kernel families skipped (this CPU lacks them):%s\n",
+                skipped.c_str());
+  EXPECT_FALSE(parseKernelIsa("avx1024"));
+}
+
+/// matmul with the selected family against its oracle: the scalar
+/// integer dot products for int4 and int8 weights on the vector families
+/// (they quantize each token's x to int8), matmulScalar otherwise.
+void checkAgainstOracles(const Case &c, const Weight &w,
+                         const std::vector<float> &x,
+                         const std::vector<float> &exact) {
+  std::vector<float> got(c.rows * c.seq, NAN);
   ThreadPool pool(3);
   matmul(w.view, x.data(), c.seq, got.data(), pool);
-  // int4 and int8 products on AVX2 quantize each token's x to int8: their
-  // oracles are the scalar integer dot products; everything else matches
-  // matmulScalar.
   std::vector<float> want = exact;
   bool int8 = matmulHasAvx2() &&
               (c.format == PackedWeight::Format::Q4 ||
@@ -144,6 +170,26 @@ TEST_P(QuantMatMulTest, MatchesTheScalarKernel) {
   }
 }
 
+/// Odd row counts (tails of the row grains), column counts that leave
+/// vector tails, per-row and grouped scales, S = 1 (GEMV) and S > 1. The
+/// int4 cases cover rows of fewer and more than eight activation blocks
+/// (with a remainder), tiles of 8 tokens and the tokens left after them,
+/// and groups of several activation blocks; the int4 tile kernels' rows
+/// and tokens left after whole tiles and chunks of 32, 64 and 96 columns
+/// after whole 128s. Each case runs on every kernel family the CPU has.
+TEST_P(QuantMatMulTest, MatchesTheScalarKernel) {
+  const Case &c = GetParam();
+  std::mt19937 rng(42);
+  Weight w = makeWeight(c.format, c.rows, c.cols, c.group, rng, c.zeroPoints);
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<float> x(c.cols * c.seq);
+  for (float &v : x)
+    v = u(rng);
+  std::vector<float> exact(c.rows * c.seq);
+  matmulScalar(w.view, x.data(), c.seq, exact.data(), 0, c.rows);
+  forEachHostFamily([&] { checkAgainstOracles(c, w, x, exact); });
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Formats, QuantMatMulTest,
     ::testing::Values(Case{PackedWeight::Format::Q4, 37, 256, 128, 1, false},
@@ -164,6 +210,10 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{PackedWeight::Format::Q4, 9, 160, 32, 4, false},
                       Case{PackedWeight::Format::Q4, 21, 96, 32, 1, false},
                       Case{PackedWeight::Format::Q4, 5, 172, 172, 1, false},
+                      Case{PackedWeight::Format::Q4, 7, 224, 32, 2, false},
+                      Case{PackedWeight::Format::Q4, 6, 320, 64, 5, false},
+                      Case{PackedWeight::Format::Q4, 10, 416, 32, 4, false},
+                      Case{PackedWeight::Format::Q4, 3, 768, 256, 2, false},
                       Case{PackedWeight::Format::Q8, 33, 200, 200, 1, true},
                       Case{PackedWeight::Format::Q8, 33, 128, 32, 3, false},
                       Case{PackedWeight::Format::Q8, 17, 256, 256, 1, true},

@@ -1,0 +1,45 @@
+//===- CpuIsa.h - which vector kernel family runs -------------*- C++ -*-===//
+//
+// The int4 products come in one family per instruction set, compiled
+// file by file with that set's flags and chosen at run time: the build
+// stays baseline x86-64 and a CPU only ever runs code it has. Tests and
+// benchmarks can pick any family the host has (setKernelIsa) so that each
+// one is checked against the scalar oracle on the machine that has it.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ANE_LIB_RUNTIME_CPU_CPUISA_H
+#define ANE_LIB_RUNTIME_CPU_CPUISA_H
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ane::runtime {
+
+/// Kernel families, weakest first.
+enum class KernelIsa {
+  Scalar,     // plain C++: the oracle
+  Avx2,       // AVX2 + FMA + F16C, 8-bit products by maddubs (also on
+              // CPUs with AVX-VNNI: see Q4Tiles.inc)
+  Avx512,     // AVX-512 F/BW/VL without VNNI (Skylake-X)
+  Avx512Vnni, // AVX-512 with vpdpbusd (Ice Lake, Zen 4/5)
+};
+
+const char *kernelIsaName(KernelIsa isa);
+std::optional<KernelIsa> parseKernelIsa(const std::string &name);
+
+/// Every family this CPU (and its OS) can run, weakest first.
+std::vector<KernelIsa> hostKernelIsas();
+
+/// The family the int4 products use: the best the host has, or the one
+/// named by ANE_CPU_KERNELS when the host has it.
+KernelIsa kernelIsa();
+
+/// Makes the int4 products use `isa` from now on; false (and no change)
+/// when the host cannot run it.
+bool setKernelIsa(KernelIsa isa);
+
+} // namespace ane::runtime
+
+#endif // ANE_LIB_RUNTIME_CPU_CPUISA_H
