@@ -6,6 +6,10 @@
 #include <cstring>
 #include <map>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 #include <fmt/format.h>
 
 namespace ane::mil {
@@ -150,8 +154,29 @@ WeightWriter::WeightWriter() : buffer(kHeaderSize, 0) {
 
 uint32_t WeightWriter::count() const { return readU32(buffer.data()); }
 
-uint64_t WeightWriter::append(BlobDType dtype, const void *data, uint64_t bytes,
-                              uint64_t paddingBits) {
+void WeightWriter::reserve(uint64_t bytes) {
+  if (bytes <= buffer.capacity())
+    return;
+  std::vector<uint8_t> bigger;
+  bigger.reserve(bytes);
+#if defined(__linux__)
+  // Advice only: without transparent huge pages nothing changes.
+  constexpr uintptr_t kHuge = uintptr_t(2) << 20;
+  uintptr_t begin =
+      (reinterpret_cast<uintptr_t>(bigger.data()) + kHuge - 1) & ~(kHuge - 1);
+  uintptr_t end = reinterpret_cast<uintptr_t>(bigger.data()) + bytes;
+  if (end > begin)
+    ::madvise(reinterpret_cast<void *>(begin), end - begin, MADV_HUGEPAGE);
+#endif
+  bigger.assign(buffer.begin(), buffer.end());
+  buffer.swap(bigger);
+}
+
+uint8_t *WeightWriter::payload(uint64_t offset) {
+  return buffer.data() + offset + kMetadataSize;
+}
+
+uint64_t WeightWriter::appendSpace(BlobDType dtype, uint64_t bytes) {
   uint64_t meta = alignUp(buffer.size());
   buffer.resize(meta + kMetadataSize + bytes, 0);
   uint8_t *m = buffer.data() + meta;
@@ -159,10 +184,16 @@ uint64_t WeightWriter::append(BlobDType dtype, const void *data, uint64_t bytes,
   writeU32(m + 4, static_cast<uint32_t>(dtype));
   writeU64(m + 8, bytes);
   writeU64(m + 16, meta + kMetadataSize);
-  writeU64(m + 24, paddingBits);
-  if (bytes)
-    std::memcpy(m + kMetadataSize, data, bytes);
   writeU32(buffer.data(), count() + 1);
+  return meta;
+}
+
+uint64_t WeightWriter::append(BlobDType dtype, const void *data, uint64_t bytes,
+                              uint64_t paddingBits) {
+  uint64_t meta = appendSpace(dtype, bytes);
+  writeU64(buffer.data() + meta + 24, paddingBits);
+  if (bytes)
+    std::memcpy(payload(meta), data, bytes);
   return meta;
 }
 

@@ -2,6 +2,7 @@
 
 #include "lib/Runtime/ModelPacker.h"
 
+#include "lib/Runtime/HalfFloat.h"
 #include "lib/Runtime/Packing.h"
 #include "lib/Support/Float16.h"
 
@@ -12,9 +13,9 @@
 namespace ane::runtime {
 namespace {
 
-/// The fp32 tensor of `role` in `layer` (-1: global), dequantized.
-Result<std::vector<float>> roleTensor(const model::ModelSpec &spec,
-                                      const std::string &role, int64_t layer) {
+/// The stored tensor of `role` in `layer` (-1: global).
+Result<model::TensorData> storedTensor(const model::ModelSpec &spec,
+                                       const std::string &role, int64_t layer) {
   auto r = model::parseRole(role);
   if (!r)
     return Status::error(fmt::format("unknown weight role '{}'", role));
@@ -27,25 +28,53 @@ Result<std::vector<float>> roleTensor(const model::ModelSpec &spec,
         layer < 0 ? fmt::format("{}: no tensor '{}'", spec.source, role)
                   : fmt::format("{}: no tensor '{}' in layer {}", spec.source,
                                 role, layer));
-  auto data = spec.load(*t);
+  return spec.load(*t);
+}
+
+/// The fp32 tensor of `role` in `layer` (-1: global), dequantized.
+Result<std::vector<float>> roleTensor(const model::ModelSpec &spec,
+                                      const std::string &role, int64_t layer) {
+  auto data = storedTensor(spec, role, layer);
   if (!data.ok())
     return data.status();
   return data->toFloat();
+}
+
+/// A slot's stored tensors, for the packer to carry their blocks over
+/// where they allow it; nullopt when one is missing (the float path then
+/// reports it).
+std::optional<std::vector<model::TensorData>>
+slotSources(const model::ModelSpec &spec, const abi::SlotSpec &slot,
+            int64_t layer) {
+  std::vector<model::TensorData> sources;
+  std::vector<std::string> roles = slot.fusedFrom;
+  if (roles.empty())
+    roles.push_back(slot.role);
+  for (const std::string &role : roles) {
+    auto t = storedTensor(spec, role, layer);
+    if (!t.ok())
+      return std::nullopt;
+    sources.push_back(std::move(*t));
+  }
+  return sources;
 }
 
 Result<std::vector<uint8_t>> packOne(const model::ModelSpec &spec,
                                      const std::vector<abi::SlotSpec> &slots,
                                      int64_t layer, int threads) {
   // Global slots read global tensors; layer slots read this layer's.
+  auto layerOf = [&](const abi::SlotSpec &s) {
+    return s.segment == abi::Segment::Global ? int64_t(-1) : layer;
+  };
   auto bytes = packSegment(
       slots,
       [&](const abi::SlotSpec &s) {
         return assembleSlotTensor(s, [&](const std::string &role) {
-          return roleTensor(spec, role,
-                            s.segment == abi::Segment::Global ? -1 : layer);
+          return roleTensor(spec, role, layerOf(s));
         });
       },
-      threads);
+      threads,
+      [&](const abi::SlotSpec &s) { return slotSources(spec, s, layerOf(s)); });
   if (!bytes.ok())
     return Status::error(fmt::format(
         "{}: {}", layer < 0 ? "global segment" : fmt::format("layer {}", layer),
@@ -67,11 +96,10 @@ Result<std::vector<uint8_t>> packEmbedding(const model::ModelSpec &spec,
     std::memcpy(out.data(), e->data(), out.size());
     return out;
   }
-  out.resize(e->size() * 2);
-  for (size_t i = 0; i < e->size(); ++i) {
-    uint16_t h = ane::floatToHalfBits((*e)[i]);
-    std::memcpy(&out[2 * i], &h, 2);
-  }
+  std::vector<uint16_t> halfs(e->size());
+  floatsToHalfs(e->data(), halfs.data(), int64_t(halfs.size()));
+  out.resize(halfs.size() * 2);
+  std::memcpy(out.data(), halfs.data(), out.size());
   return out;
 }
 

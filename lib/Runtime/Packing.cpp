@@ -209,6 +209,121 @@ QuantizedMatrix quantizeSymmetric(const float *w, int64_t rows, int64_t cols,
   return q;
 }
 
+namespace {
+
+/// GGUF's 32-value blocks: an fp16 scale, then 16 bytes of 4-bit codes
+/// (value j in byte j's low nibble, j + 16 in its high one, stored + 8) or
+/// 32 int8 codes.
+constexpr int64_t kBlock = 32;
+
+int64_t rowsOf(const model::TensorData &t) {
+  return t.shape.size() == 2 ? t.shape[0] : 0;
+}
+
+/// The stacked source row behind row `o` of the slot: rows of a RoPE head
+/// go from interleaved pairs to halves (toRotateHalfOrder).
+int64_t sourceRow(const abi::SlotSpec &slot, int64_t o) {
+  if (o >= slot.ropeRows)
+    return o;
+  int64_t hd = slot.headDim, head = o - o % hd, within = o % hd;
+  return head + (within < hd / 2 ? 2 * within : 2 * (within - hd / 2) + 1);
+}
+
+/// The nibbles at the low end of each byte of `v` (the rest zero), two
+/// bytes' into one: byte j of the result is n(2j) | n(2j + 1) << 4.
+uint32_t pairNibbles(uint64_t v) {
+  v = (v | (v >> 4)) & 0x00FF00FF00FF00FFull;
+  v = (v | (v >> 8)) & 0x0000FFFF0000FFFFull;
+  return uint32_t(v | (v >> 16));
+}
+
+/// One row of Q4_0 blocks as int4 codes, two per byte, LSB first: code
+/// c - 8 is nibble c ^ 8 in two's complement. Values 0-15 are the low
+/// nibbles of the block's 16 bytes, 16-31 their high nibbles; eight bytes
+/// at a time as one word (byte order: little-endian hosts only, as the
+/// whole file format).
+void carryQ4Row(const uint8_t *blocks, int64_t count, uint8_t *codes,
+                uint16_t *scales) {
+  constexpr uint64_t kLow = 0x0F0F0F0F0F0F0F0Full;
+  constexpr uint32_t kFlip = 0x88888888u;
+  for (int64_t b = 0; b < count; ++b, blocks += 18, codes += 16) {
+    std::memcpy(&scales[b], blocks, 2);
+    uint64_t q[2];
+    std::memcpy(q, blocks + 2, 16);
+    uint32_t out[4] = {pairNibbles(q[0] & kLow) ^ kFlip,
+                       pairNibbles(q[1] & kLow) ^ kFlip,
+                       pairNibbles((q[0] >> 4) & kLow) ^ kFlip,
+                       pairNibbles((q[1] >> 4) & kLow) ^ kFlip};
+    std::memcpy(codes, out, 16);
+  }
+}
+
+void carryQ8Row(const uint8_t *blocks, int64_t count, uint8_t *codes,
+                uint16_t *scales) {
+  for (int64_t b = 0; b < count; ++b, blocks += 34, codes += kBlock) {
+    std::memcpy(&scales[b], blocks, 2);
+    std::memcpy(codes, blocks + 2, kBlock);
+  }
+}
+
+} // namespace
+
+bool canCarryBlocks(const abi::SlotSpec &slot,
+                    const std::vector<model::TensorData> &sources) {
+  bool q4 = slot.scheme == abi::Scheme::Q4;
+  if ((!q4 && slot.scheme != abi::Scheme::Q8) || slot.shape.size() != 2 ||
+      slot.effectiveGroup() != kBlock || slot.shape[1] % kBlock != 0 ||
+      !slot.foldNorm.empty() || slot.blobs.size() != 2 ||
+      slot.blobs[0].dtype != (q4 ? mil::DType::Int4 : mil::DType::Int8) ||
+      slot.blobs[1].dtype != mil::DType::FP16 || sources.empty())
+    return false;
+  if (slot.ropeRows &&
+      (slot.headDim <= 0 || slot.headDim % 2 || slot.ropeRows % slot.headDim ||
+       slot.ropeRows > slot.shape[0]))
+    return false;
+  int64_t rows = 0;
+  for (const model::TensorData &t : sources) {
+    std::optional<uint64_t> bytes = model::tensorBytes(t.type, t.numElements());
+    if (t.type != (q4 ? model::TensorType::Q4_0 : model::TensorType::Q8_0) ||
+        t.shape.size() != 2 || t.shape[1] != slot.shape[1] || !bytes ||
+        *bytes != t.size)
+      return false;
+    rows += rowsOf(t);
+  }
+  return rows == slot.shape[0];
+}
+
+Status carryBlocks(const abi::SlotSpec &slot,
+                   const std::vector<model::TensorData> &sources,
+                   uint8_t *codes, uint16_t *scales, int threads) {
+  if (!canCarryBlocks(slot, sources))
+    return Status::error(fmt::format(
+        "slot {}: its sources' blocks cannot be carried over", slot.role));
+  const bool q4 = slot.scheme == abi::Scheme::Q4;
+  const int64_t rows = slot.shape[0], cols = slot.shape[1];
+  const int64_t blocks = cols / kBlock, blockBytes = q4 ? 18 : 34;
+  const int64_t rowCodes = q4 ? cols / 2 : cols;
+  // Where each stacked row starts: part by part.
+  std::vector<const uint8_t *> stacked;
+  stacked.reserve(rows);
+  for (const model::TensorData &t : sources)
+    for (int64_t r = 0; r < rowsOf(t); ++r)
+      stacked.push_back(t.data + r * blocks * blockBytes);
+  auto carryRows = [&](int64_t from, int64_t to) {
+    for (int64_t o = from; o < to; ++o)
+      (q4 ? carryQ4Row : carryQ8Row)(stacked[sourceRow(slot, o)], blocks,
+                                     codes + o * rowCodes, scales + o * blocks);
+  };
+  int64_t n = std::clamp<int64_t>(threads, 1, std::max<int64_t>(rows, 1));
+  std::vector<std::thread> pool;
+  for (int64_t t = 1; t < n; ++t)
+    pool.emplace_back(carryRows, rows * t / n, rows * (t + 1) / n);
+  carryRows(0, rows / n);
+  for (std::thread &t : pool)
+    t.join();
+  return Status::success();
+}
+
 PalettizedMatrix palettize(const float *w, int64_t rows, int64_t cols,
                            int64_t group) {
   PalettizedMatrix p;
@@ -263,44 +378,90 @@ std::vector<float> effectiveWeights(const abi::SlotSpec &s,
   return out;
 }
 
+namespace {
+
+/// Appends a carried slot's two blobs; returns their offsets.
+Result<std::vector<uint64_t>>
+appendCarried(mil::WeightWriter &writer, const abi::SlotSpec &s,
+              const std::vector<model::TensorData> &sources, int threads) {
+  bool q8 = s.scheme == abi::Scheme::Q8;
+  int64_t rows = s.shape[0], cols = s.shape[1];
+  std::vector<uint64_t> offsets = {
+      writer.appendSpace(q8 ? mil::BlobDType::Int8 : mil::BlobDType::Int4,
+                         q8 ? rows * cols : rows * cols / 2),
+      writer.appendSpace(mil::BlobDType::Float16, 2 * rows * (cols / kBlock))};
+  // Payloads start 64 bytes after a 64-byte aligned record: aligned.
+  auto *scales = reinterpret_cast<uint16_t *>(writer.payload(offsets[1]));
+  if (Status st =
+          carryBlocks(s, sources, writer.payload(offsets[0]), scales, threads);
+      !st.ok())
+    return st;
+  return offsets;
+}
+
+/// Appends a slot's blobs from its fp32 tensor; returns their offsets.
+Result<std::vector<uint64_t>> appendFromFloats(mil::WeightWriter &writer,
+                                               const abi::SlotSpec &s,
+                                               const std::vector<float> &w,
+                                               int threads) {
+  int64_t count = 1;
+  for (int64_t d : s.shape)
+    count *= d;
+  if (static_cast<int64_t>(w.size()) != count)
+    return Result<std::vector<uint64_t>>::error(
+        fmt::format("slot {}: {} values for a [{}] weight", s.role, w.size(),
+                    fmt::join(s.shape, ", ")));
+  std::vector<uint64_t> offsets;
+  if (s.scheme == abi::Scheme::F16) {
+    offsets.push_back(appendFloats(writer, s.blobs.at(0).dtype, w));
+  } else if (s.scheme == abi::Scheme::Lut4) {
+    PalettizedMatrix p =
+        palettize(w.data(), s.shape[0], s.shape[1], s.effectiveGroup());
+    offsets.push_back(writer.appendValues(mil::BlobDType::UInt4, p.indices));
+    offsets.push_back(appendFloats(writer, s.blobs.at(1).dtype, p.palettes));
+  } else {
+    QuantizedMatrix q =
+        quantizeSymmetric(w.data(), s.shape[0], s.shape[1], s.effectiveGroup(),
+                          abi::schemeBits(s.scheme), threads);
+    auto dataType = s.scheme == abi::Scheme::Q8 ? mil::BlobDType::Int8
+                                                : mil::BlobDType::Int4;
+    offsets.push_back(writer.appendValues(dataType, q.values));
+    offsets.push_back(appendFloats(writer, s.blobs.at(1).dtype, q.scales));
+    if (s.scheme == abi::Scheme::Q8 &&
+        s.blobs.size() == 3) // per-channel zero points
+      offsets.push_back(writer.appendValues(
+          mil::BlobDType::Int8, std::vector<int64_t>(s.shape[0], 0)));
+  }
+  return offsets;
+}
+
+} // namespace
+
 Result<std::vector<uint8_t>> packSegment(
     const std::vector<abi::SlotSpec> &slots,
     const std::function<Result<std::vector<float>>(const abi::SlotSpec &)>
         &tensor,
-    int threads) {
+    int threads, const SlotSources &sources) {
   mil::WeightWriter writer;
+  writer.reserve(abi::segmentEnd(slots));
   for (const abi::SlotSpec &s : slots) {
-    auto w = tensor(s);
-    if (!w.ok())
-      return w.status();
-    int64_t count = 1;
-    for (int64_t d : s.shape)
-      count *= d;
-    if (static_cast<int64_t>(w->size()) != count)
-      return Result<std::vector<uint8_t>>::error(
-          fmt::format("slot {}: {} values for a [{}] weight", s.role, w->size(),
-                      fmt::join(s.shape, ", ")));
+    std::optional<std::vector<model::TensorData>> stored;
+    if (sources)
+      stored = sources(s);
     std::vector<uint64_t> offsets;
-    if (s.scheme == abi::Scheme::F16) {
-      std::vector<float> v(w->begin(), w->end());
-      offsets.push_back(appendFloats(writer, s.blobs.at(0).dtype, v));
-    } else if (s.scheme == abi::Scheme::Lut4) {
-      PalettizedMatrix p =
-          palettize(w->data(), s.shape[0], s.shape[1], s.effectiveGroup());
-      offsets.push_back(writer.appendValues(mil::BlobDType::UInt4, p.indices));
-      offsets.push_back(appendFloats(writer, s.blobs.at(1).dtype, p.palettes));
+    if (stored && canCarryBlocks(s, *stored)) {
+      auto appended = appendCarried(writer, s, *stored, threads);
+      if (!appended.ok())
+        return appended.status();
+      offsets = std::move(*appended);
     } else {
-      QuantizedMatrix q = quantizeSymmetric(w->data(), s.shape[0], s.shape[1],
-                                            s.effectiveGroup(),
-                                            abi::schemeBits(s.scheme), threads);
-      auto dataType = s.scheme == abi::Scheme::Q8 ? mil::BlobDType::Int8
-                                                  : mil::BlobDType::Int4;
-      offsets.push_back(writer.appendValues(dataType, q.values));
-      offsets.push_back(appendFloats(writer, s.blobs.at(1).dtype, q.scales));
-      if (s.scheme == abi::Scheme::Q8 &&
-          s.blobs.size() == 3) // per-channel zero points
-        offsets.push_back(writer.appendValues(
-            mil::BlobDType::Int8, std::vector<int64_t>(s.shape[0], 0)));
+      auto w = tensor(s);
+      if (!w.ok())
+        return w.status();
+      auto appended = appendFromFloats(writer, s, *w, threads);
+      if (!appended.ok())
+        return appended.status();
+      offsets = std::move(*appended);
     }
     if (offsets.size() != s.blobs.size())
       return Result<std::vector<uint8_t>>::error(
@@ -312,7 +473,7 @@ Result<std::vector<uint8_t>> packSegment(
             "slot {}: blob {} landed at offset {}, the manifest says {}",
             s.role, i, offsets[i], s.blobs[i].offset));
   }
-  return writer.bytes();
+  return writer.release();
 }
 
 Result<Tensor> packInputs(const std::vector<abi::PackedPart> &parts,

@@ -11,11 +11,13 @@
 
 #include "lib/Abi/KernelSet.h"
 #include "lib/MIL/Program.h"
+#include "lib/Model/Model.h"
 #include "lib/Runtime/Tensor.h"
 #include "lib/Support/Result.h"
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,13 +55,35 @@ PalettizedMatrix palettize(const float *w, int64_t rows, int64_t cols,
 std::vector<float> effectiveWeights(const abi::SlotSpec &slot,
                                     const std::vector<float> &w);
 
-/// Writes the slots of one segment, in order, from fp32 tensors, checking
-/// that every blob lands at the offset the compiler assigned.
+/// Whether `slot` can take its sources' blocks as they are: a q4 slot of
+/// GGUF Q4_0 tensors or a q8 slot of Q8_0 ones, in groups of 32 (the
+/// blocks), with no folded norm. Fusing and the RoPE row order move whole
+/// rows, so every block keeps its codes and its scale.
+bool canCarryBlocks(const abi::SlotSpec &slot,
+                    const std::vector<model::TensorData> &sources);
+
+/// Writes the slot's two blobs from its sources' blocks (canCarryBlocks
+/// must hold): `codes` gets the int4 (LSB first) or int8 codes, row-major,
+/// and `scales` one fp16 scale per block. No float on the way: the
+/// dequantized values are bit for bit the source's. `threads` split the
+/// rows.
+Status carryBlocks(const abi::SlotSpec &slot,
+                   const std::vector<model::TensorData> &sources,
+                   uint8_t *codes, uint16_t *scales, int threads = 1);
+
+/// A slot's stored tensors (its fused roles in order), or nullopt when
+/// the packer should only use floats for it.
+using SlotSources = std::function<std::optional<std::vector<model::TensorData>>(
+    const abi::SlotSpec &)>;
+
+/// Writes the slots of one segment, in order, from fp32 tensors, or from
+/// the blocks `sources` gives where canCarryBlocks holds, checking that
+/// every blob lands at the offset the compiler assigned.
 Result<std::vector<uint8_t>> packSegment(
     const std::vector<abi::SlotSpec> &slots,
     const std::function<Result<std::vector<float>>(const abi::SlotSpec &)>
         &tensor,
-    int threads = 1);
+    int threads = 1, const SlotSources &sources = {});
 
 /// Builds the packed [1, channels, 1, S_total] input: input i's element f
 /// goes to channel f / columns_i, column offset_i + f % columns_i.

@@ -1,6 +1,7 @@
 //===- PackingTest.cpp - slot assembly of the weight packer ---------------===//
 
 #include "lib/Runtime/Packing.h"
+#include "lib/MIL/WeightFile.h"
 #include "lib/Support/Float16.h"
 
 #include <gtest/gtest.h>
@@ -8,6 +9,8 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <memory>
+#include <random>
 
 using namespace ane;
 using namespace ane::runtime;
@@ -37,6 +40,136 @@ std::vector<float> firstColumn(const std::vector<float> &w) {
   s.scheme = ::ane::abi::Scheme::F16;
   s.shape = {rows, 2};
   return s;
+}
+
+/// A random GGUF Q4_0 or Q8_0 tensor of [rows, cols] (its own storage),
+/// with scales of both signs and every code.
+model::TensorData blockTensor(model::TensorType type, int64_t rows,
+                              int64_t cols, std::mt19937 &rng) {
+  bool q4 = type == model::TensorType::Q4_0;
+  auto bytes = std::make_shared<std::vector<uint8_t>>();
+  for (int64_t b = 0; b < rows * cols / 32; ++b) {
+    float scale = float(int(rng() % 200) - 100) / 1000.0f;
+    uint16_t h = ane::floatToHalfBits(scale);
+    bytes->push_back(uint8_t(h));
+    bytes->push_back(uint8_t(h >> 8));
+    for (int i = 0; i < (q4 ? 16 : 32); ++i)
+      bytes->push_back(uint8_t(rng()));
+  }
+  model::TensorData t;
+  t.type = type;
+  t.shape = {rows, cols};
+  t.data = bytes->data();
+  t.size = bytes->size();
+  t.owner = bytes;
+  return t;
+}
+
+::ane::abi::SlotSpec quantSlot(::ane::abi::Scheme scheme, int64_t rows,
+                               int64_t cols) {
+  ::ane::abi::SlotSpec s;
+  s.role = "attn_qkv";
+  s.scheme = scheme;
+  s.group = 32;
+  s.shape = {rows, cols};
+  s.blobs = {
+      {scheme == ::ane::abi::Scheme::Q4 ? mil::DType::Int4 : mil::DType::Int8,
+       {rows, cols}},
+      {mil::DType::FP16, {rows, cols / 32}}};
+  return s;
+}
+
+/// A carried slot's blobs.
+struct Carried {
+  std::vector<uint8_t> codes;
+  std::vector<uint16_t> scales;
+};
+
+Result<Carried> carry(const ::ane::abi::SlotSpec &s,
+                      const std::vector<model::TensorData> &sources,
+                      int threads) {
+  Carried c;
+  bool q4 = s.scheme == ::ane::abi::Scheme::Q4;
+  c.codes.resize(s.shape[0] * s.shape[1] / (q4 ? 2 : 1));
+  c.scales.resize(s.shape[0] * s.shape[1] / 32);
+  Status st = carryBlocks(s, sources, c.codes.data(), c.scales.data(), threads);
+  if (!st.ok())
+    return st;
+  return c;
+}
+
+/// The values a carried slot's kernels compute with.
+std::vector<float> dequantize(const ::ane::abi::SlotSpec &s, const Carried &b) {
+  int64_t n = s.shape[0] * s.shape[1];
+  std::vector<int64_t> codes = mil::unpackSubByte(
+      b.codes.data(), n, s.scheme == ::ane::abi::Scheme::Q4 ? 4 : 8, true);
+  std::vector<float> out(n);
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = ane::halfBitsToFloat(b.scales[i / 32]) * float(codes[i]);
+  return out;
+}
+
+/// Carried blocks hold exactly the values the float path assembles from
+/// the same tensors (fused by rows, RoPE rows reordered), for Q4_0 and
+/// Q8_0, with two threads splitting the rows.
+TEST(PackingTest, CarriedBlocksEqualTheAssembledTensor) {
+  std::mt19937 rng(5);
+  for (auto type : {model::TensorType::Q4_0, model::TensorType::Q8_0}) {
+    bool q4 = type == model::TensorType::Q4_0;
+    ::ane::abi::SlotSpec s =
+        quantSlot(q4 ? ::ane::abi::Scheme::Q4 : ::ane::abi::Scheme::Q8, 14, 96);
+    s.fusedFrom = {"attn_q", "attn_k", "attn_v"};
+    s.ropeRows = 12;
+    s.headDim = 4;
+    std::map<std::string, model::TensorData> parts = {
+        {"attn_q", blockTensor(type, 8, 96, rng)},
+        {"attn_k", blockTensor(type, 4, 96, rng)},
+        {"attn_v", blockTensor(type, 2, 96, rng)}};
+    std::vector<model::TensorData> sources = {parts["attn_q"], parts["attn_k"],
+                                              parts["attn_v"]};
+    ASSERT_TRUE(canCarryBlocks(s, sources));
+    auto blocks = carry(s, sources, 2);
+    ASSERT_TRUE(blocks.ok()) << blocks.message();
+    ASSERT_EQ(blocks->codes.size(), size_t(q4 ? 14 * 48 : 14 * 96));
+    ASSERT_EQ(blocks->scales.size(), size_t(14 * 3));
+    auto want = assembleSlotTensor(s, [&](const std::string &role) {
+      return Result<std::vector<float>>(parts.at(role).toFloat());
+    });
+    ASSERT_TRUE(want.ok()) << want.message();
+    EXPECT_EQ(dequantize(s, *blocks), *want) << (q4 ? "q4_0" : "q8_0");
+  }
+}
+
+/// Only whole 32-blocks of the slot's own format, with nothing that
+/// rescales columns, are carried; anything else takes the float path.
+TEST(PackingTest, BlocksAreCarriedOnlyWhenTheyFitTheSlot) {
+  std::mt19937 rng(6);
+  auto q4 = [&] {
+    return std::vector<model::TensorData>{
+        blockTensor(model::TensorType::Q4_0, 4, 64, rng)};
+  };
+  ::ane::abi::SlotSpec s = quantSlot(::ane::abi::Scheme::Q4, 4, 64);
+  EXPECT_TRUE(canCarryBlocks(s, q4()));
+  ::ane::abi::SlotSpec folded = s;
+  folded.foldNorm = "attn_norm";
+  EXPECT_FALSE(canCarryBlocks(folded, q4()));
+  ::ane::abi::SlotSpec grouped = s;
+  grouped.group = 64;
+  EXPECT_FALSE(canCarryBlocks(grouped, q4()));
+  EXPECT_FALSE(canCarryBlocks(quantSlot(::ane::abi::Scheme::Q8, 4, 64), q4()))
+      << "Q4_0 blocks into a q8 slot";
+  EXPECT_FALSE(canCarryBlocks(quantSlot(::ane::abi::Scheme::Q4, 5, 64), q4()))
+      << "rows that do not add up";
+  std::vector<model::TensorData> shortData = q4();
+  shortData[0].size -= 1;
+  EXPECT_FALSE(canCarryBlocks(s, shortData)) << "a size off by one";
+  ::ane::abi::SlotSpec badRope = s;
+  badRope.ropeRows = 3;
+  badRope.headDim = 2;
+  EXPECT_FALSE(canCarryBlocks(badRope, q4()));
+  auto refused = carry(folded, q4(), 1);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.message().find("slot attn_qkv"), std::string::npos);
 }
 
 TEST(PackingTest, RopeRowsTakeRotateHalfOrderPerHead) {
