@@ -1,6 +1,7 @@
 //===- Server.cpp - the OpenAI-compatible HTTP front end ------------------===//
 
 #include "lib/Serve/Server.h"
+#include "lib/Support/ProcessMemory.h"
 
 #include <fmt/format.h>
 #include <httplib.h>
@@ -43,23 +44,6 @@ int64_t unixTime() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-/// VmRSS and VmHWM of this process in bytes (0 where /proc has none).
-std::pair<uint64_t, uint64_t> rssBytes() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  uint64_t rss = 0, peak = 0;
-  while (std::getline(f, line)) {
-    auto kb = [&](const char *key, uint64_t &out) {
-      if (line.rfind(key, 0) == 0)
-        out =
-            std::strtoull(line.c_str() + std::strlen(key), nullptr, 10) * 1024;
-    };
-    kb("VmRSS:", rss);
-    kb("VmHWM:", peak);
-  }
-  return {rss, peak};
 }
 
 /// The request's fields, checked; a bad one throws the 400 it deserves.
@@ -455,7 +439,7 @@ void Server::Impl::handleGeneration(const httplib::Request &req,
 
 std::string Server::Impl::metricsText(const ServedModel &m) {
   SchedulerMetrics s = m.scheduler->metrics();
-  auto [rss, peak] = rssBytes();
+  uint64_t rss = residentBytes(), peak = peakResidentBytes();
   std::string out;
   auto metric = [&](const char *name, const char *type, const char *help,
                     double value) {

@@ -16,6 +16,7 @@
 #include "lib/Runtime/Engine.h"
 #include "lib/Runtime/Plan.h"
 #include "lib/Support/Json.h"
+#include "lib/Support/ProcessMemory.h"
 
 #include <fmt/format.h>
 
@@ -95,14 +96,14 @@ void printProfile(const char *phase, int64_t tokens, const PhaseProfile &p) {
 /// high-water mark is lowered again after the probe. Where it cannot be
 /// lowered, only the `last` probe runs (0 otherwise).
 double probeBandwidth(uint64_t &peak, bool last) {
-  peak = std::max(peak, peakRssBytes());
-  bool lowered = resetPeakRss();
+  peak = std::max(peak, peakResidentBytes());
+  bool lowered = resetPeakResident();
   if (!lowered && !last)
     return 0;
   double bw = runtime::measureReadBandwidth(runtime::ThreadPool::global(),
                                             uint64_t(256) << 20);
   if (lowered)
-    resetPeakRss();
+    resetPeakResident();
   return bw;
 }
 

@@ -9,6 +9,7 @@
 #include "tools/ane-exec/ModelLoader.h"
 
 #include "lib/Runtime/Anepak.h"
+#include "lib/Support/ProcessMemory.h"
 
 #include <fmt/format.h>
 
@@ -99,7 +100,7 @@ int compile(const CompileCommandOptions &o) {
   fmt::print(stderr, "wrote {} ({}) in {:.2f} s ({:.1f} MiB/s); peak RSS {}\n",
              o.output, humanBytes(bytes), packSeconds,
              packSeconds > 0 ? bytes / packSeconds / (1 << 20) : 0.0,
-             humanBytes(peakRssBytes()));
+             humanBytes(peakResidentBytes()));
   return 0;
 }
 

@@ -15,6 +15,7 @@
 #include "lib/Runtime/Anepak.h"
 #include "lib/Runtime/Finetune.h"
 #include "lib/Support/FileKinds.h"
+#include "lib/Support/ProcessMemory.h"
 #include "lib/Support/TextInput.h"
 
 #include <fmt/format.h>
@@ -269,7 +270,7 @@ int finetune(FinetuneCommandOptions o) {
              "kernel time: {}; peak RSS {}\nadapter written to {}\n",
              first + 1, o.train.steps, trainedTokens, trainedSeconds,
              trainedSeconds > 0 ? trainedTokens / trainedSeconds : 0.0,
-             fmt::join(shares, ", "), humanBytes(peakRssBytes()), o.out);
+             fmt::join(shares, ", "), humanBytes(peakResidentBytes()), o.out);
   printAneSummary(engine->backendInUse());
   return 0;
 }

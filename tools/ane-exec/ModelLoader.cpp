@@ -615,23 +615,6 @@ std::string humanBytes(uint64_t b) {
                 : fmt::format("{:.2f} {}", v, units[u]);
 }
 
-uint64_t peakRssBytes() {
-  struct rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
-#if defined(__APPLE__)
-  return uint64_t(usage.ru_maxrss); // macOS reports bytes
-#else
-  return uint64_t(usage.ru_maxrss) * 1024; // Linux reports KiB
-#endif
-}
-
-bool resetPeakRss() {
-  std::ofstream refs("/proc/self/clear_refs");
-  refs << "5"; // resets the high-water mark getrusage reads
-  refs.flush();
-  return bool(refs);
-}
-
 int fail(const std::string &message) {
   fmt::print(stderr, "error: {}\n", message);
   return 1;

@@ -158,11 +158,6 @@ private:
 /// "attn_qkv, ..., lm_head for seq 1/16, ctx 256/512".
 std::string describeKernels(const abi::KernelSet &kernels);
 std::string humanBytes(uint64_t bytes);
-/// The process's peak resident set so far.
-uint64_t peakRssBytes();
-/// Lowers the peak resident set to the current one (Linux's clear_refs);
-/// false where the system cannot.
-bool resetPeakRss();
 /// Prints "error: <message>" to stderr and returns 1.
 int fail(const std::string &message);
 

@@ -12,6 +12,7 @@
 
 #include "lib/Runtime/Engine.h"
 #include "lib/Runtime/Generate.h"
+#include "lib/Support/ProcessMemory.h"
 
 #include <fmt/format.h>
 
@@ -65,7 +66,7 @@ int run(const RunOptions &o) {
              rate(stats->promptTokens, stats->promptSeconds), stats->newTokens,
              rate(stats->decodeSteps, stats->decodeSeconds),
              es.swaps ? 1e3 * es.swapSeconds / es.swaps : 0.0,
-             humanBytes(peakRssBytes()));
+             humanBytes(peakResidentBytes()));
   printAneSummary(engine->backendInUse());
   printInputBindingSummary(loaded->image, es);
   return 0;

@@ -14,6 +14,7 @@
 #include "lib/Runtime/Anepak.h"
 #include "lib/Serve/Server.h"
 #include "lib/Support/FileKinds.h"
+#include "lib/Support/ProcessMemory.h"
 
 #include <fmt/format.h>
 
@@ -51,13 +52,7 @@ uint64_t physicalMemory() {
 /// plus the mapped weights not yet read in (a .anepak pages them in as the
 /// layers first run).
 uint64_t baseBytes(const runtime::ModelImage &image) {
-  uint64_t rss = 0;
-  if (FILE *f = std::fopen("/proc/self/statm", "r")) {
-    unsigned long long total = 0, resident = 0;
-    if (std::fscanf(f, "%llu %llu", &total, &resident) == 2)
-      rss = resident * uint64_t(sysconf(_SC_PAGESIZE));
-    std::fclose(f);
-  }
+  uint64_t rss = residentBytes();
   uint64_t weights = image.globalSegment.size + image.embedding.size;
   for (const auto &s : image.layerSegments)
     weights += s.size;
@@ -211,7 +206,8 @@ int serveModel(ServeOptions o) {
              "served {} requests ({} failed): {} prompt tokens, {} generated "
              "in {} decode steps; peak RSS {}\n",
              m.requestsDone, m.requestsFailed, m.promptTokens,
-             m.generatedTokens, m.batchedSteps, humanBytes(peakRssBytes()));
+             m.generatedTokens, m.batchedSteps,
+             humanBytes(peakResidentBytes()));
   return 0;
 }
 

@@ -1,0 +1,42 @@
+//===- ProcessMemory.cpp - this process's resident memory -----------------===//
+
+#include "lib/Support/ProcessMemory.h"
+
+#include <cstdio>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+namespace ane {
+
+uint64_t residentBytes() {
+  // statm's second field: resident pages.
+  uint64_t bytes = 0;
+  if (std::FILE *f = std::fopen("/proc/self/statm", "r")) {
+    unsigned long long total = 0, resident = 0;
+    if (std::fscanf(f, "%llu %llu", &total, &resident) == 2)
+      bytes = resident * uint64_t(sysconf(_SC_PAGESIZE));
+    std::fclose(f);
+  }
+  return bytes;
+}
+
+uint64_t peakResidentBytes() {
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+#if defined(__APPLE__)
+  return uint64_t(usage.ru_maxrss); // macOS reports bytes
+#else
+  return uint64_t(usage.ru_maxrss) * 1024; // Linux reports KiB
+#endif
+}
+
+bool resetPeakResident() {
+  std::FILE *f = std::fopen("/proc/self/clear_refs", "w");
+  if (!f)
+    return false;
+  bool ok = std::fputs("5", f) >= 0; // "5": reset the high-water mark
+  return std::fclose(f) == 0 && ok;
+}
+
+} // namespace ane
