@@ -97,6 +97,18 @@ Result<std::vector<float>> assembleSlotTensor(
 
 namespace {
 
+/// Runs work(from, to) over [0, rows) in `threads` contiguous parts.
+template <typename Work>
+void splitRows(int64_t rows, int threads, const Work &work) {
+  int64_t n = std::clamp<int64_t>(threads, 1, std::max<int64_t>(rows, 1));
+  std::vector<std::thread> pool;
+  for (int64_t t = 1; t < n; ++t)
+    pool.emplace_back(work, rows * t / n, rows * (t + 1) / n);
+  work(0, rows / n);
+  for (std::thread &t : pool)
+    t.join();
+}
+
 /// Squared error of `p` quantized with `scale` into [-qmax-1, qmax]; the
 /// codes go to `codes` when it is given.
 double groupError(const float *p, int64_t n, float scale, int64_t qmax,
@@ -199,13 +211,7 @@ QuantizedMatrix quantizeSymmetric(const float *w, int64_t rows, int64_t cols,
                    q.values.data() + r * cols + g * group);
       }
   };
-  int64_t n = std::clamp<int64_t>(threads, 1, std::max<int64_t>(rows, 1));
-  std::vector<std::thread> pool;
-  for (int64_t t = 1; t < n; ++t)
-    pool.emplace_back(quantizeRows, rows * t / n, rows * (t + 1) / n);
-  quantizeRows(0, rows / n);
-  for (std::thread &t : pool)
-    t.join();
+  splitRows(rows, threads, quantizeRows);
   return q;
 }
 
@@ -314,13 +320,7 @@ Status carryBlocks(const abi::SlotSpec &slot,
       (q4 ? carryQ4Row : carryQ8Row)(stacked[sourceRow(slot, o)], blocks,
                                      codes + o * rowCodes, scales + o * blocks);
   };
-  int64_t n = std::clamp<int64_t>(threads, 1, std::max<int64_t>(rows, 1));
-  std::vector<std::thread> pool;
-  for (int64_t t = 1; t < n; ++t)
-    pool.emplace_back(carryRows, rows * t / n, rows * (t + 1) / n);
-  carryRows(0, rows / n);
-  for (std::thread &t : pool)
-    t.join();
+  splitRows(rows, threads, carryRows);
   return Status::success();
 }
 
