@@ -6,7 +6,8 @@ cd "$(dirname "$0")"
 
 PACKAGES=(cmake ninja-build g++ llvm-19-dev llvm-19-tools libmlir-19-dev
           mlir-19-tools libfmt-dev libgtest-dev libgmock-dev libcli11-dev libxxhash-dev
-          libbenchmark-dev libcpp-httplib-dev nlohmann-json3-dev pkgconf gobjc++ libgnustep-base-dev clang-19 libclang-rt-19-dev)
+          libbenchmark-dev libcpp-httplib-dev nlohmann-json3-dev pkgconf gobjc++ libgnustep-base-dev clang-19 libclang-rt-19-dev
+          python3-numpy python3-pytest)
 BUILD_DIR=${ANE_BUILD_DIR:-build}
 
 install_missing() {

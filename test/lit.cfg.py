@@ -18,7 +18,7 @@ config.environment["FILECHECK_OPTS"] = "-enable-var-scope --allow-unused-prefixe
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(
-    ["ane-opt", "ane-translate", "ane-exec"],
+    ["ane-opt", "ane-translate", "ane-exec", "ane-capi-test"],
     [os.path.join(config.ane_obj_root, "bin")])
 
 config.substitutions.append(("%ane_src_root", config.ane_src_root))

@@ -2,6 +2,7 @@
 
 #include "lib/Support/ProcessMemory.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include <sys/resource.h>
@@ -25,10 +26,13 @@ uint64_t peakResidentBytes() {
   struct rusage usage;
   getrusage(RUSAGE_SELF, &usage);
 #if defined(__APPLE__)
-  return uint64_t(usage.ru_maxrss); // macOS reports bytes
+  uint64_t peak = uint64_t(usage.ru_maxrss); // macOS reports bytes
 #else
-  return uint64_t(usage.ru_maxrss) * 1024; // Linux reports KiB
+  uint64_t peak = uint64_t(usage.ru_maxrss) * 1024; // Linux reports KiB
 #endif
+  // The kernel updates the mark lazily (and counts pages a little
+  // differently from statm): never report a peak below the present.
+  return std::max(peak, residentBytes());
 }
 
 bool resetPeakResident() {

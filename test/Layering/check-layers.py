@@ -41,10 +41,10 @@ INCLUDE_RULES = {
     "lib/Abi": ["mlir/", "llvm/", "lib/Runtime", "lib/Dialect",
                 "lib/Conversion", "lib/Compile"],
     "lib/Runtime": ["mlir/", "llvm/", "lib/Dialect", "lib/Conversion",
-                    "lib/Compile", "lib/Pipelines"],
+                    "lib/Compile", "lib/Pipelines", "lib/Loader", "lib/CApi"],
     "lib/Serve": ["mlir/", "llvm/", "lib/Dialect", "lib/Conversion",
                   "lib/Compile", "lib/Pipelines", "lib/Runtime/Cpu",
-                  "lib/Runtime/Ane"],
+                  "lib/Runtime/Ane", "lib/Loader", "lib/CApi"],
     "lib/Dialect": ["lib/Runtime", "lib/Compile", "lib/Serve"],
     "lib/Conversion": ["lib/Runtime", "lib/Compile"],
 }

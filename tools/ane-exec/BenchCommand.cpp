@@ -341,7 +341,7 @@ void addBenchCommand(CLI::App &app) {
   auto o = std::make_shared<BenchOptions>();
   CLI::App *cmd = app.add_subcommand(
       "bench", "time compile, pack, prefill, decode and weight swaps");
-  o->model.add(*cmd);
+  addModelOptions(*cmd, o->model);
   cmd->add_option("--pp", o->pp, "prompt tokens to prefill (default 512)")
       ->check(greaterThan(0));
   cmd->add_option("--tg", o->tg, "tokens to decode (default 128)")
@@ -350,7 +350,7 @@ void addBenchCommand(CLI::App &app) {
   cmd->add_flag("--profile", o->profile,
                 "time every kernel's MIL ops (cpu backends) and print where "
                 "prefill and decode spend it");
-  o->build.add(*cmd);
+  addBuildOptions(*cmd, o->build);
   cmd->callback([o] {
     if (int rc = bench(*o))
       throw CLI::RuntimeError(rc);

@@ -3,6 +3,7 @@
 #ifndef ANE_TOOLS_ANE_EXEC_COMMANDS_H
 #define ANE_TOOLS_ANE_EXEC_COMMANDS_H
 
+#include "lib/Loader/ModelLoader.h"
 #include "lib/Model/Tokenizer.h"
 
 #include <CLI/CLI.hpp>
@@ -13,19 +14,11 @@
 namespace ane::exec {
 
 /// Options every model-reading subcommand shares.
-struct ModelOptions {
-  std::string model;
-  std::string tokenizer; // -z: a llama2.c tokenizer.bin
-  void add(CLI::App &app);
-};
-
-/// A llama2.c tokenizer.bin (-z), checked against the model's vocabulary.
-Result<model::TokenizerData> readTokenizerFile(const std::string &path,
-                                               int64_t vocabSize);
-
-/// The tokenizer of the model, or of -z when given.
-Result<model::Tokenizer> loadTokenizer(const model::ModelSpec &spec,
-                                       const std::string &tokenizerPath);
+using loader::loadTokenizer;
+using loader::ModelOptions;
+using loader::readTokenizerFile;
+/// -m and -z.
+void addModelOptions(CLI::App &app, ModelOptions &model);
 
 /// Checks for numeric flags that say what is wrong in words: "must be >= 0"
 /// instead of CLI11's range up to 1.79e308 written out in 309 digits.

@@ -110,7 +110,7 @@ void addCompileCommand(CLI::App &app) {
   auto o = std::make_shared<CompileCommandOptions>();
   CLI::App *cmd = app.add_subcommand(
       "compile", "compile a model and pack its weights into one .anepak");
-  o->model.add(*cmd);
+  addModelOptions(*cmd, o->model);
   cmd->add_option("-o,--output", o->output, "the .anepak to write")->required();
   cmd->add_option("--lora-rank", o->build.loraRank,
                   "kernels that take adapters up to this rank at run time "
@@ -120,7 +120,7 @@ void addCompileCommand(CLI::App &app) {
                   "the roles they adapt: attn_q, attn_k, attn_v, attn_out, "
                   "ffn_gate, ffn_up, ffn_down")
       ->delimiter(',');
-  o->build.add(*cmd);
+  addBuildOptions(*cmd, o->build);
   cmd->callback([o] {
     if (int rc = compile(*o))
       throw CLI::RuntimeError(rc);

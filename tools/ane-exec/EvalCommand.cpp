@@ -103,14 +103,14 @@ void addEvalCommand(CLI::App &app) {
   CLI::App *cmd = app.add_subcommand(
       "eval", "teacher-forced agreement of the compiled model with the fp32 "
               "reference on a prompt");
-  o->model.add(*cmd);
+  addModelOptions(*cmd, o->model);
   cmd->add_option("-p,--prompt", o->prompt, "the prompt (BOS is added)");
   cmd->add_option("-n,--n-predict", o->n,
                   "positions past the prompt, continued greedily by the "
                   "reference")
       ->check(atLeast(0));
   cmd->add_flag("--json", o->json, "print one JSON object");
-  o->build.add(*cmd);
+  addBuildOptions(*cmd, o->build);
   cmd->callback([o] {
     if (int rc = eval(*o))
       throw CLI::RuntimeError(rc);

@@ -282,7 +282,7 @@ void addFinetuneCommand(CLI::App &app) {
   CLI::App *cmd = app.add_subcommand(
       "finetune", "train a LoRA adapter on a text file through the backward "
                   "kernels");
-  o->model.add(*cmd);
+  addModelOptions(*cmd, o->model);
   cmd->add_option("--data", o->data, "the training text")->required();
   cmd->add_option("-o,--output", o->out,
                   "the adapter to write (llama.cpp's LoRA GGUF); its "
@@ -328,7 +328,7 @@ void addFinetuneCommand(CLI::App &app) {
   cmd->add_option("--loss-log", o->lossLog,
                   "write each step's loss to FILE (CSV; JSON lines for "
                   ".jsonl)");
-  o->build.add(*cmd);
+  addBuildOptions(*cmd, o->build);
   // --ctx is the training sequence length here.
   cmd->get_option("--ctx")->description(
       "tokens per training sequence (default 64)");

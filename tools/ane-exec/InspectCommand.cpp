@@ -143,7 +143,7 @@ void addInspectCommand(CLI::App &app) {
   auto opts = std::make_shared<InspectOptions>();
   CLI::App *cmd =
       app.add_subcommand("inspect", "print a model's config and tensors");
-  opts->add(*cmd);
+  addModelOptions(*cmd, *opts);
   cmd->add_option("--read-layer", opts->readLayer,
                   "also read one layer's tensors as f32 and time it");
   cmd->callback([opts] {

@@ -180,7 +180,7 @@ void addPlanCommand(CLI::App &app) {
   CLI::App *cmd = app.add_subcommand(
       "plan", "memory budget and ANE decode/prefill bounds per weight "
               "binding on an Apple chip");
-  o->model.add(*cmd);
+  addModelOptions(*cmd, o->model);
   std::vector<std::string> names;
   for (const runtime::ChipSpec &c : runtime::chips())
     names.push_back(c.name);

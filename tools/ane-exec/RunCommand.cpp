@@ -112,7 +112,7 @@ void addRunCommand(CLI::App &app) {
       "<0xNN> byte tokens therefore vanish from the echoed prompt and the "
       "generated text; --all-bytes prints them, and `ane-exec tokenize` "
       "shows every token.");
-  o->build.add(*cmd);
+  addBuildOptions(*cmd, o->build);
   cmd->callback([o] {
     if (int rc = run(*o))
       throw CLI::RuntimeError(rc);

@@ -263,7 +263,7 @@ void addServeCommand(CLI::App &app) {
   cmd->add_option("--debug-step-delay", o->debugStepDelay,
                   "testing: sleep this many seconds in every step")
       ->group(""); // hidden
-  o->build.add(*cmd);
+  addBuildOptions(*cmd, o->build);
   cmd->callback([o] {
     ServeOptions copy = *o;
     copy.model = withDefaultModel(copy.model);

@@ -61,7 +61,7 @@ void addTokenizeCommand(CLI::App &app) {
   CLI::App *cmd = app.add_subcommand(
       "tokenize", "print the token ids of a prompt (BOS first), or with "
                   "--decode the text of space-separated ids");
-  opts->model.add(*cmd);
+  addModelOptions(*cmd, opts->model);
   cmd->add_option("-p,--prompt", opts->prompt, "text (or ids with --decode)")
       ->required();
   cmd->add_flag("--decode", opts->decode, "turn ids back into text");

@@ -17,40 +17,6 @@
 
 namespace ane::exec {
 
-void ModelOptions::add(CLI::App &app) {
-  app.add_option("-m,--model", model,
-                 "model: .gguf, llama2.c .bin, or synthetic:NAME[?layers=N]")
-      ->required();
-  app.add_option("-z,--tokenizer", tokenizer,
-                 "llama2.c tokenizer.bin, for checkpoints that carry none");
-}
-
-Result<model::TokenizerData> readTokenizerFile(const std::string &path,
-                                               int64_t vocabSize) {
-  auto data = model::readLlama2cTokenizer(path);
-  if (!data.ok())
-    return data.status();
-  if (static_cast<int64_t>(data->tokens.size()) != vocabSize)
-    return Status::error(path + ": " + std::to_string(data->tokens.size()) +
-                         " tokens, the model's vocabulary has " +
-                         std::to_string(vocabSize));
-  return data;
-}
-
-Result<model::Tokenizer> loadTokenizer(const model::ModelSpec &spec,
-                                       const std::string &path) {
-  if (!path.empty()) {
-    auto data = readTokenizerFile(path, spec.config.vocabSize);
-    if (!data.ok())
-      return data.status();
-    return model::Tokenizer::create(*data);
-  }
-  if (!spec.tokenizer)
-    return Result<model::Tokenizer>::error(
-        spec.source + " carries no tokenizer: pass -z tokenizer.bin");
-  return model::Tokenizer::create(*spec.tokenizer);
-}
-
 namespace {
 
 /// A number flag's value against `ok`, with `what` as the complaint.
