@@ -108,17 +108,27 @@ Result<loader::BuildOptions> buildOptions(const ane_options &o) {
   return b;
 }
 
+/// A caller's versioned struct must be at least as large as ours (made by
+/// `init` from this header or a later one).
+template <typename T>
+ane_status checkStructSize(const T &given, const char *name, const char *init) {
+  if (given.struct_size >= sizeof(T))
+    return ANE_OK;
+  return failWith(ANE_INVALID_ARGUMENT,
+                  std::string(name) + "->struct_size is " +
+                      std::to_string(given.struct_size) + ", expected " +
+                      std::to_string(sizeof(T)) + " (call " + init + ")");
+}
+
 ane_status openModel(const char *path, const ane_options *given,
                      ane_model **out) {
   ane_options o;
   ane_options_init(&o);
   if (given) {
-    if (given->struct_size < sizeof(ane_options))
-      return failWith(ANE_INVALID_ARGUMENT,
-                      "ane_model_open: options->struct_size is " +
-                          std::to_string(given->struct_size) + ", expected " +
-                          std::to_string(sizeof(ane_options)) +
-                          " (call ane_options_init)");
+    if (ane_status s = checkStructSize(*given, "ane_model_open: options",
+                                       "ane_options_init");
+        s != ANE_OK)
+      return s;
     o = *given;
   }
   auto build = buildOptions(o);
@@ -488,13 +498,10 @@ ane_status ane_generate(ane_model *model, const char *prompt,
     ane_sampler s;
     ane_sampler_init(&s);
     if (sampler) {
-      if (sampler->struct_size < sizeof(ane_sampler))
-        return failWith(ANE_INVALID_ARGUMENT,
-                        "ane_generate: sampler->struct_size is " +
-                            std::to_string(sampler->struct_size) +
-                            ", expected " +
-                            std::to_string(sizeof(ane_sampler)) +
-                            " (call ane_sampler_init)");
+      if (ane_status st = checkStructSize(*sampler, "ane_generate: sampler",
+                                          "ane_sampler_init");
+          st != ANE_OK)
+        return st;
       s = *sampler;
     }
     if (max_tokens < 0 || !(s.temperature >= 0) || s.top_k < 0 ||

@@ -1,5 +1,4 @@
-//===- ModelLoader.cpp - the loader's command-line flags
-//-------------------===//
+//===- ModelLoader.cpp - the loader's command-line flags -----------------===//
 
 #include "tools/ane-exec/ModelLoader.h"
 
