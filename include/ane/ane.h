@@ -159,9 +159,8 @@ ANE_API ane_status ane_kv_truncate(ane_model *model, int64_t n_positions);
 
 /* Appends `ids` to the sequence and writes logits into
  * logits[0..capacity) floats, as `flags` asks (logits may be NULL with
- * capacity 0 when none are wanted). ALL_POSITIONS runs the tokens one at
- * a time; LAST runs them through the prefill kernels. On failure the
- * sequence is as it was. */
+ * capacity 0 when none are wanted). Both run the tokens through the
+ * prefill kernels. On failure the sequence is as it was. */
 ANE_API ane_status ane_eval(ane_model *model, const int32_t *ids, size_t n_ids,
                             int flags, float *logits, size_t capacity);
 

@@ -216,13 +216,13 @@ ane_status evaluate(ane_model &m, const int32_t *ids, size_t n, int flags,
       std::copy(out->begin(), out->end(), logits);
     return ANE_OK;
   }
-  for (size_t i = 0; i < n; ++i) {
-    auto out = extend(m, {ids[i]});
-    if (!out.ok())
-      return undo(out.status());
-    if (logits)
-      std::copy(out->begin(), out->end(), logits + i * vocab);
-  }
+  std::vector<int32_t> all(ids, ids + n);
+  auto out = m.engine->forwardAll(m.cache, all, int64_t(before));
+  if (!out.ok())
+    return undo(out.status());
+  m.sequence.insert(m.sequence.end(), all.begin(), all.end());
+  for (size_t i = 0; logits && i < n; ++i)
+    std::copy((*out)[i].begin(), (*out)[i].end(), logits + i * vocab);
   return ANE_OK;
 }
 

@@ -803,9 +803,10 @@ Result<std::vector<float>> Engine::forward(const std::vector<int32_t> &tokens,
   return forward(ownCache, tokens, pos);
 }
 
-Result<std::vector<float>> Engine::forward(KvCache &cache,
-                                           const std::vector<int32_t> &tokens,
-                                           int64_t pos) {
+Status
+Engine::runChunks(KvCache &cache, const std::vector<int32_t> &tokens,
+                  int64_t pos,
+                  const std::function<Status(Tensor &x, int64_t seq)> &each) {
   const model::Config &c = image->kernels.config;
   if (tokens.empty())
     return Status::error("no tokens to run");
@@ -815,10 +816,8 @@ Result<std::vector<float>> Engine::forward(KvCache &cache,
     return Status::error(
         fmt::format("positions {}..{} are outside the context of {}", pos,
                     pos + int64_t(tokens.size()) - 1, maxContext()));
-  Tensor last;
   size_t done = 0;
   while (done < tokens.size()) {
-    // Whole chunks of the largest bucket that fits, then single tokens.
     int64_t seq = 1;
     for (int64_t b : seqBuckets)
       if (b <= int64_t(tokens.size() - done))
@@ -830,9 +829,36 @@ Result<std::vector<float>> Engine::forward(KvCache &cache,
       return Status::error(
           fmt::format("the last layer returned {}, not [1, {}, 1, {}]",
                       mil::formatShape(x->shape), c.dim, seq));
-    last = column(*x, seq - 1);
+    if (Status s = each(*x, seq); !s.ok())
+      return s;
     done += size_t(seq);
   }
+  return Status::success();
+}
+
+Result<std::vector<std::vector<float>>>
+Engine::forwardAll(KvCache &cache, const std::vector<int32_t> &tokens,
+                   int64_t pos) {
+  std::vector<std::vector<float>> logits;
+  Status s = runChunks(cache, tokens, pos, [&](Tensor &x, int64_t seq) {
+    return headLogits(x, seq, seq, logits);
+  });
+  if (!s.ok())
+    return s;
+  return logits;
+}
+
+Result<std::vector<float>> Engine::forward(KvCache &cache,
+                                           const std::vector<int32_t> &tokens,
+                                           int64_t pos) {
+  const model::Config &c = image->kernels.config;
+  Tensor last;
+  Status s = runChunks(cache, tokens, pos, [&](Tensor &x, int64_t seq) {
+    last = column(x, seq - 1);
+    return Status::success();
+  });
+  if (!s.ok())
+    return s;
   auto head = kernel(abi::Kernel::LmHead, 1, 0);
   if (!head.ok())
     return head.status();

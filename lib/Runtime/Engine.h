@@ -17,6 +17,7 @@
 #include "lib/Runtime/ModelImage.h"
 #include "lib/Support/Result.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -87,6 +88,11 @@ public:
   /// The same on `cache`'s sequence instead of the engine's own.
   Result<std::vector<float>>
   forward(KvCache &cache, const std::vector<int32_t> &tokens, int64_t pos);
+  /// forward on `cache`, returning the logits of every token, in order
+  /// (perplexity, logits for other tools). The prefill chunks' columns go
+  /// through lm_head in their own bucket where the kernel set has one.
+  Result<std::vector<std::vector<float>>>
+  forwardAll(KvCache &cache, const std::vector<int32_t> &tokens, int64_t pos);
 
   /// One decode step of several sequences, each `token` at `pos` of its own
   /// `cache`. The position-wise kernels (attn_qkv, attn_out, ffn_up,
@@ -172,6 +178,12 @@ private:
   /// Input binding: layer `layer`'s weights (-1: the global ones) as the
   /// kernels take them.
   Result<const InputWeights *> inputWeightsOf(int64_t layer);
+  /// Runs `tokens` from `pos` in whole chunks of the largest seq bucket
+  /// that fits, then single tokens, handing `each` every chunk's last-layer
+  /// output ([1, dim, 1, seq]) and its seq.
+  Status runChunks(KvCache &cache, const std::vector<int32_t> &tokens,
+                   int64_t pos,
+                   const std::function<Status(Tensor &x, int64_t seq)> &each);
   Result<Tensor> runChunk(KvCache &cache, const std::vector<int32_t> &tokens,
                           size_t first, int64_t seq, int64_t pos,
                           std::vector<Saved> *saved = nullptr);

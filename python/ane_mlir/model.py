@@ -253,7 +253,9 @@ class Model:
         Closing the generator early stops the generation."""
         sampler = self._sampler(temperature, top_p, top_k, repeat_penalty,
                                 repeat_last_n, seed)
-        pieces = queue.Queue()
+        # A short queue keeps the generation a few tokens ahead of the
+        # reader at most, so closing the generator stops it soon.
+        pieces = queue.Queue(maxsize=2)
         stop = threading.Event()
         failure = []
 
@@ -272,10 +274,12 @@ class Model:
         worker = threading.Thread(target=run, daemon=True)
         worker.start()
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        ended = False  # the worker's None was read
         try:
             while True:
                 data = pieces.get()
                 if data is None:
+                    ended = True
                     break
                 text = decoder.decode(data)
                 if text:
@@ -287,4 +291,7 @@ class Model:
                 raise failure[0]
         finally:
             stop.set()
+            # Unblocks the worker's put; it ends with None.
+            while not ended:
+                ended = pieces.get() is None
             worker.join()

@@ -239,34 +239,51 @@ int main(int argc, char **argv) {
         "3 tokens, then 10 more from an empty prompt = 13 at once: \"%s\"",
         whole.text);
 
-  /* Logits: every position one at a time, the last through prefill. */
+  /* Logits of every position through the prefill kernels (a 16-token
+   * chunk, then single tokens) against one token per call. */
+  const char *longer =
+      "Once upon a time, there was a little girl named Lily. She loved to";
+  int32_t seq[64];
+  size_t n_seq = 0;
+  REQUIRE_OK(ane_tokenize(model, longer, strlen(longer), 1, seq, 64, &n_seq));
   size_t vocab = (size_t)c.vocab_size;
-  float *all = malloc(5 * vocab * sizeof(float));
+  float *all = malloc(n_seq * vocab * sizeof(float));
+  float *one = malloc(n_seq * vocab * sizeof(float));
   float *last = malloc(vocab * sizeof(float));
-  float *again = malloc(5 * vocab * sizeof(float));
   REQUIRE_OK(ane_kv_reset(model));
-  REQUIRE_OK(ane_eval(model, ids, 5, ANE_EVAL_ALL_POSITIONS, all, 5 * vocab));
+  REQUIRE_OK(
+      ane_eval(model, seq, n_seq, ANE_EVAL_ALL_POSITIONS, all, n_seq * vocab));
   REQUIRE_OK(ane_kv_reset(model));
-  REQUIRE_OK(ane_eval(model, ids, 5, ANE_EVAL_LAST, last, vocab));
+  for (size_t i = 0; i < n_seq; ++i)
+    REQUIRE_OK(
+        ane_eval(model, seq + i, 1, ANE_EVAL_LAST, one + i * vocab, vocab));
   float worst = 0;
-  for (size_t i = 0; i < vocab; ++i) {
-    float d = fabsf(all[4 * vocab + i] - last[i]);
-    worst = d > worst ? d : worst;
+  int same = 1;
+  for (size_t p = 0; p < n_seq; ++p) {
+    for (size_t i = 0; i < vocab; ++i) {
+      float d = fabsf(all[p * vocab + i] - one[p * vocab + i]);
+      worst = d > worst ? d : worst;
+    }
+    same &= argmax(all + p * vocab, vocab) == argmax(one + p * vocab, vocab);
   }
-  CHECK(worst < 0.05f && argmax(last, vocab) == argmax(all + 4 * vocab, vocab),
-        "prefill and one-by-one logits agree (max difference %g, argmax %zu)",
-        worst, argmax(last, vocab));
-
-  /* Truncating to 2 and running the last 3 again gives the same logits. */
+  CHECK(n_seq > 16 && worst < 0.05f && same,
+        "%zu positions: all at once and one by one agree (max difference "
+        "%g, same argmax)",
+        n_seq, worst);
   REQUIRE_OK(ane_kv_reset(model));
-  REQUIRE_OK(ane_eval(model, ids, 5, ANE_EVAL_ALL_POSITIONS, all, 5 * vocab));
+  REQUIRE_OK(ane_eval(model, seq, n_seq, ANE_EVAL_LAST, last, vocab));
+  CHECK(memcmp(last, all + (n_seq - 1) * vocab, vocab * sizeof(float)) == 0,
+        "ANE_EVAL_LAST gives the last row of ANE_EVAL_ALL_POSITIONS");
+
+  /* Truncating to 2 and running the rest again gives the same logits. */
   REQUIRE_OK(ane_kv_truncate(model, 2));
   REQUIRE_OK(ane_position(model, &pos));
-  REQUIRE_OK(
-      ane_eval(model, ids + 2, 3, ANE_EVAL_ALL_POSITIONS, again, 3 * vocab));
-  CHECK(pos == 2 &&
-            memcmp(again, all + 2 * vocab, 3 * vocab * sizeof(float)) == 0,
-        "truncate to 2 and re-run 3 tokens: identical logits");
+  int identical = pos == 2;
+  for (size_t i = 2; i < n_seq; ++i) {
+    REQUIRE_OK(ane_eval(model, seq + i, 1, ANE_EVAL_LAST, last, vocab));
+    identical &= memcmp(last, one + i * vocab, vocab * sizeof(float)) == 0;
+  }
+  CHECK(identical, "truncate to 2 and re-run the rest: identical logits");
 
   /* A full context refuses more tokens and keeps the sequence. */
   int32_t *many = malloc(512 * sizeof(int32_t));
@@ -299,8 +316,8 @@ int main(int argc, char **argv) {
   ane_model_close(model);
   ane_model_close(NULL);
   free(all);
+  free(one);
   free(last);
-  free(again);
   free(many);
   if (failures) {
     printf("%d checks failed\n", failures);

@@ -33,6 +33,7 @@ void addCompileCommand(CLI::App &app);
 void addEvalCommand(CLI::App &app);
 void addFinetuneCommand(CLI::App &app);
 void addInspectCommand(CLI::App &app);
+void addPerplexityCommand(CLI::App &app);
 void addPlanCommand(CLI::App &app);
 void addProbeCommand(CLI::App &app);
 void addRunCommand(CLI::App &app);

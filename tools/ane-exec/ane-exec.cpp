@@ -96,6 +96,7 @@ int main(int argc, char **argv) {
   ane::exec::addEvalCommand(app);
   ane::exec::addFinetuneCommand(app);
   ane::exec::addBenchCommand(app);
+  ane::exec::addPerplexityCommand(app);
   ane::exec::addPlanCommand(app);
   ane::exec::addProbeCommand(app);
   ane::exec::addInspectCommand(app);
