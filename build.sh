@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 PACKAGES=(cmake ninja-build g++ llvm-19-dev llvm-19-tools libmlir-19-dev
           mlir-19-tools libfmt-dev libgtest-dev libgmock-dev libcli11-dev libxxhash-dev
           libbenchmark-dev libcpp-httplib-dev nlohmann-json3-dev pkgconf gobjc++ libgnustep-base-dev clang-19 libclang-rt-19-dev
-          python3-numpy python3-pytest)
+          python3-numpy python3-pytest libpcre2-dev)
 BUILD_DIR=${ANE_BUILD_DIR:-build}
 
 install_missing() {
@@ -47,7 +47,7 @@ sanitizer_tests() {
     -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
   cmake --build "$dir" --target AneCoreTests
   echo "== AneCoreTests under ASan + UBSan" >&2
-  "$dir/test/unittests/AneCoreTests" --gtest_brief=1
+  ANE_NPM_DIR="$BUILD_DIR/npm" "$dir/test/unittests/AneCoreTests" --gtest_brief=1
 }
 
 # Builds the libFuzzer targets with Debian's clang 19 (installed above; its
@@ -85,6 +85,8 @@ fuzz_smoke() {
   printf '\000Once upon a time, \360\237\231\202 there was a girl.' \
     >"$dir/corpus-tokenizer/text"
   { printf '\001'; cat ../shared/models/tok512.bin; } >"$dir/corpus-tokenizer/file"
+  printf '\002Hello world, it'"'"'s 2024!\n\t<|eot_id|> \303\251\360\237\231\202 \377' \
+    >"$dir/corpus-tokenizer/bpe"
   "$dir/test/fuzz/tokenizer-fuzzer" -max_total_time=15 -seed=1 -max_len=8192 \
     -artifact_prefix="$dir/" "$dir/corpus-tokenizer" 2>&1 | tail -1
   # llama2.c: a header (dim 8, hidden 16, 1 layer, 2 heads, 1 KV head, an

@@ -269,7 +269,7 @@ ane_status generateText(ane_model &m, const char *prompt, const ane_sampler &s,
   result.stop_reason = ANE_STOP_MAX_TOKENS;
   while (result.new_tokens < maxTokens) {
     int32_t next = sampler.sample(std::move(*logits), m.sequence);
-    if (next == tok.bos() || next == tok.eos()) {
+    if (next == tok.bos() || tok.endsGeneration(next)) {
       result.stop_reason = ANE_STOP_EOS;
       break;
     }

@@ -2,6 +2,7 @@
 
 #include "lib/Loader/ModelLoader.h"
 
+#include "lib/Model/HfTokenizer.h"
 #include "lib/Model/Llama2c.h"
 #include "lib/Model/LoraAdapter.h"
 #include "lib/Runtime/Ane/CompileCache.h"
@@ -40,7 +41,8 @@ void note(const BuildOptions &build, fmt::format_string<Args...> format,
 
 Result<model::TokenizerData> readTokenizerFile(const std::string &path,
                                                int64_t vocabSize) {
-  auto data = model::readLlama2cTokenizer(path);
+  auto data = endsWith(path, ".json") ? model::readHfTokenizer(path)
+                                      : model::readLlama2cTokenizer(path);
   if (!data.ok())
     return data.status();
   if (static_cast<int64_t>(data->tokens.size()) != vocabSize)

@@ -95,7 +95,8 @@ struct LoadedModel {
   double compileSeconds = 0, packSeconds = 0;
 };
 
-/// A llama2.c tokenizer.bin (-z), checked against the model's vocabulary.
+/// A llama2.c tokenizer.bin or a Hugging Face tokenizer.json (-z), checked
+/// against the model's vocabulary.
 Result<model::TokenizerData> readTokenizerFile(const std::string &path,
                                                int64_t vocabSize);
 

@@ -502,11 +502,58 @@ Status readTokenizer(const GGUFFile &g, ModelSpec &spec) {
       *dest = static_cast<int32_t>(*id);
     }
   }
+  for (const char *key :
+       {"tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"})
+    if (const GGUFValue *v = g.get(key)) {
+      auto id = v->asInt();
+      // llama.cpp's writers store -1 (as 0xFFFFFFFF) for "none".
+      if (id && *id >= 0 && *id < n)
+        t.endOfGeneration.push_back(int32_t(*id));
+    }
+  for (auto [key, dest] :
+       {std::pair{"tokenizer.ggml.add_bos_token", &t.addBos},
+        std::pair{"tokenizer.ggml.add_eos_token", &t.addEos}})
+    if (const GGUFValue *v = g.get(key)) {
+      if (v->type != GGUFType::Bool)
+        return fail(fmt::format("{} must be a bool", key));
+      *dest = v->asInt().value_or(0) != 0;
+    }
+  if (const GGUFValue *pre = g.get("tokenizer.ggml.pre")) {
+    if (pre->type != GGUFType::String)
+      return fail("tokenizer.ggml.pre must be a string");
+    t.pre = std::string(pre->s);
+  }
+  if (const GGUFValue *merges = g.get("tokenizer.ggml.merges")) {
+    if (merges->type != GGUFType::Array ||
+        merges->elementType != GGUFType::String)
+      return fail("tokenizer.ggml.merges must be an array of strings");
+    for (const GGUFValue &v : merges->items)
+      t.merges.emplace_back(v.s);
+  }
+  if (t.model == "gpt2") {
+    // llama.cpp's rules: Llama 3's pre-tokens that are tokens skip the
+    // merges; a gpt2 vocabulary without the flag adds no BOS.
+    t.ignoreMerges = t.pre == "llama3" || t.pre == "llama-bpe";
+    if (!g.get("tokenizer.ggml.add_bos_token"))
+      t.addBos = t.ignoreMerges;
+  }
   spec.tokenizer = std::move(t);
   return Status::success();
 }
 
 } // namespace
+
+Result<TokenizerData> tokenizerFromGGUF(const GGUFFile &g) {
+  if (!g.get("tokenizer.ggml.tokens"))
+    return Status::error(g.file->path() +
+                         ": no tokenizer.ggml.tokens (not a vocabulary)");
+  ModelSpec holder;
+  if (Status s = readTokenizer(g, holder); !s.ok())
+    return s;
+  return std::move(*holder.tokenizer);
+}
+
+namespace {} // namespace
 
 Result<ModelSpec> modelFromGGUF(const GGUFFile &g) {
   const std::string &path = g.file->path();

@@ -86,6 +86,10 @@ public:
 /// Builds the ModelSpec of a Llama-architecture GGUF file.
 Result<ModelSpec> modelFromGGUF(const GGUFFile &gguf);
 
+/// The vocabulary of a GGUF file, tensors or not (llama.cpp ships
+/// vocabulary-only files: the tokenizer keys and no tensors).
+Result<TokenizerData> tokenizerFromGGUF(const GGUFFile &gguf);
+
 } // namespace ane::model
 
 #endif // ANE_LIB_MODEL_GGUF_H

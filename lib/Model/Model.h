@@ -99,13 +99,38 @@ struct TensorData {
 };
 
 struct TokenizerData {
-  std::string model = "llama"; // tokenizer.ggml.model
+  /// tokenizer.ggml.model: "llama" (SentencePiece) or "gpt2" (byte-level
+  /// BPE).
+  std::string model = "llama";
   std::vector<std::string> tokens;
-  std::vector<float> scores;
-  std::vector<int32_t> types; // may be empty
+  std::vector<float> scores;  // SentencePiece's merge scores
+  std::vector<int32_t> types; // may be empty; GGUF's token types (below)
   int32_t bos = 1;
   int32_t eos = 2;
+  /// Ids that end generation besides EOS (tokenizer.ggml.eot_token_id,
+  /// eom; <|eot_id|>, <|im_end|>, ... found by name).
+  std::vector<int32_t> endOfGeneration;
+  bool addBos = true;  // tokenizer.ggml.add_bos_token
+  bool addEos = false; // tokenizer.ggml.add_eos_token
+  /// Byte-level BPE: the merges ("left right", by rank), the
+  /// pre-tokenizer's GGUF name (tokenizer.ggml.pre) or, from a
+  /// tokenizer.json, its regexes, and whether a pre-token that is a token
+  /// skips the merges (Llama 3).
+  std::vector<std::string> merges;
+  std::string pre;
+  std::vector<std::string> prePatterns;
+  bool ignoreMerges = false;
   std::string chatTemplate; // tokenizer.chat_template (Jinja text), if any
+};
+
+/// GGUF's token types (tokenizer.ggml.token_type).
+enum TokenType : int32_t {
+  kTokenNormal = 1,
+  kTokenUnknown = 2,
+  kTokenControl = 3,
+  kTokenUserDefined = 4,
+  kTokenUnused = 5,
+  kTokenByte = 6,
 };
 
 class ModelSpec {

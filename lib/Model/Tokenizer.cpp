@@ -1,7 +1,8 @@
-//===- Tokenizer.cpp - SentencePiece-style BPE ----------------------------===//
+//===- Tokenizer.cpp - SentencePiece-style and byte-level BPE -------------===//
 
 #include "lib/Model/Tokenizer.h"
 
+#include <algorithm>
 #include <queue>
 
 #include <fmt/format.h>
@@ -47,21 +48,57 @@ std::optional<uint8_t> byteOf(const std::string &piece) {
 } // namespace
 
 Result<Tokenizer> Tokenizer::create(const TokenizerData &data) {
-  if (data.model != "llama")
+  bool bytePair = data.model == "gpt2";
+  if (data.model != "llama" && !bytePair)
     return Result<Tokenizer>::error(fmt::format(
-        "tokenizer model '{}' is not supported (llama is)", data.model));
-  if (data.tokens.empty() || data.scores.size() != data.tokens.size())
+        "tokenizer model '{}' is not supported (llama and gpt2 are)",
+        data.model));
+  if (data.tokens.empty() ||
+      (!bytePair && data.scores.size() != data.tokens.size()))
     return Result<Tokenizer>::error("the tokenizer needs tokens and scores");
   int64_t n = static_cast<int64_t>(data.tokens.size());
   if (data.bos < 0 || data.bos >= n || data.eos < 0 || data.eos >= n)
     return Result<Tokenizer>::error("BOS or EOS id is out of range");
+  if (!data.types.empty() && int64_t(data.types.size()) != n)
+    return Result<Tokenizer>::error("the token types do not match the tokens");
   Tokenizer t;
   t.bos_ = data.bos;
   t.eos_ = data.eos;
+  t.addBos_ = data.addBos;
+  t.addEos_ = data.addEos;
+  t.types = data.types;
+  for (int32_t id : data.endOfGeneration)
+    if (id >= 0 && id < n)
+      t.endOfGeneration.push_back(id);
   t.scores = data.scores;
+  if (bytePair) {
+    auto b = std::make_shared<BytePair>();
+    auto patterns = data.prePatterns.empty()
+                        ? bpe::preTokenizerPatterns(data.pre)
+                        : Result<std::vector<std::string>>(data.prePatterns);
+    if (!patterns.ok())
+      return patterns.status();
+    auto pre = bpe::PreTokenizer::create(*patterns);
+    if (!pre.ok())
+      return pre.status();
+    b->pre = std::move(*pre);
+    b->ignoreMerges = data.ignoreMerges;
+    for (size_t r = 0; r < data.merges.size(); ++r)
+      b->ranks.emplace(data.merges[r], int32_t(r));
+    t.bpe_ = std::move(b);
+  }
   for (int i = 0; i < 256; ++i)
     t.byteTokens[i] = -1;
   for (int32_t id = 0; id < n; ++id) {
+    int32_t type = t.typeOf(id);
+    if ((type == kTokenControl || type == kTokenUserDefined) &&
+        !data.tokens[id].empty())
+      t.specials.push_back({data.tokens[id], id});
+    if (bytePair) {
+      t.ids.emplace(data.tokens[id], id);
+      t.pieces.push_back(data.tokens[id]);
+      continue;
+    }
     std::string piece = unmarkSpaces(data.tokens[id]);
     // Keep the first id of a duplicated piece, as a sorted lookup would
     // find some match; the vocabularies we read have none.
@@ -70,7 +107,25 @@ Result<Tokenizer> Tokenizer::create(const TokenizerData &data) {
       t.byteTokens[*b] = id;
     t.pieces.push_back(std::move(piece));
   }
+  // Turn ends the files may not name (llama.cpp looks for them too).
+  for (const char *name : {"<|eot_id|>", "<|eom_id|>", "<|im_end|>", "<|end|>",
+                           "<end_of_turn>", "<|endoftext|>"})
+    if (auto it = t.ids.find(name); it != t.ids.end() &&
+                                    t.typeOf(it->second) != kTokenNormal &&
+                                    !t.endsGeneration(it->second))
+      t.endOfGeneration.push_back(it->second);
+  std::sort(t.specials.begin(), t.specials.end(),
+            [](const auto &a, const auto &b) {
+              return a.first.size() != b.first.size()
+                         ? a.first.size() > b.first.size()
+                         : a.second < b.second;
+            });
   return t;
+}
+
+bool Tokenizer::endsGeneration(int32_t id) const {
+  return id == eos_ || std::find(endOfGeneration.begin(), endOfGeneration.end(),
+                                 id) != endOfGeneration.end();
 }
 
 int32_t Tokenizer::lookup(std::string_view s) const {
@@ -149,12 +204,95 @@ void Tokenizer::mergePairs(std::vector<int32_t> &tokens) const {
   tokens.resize(kept);
 }
 
+void Tokenizer::forEachFragment(
+    std::string_view text,
+    const std::function<void(std::string_view, int32_t)> &f) const {
+  size_t plain = 0;
+  for (size_t i = 0; i < text.size();) {
+    int32_t found = -1;
+    size_t length = 0;
+    for (const auto &[s, id] : specials)
+      if (text.compare(i, s.size(), s) == 0) {
+        found = id;
+        length = s.size();
+        break; // longest first
+      }
+    if (found < 0) {
+      ++i;
+      continue;
+    }
+    if (i > plain)
+      f(text.substr(plain, i - plain), -1);
+    f({}, found);
+    i += length;
+    plain = i;
+  }
+  if (plain < text.size())
+    f(text.substr(plain), -1);
+}
+
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool bos,
-                                       bool eos) const {
+                                       bool eos, bool special) const {
   std::vector<int32_t> tokens;
-  if (bos)
+  if (bos && addBos_)
     tokens.push_back(bos_);
-  if (!text.empty())
+  auto plain = [&](std::string_view part, bool first) {
+    if (bpe_)
+      encodeBytePair(part, tokens);
+    else
+      encodeSentencePiece(part, first, tokens);
+  };
+  if (special) {
+    bool first = true;
+    forEachFragment(text, [&](std::string_view part, int32_t id) {
+      if (id >= 0)
+        tokens.push_back(id);
+      else
+        plain(part, first);
+      first = false;
+    });
+  } else {
+    plain(text, true);
+  }
+  if (eos || (bos && addEos_))
+    tokens.push_back(eos_);
+  return tokens;
+}
+
+void Tokenizer::encodeBytePair(std::string_view text,
+                               std::vector<int32_t> &out) const {
+  for (const std::string &word : bpe_->pre.split(text)) {
+    std::string mapped = bpe::toByteLevel(word);
+    if (bpe_->ignoreMerges)
+      if (int32_t id = lookup(mapped); id >= 0) {
+        out.push_back(id);
+        continue;
+      }
+    for (const std::string &symbol : bpe::mergeWord(mapped, bpe_->ranks)) {
+      int32_t id = lookup(symbol);
+      if (id >= 0) {
+        out.push_back(id);
+        continue;
+      }
+      // Not in the vocabulary (a vocabulary without every byte): its
+      // characters one by one, unknown ones dropped.
+      for (size_t i = 0; i < symbol.size();) {
+        size_t n = 1;
+        while (i + n < symbol.size() &&
+               (static_cast<unsigned char>(symbol[i + n]) & 0xC0) == 0x80)
+          ++n;
+        if (int32_t c = lookup(symbol.substr(i, n)); c >= 0)
+          out.push_back(c);
+        i += n;
+      }
+    }
+  }
+}
+
+void Tokenizer::encodeSentencePiece(std::string_view text, bool leadingSpace,
+                                    std::vector<int32_t> &out) const {
+  std::vector<int32_t> tokens;
+  if (!text.empty() && leadingSpace)
     if (int32_t space = lookup(" "); space >= 0)
       tokens.push_back(space);
   // Split into UTF-8 characters; a character missing from the vocabulary
@@ -183,15 +321,19 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool bos,
     flush();
   }
   mergePairs(tokens);
-  if (eos)
-    tokens.push_back(eos_);
-  return tokens;
+  out.insert(out.end(), tokens.begin(), tokens.end());
 }
 
 std::string Tokenizer::decode(int32_t prev, int32_t token) const {
   if (token < 0 || token >= size())
     return {};
   const std::string &piece = pieces[token];
+  if (bpe_) {
+    int32_t type = typeOf(token);
+    if (type == kTokenControl || token == bos_ || token == eos_)
+      return {};
+    return type == kTokenUserDefined ? piece : bpe::fromByteLevel(piece);
+  }
   if (auto b = byteOf(piece))
     return std::string(1, static_cast<char>(*b));
   if (prev == bos_ && !piece.empty() && piece[0] == ' ')

@@ -82,9 +82,10 @@ bool printablePiece(const std::string &piece) {
 Result<GenerationStats>
 generate(const ForwardFn &forward, const model::Tokenizer &tokenizer,
          const std::string &prompt, int64_t newTokens, Sampler &sampler,
-         const std::function<void(const std::string &piece)> &emit) {
+         const std::function<void(const std::string &piece)> &emit,
+         bool special) {
   using Clock = std::chrono::steady_clock;
-  std::vector<int32_t> tokens = tokenizer.encode(prompt, true, false);
+  std::vector<int32_t> tokens = tokenizer.encode(prompt, true, false, special);
   if (tokens.empty())
     return Status::error("the prompt encodes to no tokens");
   GenerationStats stats;
@@ -99,7 +100,7 @@ generate(const ForwardFn &forward, const model::Tokenizer &tokenizer,
   start = Clock::now();
   while (logits.ok() && stats.newTokens < newTokens) {
     int32_t next = sampler.sample(std::move(*logits), tokens);
-    if (next == tokenizer.bos() || next == tokenizer.eos())
+    if (next == tokenizer.bos() || tokenizer.endsGeneration(next))
       break;
     emit(tokenizer.decode(tokens.back(), next));
     tokens.push_back(next);

@@ -57,14 +57,17 @@ struct GenerationStats {
 };
 
 /// llama2.c's loop with prefill: `prompt` (BOS first) in one forward call,
-/// then up to `newTokens` sampled tokens, stopping early at BOS or EOS.
+/// then up to `newTokens` sampled tokens, stopping early at BOS or a token
+/// that ends generation (EOS, EOT). With `special`, control tokens spelled
+/// in the prompt are those tokens.
 /// Each piece goes to `emit` (the prompt's pieces first, a leading space
 /// after BOS dropped); the caller applies a print rule such as
 /// printablePiece and prints the final newline.
 Result<GenerationStats>
 generate(const ForwardFn &forward, const model::Tokenizer &tokenizer,
          const std::string &prompt, int64_t newTokens, Sampler &sampler,
-         const std::function<void(const std::string &piece)> &emit);
+         const std::function<void(const std::string &piece)> &emit,
+         bool special = false);
 
 /// One forward step: the logits of `token` at `pos`.
 using StepFn =

@@ -329,7 +329,7 @@ void Scheduler::accept(Slot &slot, std::vector<float> logits) {
   if (job.isDone() || job.cancelled())
     return release(slot, Finish::Cancelled);
   int32_t t = slot.sampler->sample(std::move(logits), slot.history);
-  if (t == tokenizer.bos() || t == tokenizer.eos() ||
+  if (t == tokenizer.bos() || tokenizer.endsGeneration(t) ||
       std::find(job.stopTokens.begin(), job.stopTokens.end(), t) !=
           job.stopTokens.end())
     return release(slot, Finish::Stop);

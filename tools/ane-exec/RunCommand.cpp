@@ -26,13 +26,14 @@ struct RunOptions {
   std::string prompt;
   int64_t n = 128;
   bool allBytes = false;
+  bool special = false;
 };
 
 int run(const RunOptions &o) {
   // The prompt and -n are checked against the context before anything is
   // compiled or printed.
   auto needed = [&](const model::Tokenizer &t) -> Result<int64_t> {
-    return int64_t(t.encode(o.prompt, true, false).size()) + o.n;
+    return int64_t(t.encode(o.prompt, true, false, o.special).size()) + o.n;
   };
   auto loaded = loadModel(o.model, o.build, needed);
   if (!loaded.ok())
@@ -44,14 +45,15 @@ int run(const RunOptions &o) {
   auto forward = [&](const std::vector<int32_t> &tokens, int64_t pos) {
     return engine->forward(tokens, pos);
   };
-  auto stats =
-      runtime::generate(forward, *loaded->tokenizer, o.prompt, o.n, sampler,
-                        [&](const std::string &piece) {
-                          if (!o.allBytes && !runtime::printablePiece(piece))
-                            return;
-                          fmt::print("{}", piece);
-                          std::fflush(stdout);
-                        });
+  auto stats = runtime::generate(
+      forward, *loaded->tokenizer, o.prompt, o.n, sampler,
+      [&](const std::string &piece) {
+        if (!o.allBytes && !runtime::printablePiece(piece))
+          return;
+        fmt::print("{}", piece);
+        std::fflush(stdout);
+      },
+      o.special);
   fmt::print("\n");
   std::fflush(stdout);
   if (!stats.ok())
@@ -102,6 +104,9 @@ void addRunCommand(CLI::App &app) {
       ->check(atLeast(0));
   cmd->add_option("-s,--seed", o->sampler.seed, "sampler seed")
       ->check(seedNumber());
+  cmd->add_flag("--special", o->special,
+                "control tokens spelled in the prompt (<|eot_id|>, <s>) are "
+                "those tokens, not text");
   cmd->add_flag("--all-bytes", o->allBytes,
                 "print every piece, byte-fallback bytes too, so characters "
                 "spelled in bytes (emoji, CJK in a small vocabulary) appear");

@@ -1,0 +1,285 @@
+//===- BytePairEncoding.cpp - byte-level BPE ------------------------------===//
+
+#include "lib/Model/BytePairEncoding.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <fmt/format.h>
+
+#include <array>
+#include <queue>
+
+namespace ane::model::bpe {
+namespace {
+
+void appendUtf8(std::string &out, uint32_t c) {
+  if (c < 0x80) {
+    out += char(c);
+  } else if (c < 0x800) {
+    out += char(0xC0 | (c >> 6));
+    out += char(0x80 | (c & 0x3F));
+  } else {
+    out += char(0xE0 | (c >> 12));
+    out += char(0x80 | ((c >> 6) & 0x3F));
+    out += char(0x80 | (c & 0x3F));
+  }
+}
+
+/// GPT-2's table: printable Latin-1 bytes stand for themselves, the others
+/// (controls, space, 0x7F-0xA0, 0xAD) for U+0100 onwards in byte order.
+struct ByteTable {
+  std::array<std::string, 256> chars;
+  std::unordered_map<uint32_t, uint8_t> bytes; // code point -> byte
+  ByteTable() {
+    uint32_t next = 256;
+    for (uint32_t b = 0; b < 256; ++b) {
+      bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) ||
+                       (b >= 0xAE && b <= 0xFF);
+      uint32_t c = printable ? b : next++;
+      appendUtf8(chars[b], c);
+      bytes[c] = uint8_t(b);
+    }
+  }
+};
+
+const ByteTable &byteTable() {
+  static const ByteTable table;
+  return table;
+}
+
+/// The length of the UTF-8 character at s[i] (1 for a broken one).
+size_t charLength(std::string_view s, size_t i) {
+  unsigned char c = s[i];
+  size_t n = c < 0x80         ? 1
+             : (c >> 5) == 6  ? 2
+             : (c >> 4) == 14 ? 3
+             : (c >> 3) == 30 ? 4
+                              : 1;
+  if (i + n > s.size())
+    return 1;
+  for (size_t k = 1; k < n; ++k)
+    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80)
+      return 1;
+  return n;
+}
+
+} // namespace
+
+std::string toByteLevel(std::string_view bytes) {
+  const ByteTable &t = byteTable();
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char b : bytes)
+    out += t.chars[b];
+  return out;
+}
+
+std::string fromByteLevel(std::string_view text) {
+  const ByteTable &t = byteTable();
+  std::string out;
+  for (size_t i = 0; i < text.size();) {
+    size_t n = charLength(text, i);
+    uint32_t c = static_cast<unsigned char>(text[i]);
+    if (n == 2)
+      c = (c & 0x1F) << 6 | (static_cast<unsigned char>(text[i + 1]) & 0x3F);
+    auto it = n <= 2 ? t.bytes.find(c) : t.bytes.end();
+    if (it != t.bytes.end())
+      out += char(it->second);
+    else
+      out.append(text.substr(i, n));
+    i += n;
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> preTokenizerPatterns(std::string_view pre) {
+  // llama.cpp's forms of the tokenizer.json regexes: the case-insensitive
+  // contractions spelled out, so that Unicode case folding adds nothing.
+  static const char *kLlama3 =
+      "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|"
+      "[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
+      "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+      "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+  static const char *kQwen2 =
+      "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|"
+      "[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+      "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+  static const char *kGpt2 = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| "
+                             "?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
+  if (pre == "llama3" || pre == "llama-bpe" || pre == "smaug-bpe" ||
+      pre == "dbrx")
+    return std::vector<std::string>{kLlama3};
+  if (pre == "qwen2" || pre == "deepseek-r1-qwen")
+    return std::vector<std::string>{kQwen2};
+  if (pre == "gpt-2")
+    return std::vector<std::string>{kGpt2};
+  if (pre == "default" || pre.empty())
+    return std::vector<std::string>{"[\\p{P}\\$\\+<=>\\^~\\|]+", kGpt2,
+                                    "\\p{N}+", "[0-9][0-9][0-9]"};
+  return Status::error(fmt::format(
+      "pre-tokenizer '{}' is not supported (llama3, llama-bpe, smaug-bpe, "
+      "dbrx, qwen2, gpt-2 and default are)",
+      pre));
+}
+
+struct PreTokenizer::Compiled {
+  pcre2_code *code = nullptr;
+  ~Compiled() { pcre2_code_free(code); }
+};
+
+Result<PreTokenizer>
+PreTokenizer::create(const std::vector<std::string> &patterns) {
+  PreTokenizer p;
+  for (const std::string &pattern : patterns) {
+    int error = 0;
+    PCRE2_SIZE offset = 0;
+    auto c = std::make_shared<Compiled>();
+    c->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()),
+                            pattern.size(), PCRE2_UTF | PCRE2_UCP, &error,
+                            &offset, nullptr);
+    if (!c->code) {
+      PCRE2_UCHAR message[256];
+      pcre2_get_error_message(error, message, sizeof(message));
+      return Status::error(
+          fmt::format("pre-tokenizer regex at offset {}: {}", offset,
+                      reinterpret_cast<const char *>(message)));
+    }
+    p.regexes.push_back(std::move(c));
+  }
+  return p;
+}
+
+namespace {
+
+/// Matches of `code` in `piece` and the gaps between them, in order.
+void splitOne(const pcre2_code *code, std::string_view piece,
+              std::vector<std::string> &out) {
+  std::unique_ptr<pcre2_match_data, void (*)(pcre2_match_data *)> match(
+      pcre2_match_data_create_from_pattern(code, nullptr),
+      pcre2_match_data_free);
+  size_t at = 0, gap = 0;
+  while (at < piece.size()) {
+    int rc = pcre2_match(code, reinterpret_cast<PCRE2_SPTR>(piece.data()),
+                         piece.size(), at, 0, match.get(), nullptr);
+    if (rc < 0)
+      break;
+    PCRE2_SIZE *v = pcre2_get_ovector_pointer(match.get());
+    size_t begin = v[0], end = v[1];
+    if (end == begin) { // an empty match: step over one character
+      at = begin + charLength(piece, begin);
+      continue;
+    }
+    if (begin > gap)
+      out.emplace_back(piece.substr(gap, begin - gap));
+    out.emplace_back(piece.substr(begin, end - begin));
+    at = gap = end;
+  }
+  if (gap < piece.size())
+    out.emplace_back(piece.substr(gap));
+}
+
+/// `text` cut where its UTF-8 breaks: PCRE2 in UTF mode refuses invalid
+/// input, so each invalid byte becomes a piece of its own.
+std::vector<std::string_view> validRuns(std::string_view text) {
+  std::vector<std::string_view> runs;
+  size_t start = 0;
+  for (size_t i = 0; i < text.size();) {
+    size_t n = charLength(text, i);
+    bool broken = n == 1 && static_cast<unsigned char>(text[i]) >= 0x80;
+    if (broken) {
+      if (i > start)
+        runs.push_back(text.substr(start, i - start));
+      runs.push_back(text.substr(i, 1));
+      start = i + 1;
+    }
+    i += n;
+  }
+  if (start < text.size())
+    runs.push_back(text.substr(start));
+  return runs;
+}
+
+} // namespace
+
+std::vector<std::string> PreTokenizer::split(std::string_view text) const {
+  std::vector<std::string> pieces;
+  for (std::string_view run : validRuns(text)) {
+    bool valid =
+        !(run.size() == 1 && static_cast<unsigned char>(run[0]) >= 0x80);
+    if (valid && !regexes.empty())
+      splitOne(regexes[0]->code, run, pieces);
+    else
+      pieces.emplace_back(run);
+  }
+  for (size_t r = 1; r < regexes.size(); ++r) {
+    std::vector<std::string> next;
+    for (const std::string &p : pieces)
+      splitOne(regexes[r]->code, p, next);
+    pieces = std::move(next);
+  }
+  return pieces;
+}
+
+std::vector<std::string> mergeWord(std::string_view word,
+                                   const MergeRanks &ranks) {
+  std::vector<std::string> symbols;
+  for (size_t i = 0; i < word.size();) {
+    size_t n = charLength(word, i);
+    symbols.emplace_back(word.substr(i, n));
+    i += n;
+  }
+  size_t n = symbols.size();
+  if (n < 2)
+    return symbols;
+  // A heap of adjacent pairs over a linked list of symbols, stale entries
+  // recognised by their symbols' versions: the merges of the quadratic
+  // rescan in O(n log n).
+  struct Pair {
+    int32_t rank;
+    size_t left, right;
+    uint32_t leftVersion, rightVersion;
+  };
+  auto later = [](const Pair &a, const Pair &b) {
+    return a.rank > b.rank || (a.rank == b.rank && a.left > b.left);
+  };
+  std::priority_queue<Pair, std::vector<Pair>, decltype(later)> heap(later);
+  std::vector<size_t> prev(n), next(n);
+  std::vector<uint32_t> version(n, 0);
+  std::vector<bool> alive(n, true);
+  for (size_t i = 0; i < n; ++i) {
+    prev[i] = i - 1;
+    next[i] = i + 1;
+  }
+  auto consider = [&](size_t a, size_t b) {
+    auto it = ranks.find(symbols[a] + " " + symbols[b]);
+    if (it != ranks.end())
+      heap.push({it->second, a, b, version[a], version[b]});
+  };
+  for (size_t i = 0; i + 1 < n; ++i)
+    consider(i, i + 1);
+  while (!heap.empty()) {
+    Pair p = heap.top();
+    heap.pop();
+    if (!alive[p.left] || !alive[p.right] || next[p.left] != p.right ||
+        version[p.left] != p.leftVersion || version[p.right] != p.rightVersion)
+      continue;
+    symbols[p.left] += symbols[p.right];
+    ++version[p.left];
+    alive[p.right] = false;
+    next[p.left] = next[p.right];
+    if (next[p.left] < n)
+      prev[next[p.left]] = p.left;
+    if (p.left > 0)
+      consider(prev[p.left], p.left);
+    if (next[p.left] < n)
+      consider(p.left, next[p.left]);
+  }
+  std::vector<std::string> out;
+  for (size_t i = 0; i < n; ++i)
+    if (alive[i])
+      out.push_back(std::move(symbols[i]));
+  return out;
+}
+
+} // namespace ane::model::bpe
