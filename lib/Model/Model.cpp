@@ -5,6 +5,7 @@
 #include "lib/Support/FileKinds.h"
 
 #include "lib/Model/GGUF.h"
+#include "lib/Model/HfModel.h"
 #include "lib/Model/Llama2c.h"
 #include "lib/Model/Quant.h"
 #include "lib/Model/Synthetic.h"
@@ -319,6 +320,8 @@ Result<ModelSpec> openModel(const std::string &spec) {
   Result<ModelSpec> model = Status::error("unreachable");
   if (spec.rfind("synthetic:", 0) == 0) {
     model = syntheticModel(spec.substr(10));
+  } else if (isHfModelFolder(spec)) {
+    model = openHfModel(spec);
   } else {
     auto file = MappedFile::open(spec);
     if (!file.ok())
