@@ -175,6 +175,12 @@ void writeConfig(json::Writer &w, const model::Config &c) {
   w.key("rope_theta").number(c.ropeTheta);
   w.key("norm_eps").number(c.normEps);
   w.key("shared_classifier").boolean(c.sharedClassifier);
+  if (!c.ropeFreqFactors.empty()) {
+    w.key("rope_freq_factors").beginArray();
+    for (float f : c.ropeFreqFactors)
+      w.number(f);
+    w.endArray();
+  }
   w.endObject();
 }
 
@@ -355,6 +361,15 @@ Status readConfig(json::Fields &top, model::Config &c) {
   c.ropeTheta = f.number("rope_theta");
   c.normEps = f.number("norm_eps");
   c.sharedClassifier = f.boolean("shared_classifier");
+  if (f.has("rope_freq_factors"))
+    if (const json::Value *a = f.array("rope_freq_factors"))
+      for (const json::Value &x : a->array) {
+        if (x.kind != json::Value::Kind::Number) {
+          f.fail("rope_freq_factors", "must hold numbers");
+          break;
+        }
+        c.ropeFreqFactors.push_back(float(x.number));
+      }
   return f.status();
 }
 

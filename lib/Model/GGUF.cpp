@@ -456,6 +456,24 @@ Result<int64_t> requiredInt(const GGUFFile &g, const std::string &key) {
   return *i;
 }
 
+/// rope_freqs.weight: llama.cpp's per-frequency RoPE divisors (Llama 3.1),
+/// F32, one per rotated pair.
+Status readRopeFactors(const GGUFFile &g, const GGUFTensor &t, Config &c) {
+  const std::string &path = g.file->path();
+  uint64_t n = t.ne.empty() ? 0 : t.ne[0];
+  if (t.ggmlType != 0 || t.ne.size() != 1 || n == 0 || n > 65536)
+    return Status::error(fmt::format(
+        "{}: rope_freqs.weight must be a 1-D f32 tensor, is {} [{}]", path,
+        ggmlTypeName(t.ggmlType), fmt::join(t.ne, ", ")));
+  uint64_t at = g.dataOffset + t.offset;
+  if (at > g.file->size() || n * 4 > g.file->size() - at)
+    return Status::error(fmt::format(
+        "{}: rope_freqs.weight at offset {} lies outside the file", path, at));
+  c.ropeFreqFactors.resize(n);
+  std::memcpy(c.ropeFreqFactors.data(), g.file->data() + at, n * 4);
+  return Status::success();
+}
+
 Status readTokenizer(const GGUFFile &g, ModelSpec &spec) {
   const GGUFValue *tokens = g.get("tokenizer.ggml.tokens");
   if (!tokens)
@@ -614,6 +632,11 @@ Result<ModelSpec> modelFromGGUF(const GGUFFile &g) {
     return s;
 
   for (const GGUFTensor &t : g.tensors) {
+    if (t.name == "rope_freqs.weight") {
+      if (Status s = readRopeFactors(g, t, c); !s.ok())
+        return s;
+      continue;
+    }
     auto role = roleOf(t.name);
     if (!role)
       continue;

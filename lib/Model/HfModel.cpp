@@ -197,6 +197,38 @@ std::optional<std::pair<Role, int>> roleOf(const std::string &name) {
   return std::nullopt;
 }
 
+/// rope_scaling of type "llama3" as frequency factors; other types are
+/// refused by name.
+Status readRopeScaling(const Value &scaling, const std::string &path,
+                       Config &c) {
+  auto fail = [&](const std::string &field, const std::string &what) {
+    return Status::error(
+        fmt::format("{}: rope_scaling.{}: {}", path, field, what));
+  };
+  if (scaling.kind != Value::Kind::Object)
+    return fail("", "not an object");
+  const Value *type = scaling.get("rope_type");
+  if (!type)
+    type = scaling.get("type");
+  std::string t = type && type->kind == Value::Kind::String ? type->string : "";
+  if (t != "llama3")
+    return fail("rope_type", "'" + t + "' is not implemented (llama3 is)");
+  double values[4];
+  const char *keys[4] = {"factor", "low_freq_factor", "high_freq_factor",
+                         "original_max_position_embeddings"};
+  for (int i = 0; i < 4; ++i) {
+    const Value *v = scaling.get(keys[i]);
+    if (!v || v->kind != Value::Kind::Number || !(v->number > 0))
+      return fail(keys[i], "missing or not positive");
+    values[i] = v->number;
+  }
+  if (!(values[2] > values[1]))
+    return fail("high_freq_factor", "must exceed low_freq_factor");
+  c.ropeFreqFactors = llama3RopeFactors(c.ropeTheta, c.headDim, values[0],
+                                        values[1], values[2], values[3]);
+  return Status::success();
+}
+
 /// config.json's fields as our Config.
 Result<Config> readConfig(const std::string &path) {
   auto doc = readJson(path);
@@ -236,9 +268,6 @@ Result<Config> readConfig(const std::string &path) {
       return fail(key, "not a positive number");
     return v->number;
   };
-  if (const Value *scaling = doc->get("rope_scaling");
-      scaling && scaling->kind != Value::Kind::Null)
-    return fail("rope_scaling", "RoPE scaling is not implemented yet");
   for (const char *bias : {"attention_bias", "mlp_bias"})
     if (const Value *v = doc->get(bias);
         v && v->kind == Value::Kind::Bool && v->boolean)
@@ -276,6 +305,10 @@ Result<Config> readConfig(const std::string &path) {
     return eps.status();
   c.ropeTheta = *theta;
   c.normEps = *eps;
+  if (const Value *scaling = doc->get("rope_scaling");
+      scaling && scaling->kind != Value::Kind::Null)
+    if (Status s = readRopeScaling(*scaling, path, c); !s.ok())
+      return s;
   const Value *tie = doc->get("tie_word_embeddings");
   c.sharedClassifier = tie && tie->kind == Value::Kind::Bool && tie->boolean;
   // No sliding-window attention in the kernels: Mistral's model holds no

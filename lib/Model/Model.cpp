@@ -11,6 +11,7 @@
 #include "lib/Model/Synthetic.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <map>
 
@@ -47,7 +48,43 @@ Status Config::validate() const {
         fmt::format("head_dim {} must be dim / n_heads and even", headDim));
   if (!(ropeTheta > 0) || !(normEps > 0))
     return Status::error("rope_theta and norm_eps must be positive");
+  if (!ropeFreqFactors.empty() &&
+      int64_t(ropeFreqFactors.size()) != headDim / 2)
+    return Status::error(fmt::format(
+        "{} RoPE frequency factors for head_dim {} (one per pair: {})",
+        ropeFreqFactors.size(), headDim, headDim / 2));
+  for (float f : ropeFreqFactors)
+    if (!(f > 0) || !std::isfinite(f))
+      return Status::error("RoPE frequency factors must be positive");
   return Status::success();
+}
+
+double Config::ropeFrequency(int64_t p) const {
+  double f = std::pow(ropeTheta, -2.0 * double(p) / double(headDim));
+  return ropeFreqFactors.empty() ? f : f / double(ropeFreqFactors[p]);
+}
+
+std::vector<float> llama3RopeFactors(double theta, int64_t headDim,
+                                     double factor, double lowFreqFactor,
+                                     double highFreqFactor,
+                                     double originalContext) {
+  const double pi = 3.14159265358979323846;
+  double lowWave = originalContext / lowFreqFactor;
+  double highWave = originalContext / highFreqFactor;
+  std::vector<float> out;
+  for (int64_t p = 0; p < headDim / 2; ++p) {
+    double wave = 2 * pi * std::pow(theta, 2.0 * double(p) / double(headDim));
+    if (wave < highWave) {
+      out.push_back(1.0f);
+    } else if (wave > lowWave) {
+      out.push_back(float(factor));
+    } else {
+      double smooth = (originalContext / wave - lowFreqFactor) /
+                      (highFreqFactor - lowFreqFactor);
+      out.push_back(float(1.0 / ((1 - smooth) / factor + smooth)));
+    }
+  }
+  return out;
 }
 
 std::optional<Role> parseRole(std::string_view name) {

@@ -36,11 +36,28 @@ struct Config {
   double normEps = 1e-5;
   /// The classifier is the token embedding (llama2.c's shared weights).
   bool sharedClassifier = false;
+  /// RoPE scaling as per-frequency divisors, one per rotated pair
+  /// (head_dim / 2): Llama 3.1's "llama3" scaling, GGUF's rope_freqs.weight.
+  /// Empty: none. The host builds the RoPE tables, so the kernels never
+  /// see them.
+  std::vector<float> ropeFreqFactors;
 
   int64_t kvDim() const { return nKvHeads * headDim; }
+  /// The angle per position of rotated pair `p`: theta^(-2p / head_dim),
+  /// divided by its scaling factor.
+  double ropeFrequency(int64_t p) const;
   /// Checks the rules every later stage relies on; names the offending field.
   Status validate() const;
 };
+
+/// Llama 3.1's "llama3" RoPE scaling as per-frequency divisors: wavelengths
+/// under original/high_freq_factor keep their frequency, those over
+/// original/low_freq_factor are divided by `factor`, and the ones between
+/// blend the two.
+std::vector<float> llama3RopeFactors(double theta, int64_t headDim,
+                                     double factor, double lowFreqFactor,
+                                     double highFreqFactor,
+                                     double originalContext);
 
 /// The role of a weight; the same names as the llama dialect's roles.
 enum class Role {

@@ -27,7 +27,7 @@ runtime::ropeTablesAt(const model::Config &c, mil::DType dtype,
   std::vector<float> cosT(half * seq), sinT(half * seq);
   for (int64_t p = 0; p < half; ++p)
     for (int64_t s = 0; s < seq; ++s) {
-      double a = positions[s] * std::pow(c.ropeTheta, -2.0 * p / c.headDim);
+      double a = double(positions[s]) * c.ropeFrequency(p);
       cosT[p * seq + s] = float(std::cos(a));
       sinT[p * seq + s] = float(std::sin(a));
     }

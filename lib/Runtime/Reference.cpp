@@ -49,10 +49,10 @@ void matVec(float *out, const std::vector<float> &w, const float *x,
 }
 
 /// Rotates the interleaved pairs (2p, 2p+1) of every head by pos * θ_p.
-void rope(float *v, int64_t width, int64_t hd, int64_t pos, double theta) {
+void rope(float *v, int64_t width, const model::Config &c, int64_t pos) {
+  int64_t hd = c.headDim;
   for (int64_t i = 0; i < width; i += 2) {
-    double freq = 1.0 / std::pow(theta, double(i % hd) / double(hd));
-    double a = pos * freq;
+    double a = double(pos) * c.ropeFrequency((i % hd) / 2);
     float c = float(std::cos(a)), s = float(std::sin(a));
     float v0 = v[i], v1 = v[i + 1];
     v[i] = v0 * c - v1 * s;
@@ -152,8 +152,8 @@ Result<std::vector<float>> ReferenceModel::forward(int32_t token, int64_t pos) {
     matVec(q.data(), W.wq, xb.data(), qd, d);
     matVec(k, W.wk, xb.data(), kvd, d);
     matVec(v, W.wv, xb.data(), kvd, d);
-    rope(q.data(), qd, hd, pos, c.ropeTheta);
-    rope(k, kvd, hd, pos, c.ropeTheta);
+    rope(q.data(), qd, c, pos);
+    rope(k, kvd, c, pos);
     for (int64_t h = 0; h < c.nHeads; ++h) {
       const float *qh = q.data() + h * hd;
       int64_t kvOff = (h / group) * hd;

@@ -35,6 +35,8 @@ class Config:
     max_seq_len: int
     rope_theta: float = 10000.0
     norm_eps: float = 1e-5
+    # Per-frequency divisors (Llama 3.1's rope scaling); None: none.
+    rope_factors: object = None
 
     @property
     def head_dim(self):
@@ -257,7 +259,8 @@ def load_gguf(path):
         vocab_size=t["token_embd.weight"].shape[0],
         max_seq_len=int(key("context_length")),
         rope_theta=float(key("rope.freq_base", 10000.0)),
-        norm_eps=float(key("attention.layer_norm_rms_epsilon", 1e-5)))
+        norm_eps=float(key("attention.layer_norm_rms_epsilon", 1e-5)),
+        rope_factors=t.get("rope_freqs.weight"))
     w = {"token_embd": t["token_embd.weight"],
          "output_norm": t["output_norm.weight"],
          "output": t.get("output.weight", t["token_embd.weight"])}
@@ -286,11 +289,32 @@ def rms_norm(x, weight, eps):
     return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * weight
 
 
-def rotate(x, positions, theta):
+def llama3_rope_factors(theta, head_dim, factor, low_freq_factor,
+                        high_freq_factor, original_context):
+    """Llama 3.1's rope scaling (Hugging Face's "llama3" rope_type) as the
+    divisor of each frequency: long wavelengths are slowed by `factor`,
+    short ones kept, the band between interpolated."""
+    inv_freq = theta ** (-np.arange(0, head_dim, 2) / head_dim)
+    wavelen = 2 * np.pi / inv_freq
+    low_wavelen = original_context / low_freq_factor
+    high_wavelen = original_context / high_freq_factor
+    smooth = (original_context / wavelen - low_freq_factor) / (
+        high_freq_factor - low_freq_factor)
+    scaled = np.where(wavelen > low_wavelen, inv_freq / factor, inv_freq)
+    between = (wavelen >= high_wavelen) & (wavelen <= low_wavelen)
+    blended = (1 - smooth) * inv_freq / factor + smooth * inv_freq
+    scaled = np.where(between, blended, scaled)
+    return inv_freq / scaled
+
+
+def rotate(x, positions, theta, factors=None):
     """Rotary embedding of x [n, heads, head_dim] at `positions`: each
-    adjacent pair (2i, 2i+1) turns by position * theta^(-2i/head_dim)."""
+    adjacent pair (2i, 2i+1) turns by position * theta^(-2i/head_dim)
+    (divided by its factor when scaled)."""
     head_dim = x.shape[-1]
     freq = theta ** (-np.arange(0, head_dim, 2) / head_dim)
+    if factors is not None:
+        freq = freq / np.asarray(factors, dtype=np.float64)
     angle = np.asarray(positions)[:, None] * freq[None, :]  # [n, head_dim/2]
     cos, sin = np.cos(angle)[:, None, :], np.sin(angle)[:, None, :]
     even, odd = x[..., 0::2], x[..., 1::2]
@@ -328,8 +352,8 @@ class Reference:
         q = (x @ w["attn_q"].T).reshape(n, c.n_heads, hd)
         k = (x @ w["attn_k"].T).reshape(n, c.n_kv_heads, hd)
         v = x @ w["attn_v"].T
-        q = rotate(q, positions, c.rope_theta)
-        k = rotate(k, positions, c.rope_theta).reshape(n, -1)
+        q = rotate(q, positions, c.rope_theta, c.rope_factors)
+        k = rotate(k, positions, c.rope_theta, c.rope_factors).reshape(n, -1)
         self.keys[l] = np.concatenate([self.keys[l], k])
         self.values[l] = np.concatenate([self.values[l], v])
         total = self.keys[l].shape[0]

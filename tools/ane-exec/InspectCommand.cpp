@@ -103,6 +103,9 @@ int inspect(const InspectOptions &o) {
   fmt::print("           rope theta {:g}, norm eps {:g}, classifier {}\n",
              c.ropeTheta, c.normEps,
              c.sharedClassifier ? "shared with the embedding" : "separate");
+  if (!c.ropeFreqFactors.empty())
+    fmt::print("           rope scaling: frequencies divided by {:g}\n",
+               fmt::join(c.ropeFreqFactors, ", "));
   if (!o.tokenizer.empty() || spec->tokenizer) {
     auto tok = loadTokenizer(*spec, o.tokenizer);
     if (!tok.ok()) {

@@ -272,6 +272,51 @@ TEST(GGUFTest, SmallLlamaFileBuildsAModel) {
   EXPECT_EQ(m->find(Role::AttnK, 0)->shape, (std::vector<int64_t>{16, 32}));
 }
 
+TEST(GGUFTest, RopeFreqsTensorScalesTheFrequencies) {
+  auto withFactors = [](std::vector<float> f, uint32_t type) {
+    return llamaWriter([f, type](GGUFWriter &w) {
+      std::vector<uint8_t> bytes(f.size() * 4);
+      std::memcpy(bytes.data(), f.data(), bytes.size());
+      if (type == 1) // f16: half the bytes
+        bytes.resize(f.size() * 2);
+      w.tensor("rope_freqs.weight", {f.size()}, type, bytes);
+    });
+  };
+  std::string path = tempFile("rope-freqs.gguf");
+  ASSERT_TRUE(withFactors({1, 2, 4, 8}, 0).write(path).ok());
+  auto m = openModel(path);
+  ASSERT_TRUE(m.ok()) << m.message();
+  EXPECT_EQ(m->config.ropeFreqFactors, (std::vector<float>{1, 2, 4, 8}));
+  EXPECT_DOUBLE_EQ(m->config.ropeFrequency(3),
+                   std::pow(10000.0, -6.0 / 8.0) / 8.0);
+  EXPECT_DOUBLE_EQ(m->config.ropeFrequency(0), 1.0);
+
+  ASSERT_TRUE(withFactors({1, 2, 4}, 0).write(path).ok());
+  auto three = openModel(path);
+  ASSERT_FALSE(three.ok());
+  EXPECT_NE(three.message().find("3 RoPE frequency factors for head_dim 8"),
+            std::string::npos)
+      << three.message();
+  ASSERT_TRUE(withFactors({1, 2, 4, 8}, 1).write(path).ok());
+  auto half = openModel(path);
+  ASSERT_FALSE(half.ok());
+  EXPECT_NE(half.message().find("rope_freqs.weight must be a 1-D f32"),
+            std::string::npos)
+      << half.message();
+}
+
+TEST(GGUFTest, Llama3RopeFactorsFollowTheWavelengthBands) {
+  // head_dim 8, theta 10000: wavelengths 2*pi*{1, 10, 100, 1000}; with an
+  // original context of 64 and factors 1 and 4 the bands are 16 and 64.
+  std::vector<float> f = llama3RopeFactors(10000, 8, 8, 1, 4, 64);
+  ASSERT_EQ(f.size(), 4u);
+  EXPECT_EQ(f[0], 1.0f); // 6.3 < 16: kept
+  double smooth = (64 / (2 * M_PI * 10) - 1) / 3;
+  EXPECT_NEAR(f[1], 1 / ((1 - smooth) / 8 + smooth), 1e-5);
+  EXPECT_EQ(f[2], 8.0f); // 628 > 64: divided by the factor
+  EXPECT_EQ(f[3], 8.0f);
+}
+
 struct Damage {
   const char *what;
   std::function<void(std::vector<uint8_t> &)> apply;

@@ -1,8 +1,9 @@
 """Checks a --logits-out .npy from outside ane-exec.
 
-check-logits.py reference NPY MODEL IDS
+check-logits.py reference NPY MODEL IDS [FACTOR,LOW,HIGH,ORIGINAL]
     the logits equal the NumPy reference's (python/ane_mlir/reference.py)
-    within 1e-5 of their scale: fp32 agreement.
+    within 1e-5 of their scale: fp32 agreement; with the four numbers, the
+    reference applies Llama 3.1's rope scaling with them.
 check-logits.py perplexity NPY IDS N_CTX PPL
     llama-perplexity's score recomputed from the logits (the second half
     of each N_CTX chunk predicts the next token) equals PPL to 1e-4.
@@ -20,12 +21,16 @@ def ids_of(path):
         return [int(t) for t in f.read().split()]
 
 
-def reference(npy, model, ids_path):
+def reference(npy, model, ids_path, llama3=None):
     from ane_mlir import reference as ref
 
     logits = np.load(npy)
     ids = ids_of(ids_path)
     cfg, w = ref.load(model)
+    if llama3:
+        factor, low, high, original = (float(v) for v in llama3.split(","))
+        cfg.rope_factors = ref.llama3_rope_factors(
+            cfg.rope_theta, cfg.head_dim, factor, low, high, original)
     want = ref.Reference(cfg, w).logits(ids)
     assert logits.dtype == np.float32, logits.dtype
     assert logits.shape == want.shape, (logits.shape, want.shape)

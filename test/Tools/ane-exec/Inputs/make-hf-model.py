@@ -1,7 +1,7 @@
 """Writes a Hugging Face checkpoint folder from a llama2.c checkpoint.
 
 make-hf-model.py SRC.bin OUT_DIR [--dtype f32|f16|bf16] [--shards N]
-                 [--untied] [--damage KIND]
+                 [--untied] [--damage KIND] [--rope-llama3 F,LOW,HIGH,ORIG]
 
 config.json (LlamaForCausalLM) and model.safetensors (or N shards and
 model.safetensors.index.json), with q and k rows turned into Hugging Face's
@@ -68,6 +68,8 @@ def main():
     p.add_argument("--shards", type=int, default=1)
     p.add_argument("--untied", action="store_true")
     p.add_argument("--damage", default=None)
+    p.add_argument("--rope-llama3", default=None,
+                   help="FACTOR,LOW,HIGH,ORIGINAL: Llama 3.1 rope scaling")
     a = p.parse_args()
     cfg, w = reference.load_llama2c(a.src)
     os.makedirs(a.out, exist_ok=True)
@@ -82,6 +84,12 @@ def main():
         "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
         "tie_word_embeddings": not a.untied,
     }
+    if a.rope_llama3:
+        factor, low, high, original = a.rope_llama3.split(",")
+        config["rope_scaling"] = {
+            "rope_type": "llama3", "factor": float(factor),
+            "low_freq_factor": float(low), "high_freq_factor": float(high),
+            "original_max_position_embeddings": int(original)}
     if a.damage == "wrong-config":
         config["intermediate_size"] += 1
     with open(os.path.join(a.out, "config.json"), "w") as f:
