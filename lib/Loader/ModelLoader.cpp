@@ -213,6 +213,13 @@ Result<KernelSetOptions> kernelSetOptions(const model::ModelSpec &spec,
   int64_t ctx = std::max(asked, minContext);
   if (ctx <= 0 || ctx > (int64_t(1) << 20))
     return Status::error(fmt::format("a context of {} is out of range", ctx));
+  int64_t window = spec.config.slidingWindow;
+  if (window > 0 && ctx > window)
+    return Status::error(fmt::format(
+        "{}: a context of {} passes the model's sliding window of {}; "
+        "sliding-window attention is not implemented, so contexts stop at "
+        "the window",
+        spec.source, ctx, window));
   if (build.exactContext) {
     o.ctxBuckets = {std::max(ctx, build.prefill)};
     return o;
@@ -234,8 +241,13 @@ Result<KernelSetOptions> kernelSetOptions(const model::ModelSpec &spec,
       int64_t b = p + step * p / 4;
       if (b >= build.prefill)
         o.ctxBuckets.push_back(b);
-      if (b >= ctx && !o.ctxBuckets.empty())
+      if (b >= ctx && !o.ctxBuckets.empty()) {
+        // The last bucket ends at the window, where the kernels stop being
+        // right.
+        if (window > 0 && o.ctxBuckets.back() > window)
+          o.ctxBuckets.back() = std::max(window, build.prefill);
         return o;
+      }
     }
 }
 

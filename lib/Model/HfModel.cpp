@@ -311,11 +311,12 @@ Result<Config> readConfig(const std::string &path) {
       return s;
   const Value *tie = doc->get("tie_word_embeddings");
   c.sharedClassifier = tie && tie->kind == Value::Kind::Bool && tie->boolean;
-  // No sliding-window attention in the kernels: Mistral's model holds no
-  // more than its window.
+  // The kernels attend to the whole context: no more than the window.
   if (const Value *w = doc->get("sliding_window");
-      w && w->integral && w->integer > 0 && w->integer < c.maxSeqLen)
+      w && w->integral && w->integer > 0 && w->integer < c.maxSeqLen) {
+    c.slidingWindow = w->integer;
     c.maxSeqLen = w->integer;
+  }
   if (Status s = c.validate(); !s.ok())
     return Status::error(path + ": " + s.message());
   return c;

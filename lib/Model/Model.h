@@ -41,6 +41,9 @@ struct Config {
   /// Empty: none. The host builds the RoPE tables, so the kernels never
   /// see them.
   std::vector<float> ropeFreqFactors;
+  /// Mistral's sliding-window attention span (0: none). The kernels attend
+  /// to the whole context, so contexts past it are refused.
+  int64_t slidingWindow = 0;
 
   int64_t kvDim() const { return nKvHeads * headDim; }
   /// The angle per position of rotated pair `p`: theta^(-2p / head_dim),
