@@ -292,16 +292,26 @@ Result<abi::KernelSet> kernelsFromDir(const std::string &dir,
   return kernels;
 }
 
+namespace {
+
+/// The adapters as one: none, the only one at scale 1, or their sum.
+std::optional<model::LoraAdapter> combinedAdapter(
+    const std::vector<std::pair<model::LoraAdapter, double>> &list) {
+  if (list.empty())
+    return std::nullopt;
+  if (list.size() == 1 && list[0].second == 1.0)
+    return list[0].first;
+  return model::combineAdapters(list);
+}
+
+} // namespace
+
 Result<std::optional<model::LoraAdapter>>
 readAdapters(const BuildOptions &build, const model::Config &config) {
   auto adapters = readAdapterList(build, config);
   if (!adapters.ok())
     return adapters.status();
-  if (adapters->empty())
-    return std::optional<model::LoraAdapter>();
-  if (adapters->size() == 1 && (*adapters)[0].second == 1.0)
-    return std::optional<model::LoraAdapter>(std::move((*adapters)[0].first));
-  return std::optional<model::LoraAdapter>(model::combineAdapters(*adapters));
+  return combinedAdapter(*adapters);
 }
 
 Result<std::vector<std::pair<model::LoraAdapter, double>>>
@@ -385,14 +395,17 @@ Result<LoadedModel> loadModel(const ModelOptions &given,
     }
     if (!loaded.image.tokenizer)
       return Status::error(m.model + " carries no tokenizer: pass -z");
-    auto adapter = readAdapters(build, loaded.image.kernels.config);
-    if (!adapter.ok())
-      return adapter.status();
-    if (*adapter && build.loraMerge)
+    auto list = readAdapterList(build, loaded.image.kernels.config);
+    if (!list.ok())
+      return list.status();
+    loaded.adapterList = std::move(*list);
+    std::optional<model::LoraAdapter> adapter =
+        combinedAdapter(loaded.adapterList);
+    if (adapter && build.loraMerge)
       return Status::error(m.model + " holds packed weights; --lora-merge "
                                      "needs the model file it came from");
-    if (*adapter) {
-      auto lora = runtime::toKernelLora(**adapter, 1.0, loaded.image.kernels);
+    if (adapter) {
+      auto lora = runtime::toKernelLora(*adapter, 1.0, loaded.image.kernels);
       if (!lora.ok())
         return lora.status();
       loaded.lora = std::make_shared<runtime::KernelLora>(std::move(*lora));
@@ -432,13 +445,16 @@ Result<LoadedModel> loadModel(const ModelOptions &given,
         "this run needs {} positions, more than the {} of {}; shorten the "
         "prompt, lower -n, or pass --ctx {} to go past the model's context",
         *minContext, s.config.maxSeqLen, s.source, *minContext));
-  auto adapter = readAdapters(build, s.config);
-  if (!adapter.ok())
-    return adapter.status();
+  auto list = readAdapterList(build, s.config);
+  if (!list.ok())
+    return list.status();
+  loaded.adapterList = std::move(*list);
+  std::optional<model::LoraAdapter> adapter =
+      combinedAdapter(loaded.adapterList);
   // Merged, the packer reads the sum; else the kernels take the adapter.
   std::optional<model::ModelSpec> merged;
-  if (*adapter && build.loraMerge) {
-    merged = model::mergeAdapter(s, **adapter);
+  if (adapter && build.loraMerge) {
+    merged = model::mergeAdapter(s, *adapter);
     note(build, "adapter merged into the weights before packing\n");
   }
   Result<abi::KernelSet> kernels = Status::error("no kernels");
@@ -449,9 +465,9 @@ Result<LoadedModel> loadModel(const ModelOptions &given,
     auto options = kernelSetOptions(s, build, *minContext);
     if (!options.ok())
       return options.status();
-    if (*adapter && !merged) {
-      options->loraRank = std::max(options->loraRank, (*adapter)->rank);
-      for (const std::string &r : adaptedRoles(**adapter))
+    if (adapter && !merged) {
+      options->loraRank = std::max(options->loraRank, adapter->rank);
+      for (const std::string &r : adaptedRoles(*adapter))
         if (std::find(options->loraTargets.begin(), options->loraTargets.end(),
                       r) == options->loraTargets.end())
           options->loraTargets.push_back(r);
@@ -460,13 +476,13 @@ Result<LoadedModel> loadModel(const ModelOptions &given,
   }
   if (!kernels.ok())
     return kernels.status();
-  if (*adapter && !merged) {
-    auto lora = runtime::toKernelLora(**adapter, 1.0, *kernels);
+  if (adapter && !merged) {
+    auto lora = runtime::toKernelLora(*adapter, 1.0, *kernels);
     if (!lora.ok())
       return lora.status();
     loaded.lora = std::make_shared<runtime::KernelLora>(std::move(*lora));
   }
-  loaded.adapter = std::move(*adapter);
+  loaded.adapter = std::move(adapter);
 
   auto start = std::chrono::steady_clock::now();
   Progress progress("packing", !build.quiet);

@@ -89,6 +89,8 @@ struct LoadedModel {
   runtime::ModelImage image;
   /// --lora and --lora-scaled as one adapter, merged or not.
   std::optional<model::LoraAdapter> adapter;
+  /// Each of them with its scale, in the order given (serve's adapter ids).
+  std::vector<std::pair<model::LoraAdapter, double>> adapterList;
   /// The adapters the kernels take as inputs (unmerged --lora).
   std::shared_ptr<runtime::KernelLora> lora;
   std::optional<model::Tokenizer> tokenizer;

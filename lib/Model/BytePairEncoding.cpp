@@ -2,13 +2,14 @@
 
 #include "lib/Model/BytePairEncoding.h"
 
+#include "lib/Model/PairMerge.h"
+
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
 #include <fmt/format.h>
 
 #include <array>
-#include <queue>
 
 namespace ane::model::bpe {
 namespace {
@@ -229,57 +230,16 @@ std::vector<std::string> mergeWord(std::string_view word,
     symbols.emplace_back(word.substr(i, n));
     i += n;
   }
-  size_t n = symbols.size();
-  if (n < 2)
-    return symbols;
-  // A heap of adjacent pairs over a linked list of symbols, stale entries
-  // recognised by their symbols' versions: the merges of the quadratic
-  // rescan in O(n log n).
-  struct Pair {
-    int32_t rank;
-    size_t left, right;
-    uint32_t leftVersion, rightVersion;
-  };
-  auto later = [](const Pair &a, const Pair &b) {
-    return a.rank > b.rank || (a.rank == b.rank && a.left > b.left);
-  };
-  std::priority_queue<Pair, std::vector<Pair>, decltype(later)> heap(later);
-  std::vector<size_t> prev(n), next(n);
-  std::vector<uint32_t> version(n, 0);
-  std::vector<bool> alive(n, true);
-  for (size_t i = 0; i < n; ++i) {
-    prev[i] = i - 1;
-    next[i] = i + 1;
-  }
-  auto consider = [&](size_t a, size_t b) {
-    auto it = ranks.find(symbols[a] + " " + symbols[b]);
-    if (it != ranks.end())
-      heap.push({it->second, a, b, version[a], version[b]});
-  };
-  for (size_t i = 0; i + 1 < n; ++i)
-    consider(i, i + 1);
-  while (!heap.empty()) {
-    Pair p = heap.top();
-    heap.pop();
-    if (!alive[p.left] || !alive[p.right] || next[p.left] != p.right ||
-        version[p.left] != p.leftVersion || version[p.right] != p.rightVersion)
-      continue;
-    symbols[p.left] += symbols[p.right];
-    ++version[p.left];
-    alive[p.right] = false;
-    next[p.left] = next[p.right];
-    if (next[p.left] < n)
-      prev[next[p.left]] = p.left;
-    if (p.left > 0)
-      consider(prev[p.left], p.left);
-    if (next[p.left] < n)
-      consider(p.left, next[p.left]);
-  }
-  std::vector<std::string> out;
-  for (size_t i = 0; i < n; ++i)
-    if (alive[i])
-      out.push_back(std::move(symbols[i]));
-  return out;
+  mergeAdjacentPairs(
+      symbols,
+      [&](const std::string &a, const std::string &b) -> std::optional<double> {
+        auto it = ranks.find(a + " " + b);
+        if (it == ranks.end())
+          return std::nullopt;
+        return -double(it->second); // the lowest rank first
+      },
+      [](std::string &a, const std::string &b) { a += b; });
+  return symbols;
 }
 
 } // namespace ane::model::bpe

@@ -5,7 +5,6 @@
 #include "lib/Model/HfTokenizer.h"
 #include "lib/Support/Json.h"
 #include "lib/Support/MappedFile.h"
-#include "lib/Support/TextInput.h"
 
 #include <fmt/format.h>
 
@@ -29,13 +28,6 @@ struct Stored {
 bool isFile(const std::string &path) {
   struct stat s;
   return ::stat(path.c_str(), &s) == 0 && S_ISREG(s.st_mode);
-}
-
-Result<Value> readJson(const std::string &path) {
-  auto text = readTextInput(path);
-  if (!text.ok())
-    return text.status();
-  return json::parse(*text, path);
 }
 
 /// The tensors of one safetensors file: an 8-byte little-endian header
@@ -125,7 +117,7 @@ Status readWeights(const std::string &dir,
   if (!isFile(index))
     return Status::error(dir + ": neither model.safetensors nor "
                                "model.safetensors.index.json");
-  auto doc = readJson(index);
+  auto doc = json::parseFile(index);
   if (!doc.ok())
     return doc.status();
   const Value *map = doc->get("weight_map");
@@ -231,7 +223,7 @@ Status readRopeScaling(const Value &scaling, const std::string &path,
 
 /// config.json's fields as our Config.
 Result<Config> readConfig(const std::string &path) {
-  auto doc = readJson(path);
+  auto doc = json::parseFile(path);
   if (!doc.ok())
     return doc.status();
   auto fail = [&](const std::string &field, const std::string &what) {

@@ -3,7 +3,6 @@
 #include "lib/Model/HfTokenizer.h"
 
 #include "lib/Support/Json.h"
-#include "lib/Support/TextInput.h"
 
 #include <fmt/format.h>
 
@@ -64,17 +63,10 @@ Status collectPatterns(const Value &pre, const std::string &where,
                                    where, t));
 }
 
-Result<Value> readJson(const std::string &path) {
-  auto text = readTextInput(path);
-  if (!text.ok())
-    return text.status();
-  return json::parse(*text, path);
-}
-
 } // namespace
 
 Result<TokenizerData> readHfTokenizer(const std::string &path) {
-  auto doc = readJson(path);
+  auto doc = json::parseFile(path);
   if (!doc.ok())
     return doc.status();
   auto fail = [&](const std::string &field, const std::string &what) {
@@ -164,7 +156,7 @@ Result<TokenizerData> readHfTokenizer(const std::string &path) {
   std::string bos, eos;
   t.addBos = false;
   if (std::ifstream(configPath).good()) {
-    auto config = readJson(configPath);
+    auto config = json::parseFile(configPath);
     if (!config.ok())
       return config.status();
     bos = tokenText(config->get("bos_token"));

@@ -2,6 +2,8 @@
 
 #include "lib/Model/Tokenizer.h"
 
+#include "lib/Model/PairMerge.h"
+
 #include <algorithm>
 #include <queue>
 
@@ -133,75 +135,19 @@ int32_t Tokenizer::lookup(std::string_view s) const {
   return it == ids.end() ? -1 : it->second;
 }
 
-namespace {
-
-/// A mergeable adjacent pair: the merged token's score, and where its left
-/// symbol started in the unmerged sequence (merges keep that order).
-struct Candidate {
-  float score;
-  size_t left, right; // symbols
-  uint32_t leftVersion, rightVersion;
-  int32_t merged;
-};
-
-/// The pair llama2.c's loop would take first: the highest score, then the
-/// leftmost.
-struct LaterFirst {
-  bool operator()(const Candidate &a, const Candidate &b) const {
-    return a.score < b.score || (a.score == b.score && a.left > b.left);
-  }
-};
-
-} // namespace
-
 void Tokenizer::mergePairs(std::vector<int32_t> &tokens) const {
   // llama2.c merges the best-scoring adjacent pair (the leftmost of equal
-  // ones) until none merges, rescanning every pair after each merge: n^2
-  // lookups. The same merges in the same order come from a heap of the
-  // current pairs over a linked list of symbols: entries that a merge made
-  // stale are recognised by the versions of their symbols and skipped.
-  size_t n = tokens.size();
-  if (n < 2)
-    return;
-  std::vector<size_t> prev(n), next(n);
-  std::vector<uint32_t> version(n, 0);
-  std::vector<bool> alive(n, true);
-  for (size_t i = 0; i < n; ++i) {
-    prev[i] = i - 1; // symbol 0 has none: it is never a right side, so it
-    next[i] = i + 1; // stays first, and prev[0] is never read
-  }
-  std::priority_queue<Candidate, std::vector<Candidate>, LaterFirst> heap;
-  auto consider = [&](size_t a, size_t b) {
-    int32_t id = lookup(pieces[tokens[a]] + pieces[tokens[b]]);
-    // llama2.c starts its search at -1e10: pairs scoring that low never
-    // merge.
-    if (id >= 0 && scores[id] > -1e10f)
-      heap.push({scores[id], a, b, version[a], version[b], id});
-  };
-  for (size_t i = 0; i + 1 < n; ++i)
-    consider(i, i + 1);
-  while (!heap.empty()) {
-    Candidate c = heap.top();
-    heap.pop();
-    if (!alive[c.left] || !alive[c.right] || next[c.left] != c.right ||
-        version[c.left] != c.leftVersion || version[c.right] != c.rightVersion)
-      continue;
-    tokens[c.left] = c.merged;
-    ++version[c.left];
-    alive[c.right] = false;
-    next[c.left] = next[c.right];
-    if (next[c.left] < n)
-      prev[next[c.left]] = c.left;
-    if (c.left > 0)
-      consider(prev[c.left], c.left);
-    if (next[c.left] < n)
-      consider(c.left, next[c.left]);
-  }
-  size_t kept = 0;
-  for (size_t i = 0; i < n; ++i)
-    if (alive[i])
-      tokens[kept++] = tokens[i];
-  tokens.resize(kept);
+  // ones) until none merges; it starts its search at -1e10, so pairs
+  // scoring that low never merge.
+  mergeAdjacentPairs(
+      tokens,
+      [&](int32_t a, int32_t b) -> std::optional<double> {
+        int32_t id = lookup(pieces[a] + pieces[b]);
+        if (id >= 0 && scores[id] > -1e10f)
+          return scores[id];
+        return std::nullopt;
+      },
+      [&](int32_t &a, int32_t b) { a = lookup(pieces[a] + pieces[b]); });
 }
 
 void Tokenizer::forEachFragment(

@@ -2,6 +2,8 @@
 
 #include "lib/Support/Json.h"
 
+#include "lib/Support/TextInput.h"
+
 #include <fmt/format.h>
 
 #include <cerrno>
@@ -512,6 +514,13 @@ Writer &Writer::integers(const std::vector<int64_t> &v) {
   for (int64_t x : v)
     integer(x);
   return endArray();
+}
+
+Result<Value> parseFile(const std::string &path) {
+  auto text = readTextInput(path);
+  if (!text.ok())
+    return text.status();
+  return parse(*text, path);
 }
 
 } // namespace ane::json

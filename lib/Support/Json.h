@@ -39,6 +39,8 @@ public:
 /// Parses one JSON document; errors read "<source>: offset N: ...".
 /// Nesting deeper than 64 levels is rejected.
 Result<Value> parse(std::string_view text, const std::string &source);
+/// Reads the file at `path` (readTextInput's rules) and parses it.
+Result<Value> parseFile(const std::string &path);
 
 /// Reads the fields of one object; the first error is kept and later reads
 /// return defaults, so a reader checks `status()` once at the end.

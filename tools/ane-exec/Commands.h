@@ -17,8 +17,10 @@ namespace ane::exec {
 using loader::loadTokenizer;
 using loader::ModelOptions;
 using loader::readTokenizerFile;
-/// -m and -z.
-void addModelOptions(CLI::App &app, ModelOptions &model);
+/// -m and -z; without -m, commands that allow it run the built-in default.
+enum class ModelFlag { Required, DefaultModel };
+void addModelOptions(CLI::App &app, ModelOptions &model,
+                     ModelFlag modelFlag = ModelFlag::Required);
 
 /// Checks for numeric flags that say what is wrong in words: "must be >= 0"
 /// instead of CLI11's range up to 1.79e308 written out in 309 digits.

@@ -47,12 +47,20 @@ CLI::Option *addSchemeOption(CLI::App &app, std::optional<abi::Scheme> &scheme,
       [&scheme](abi::Scheme s) { scheme = s; }, description);
 }
 
-void addModelOptions(CLI::App &app, ModelOptions &model) {
-  app.add_option("-m,--model", model.model,
-                 "model: .gguf, llama2.c .bin, or synthetic:NAME[?layers=N]")
-      ->required();
+void addModelOptions(CLI::App &app, ModelOptions &model, ModelFlag modelFlag) {
+  const char *sources = "a .gguf, llama2.c .bin, .anepak, Hugging Face "
+                        "folder or synthetic:NAME[?layers=N]";
+  CLI::Option *m = app.add_option(
+      "-m,--model", model.model,
+      modelFlag == ModelFlag::Required
+          ? std::string(sources)
+          : std::string(sources) + " (default: stories260K from ../shared, "
+                                   "else synthetic:tiny)");
+  if (modelFlag == ModelFlag::Required)
+    m->required();
   app.add_option("-z,--tokenizer", model.tokenizer,
-                 "llama2.c tokenizer.bin, for checkpoints that carry none");
+                 "llama2.c tokenizer.bin or tokenizer.json, for checkpoints "
+                 "that carry none");
 }
 
 void addBuildOptions(CLI::App &app, BuildOptions &build) {

@@ -151,11 +151,7 @@ void addPerplexityCommand(CLI::App &app) {
   CLI::App *cmd = app.add_subcommand(
       "perplexity", "perplexity of a text, chunked and scored as "
                     "llama.cpp's llama-perplexity does");
-  cmd->add_option("-m,--model", o->model.model,
-                  "a .gguf, llama2.c .bin, .anepak or synthetic:NAME "
-                  "(default: stories260K from ../shared, else synthetic:tiny)");
-  cmd->add_option("-z,--tokenizer", o->model.tokenizer,
-                  "llama2.c tokenizer.bin, for checkpoints that carry none");
+  addModelOptions(*cmd, o->model, ModelFlag::DefaultModel);
   cmd->add_option("-f,--file", o->file, "the text to score")->required();
   cmd->add_option("-b,--batch-size", o->batch,
                   "tokens per forward call (at most -c)")

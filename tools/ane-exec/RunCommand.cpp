@@ -80,11 +80,7 @@ void addRunCommand(CLI::App &app) {
   auto o = std::make_shared<RunOptions>();
   CLI::App *cmd = app.add_subcommand(
       "run", "generate text: the prompt, then -n new tokens, on stdout");
-  cmd->add_option("-m,--model", o->model.model,
-                  "a .gguf, llama2.c .bin, .anepak or synthetic:NAME "
-                  "(default: stories260K from ../shared, else synthetic:tiny)");
-  cmd->add_option("-z,--tokenizer", o->model.tokenizer,
-                  "llama2.c tokenizer.bin, for checkpoints that carry none");
+  addModelOptions(*cmd, o->model, ModelFlag::DefaultModel);
   cmd->add_option("-p,--prompt", o->prompt, "the prompt (BOS is added)");
   cmd->add_option("-n,--n-predict", o->n, "new tokens to generate")
       ->check(atLeast(0));

@@ -175,10 +175,7 @@ int serveModel(ServeOptions o) {
   serve::ServedModel served{nullptr, &*loaded->tokenizer, family, context};
   AdapterCache adapters;
   if (loaded->lora && !o.build.loraMerge) {
-    auto list = readAdapterList(o.build, loaded->image.kernels.config);
-    if (!list.ok())
-      return fail(list.message());
-    adapters.list = std::move(*list);
+    adapters.list = loaded->adapterList;
     adapters.kernels = &loaded->image.kernels;
     served.adapters = int64_t(adapters.list.size());
     served.loraFor = [&adapters](const std::vector<double> &scales) {
@@ -217,11 +214,7 @@ void addServeCommand(CLI::App &app) {
   auto o = std::make_shared<ServeOptions>();
   CLI::App *cmd = app.add_subcommand(
       "serve", "an OpenAI-compatible HTTP server (docs/serving.md)");
-  cmd->add_option("-m,--model", o->model.model,
-                  "a .gguf, llama2.c .bin, .anepak or synthetic:NAME "
-                  "(default: stories260K from ../shared, else synthetic:tiny)");
-  cmd->add_option("-z,--tokenizer", o->model.tokenizer,
-                  "llama2.c tokenizer.bin, for checkpoints that carry none");
+  addModelOptions(*cmd, o->model, ModelFlag::DefaultModel);
   cmd->add_option("--host", o->server.host,
                   "address to listen on (default: loopback only)");
   cmd->add_option("--port", o->server.port, "port (0: any free one)")
