@@ -259,6 +259,8 @@ ane_status generateText(ane_model &m, const char *prompt, const ane_sampler &s,
     int32_t last = m.sequence.back();
     m.sequence.pop_back();
     logits = extend(m, {last});
+    if (!logits.ok())
+      m.sequence.push_back(last);
   } else {
     logits = extend(m, ids);
   }

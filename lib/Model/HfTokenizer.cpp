@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <fstream>
+#include <unordered_map>
 
 namespace ane::model {
 namespace {
@@ -65,6 +66,27 @@ Status collectPatterns(const Value &pre, const std::string &where,
 
 } // namespace
 
+/// SentencePiece merges by score, llama2.c's way: the piece the r-th merge
+/// makes scores -r, so earlier merges win; pieces no merge makes never
+/// merge (llama2.c skips scores at or below -1e10).
+void scoresFromMerges(TokenizerData &t) {
+  std::unordered_map<std::string, size_t> ids;
+  for (size_t i = 0; i < t.tokens.size(); ++i)
+    ids.emplace(t.tokens[i], i);
+  t.scores.assign(t.tokens.size(), -1e11f);
+  for (size_t r = 0; r < t.merges.size(); ++r) {
+    std::string merged = t.merges[r];
+    size_t space = merged.find(' ');
+    if (space == std::string::npos)
+      continue;
+    merged.erase(space, 1);
+    auto it = ids.find(merged);
+    if (it != ids.end() && t.scores[it->second] < -float(r))
+      t.scores[it->second] = -float(r);
+  }
+  t.merges.clear();
+}
+
 Result<TokenizerData> readHfTokenizer(const std::string &path) {
   auto doc = json::parseFile(path);
   if (!doc.ok())
@@ -88,11 +110,17 @@ Result<TokenizerData> readHfTokenizer(const std::string &path) {
             collectPatterns(*pre, "pre_tokenizer", t.prePatterns, byteLevel);
         !s.ok())
       return Status::error(path + ": " + s.message());
-  if (!byteLevel)
-    return fail("pre_tokenizer",
-                "not byte-level (a SentencePiece-style tokenizer.json): use "
-                "the model's GGUF, whose vocabulary ane-mlir reads");
-  if (t.prePatterns.empty())
+  // SentencePiece-style (Llama 2, Mistral, TinyLlama): "▁" for spaces,
+  // byte fallback, merges in the order of the merged pieces' scores.
+  const Value *fallback = model->get("byte_fallback");
+  bool sentencePiece = !byteLevel && fallback &&
+                       fallback->kind == Value::Kind::Bool && fallback->boolean;
+  if (!byteLevel && !sentencePiece)
+    return fail("pre_tokenizer", "neither byte-level BPE nor "
+                                 "SentencePiece-style BPE with byte_fallback");
+  if (sentencePiece)
+    t.model = "llama";
+  else if (t.prePatterns.empty())
     t.prePatterns.push_back("(?s).+"); // one piece: no regex split
 
   const Value *vocab = model->get("vocab");
@@ -146,6 +174,8 @@ Result<TokenizerData> readHfTokenizer(const std::string &path) {
       return fail(fmt::format("model.merges[{}]", i),
                   "neither \"a b\" nor [\"a\", \"b\"]");
   }
+  if (sentencePiece)
+    scoresFromMerges(t);
   const Value *ignore = model->get("ignore_merges");
   t.ignoreMerges =
       ignore && ignore->kind == Value::Kind::Bool && ignore->boolean;

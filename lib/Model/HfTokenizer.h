@@ -1,12 +1,12 @@
 //===- HfTokenizer.h - Hugging Face tokenizer.json --------------*- C++ -*-===//
 //
-// Reads a byte-level BPE tokenizer.json (Llama 3, Qwen2, GPT-2 style): the
-// model's vocab and merges, added_tokens (special ones become control
-// tokens, the others user-defined), the pre-tokenizer's Split regex, and
-// from tokenizer_config.json beside it the BOS/EOS tokens and whether BOS
-// is added. SentencePiece-style tokenizer.json files (Metaspace, byte
-// fallback) are refused with a message: their GGUF or tokenizer.model
-// carries the same vocabulary.
+// Reads a BPE tokenizer.json: byte-level (Llama 3, Qwen2, GPT-2 style: the
+// vocab, merges by rank, the pre-tokenizer's Split regex) or
+// SentencePiece-style (Llama 2, Mistral, TinyLlama: "▁" for spaces, byte
+// fallback; the merges' order becomes the merged pieces' scores, which is
+// how the SentencePiece tokenizer picks merges). added_tokens become control
+// tokens (special) or user-defined ones; tokenizer_config.json beside it
+// gives the BOS/EOS tokens and whether BOS is added.
 //
 //===----------------------------------------------------------------------===//
 

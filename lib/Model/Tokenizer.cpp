@@ -182,23 +182,24 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool bos,
   std::vector<int32_t> tokens;
   if (bos && addBos_)
     tokens.push_back(bos_);
-  auto plain = [&](std::string_view part, bool first) {
+  auto plain = [&](std::string_view part) {
     if (bpe_)
       encodeBytePair(part, tokens);
     else
-      encodeSentencePiece(part, first, tokens);
+      encodeSentencePiece(part, tokens);
   };
   if (special) {
-    bool first = true;
+    // Text after a special token starts afresh: SentencePiece's space
+    // prefix goes before every text fragment (as llama.cpp and Hugging
+    // Face's legacy Llama tokenizer do).
     forEachFragment(text, [&](std::string_view part, int32_t id) {
       if (id >= 0)
         tokens.push_back(id);
       else
-        plain(part, first);
-      first = false;
+        plain(part);
     });
   } else {
-    plain(text, true);
+    plain(text);
   }
   if (eos || (bos && addEos_))
     tokens.push_back(eos_);
@@ -235,10 +236,10 @@ void Tokenizer::encodeBytePair(std::string_view text,
   }
 }
 
-void Tokenizer::encodeSentencePiece(std::string_view text, bool leadingSpace,
+void Tokenizer::encodeSentencePiece(std::string_view text,
                                     std::vector<int32_t> &out) const {
   std::vector<int32_t> tokens;
-  if (!text.empty() && leadingSpace)
+  if (!text.empty())
     if (int32_t space = lookup(" "); space >= 0)
       tokens.push_back(space);
   // Split into UTF-8 characters; a character missing from the vocabulary

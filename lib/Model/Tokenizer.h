@@ -63,7 +63,7 @@ private:
   int32_t lookup(std::string_view s) const;
   /// Merges adjacent tokens by score, as llama2.c does, in O(n log n).
   void mergePairs(std::vector<int32_t> &tokens) const;
-  void encodeSentencePiece(std::string_view text, bool leadingSpace,
+  void encodeSentencePiece(std::string_view text,
                            std::vector<int32_t> &out) const;
   void encodeBytePair(std::string_view text, std::vector<int32_t> &out) const;
   /// `text` cut into plain text and the special tokens spelled in it.

@@ -142,11 +142,18 @@ class Model:
     def tokenize(self, text, bos=True):
         data = text.encode() if isinstance(text, str) else bytes(text)
         lib, n = _capi.lib(), ctypes.c_size_t()
-        capacity = len(data) + 2  # at most a token a byte, BOS and the space
-        ids = (ctypes.c_int32 * capacity)()
-        _check(lib.ane_tokenize(self._model(), data, len(data), int(bool(bos)),
-                                ids, capacity, ctypes.byref(n)))
-        return list(ids[:n.value])
+        # At most a token a byte, with BOS, EOS and SentencePiece's space;
+        # asked again with the count if a vocabulary needs more.
+        capacity = len(data) + 3
+        while True:
+            ids = (ctypes.c_int32 * capacity)()
+            status = lib.ane_tokenize(self._model(), data, len(data),
+                                      int(bool(bos)), ids, capacity,
+                                      ctypes.byref(n))
+            if status != _capi.BUFFER_TOO_SMALL:
+                _check(status)
+                return list(ids[:n.value])
+            capacity = n.value
 
     def detokenize_bytes(self, ids):
         array, count = _ids_array(ids)

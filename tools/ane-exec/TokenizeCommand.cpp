@@ -6,6 +6,7 @@
 #include "lib/Model/GGUF.h"
 #include "lib/Model/HfTokenizer.h"
 #include "lib/Support/FileKinds.h"
+#include "lib/Support/Json.h"
 #include "lib/Support/TextInput.h"
 
 #include <charconv>
@@ -22,7 +23,32 @@ struct TokenizeOptions {
   bool decode = false;
   bool special = false;
   bool noBos = false;
+  bool jsonLines = false;
 };
+
+/// --jsonl: each line of the text is a JSON string to tokenize on its own
+/// (so texts may hold newlines); one line of ids each.
+int tokenizeLines(const model::Tokenizer &tok, const std::string &text,
+                  const TokenizeOptions &o) {
+  size_t lineNo = 0;
+  for (size_t at = 0; at < text.size();) {
+    size_t end = std::min(text.find('\n', at), text.size());
+    std::string_view line(text.data() + at, end - at);
+    at = end + 1;
+    ++lineNo;
+    if (line.empty())
+      continue;
+    auto v = json::parse(line, fmt::format("{}:{}", o.file, lineNo));
+    if (!v.ok())
+      return fail(v.message());
+    if (v->kind != json::Value::Kind::String)
+      return fail(fmt::format("{}:{}: not a JSON string", o.file, lineNo));
+    std::vector<int32_t> ids =
+        tok.encode(v->string, !o.noBos, false, o.special);
+    fmt::print("{}\n", fmt::join(ids, " "));
+  }
+  return 0;
+}
 
 /// -m's vocabulary: a tokenizer.json, a GGUF's (with tensors or without,
 /// as llama.cpp's vocabulary files come), or the model's; -z overrides.
@@ -59,6 +85,8 @@ int tokenize(const TokenizeOptions &o) {
       return fail(read.message());
     text = std::move(*read);
   }
+  if (o.jsonLines)
+    return tokenizeLines(*tok, text, o);
   if (!o.decode) {
     std::vector<int32_t> ids = tok->encode(text, !o.noBos, false, o.special);
     fmt::print("{}\n", fmt::join(ids, " "));
@@ -105,6 +133,10 @@ void addTokenizeCommand(CLI::App &app) {
                 "those tokens, not text");
   cmd->add_flag("--no-bos", opts->noBos,
                 "no BOS, whatever the vocabulary adds");
+  cmd->add_flag("--jsonl", opts->jsonLines,
+                "each line of -f is a JSON string: print one line of ids "
+                "for each")
+      ->needs(file);
   cmd->footer("-m takes a model, a GGUF vocabulary (tensors or not) or a "
               "Hugging Face tokenizer.json (tokenizer_config.json beside "
               "it gives BOS and EOS).");
