@@ -49,8 +49,9 @@ const ByteTable &byteTable() {
   return table;
 }
 
-/// The length of the UTF-8 character at s[i] (1 for a broken one).
-size_t charLength(std::string_view s, size_t i) {
+} // namespace
+
+size_t utf8CharLength(std::string_view s, size_t i) {
   unsigned char c = s[i];
   size_t n = c < 0x80         ? 1
              : (c >> 5) == 6  ? 2
@@ -65,8 +66,6 @@ size_t charLength(std::string_view s, size_t i) {
   return n;
 }
 
-} // namespace
-
 std::string toByteLevel(std::string_view bytes) {
   const ByteTable &t = byteTable();
   std::string out;
@@ -80,7 +79,7 @@ std::string fromByteLevel(std::string_view text) {
   const ByteTable &t = byteTable();
   std::string out;
   for (size_t i = 0; i < text.size();) {
-    size_t n = charLength(text, i);
+    size_t n = utf8CharLength(text, i);
     uint32_t c = static_cast<unsigned char>(text[i]);
     if (n == 2)
       c = (c & 0x1F) << 6 | (static_cast<unsigned char>(text[i + 1]) & 0x3F);
@@ -168,7 +167,7 @@ void splitOne(const pcre2_code *code, std::string_view piece,
     PCRE2_SIZE *v = pcre2_get_ovector_pointer(match.get());
     size_t begin = v[0], end = v[1];
     if (end == begin) { // an empty match: step over one character
-      at = begin + charLength(piece, begin);
+      at = begin + utf8CharLength(piece, begin);
       continue;
     }
     if (begin > gap)
@@ -186,7 +185,7 @@ std::vector<std::string_view> validRuns(std::string_view text) {
   std::vector<std::string_view> runs;
   size_t start = 0;
   for (size_t i = 0; i < text.size();) {
-    size_t n = charLength(text, i);
+    size_t n = utf8CharLength(text, i);
     bool broken = n == 1 && static_cast<unsigned char>(text[i]) >= 0x80;
     if (broken) {
       if (i > start)
@@ -226,7 +225,7 @@ std::vector<std::string> mergeWord(std::string_view word,
                                    const MergeRanks &ranks) {
   std::vector<std::string> symbols;
   for (size_t i = 0; i < word.size();) {
-    size_t n = charLength(word, i);
+    size_t n = utf8CharLength(word, i);
     symbols.emplace_back(word.substr(i, n));
     i += n;
   }

@@ -25,6 +25,9 @@
 
 namespace ane::model::bpe {
 
+/// The length of the UTF-8 character at s[i] (1 for a broken one).
+size_t utf8CharLength(std::string_view s, size_t i);
+
 /// Each byte written as its stand-in character (UTF-8): "Hi there" ->
 /// "HiĠthere".
 std::string toByteLevel(std::string_view bytes);

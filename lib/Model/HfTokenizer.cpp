@@ -2,6 +2,8 @@
 
 #include "lib/Model/HfTokenizer.h"
 
+#include "lib/Model/BytePairEncoding.h"
+
 #include "lib/Support/Json.h"
 
 #include <fmt/format.h>
@@ -55,8 +57,7 @@ Status collectPatterns(const Value &pre, const std::string &where,
     byteLevel = true;
     const Value *useRegex = pre.get("use_regex");
     if (!useRegex || (useRegex->kind == Value::Kind::Bool && useRegex->boolean))
-      patterns.push_back("'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| "
-                         "?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)");
+      patterns.push_back(bpe::preTokenizerPatterns("gpt-2")->front());
     return Status::success();
   }
   return Status::error(fmt::format("{}.type: pre-tokenizer '{}' is not read "

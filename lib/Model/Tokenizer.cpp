@@ -224,10 +224,7 @@ void Tokenizer::encodeBytePair(std::string_view text,
       // Not in the vocabulary (a vocabulary without every byte): its
       // characters one by one, unknown ones dropped.
       for (size_t i = 0; i < symbol.size();) {
-        size_t n = 1;
-        while (i + n < symbol.size() &&
-               (static_cast<unsigned char>(symbol[i + n]) & 0xC0) == 0x80)
-          ++n;
+        size_t n = bpe::utf8CharLength(symbol, i);
         if (int32_t c = lookup(symbol.substr(i, n)); c >= 0)
           out.push_back(c);
         i += n;

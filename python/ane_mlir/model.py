@@ -97,6 +97,7 @@ class Model:
         _check(lib.ane_model_open(_c_string(path), ctypes.byref(options),
                                   ctypes.byref(handle)))
         self._handle = handle
+        self._vocab = self.config.vocab_size  # sizes every logits array
         self.last_generation = None
 
     # -- lifetime ------------------------------------------------------------
@@ -189,9 +190,8 @@ class Model:
         """Continues the sequence with `ids`; the logits of the last one
         ([vocab]) or of each ([len(ids), vocab]), float32."""
         array, count = _ids_array(ids)
-        vocab = self.config.vocab_size
         rows = count if all_positions else 1
-        out = np.empty((rows, vocab), dtype=np.float32)
+        out = np.empty((rows, self._vocab), dtype=np.float32)
         flags = _capi.EVAL_ALL_POSITIONS if all_positions else _capi.EVAL_LAST
         with self._lock:
             _check(_capi.lib().ane_eval(

@@ -115,10 +115,9 @@ int perplexity(const PerplexityOptions &o) {
       nll2 += v * v;
       ++count;
     }
-    for (const std::vector<float> &row : logits)
-      if (npy)
-        if (Status s = npy->appendRow(row.data()); !s.ok())
-          return fail(s.message());
+    for (size_t r = 0; npy && r < logits.size(); ++r)
+      if (Status s = npy->appendRow(logits[r].data()); !s.ok())
+        return fail(s.message());
     fmt::print("[{}]{:.4f},", i + 1, std::exp(nll / count));
     std::fflush(stdout);
   }
