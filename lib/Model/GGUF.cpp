@@ -422,6 +422,9 @@ constexpr NamedRole kLayerRoles[] = {
     {"ffn_gate", Role::FfnGate},    {"ffn_up", Role::FfnUp},
     {"ffn_down", Role::FfnDown},
 };
+constexpr NamedRole kBiasRoles[] = {{"attn_q", Role::AttnQBias},
+                                    {"attn_k", Role::AttnKBias},
+                                    {"attn_v", Role::AttnVBias}};
 
 /// Role and layer of a GGUF tensor name; nullopt for tensors we do not use.
 std::optional<std::pair<Role, int>> roleOf(const std::string &name) {
@@ -432,14 +435,21 @@ std::optional<std::pair<Role, int>> roleOf(const std::string &name) {
   if (name == "output.weight")
     return std::pair{Role::Output, -1};
   int layer = 0;
-  char suffix[32] = {0};
+  char suffix[32] = {0}, kind[8] = {0};
   int consumed = 0;
-  if (std::sscanf(name.c_str(), "blk.%d.%31[a-z_].weight%n", &layer, suffix,
-                  &consumed) == 2 &&
-      static_cast<size_t>(consumed) == name.size() && layer >= 0)
+  if (std::sscanf(name.c_str(), "blk.%d.%31[a-z_].%7[a-z]%n", &layer, suffix,
+                  kind, &consumed) != 3 ||
+      static_cast<size_t>(consumed) != name.size() || layer < 0)
+    return std::nullopt;
+  if (std::strcmp(kind, "weight") == 0) {
     for (const NamedRole &r : kLayerRoles)
       if (std::strcmp(r.suffix, suffix) == 0)
         return std::pair{r.role, layer};
+  } else if (std::strcmp(kind, "bias") == 0) {
+    for (const NamedRole &r : kBiasRoles)
+      if (std::strcmp(r.suffix, suffix) == 0)
+        return std::pair{r.role, layer};
+  }
   return std::nullopt;
 }
 
@@ -579,15 +589,19 @@ Result<ModelSpec> modelFromGGUF(const GGUFFile &g) {
   if (!arch || arch->type != GGUFType::String)
     return Result<ModelSpec>::error(
         path + ": missing metadata 'general.architecture'");
-  if (arch->s != "llama")
+  // qwen2 is llama with q/k/v biases and NEOX RoPE: llama.cpp's converter
+  // keeps its q and k rows in Hugging Face's rotate-half order.
+  bool qwen2 = arch->s == "qwen2";
+  if (arch->s != "llama" && !qwen2)
     return Result<ModelSpec>::error(fmt::format(
-        "{}: architecture '{}' is not supported (llama is)", path, arch->s));
+        "{}: architecture '{}' is not supported (llama and qwen2 are)", path,
+        arch->s));
   ModelSpec spec;
   spec.source = path;
   spec.format = "gguf";
   spec.file = g.file;
   Config &c = spec.config;
-  std::string p = "llama.";
+  std::string p = std::string(arch->s) + ".";
   for (auto [key, dest] : {std::pair{"embedding_length", &c.dim},
                            std::pair{"block_count", &c.nLayers},
                            std::pair{"attention.head_count", &c.nHeads},
@@ -649,6 +663,10 @@ Result<ModelSpec> modelFromGGUF(const GGUFFile &g) {
       info.shape.push_back(static_cast<int64_t>(*it));
     info.bytes = *tensorBytes(info.type, info.numElements());
     info.fileOffset = g.dataOffset + t.offset;
+    c.qkvBias |= isBiasRole(info.role);
+    if (qwen2 && (info.role == Role::AttnQ || info.role == Role::AttnK ||
+                  info.role == Role::AttnQBias || info.role == Role::AttnKBias))
+      info.rotateHalfHead = c.headDim;
     spec.tensors.push_back(std::move(info));
   }
   if (const TensorInfo *embd = spec.find(Role::TokenEmbd))

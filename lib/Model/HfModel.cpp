@@ -171,7 +171,10 @@ std::optional<std::pair<Role, int>> roleOf(const std::string &name) {
       {"post_attention_layernorm.weight", Role::FfnNorm},
       {"mlp.gate_proj.weight", Role::FfnGate},
       {"mlp.up_proj.weight", Role::FfnUp},
-      {"mlp.down_proj.weight", Role::FfnDown}};
+      {"mlp.down_proj.weight", Role::FfnDown},
+      {"self_attn.q_proj.bias", Role::AttnQBias},
+      {"self_attn.k_proj.bias", Role::AttnKBias},
+      {"self_attn.v_proj.bias", Role::AttnVBias}};
   const std::string prefix = "model.layers.";
   if (name.compare(0, prefix.size(), prefix) != 0)
     return std::nullopt;
@@ -235,12 +238,14 @@ Result<Config> readConfig(const std::string &path) {
                              archs->array[0].kind == Value::Kind::String
                          ? archs->array[0].string
                          : "";
-  if (arch != "LlamaForCausalLM" && arch != "MistralForCausalLM")
+  if (arch != "LlamaForCausalLM" && arch != "MistralForCausalLM" &&
+      arch != "Qwen2ForCausalLM")
     return fail("architectures",
                 arch.empty() ? "missing"
                              : "'" + arch +
-                                   "' is not read (LlamaForCausalLM and "
-                                   "MistralForCausalLM are)");
+                                   "' is not read (LlamaForCausalLM, "
+                                   "MistralForCausalLM and Qwen2ForCausalLM "
+                                   "are)");
   auto integer = [&](const char *key, int64_t fallback) -> Result<int64_t> {
     const Value *v = doc->get(key);
     if (!v || v->kind == Value::Kind::Null) {
@@ -260,11 +265,17 @@ Result<Config> readConfig(const std::string &path) {
       return fail(key, "not a positive number");
     return v->number;
   };
-  for (const char *bias : {"attention_bias", "mlp_bias"})
-    if (const Value *v = doc->get(bias);
-        v && v->kind == Value::Kind::Bool && v->boolean)
-      return fail(bias, "biases are not in the kernels yet");
+  if (const Value *v = doc->get("mlp_bias");
+      v && v->kind == Value::Kind::Bool && v->boolean)
+    return fail("mlp_bias", "biases of the MLP are not in the kernels");
   Config c;
+  // Llama's attention_bias also puts one on o_proj, which the kernels lack;
+  // Qwen2 has q, k and v biases and no such key.
+  if (const Value *v = doc->get("attention_bias");
+      v && v->kind == Value::Kind::Bool && v->boolean)
+    return fail("attention_bias", "an o_proj bias is not in the kernels "
+                                  "(Qwen2's q/k/v biases are)");
+  c.qkvBias = arch == "Qwen2ForCausalLM";
   struct Int {
     const char *key;
     int64_t *dest;
@@ -304,31 +315,18 @@ Result<Config> readConfig(const std::string &path) {
   const Value *tie = doc->get("tie_word_embeddings");
   c.sharedClassifier = tie && tie->kind == Value::Kind::Bool && tie->boolean;
   // The kernels attend to the whole context: no more than the window.
+  // Qwen2 names a window it does not use unless use_sliding_window.
+  const Value *use = doc->get("use_sliding_window");
+  bool windowed = !use || use->kind != Value::Kind::Bool || use->boolean;
   if (const Value *w = doc->get("sliding_window");
-      w && w->integral && w->integer > 0 && w->integer < c.maxSeqLen) {
+      windowed && w && w->integral && w->integer > 0 &&
+      w->integer < c.maxSeqLen) {
     c.slidingWindow = w->integer;
     c.maxSeqLen = w->integer;
   }
   if (Status s = c.validate(); !s.ok())
     return Status::error(path + ": " + s.message());
   return c;
-}
-
-/// Rows of each head from rotate-half order into adjacent-pair order.
-std::shared_ptr<std::vector<uint8_t>> pairRows(const Stored &s,
-                                               int64_t headDim) {
-  int64_t rows = s.shape[0], rowBytes = int64_t(s.bytes) / rows,
-          half = headDim / 2;
-  auto out = std::make_shared<std::vector<uint8_t>>(s.bytes);
-  const uint8_t *src = s.file->data() + s.offset;
-  for (int64_t r = 0; r < rows; ++r) {
-    int64_t head = r / headDim, k = r % headDim;
-    // Pair row 2i + j is rotate-half row j * half + i.
-    int64_t from = head * headDim + (k % 2) * half + k / 2;
-    std::memcpy(out->data() + r * rowBytes, src + from * rowBytes,
-                size_t(rowBytes));
-  }
-  return out;
 }
 
 } // namespace
@@ -354,11 +352,14 @@ Result<ModelSpec> openHfModel(const std::string &folder) {
   spec.format = "hf";
   spec.config = *config;
   for (const auto &[name, s] : *stored) {
-    if (name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0)
-      return Status::error(
-          fmt::format("{}: tensor {}: biases are not in the kernels yet",
-                      s.file->path(), name));
     auto role = roleOf(name);
+    bool bias =
+        name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
+    if (bias && (!role || !spec.config.qkvBias))
+      return Status::error(fmt::format(
+          "{}: tensor {}: this bias is not in the kernels (Qwen2's q, k and "
+          "v biases are)",
+          s.file->path(), name));
     if (!role)
       continue;
     TensorInfo t;
@@ -368,6 +369,9 @@ Result<ModelSpec> openHfModel(const std::string &folder) {
     t.type = s.type;
     t.shape = s.shape;
     t.bytes = s.bytes;
+    if (t.role == Role::AttnQ || t.role == Role::AttnK ||
+        t.role == Role::AttnQBias || t.role == Role::AttnKBias)
+      t.rotateHalfHead = spec.config.headDim;
     std::vector<int64_t> want = expectedShape(spec.config, t.role);
     if (t.role == Role::TokenEmbd || t.role == Role::Output)
       want = {spec.config.vocabSize, spec.config.dim};
@@ -383,21 +387,14 @@ Result<ModelSpec> openHfModel(const std::string &folder) {
   }
   if (!spec.config.sharedClassifier && !spec.find(Role::Output))
     spec.config.sharedClassifier = true; // lm_head missing: tied
-  int64_t headDim = spec.config.headDim;
-  spec.generate = [stored, headDim](const TensorInfo &t) -> Result<TensorData> {
+  spec.generate = [stored](const TensorInfo &t) -> Result<TensorData> {
     const Stored &s = stored->at(t.name);
     TensorData d;
     d.type = s.type;
     d.shape = s.shape;
     d.size = s.bytes;
-    if (t.role == Role::AttnQ || t.role == Role::AttnK) {
-      auto rows = pairRows(s, headDim);
-      d.data = rows->data();
-      d.owner = rows;
-    } else {
-      d.data = s.file->data() + s.offset;
-      d.owner = s.file;
-    }
+    d.data = s.file->data() + s.offset;
+    d.owner = s.file;
     return d;
   };
   std::string tokenizer = dir + "/tokenizer.json";

@@ -1,12 +1,13 @@
 //===- HfModel.h - Hugging Face checkpoint folders --------------*- C++ -*-===//
 //
 // A folder as the hubs ship it: config.json (LlamaForCausalLM,
-// MistralForCausalLM), model.safetensors or shards named by
+// MistralForCausalLM, Qwen2ForCausalLM), model.safetensors or shards named by
 // model.safetensors.index.json (F32/F16/BF16, mapped, never copied whole),
 // and tokenizer.json. Hugging Face keeps each head's q and k rows in
 // rotate-half order (the first half of the head, then the second), where
-// GGUF and llama2.c keep them in the order that rotates adjacent pairs;
-// q and k are permuted into the latter as they are read.
+// GGUF's llama architecture and llama2.c keep them in the order that
+// rotates adjacent pairs; q and k (and Qwen2's q and k biases) are permuted
+// into the latter as they are read (TensorInfo::rotateHalfHead).
 //
 //===----------------------------------------------------------------------===//
 

@@ -209,11 +209,14 @@ ModelSpec mergeAdapter(const ModelSpec &spec, const LoraAdapter &adapter,
   if (s == 0)
     return spec; // exactly the base model, its own storage kept
   ModelSpec merged = spec;
-  for (TensorInfo &t : merged.tensors)
+  for (TensorInfo &t : merged.tensors) {
+    // The base's load already returns adjacent-pair rows.
+    t.rotateHalfHead = 0;
     if (t.layer >= 0 && adapter.find(t.role, t.layer)) {
       t.type = TensorType::F32;
       t.bytes = uint64_t(t.numElements()) * 4;
     }
+  }
   merged.generate = [base, lora, s](const TensorInfo &t) -> Result<TensorData> {
     const TensorInfo *orig = base->find(t.role, t.layer);
     const LoraPair *p = t.layer >= 0 ? lora->find(t.role, t.layer) : nullptr;

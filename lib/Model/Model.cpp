@@ -88,7 +88,7 @@ std::vector<float> llama3RopeFactors(double theta, int64_t headDim,
 }
 
 std::optional<Role> parseRole(std::string_view name) {
-  for (int r = 0; r <= int(Role::Output); ++r)
+  for (int r = 0; r <= int(Role::AttnVBias); ++r)
     if (roleName(Role(r)) == name)
       return Role(r);
   return std::nullopt;
@@ -120,8 +120,19 @@ std::string_view roleName(Role role) {
     return "output_norm";
   case Role::Output:
     return "output";
+  case Role::AttnQBias:
+    return "attn_q_bias";
+  case Role::AttnKBias:
+    return "attn_k_bias";
+  case Role::AttnVBias:
+    return "attn_v_bias";
   }
   return "?";
+}
+
+bool isBiasRole(Role role) {
+  return role == Role::AttnQBias || role == Role::AttnKBias ||
+         role == Role::AttnVBias;
 }
 
 std::string ggufTensorName(Role role, int layer) {
@@ -134,6 +145,12 @@ std::string ggufTensorName(Role role, int layer) {
     return "output.weight";
   case Role::AttnOut:
     return fmt::format("blk.{}.attn_output.weight", layer);
+  case Role::AttnQBias:
+    return fmt::format("blk.{}.attn_q.bias", layer);
+  case Role::AttnKBias:
+    return fmt::format("blk.{}.attn_k.bias", layer);
+  case Role::AttnVBias:
+    return fmt::format("blk.{}.attn_v.bias", layer);
   default:
     return fmt::format("blk.{}.{}.weight", layer, roleName(role));
   }
@@ -161,6 +178,11 @@ std::vector<int64_t> expectedShape(const Config &c, Role role) {
     return {c.hiddenDim, c.dim};
   case Role::FfnDown:
     return {c.dim, c.hiddenDim};
+  case Role::AttnQBias:
+    return {q};
+  case Role::AttnKBias:
+  case Role::AttnVBias:
+    return {c.kvDim()};
   }
   return {};
 }
@@ -260,20 +282,55 @@ const TensorInfo *ModelSpec::find(Role role, int layer) const {
   return nullptr;
 }
 
+/// `d`'s rows (elements of a vector) from rotate-half order into
+/// adjacent-pair order within each head of `headDim`: pair row 2i + j is
+/// rotate-half row j * headDim/2 + i. A copy; the source stays mapped.
+static Result<TensorData> pairRows(const TensorData &d, int64_t headDim,
+                                   const std::string &name) {
+  int64_t rows = d.shape.empty() ? 0 : d.shape[0];
+  if (rows <= 0 || headDim <= 0 || headDim % 2 || rows % headDim ||
+      d.size % uint64_t(rows))
+    return Status::error(fmt::format(
+        "tensor '{}': {} rows are not whole heads of {}", name, rows, headDim));
+  uint64_t rowBytes = d.size / uint64_t(rows);
+  int64_t half = headDim / 2;
+  auto out = std::make_shared<std::vector<uint8_t>>(d.size);
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t k = r % headDim;
+    int64_t from = r - k + (k % 2) * half + k / 2;
+    std::memcpy(out->data() + uint64_t(r) * rowBytes,
+                d.data + uint64_t(from) * rowBytes, rowBytes);
+  }
+  TensorData p = d;
+  p.data = out->data();
+  p.owner = out;
+  return p;
+}
+
 Result<TensorData> ModelSpec::load(const TensorInfo &t) const {
-  if (generate)
-    return generate(t);
-  if (!file || t.fileOffset > file->size() ||
-      t.bytes > file->size() - t.fileOffset)
-    return Result<TensorData>::error(
-        fmt::format("{}: tensor '{}' lies outside the file", source, t.name));
   TensorData d;
-  d.type = t.type;
-  d.shape = t.shape;
-  d.data = file->data() + t.fileOffset;
-  d.size = t.bytes;
-  d.owner = file;
-  return d;
+  if (generate) {
+    auto g = generate(t);
+    if (!g.ok())
+      return g;
+    d = std::move(*g);
+  } else {
+    if (!file || t.fileOffset > file->size() ||
+        t.bytes > file->size() - t.fileOffset)
+      return Result<TensorData>::error(
+          fmt::format("{}: tensor '{}' lies outside the file", source, t.name));
+    d.type = t.type;
+    d.shape = t.shape;
+    d.data = file->data() + t.fileOffset;
+    d.size = t.bytes;
+    d.owner = file;
+  }
+  if (!t.rotateHalfHead)
+    return d;
+  auto paired = pairRows(d, t.rotateHalfHead, t.name);
+  if (!paired.ok())
+    return Status::error(source + ": " + paired.message());
+  return paired;
 }
 
 static Status checkTensorTable(const ModelSpec &spec) {
@@ -305,12 +362,17 @@ static Status checkTensorTable(const ModelSpec &spec) {
   for (Role r : {Role::TokenEmbd, Role::OutputNorm, Role::Output})
     if (Status s = check(r, -1); !s.ok())
       return s;
-  for (int l = 0; l < c.nLayers; ++l)
+  for (int l = 0; l < c.nLayers; ++l) {
     for (Role r :
          {Role::AttnNorm, Role::AttnQ, Role::AttnK, Role::AttnV, Role::AttnOut,
           Role::FfnNorm, Role::FfnGate, Role::FfnUp, Role::FfnDown})
       if (Status s = check(r, l); !s.ok())
         return s;
+    if (c.qkvBias)
+      for (Role r : {Role::AttnQBias, Role::AttnKBias, Role::AttnVBias})
+        if (Status s = check(r, l); !s.ok())
+          return s;
+  }
   return Status::success();
 }
 

@@ -44,6 +44,9 @@ struct Config {
   /// Mistral's sliding-window attention span (0: none). The kernels attend
   /// to the whole context, so contexts past it are refused.
   int64_t slidingWindow = 0;
+  /// Q, K and V projections add a bias (Qwen2): every layer has
+  /// attn_q_bias, attn_k_bias and attn_v_bias.
+  bool qkvBias = false;
 
   int64_t kvDim() const { return nKvHeads * headDim; }
   /// The angle per position of rotated pair `p`: theta^(-2p / head_dim),
@@ -76,10 +79,16 @@ enum class Role {
   FfnDown,
   OutputNorm,
   Output,
+  // Qwen2's projection biases, [out_features].
+  AttnQBias,
+  AttnKBias,
+  AttnVBias,
 };
 std::string_view roleName(Role role);
 std::optional<Role> parseRole(std::string_view name);
-/// The GGUF tensor name of a role in a layer (`blk.3.attn_q.weight`).
+bool isBiasRole(Role role);
+/// The GGUF tensor name of a role in a layer (`blk.3.attn_q.weight`,
+/// `blk.3.attn_q.bias`).
 std::string ggufTensorName(Role role, int layer);
 /// The [rows, cols] (or [n]) shape a role must have under `config`.
 std::vector<int64_t> expectedShape(const Config &config, Role role);
@@ -101,6 +110,10 @@ struct TensorInfo {
   std::vector<int64_t> shape; // [rows, cols] for matrices, row-major
   uint64_t bytes = 0;
   uint64_t fileOffset = 0; // absolute offset in the source file, if any
+  /// Non-zero: the rows are stored per head of this size in rotate-half
+  /// order (Hugging Face; GGUF's NEOX-RoPE architectures such as qwen2),
+  /// and ModelSpec::load returns them in adjacent-pair order.
+  int64_t rotateHalfHead = 0;
 
   int64_t numElements() const;
 };
@@ -162,7 +175,8 @@ public:
   std::optional<TokenizerData> tokenizer;
 
   const TensorInfo *find(Role role, int layer = -1) const;
-  /// Reads (or generates) one tensor's data.
+  /// Reads (or generates) one tensor's data, its rows in adjacent-pair
+  /// order.
   Result<TensorData> load(const TensorInfo &tensor) const;
 
   /// Backing for file formats: tensor data are views into this mapping.

@@ -99,10 +99,13 @@ Status applyOverride(Config &c, uint64_t &seed, std::string_view key,
     c.vocabSize = v;
   else if (key == "hidden")
     c.hiddenDim = v;
+  else if (key == "qkv_bias" && v == 1)
+    c.qkvBias = true;
   else
     return Status::error(fmt::format(
-        "unknown synthetic override '{}' (layers, seed, ctx, vocab, hidden)",
-        key));
+        "unknown synthetic override '{}={}' (layers, seed, ctx, vocab, "
+        "hidden, qkv_bias=1)",
+        key, value));
   return Status::success();
 }
 
@@ -188,6 +191,9 @@ Result<ModelSpec> syntheticModel(const std::string &spec) {
     for (Role r :
          {Role::AttnNorm, Role::AttnQ, Role::AttnK, Role::AttnV, Role::AttnOut,
           Role::FfnNorm, Role::FfnGate, Role::FfnUp, Role::FfnDown})
+      add(r, l);
+  for (int l = 0; m.config.qkvBias && l < m.config.nLayers; ++l)
+    for (Role r : {Role::AttnQBias, Role::AttnKBias, Role::AttnVBias})
       add(r, l);
   add(Role::OutputNorm, -1);
   add(Role::Output, -1);

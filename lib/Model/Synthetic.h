@@ -3,7 +3,8 @@
 // `synthetic:NAME[?key=value&...]`: a Llama-shaped model whose weights come
 // from a seed, generated tensor by tensor when read, so a 7B model needs no
 // file and no 26 GB of memory. Presets: tiny, 7b (Llama-2-7B), 13b,
-// llama3-8b. Keys: layers, seed, ctx, vocab, hidden.
+// llama3-8b. Keys: layers, seed, ctx, vocab, hidden, qkv_bias=1 (Qwen2's
+// q/k/v biases).
 //
 //===----------------------------------------------------------------------===//
 

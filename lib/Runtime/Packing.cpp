@@ -31,11 +31,13 @@ uint64_t appendFloats(mil::WeightWriter &w, mil::DType dtype,
   return w.append(mil::BlobDType::Float32, v.data(), v.size() * 4);
 }
 
-/// Reorders each head's rows from interleaved pairs (2p, 2p+1) to halves
-/// (p, p + hd/2) in the first `slot.ropeRows` rows.
+/// Reorders each head's rows (elements of a bias) from interleaved pairs
+/// (2p, 2p+1) to halves (p, p + hd/2) in the first `slot.ropeRows` rows.
 Status toRotateHalfOrder(std::vector<float> &w, const abi::SlotSpec &slot) {
   int64_t hd = slot.headDim, rows = slot.ropeRows;
-  int64_t cols = slot.shape.size() == 2 ? slot.shape[1] : 0;
+  int64_t cols = slot.shape.size() == 2   ? slot.shape[1]
+                 : slot.shape.size() == 1 ? 1
+                                          : 0;
   if (hd <= 0 || hd % 2 != 0 || rows < 0 || rows % hd != 0 || cols <= 0 ||
       rows > slot.shape[0] || static_cast<int64_t>(w.size()) < rows * cols)
     return Status::error(

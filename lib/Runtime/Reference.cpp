@@ -48,6 +48,11 @@ void matVec(float *out, const std::vector<float> &w, const float *x,
   }
 }
 
+void addBias(float *v, const std::vector<float> &bias) {
+  for (size_t i = 0; i < bias.size(); ++i)
+    v[i] += bias[i];
+}
+
 /// Rotates the interleaved pairs (2p, 2p+1) of every head by pos * θ_p.
 void rope(float *v, int64_t width, const model::Config &c, int64_t pos) {
   int64_t hd = c.headDim;
@@ -81,6 +86,17 @@ Status ReferenceModel::loadWeights(int layer, Layer &L) const {
       {&L.gate, Role::FfnGate},      {&L.up, Role::FfnUp},
       {&L.down, Role::FfnDown}};
   for (auto &[into, role] : roles) {
+    auto t = tensorOf(*spec, role, layer);
+    if (!t.ok())
+      return t.status();
+    *into = std::move(*t);
+  }
+  if (!spec->config.qkvBias)
+    return Status::success();
+  std::pair<std::vector<float> *, Role> biases[] = {{&L.bq, Role::AttnQBias},
+                                                    {&L.bk, Role::AttnKBias},
+                                                    {&L.bv, Role::AttnVBias}};
+  for (auto &[into, role] : biases) {
     auto t = tensorOf(*spec, role, layer);
     if (!t.ok())
       return t.status();
@@ -152,6 +168,9 @@ Result<std::vector<float>> ReferenceModel::forward(int32_t token, int64_t pos) {
     matVec(q.data(), W.wq, xb.data(), qd, d);
     matVec(k, W.wk, xb.data(), kvd, d);
     matVec(v, W.wv, xb.data(), kvd, d);
+    addBias(q.data(), W.bq);
+    addBias(k, W.bk);
+    addBias(v, W.bv);
     rope(q.data(), qd, c, pos);
     rope(k, kvd, c, pos);
     for (int64_t h = 0; h < c.nHeads; ++h) {

@@ -38,6 +38,7 @@ public:
 private:
   struct Layer {
     std::vector<float> attnNorm, wq, wk, wv, wo, ffnNorm, gate, up, down;
+    std::vector<float> bq, bk, bv;   // empty without Config::qkvBias
     std::vector<float> keys, values; // [context, kvDim]
   };
 

@@ -1,9 +1,10 @@
 """A Llama forward pass in plain NumPy: the independent oracle.
 
-Written from the model's definition (RMSNorm, rotary embeddings on adjacent
-pairs, grouped-query attention, SwiGLU), not from ane-mlir's C++: it reads
-the weights itself, from llama2.c checkpoints and from GGUF files holding
-F32/F16 tensors, and tokenizes with llama2.c's tokenizer.bin by itself.
+Written from the model's definition (RMSNorm, rotary embeddings,
+grouped-query attention, SwiGLU, Qwen2's q/k/v biases), not from ane-mlir's
+C++: it reads the weights itself, from llama2.c checkpoints, GGUF files
+holding F32/F16 tensors and Hugging Face folders (config.json and
+safetensors), and tokenizes with llama2.c's tokenizer.bin by itself.
 Everything is computed in float64.
 
     cfg, w = load_llama2c("stories260K.bin")
@@ -12,13 +13,17 @@ Everything is computed in float64.
     tok = Llama2cTokenizer("tok512.bin")
     text = ref.generate_greedy(tok, "Once upon a time", steps=200)
 
-Both formats keep q and k rows in the order where rotary embeddings turn
-adjacent pairs (x[2i], x[2i+1]): llama2.c's export and llama.cpp's GGUF
-conversion (which permutes Hugging Face's rotate-half rows into it).
+llama2.c's export and GGUF's llama architecture keep q and k rows in the
+order where rotary embeddings turn adjacent pairs (x[2i], x[2i+1]);
+Hugging Face folders and GGUF's qwen2 keep them in rotate-half order, where
+the pairs are (x[i], x[i + head_dim/2]). Each is rotated in its own order
+here, never permuted.
 """
 
 import dataclasses
+import json
 import mmap
+import os
 import struct
 
 import numpy as np
@@ -37,6 +42,9 @@ class Config:
     norm_eps: float = 1e-5
     # Per-frequency divisors (Llama 3.1's rope scaling); None: none.
     rope_factors: object = None
+    # Which elements RoPE pairs: "adjacent" (2i, 2i+1) or "halves"
+    # (i, i + head_dim/2).
+    rope_pairs: str = "adjacent"
 
     @property
     def head_dim(self):
@@ -260,7 +268,9 @@ def load_gguf(path):
         max_seq_len=int(key("context_length")),
         rope_theta=float(key("rope.freq_base", 10000.0)),
         norm_eps=float(key("attention.layer_norm_rms_epsilon", 1e-5)),
-        rope_factors=t.get("rope_freqs.weight"))
+        rope_factors=t.get("rope_freqs.weight"),
+        # llama.cpp's qwen2 is a NEOX-RoPE architecture.
+        rope_pairs="halves" if arch == "qwen2" else "adjacent")
     w = {"token_embd": t["token_embd.weight"],
          "output_norm": t["output_norm.weight"],
          "output": t.get("output.weight", t["token_embd.weight"])}
@@ -269,14 +279,103 @@ def load_gguf(path):
     w["layers"] = []
     for l in range(cfg.n_layers):
         try:
-            w["layers"].append({r: t[f"blk.{l}.{r}.weight"] for r in roles})
+            layer = {r: t[f"blk.{l}.{r}.weight"] for r in roles}
         except KeyError as e:
             raise FormatError(f"{path}: no tensor {e.args[0]}") from None
+        for r in ("attn_q", "attn_k", "attn_v"):
+            if f"blk.{l}.{r}.bias" in t:
+                layer[r + "_bias"] = t[f"blk.{l}.{r}.bias"]
+        w["layers"].append(layer)
+    return cfg, w
+
+
+# -- Hugging Face folders -----------------------------------------------------
+
+
+def read_safetensors(path):
+    """{name: float64 array} of a safetensors file (F32, F16, BF16)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 8:
+        raise FormatError(f"{path}: shorter than its header length")
+    (n,) = struct.unpack_from("<Q", data)
+    if n > len(data) - 8:
+        raise FormatError(f"{path}: offset 0: a header of {n} bytes")
+    header = json.loads(data[8:8 + n])
+    out = {}
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        begin, end = (8 + n + o for o in t["data_offsets"])
+        raw = np.frombuffer(data[begin:end], dtype="<u2" if t["dtype"] in
+                            ("F16", "BF16") else "<f4")
+        if t["dtype"] == "F16":
+            raw = raw.view("<f2")
+        elif t["dtype"] == "BF16":
+            raw = (raw.astype(np.uint32) << 16).view("<f4")
+        elif t["dtype"] != "F32":
+            raise FormatError(f"{path}: tensor {name}: dtype {t['dtype']}")
+        out[name] = raw.reshape(t["shape"]).astype(np.float64)
+    return out
+
+
+def load_hf(folder):
+    """(Config, weights) of a Hugging Face folder: LlamaForCausalLM or
+    Qwen2ForCausalLM, model.safetensors or shards, q/k rows as stored
+    (rotate-half order)."""
+    with open(os.path.join(folder, "config.json")) as f:
+        c = json.load(f)
+    index = os.path.join(folder, "model.safetensors.index.json")
+    if os.path.exists(index):
+        with open(index) as f:
+            files = sorted(set(json.load(f)["weight_map"].values()))
+    else:
+        files = ["model.safetensors"]
+    t = {}
+    for name in files:
+        t.update(read_safetensors(os.path.join(folder, name)))
+    heads = c["num_attention_heads"]
+    cfg = Config(
+        dim=c["hidden_size"], hidden_dim=c["intermediate_size"],
+        n_layers=c["num_hidden_layers"], n_heads=heads,
+        n_kv_heads=c.get("num_key_value_heads", heads),
+        vocab_size=c["vocab_size"],
+        max_seq_len=c.get("max_position_embeddings", 2048),
+        rope_theta=c.get("rope_theta", 10000.0),
+        norm_eps=c.get("rms_norm_eps", 1e-6), rope_pairs="halves")
+    scaling = c.get("rope_scaling")
+    if scaling:
+        cfg.rope_factors = llama3_rope_factors(
+            cfg.rope_theta, cfg.head_dim, scaling["factor"],
+            scaling["low_freq_factor"], scaling["high_freq_factor"],
+            scaling["original_max_position_embeddings"])
+    embed = t["model.embed_tokens.weight"]
+    w = {"token_embd": embed, "output_norm": t["model.norm.weight"],
+         "output": t.get("lm_head.weight", embed)}
+    names = {"attn_norm": "input_layernorm.weight",
+             "attn_q": "self_attn.q_proj.weight",
+             "attn_k": "self_attn.k_proj.weight",
+             "attn_v": "self_attn.v_proj.weight",
+             "attn_output": "self_attn.o_proj.weight",
+             "ffn_norm": "post_attention_layernorm.weight",
+             "ffn_gate": "mlp.gate_proj.weight",
+             "ffn_up": "mlp.up_proj.weight",
+             "ffn_down": "mlp.down_proj.weight",
+             "attn_q_bias": "self_attn.q_proj.bias",
+             "attn_k_bias": "self_attn.k_proj.bias",
+             "attn_v_bias": "self_attn.v_proj.bias"}
+    w["layers"] = [{ours: t[f"model.layers.{l}.{theirs}"]
+                    for ours, theirs in names.items()
+                    if f"model.layers.{l}.{theirs}" in t}
+                   for l in range(cfg.n_layers)]
     return cfg, w
 
 
 def load(path):
-    """load_gguf or load_llama2c, by the file's first bytes."""
+    """load_hf for a folder, else load_gguf or load_llama2c by the file's
+    first bytes."""
+    if os.path.isdir(path):
+        return load_hf(path)
     with open(path, "rb") as f:
         magic = f.read(4)
     return load_gguf(path) if magic == b"GGUF" else load_llama2c(path)
@@ -307,21 +406,24 @@ def llama3_rope_factors(theta, head_dim, factor, low_freq_factor,
     return inv_freq / scaled
 
 
-def rotate(x, positions, theta, factors=None):
-    """Rotary embedding of x [n, heads, head_dim] at `positions`: each
-    adjacent pair (2i, 2i+1) turns by position * theta^(-2i/head_dim)
-    (divided by its factor when scaled)."""
+def rotate(x, positions, theta, factors=None, pairs="adjacent"):
+    """Rotary embedding of x [n, heads, head_dim] at `positions`: pair i,
+    (2i, 2i+1) or with pairs="halves" (i, i + head_dim/2), turns by
+    position * theta^(-2i/head_dim) (divided by its factor when scaled)."""
     head_dim = x.shape[-1]
     freq = theta ** (-np.arange(0, head_dim, 2) / head_dim)
     if factors is not None:
         freq = freq / np.asarray(factors, dtype=np.float64)
     angle = np.asarray(positions)[:, None] * freq[None, :]  # [n, head_dim/2]
     cos, sin = np.cos(angle)[:, None, :], np.sin(angle)[:, None, :]
-    even, odd = x[..., 0::2], x[..., 1::2]
-    out = np.empty_like(x)
-    out[..., 0::2] = even * cos - odd * sin
-    out[..., 1::2] = even * sin + odd * cos
-    return out
+    first, second = ((x[..., 0::2], x[..., 1::2]) if pairs == "adjacent"
+                     else (x[..., :head_dim // 2], x[..., head_dim // 2:]))
+    turned = (first * cos - second * sin, first * sin + second * cos)
+    if pairs == "adjacent":
+        out = np.empty_like(x)
+        out[..., 0::2], out[..., 1::2] = turned
+        return out
+    return np.concatenate(turned, axis=-1)
 
 
 def silu(x):
@@ -349,11 +451,12 @@ class Reference:
     def _attention(self, l, x, positions):
         c, w = self.cfg, self.w["layers"][l]
         n, hd = x.shape[0], c.head_dim
-        q = (x @ w["attn_q"].T).reshape(n, c.n_heads, hd)
-        k = (x @ w["attn_k"].T).reshape(n, c.n_kv_heads, hd)
-        v = x @ w["attn_v"].T
-        q = rotate(q, positions, c.rope_theta, c.rope_factors)
-        k = rotate(k, positions, c.rope_theta, c.rope_factors).reshape(n, -1)
+        q, k, v = (x @ w[r].T + w.get(r + "_bias", 0.0)
+                   for r in ("attn_q", "attn_k", "attn_v"))
+        q = rotate(q.reshape(n, c.n_heads, hd), positions, c.rope_theta,
+                   c.rope_factors, c.rope_pairs)
+        k = rotate(k.reshape(n, c.n_kv_heads, hd), positions, c.rope_theta,
+                   c.rope_factors, c.rope_pairs).reshape(n, -1)
         self.keys[l] = np.concatenate([self.keys[l], k])
         self.values[l] = np.concatenate([self.values[l], v])
         total = self.keys[l].shape[0]

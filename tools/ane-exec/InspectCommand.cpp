@@ -106,6 +106,12 @@ int inspect(const InspectOptions &o) {
   if (!c.ropeFreqFactors.empty())
     fmt::print("           rope scaling: frequencies divided by {:g}\n",
                fmt::join(c.ropeFreqFactors, ", "));
+  if (c.qkvBias)
+    fmt::print("           q, k and v projections with biases\n");
+  const model::TensorInfo *q = spec->find(model::Role::AttnQ, 0);
+  if (q && q->rotateHalfHead)
+    fmt::print("           q/k rows stored in rotate-half order, read as "
+               "adjacent pairs\n");
   if (!o.tokenizer.empty() || spec->tokenizer) {
     auto tok = loadTokenizer(*spec, o.tokenizer);
     if (!tok.ok()) {

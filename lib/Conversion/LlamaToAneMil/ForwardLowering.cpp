@@ -391,6 +391,18 @@ LogicalResult KernelLowering::lowerLinear(Operation *o) {
     return failure();
   Value x = values.lookup(xv);
   Value y = project(x, *w, fn.getLoc());
+  // A bias [1, out, 1, 1] broadcast over the sequence, before a fused
+  // projection's split, so each part gets its own.
+  auto lin = dyn_cast<llama::LinearOp>(o);
+  if (lin && lin.getBias()) {
+    auto bArg = dyn_cast<BlockArgument>(lin.getBias());
+    if (!bArg || !weights.count(bArg))
+      return o->emitError() << "the bias must be a role-tagged argument";
+    auto bias = weight(weights[bArg]);
+    if (failed(bias))
+      return failure();
+    y = binary<AddOp>(y, *bias);
+  }
   // A fused projection's adapters are added to its split parts.
   auto site = loraSites.find(o->getResult(0));
   if (site != loraSites.end() && site->second.parts.size() == 1)

@@ -82,18 +82,23 @@ LogicalResult SlotTable::add(llama::Role role, Type weightType,
 
 LogicalResult SlotTable::setRopeRows(Slot &slot, Location loc) {
   ::ane::abi::SlotSpec &s = slot.spec;
-  bool fusedQkv = slot.role == llama::Role::AttnQkv;
-  if (slot.role != llama::Role::AttnQ && slot.role != llama::Role::AttnK &&
-      !fusedQkv)
+  using llama::Role;
+  Role r = slot.role;
+  bool q = r == Role::AttnQ || r == Role::AttnQBias;
+  bool k = r == Role::AttnK || r == Role::AttnKBias;
+  bool qkv = r == Role::AttnQkv || r == Role::AttnQkvBias;
+  if (!q && !k && !qkv)
     return success();
   if (!headDim || !qkRows.first)
     return emitError(loc) << "attention weights need the module's "
                              "#llama.config for their RoPE row order";
-  s.ropeRows = slot.role == llama::Role::AttnQ   ? qkRows.first
-               : slot.role == llama::Role::AttnK ? qkRows.second
-                                                 : qkRows.first + qkRows.second;
+  s.ropeRows = q   ? qkRows.first
+               : k ? qkRows.second
+                   : qkRows.first + qkRows.second;
   s.headDim = headDim;
-  if (s.shape.size() != 2 || s.ropeRows > s.shape[0] ||
+  bool bias =
+      r == Role::AttnQBias || r == Role::AttnKBias || r == Role::AttnQkvBias;
+  if (s.shape.size() != (bias ? 1u : 2u) || s.ropeRows > s.shape[0] ||
       s.ropeRows % headDim != 0)
     return emitError(loc) << "weight " << s.role << " does not hold "
                           << s.ropeRows << " rows of heads of " << headDim;

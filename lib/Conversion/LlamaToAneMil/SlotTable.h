@@ -23,10 +23,11 @@ namespace mlir::anemil::lowering {
 /// The order of weight slots in a segment; every layer's segment has the
 /// same offsets because it holds the same slots in the same order.
 inline constexpr llama::Role kLayerSlots[] = {
-    llama::Role::AttnNorm,  llama::Role::AttnQ,   llama::Role::AttnK,
-    llama::Role::AttnV,     llama::Role::AttnQkv, llama::Role::AttnOut,
-    llama::Role::FfnNorm,   llama::Role::FfnGate, llama::Role::FfnUp,
-    llama::Role::FfnGateUp, llama::Role::FfnDown};
+    llama::Role::AttnNorm,  llama::Role::AttnQ,     llama::Role::AttnK,
+    llama::Role::AttnV,     llama::Role::AttnQkv,   llama::Role::AttnOut,
+    llama::Role::FfnNorm,   llama::Role::FfnGate,   llama::Role::FfnUp,
+    llama::Role::FfnGateUp, llama::Role::FfnDown,   llama::Role::AttnQBias,
+    llama::Role::AttnKBias, llama::Role::AttnVBias, llama::Role::AttnQkvBias};
 inline constexpr llama::Role kGlobalSlots[] = {
     llama::Role::TokenEmbd, llama::Role::OutputNorm, llama::Role::Output};
 
@@ -60,7 +61,8 @@ public:
 
   /// Q and K rows are stored with each head's interleaved pairs split into
   /// halves (rows 0, 2, 4, ... then 1, 3, 5, ...), so RoPE is rotate-half
-  /// on contiguous slices. Q and K move alike, which leaves Q Kᵀ unchanged.
+  /// on contiguous slices. Q and K move alike, which leaves Q Kᵀ unchanged;
+  /// their biases move with their rows.
   LogicalResult setRopeRows(Slot &slot, Location loc);
 
   /// Assigns offsets, segment by segment, in the fixed slot order.

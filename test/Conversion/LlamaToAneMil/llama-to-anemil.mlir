@@ -2,6 +2,23 @@
 // RUN: ane-translate --import-model='synthetic:tiny?layers=1' | ane-opt --llama-outline-kernels="seq=2 ctx=8" --convert-llama-to-anemil=dtype=fp32 | FileCheck %s --check-prefix=F32
 // RUN: ane-translate --import-model='synthetic:tiny?layers=1' | ane-opt --llama-quantize=scheme=q8 --llama-outline-kernels="seq=2 ctx=8" --convert-llama-to-anemil | FileCheck %s --check-prefix=Q8
 // RUN: ane-translate --import-model='synthetic:tiny?layers=1' | ane-opt --llama-quantize="scheme=q8 group=32" --llama-outline-kernels="seq=2 ctx=8" --convert-llama-to-anemil | FileCheck %s --check-prefix=Q8G
+// RUN: ane-translate --import-model='synthetic:tiny?layers=1&qkv_bias=1' | ane-opt --llama-fuse --llama-outline-kernels="seq=2 ctx=8" --convert-llama-to-anemil | FileCheck %s --check-prefix=BIAS
+// RUN: ane-translate --import-model='synthetic:tiny?layers=1&qkv_bias=1' | ane-opt --llama-outline-kernels="seq=2 ctx=8" --convert-llama-to-anemil | FileCheck %s --check-prefix=BIAS3
+
+// Biases are fp16 vectors in the layer segment; the q and k elements move
+// with their rows into rotate-half order (rope_rows), v's stay. The kernel
+// adds the bias [1, C, 1, 1] to the projection before the split.
+// BIAS: #anemil.weight_slot<role = "attn_qkv_bias", segment = layer, scheme = f16, group = 0, shape = [128], blobs = [tensor<1x128x1x1xf16>], offsets = {{\[}}[[$OFF:[0-9]+]]], fused_from = ["attn_q_bias", "attn_k_bias", "attn_v_bias"], rope_rows = 96, head_dim = 16>
+// BIAS-LABEL: func.func @attn_qkv
+// BIAS: %[[P:.*]] = anemil.conv
+// BIAS-NEXT: %[[B:.*]] = anemil.const #anemil.blob<"@model_path/weights/weight.bin", [[$OFF]]> : tensor<1x128x1x1xf16>
+// BIAS-NEXT: %[[S:.*]] = anemil.add %[[P]], %[[B]] : (tensor<1x128x1x2xf16>, tensor<1x128x1x1xf16>) -> tensor<1x128x1x2xf16>
+// BIAS-NEXT: anemil.split %[[S]]
+// BIAS3: role = "attn_q_bias", segment = layer, scheme = f16, group = 0, shape = [64], {{.*}}, rope_rows = 64, head_dim = 16>
+// BIAS3-SAME: role = "attn_k_bias", segment = layer, scheme = f16, group = 0, shape = [32], {{.*}}, rope_rows = 32, head_dim = 16>
+// BIAS3-SAME: role = "attn_v_bias", segment = layer, scheme = f16, group = 0, shape = [32], blobs = [tensor<1x32x1x1xf16>], offsets = [{{[0-9]+}}]>
+// BIAS3-LABEL: func.func @attn_qkv
+// BIAS3-COUNT-3: anemil.add %{{.*}}, %{{.*}} : (tensor<1x{{64|32}}x1x2xf16>, tensor<1x{{64|32}}x1x1xf16>)
 
 // Per-channel int8 (q8's default) is MIL's affine form: int8 data, one fp16
 // scale and one zero point per output row, along axis 0.

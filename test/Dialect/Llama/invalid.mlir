@@ -169,6 +169,14 @@ func.func @f(%x: tensor<4x64xf32>, %w: tensor<32x48xf32>) {
 
 // -----
 
+func.func @f(%x: tensor<4x64xf32>, %w: tensor<32x64xf32>, %b: tensor<64xf32>) {
+  // expected-error @+1 {{bias of 64 elements for 32 out-features}}
+  %y = llama.linear %x, %w, %b : tensor<4x64xf32>, tensor<32x64xf32>, tensor<64xf32> -> tensor<4x32xf32>
+  return
+}
+
+// -----
+
 func.func @f(%x: tensor<4x64xf32>, %w: !llama.qweight<q4, group = 32, shape = [32, 64], scale = f16>) {
   // expected-error @+1 {{result has shape [4, 64], expected [4, 32]}}
   %y = llama.linear %x, %w : tensor<4x64xf32>, !llama.qweight<q4, group = 32, shape = [32, 64], scale = f16> -> tensor<4x64xf32>

@@ -32,6 +32,15 @@ func.func @linear(%x: tensor<4x64xf16>,
   return %q, %g : tensor<4x64xf16>, tensor<4x172xf16>
 }
 
+// CHECK-LABEL: func.func @linear_bias
+// CHECK: llama.linear %{{.*}}, %{{.*}}, %{{.*}} : tensor<4x64xf32>, tensor<32x64xf32>, tensor<32xf32> -> tensor<4x32xf32>
+func.func @linear_bias(%x: tensor<4x64xf32>,
+                       %wk: tensor<32x64xf32> {llama.role = #llama.role<attn_k>},
+                       %bk: tensor<32xf32> {llama.role = #llama.role<attn_k_bias>}) -> tensor<4x32xf32> {
+  %k = llama.linear %x, %wk, %bk : tensor<4x64xf32>, tensor<32x64xf32>, tensor<32xf32> -> tensor<4x32xf32>
+  return %k : tensor<4x32xf32>
+}
+
 // CHECK-LABEL: func.func @qweight_schemes
 // CHECK-SAME: !llama.qweight<q8, group = 0, shape = [64, 172], scale = f32> {llama.role = #llama.role<ffn_down>}
 // CHECK-SAME: !llama.qweight<q3, group = 64, shape = [172, 64], scale = f16> {llama.role = #llama.role<ffn_up>}

@@ -151,6 +151,36 @@ TEST(EndToEndTest, PrefillChunksMatchTheReference) {
   EXPECT_LE(::ane::test::relativeError(*next, *nextWant), 1e-4);
 }
 
+/// Qwen2's q/k/v biases through fused kernels, prefill and decode, both
+/// weight bindings: the reference's logits with biases, which differ from
+/// those of the same weights without.
+TEST(EndToEndTest, QkvBiasesMatchTheReference) {
+  auto biased = model::openModel("synthetic:tiny?layers=2&qkv_bias=1");
+  auto plain = model::openModel("synthetic:tiny?layers=2");
+  ASSERT_TRUE(biased.ok() && plain.ok()) << biased.message();
+  std::vector<int32_t> prompt = {1, 40, 41, 42, 43, 44, 45};
+  auto last = [&](const model::ModelSpec &spec) {
+    auto ref = rt::ReferenceModel::load(spec, kContext);
+    std::vector<float> logits;
+    for (size_t pos = 0; ref.ok() && pos < prompt.size(); ++pos)
+      logits = *ref->forward(prompt[pos], int64_t(pos));
+    return logits;
+  };
+  std::vector<float> want = last(*biased);
+  ASSERT_FALSE(want.empty());
+  EXPECT_GT(::ane::test::relativeError(last(*plain), want), 1e-2)
+      << "the biases must matter to the logits";
+  for (const char *binding : {"blob", "input"}) {
+    rt::ModelImage compiled =
+        compile(*biased, "f16", "fp32", 0, {1, 4}, {kContext}, binding);
+    auto engine = rt::Engine::create(compiled);
+    ASSERT_TRUE(engine.ok()) << engine.message();
+    auto got = engine->forward(prompt, 0);
+    ASSERT_TRUE(got.ok()) << got.message();
+    EXPECT_LE(::ane::test::relativeError(*got, want), 1e-4) << binding;
+  }
+}
+
 /// Each step binds every layer's segment to the four kernels with weights
 /// (attn_core has none); lm_head keeps the global segment bound. The logits
 /// match the reference's, so each swap brought the right layer in.

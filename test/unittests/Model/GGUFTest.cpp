@@ -226,25 +226,31 @@ TEST(GGUFTest, EveryMetadataTypeRoundTrips) {
   }
 }
 
-/// A small valid Llama file: every tensor present, f32.
-GGUFWriter llamaWriter(std::function<void(GGUFWriter &)> extra = nullptr) {
+/// A small valid Llama (or `arch`) file: every tensor present, f32, each
+/// element its row number.
+GGUFWriter llamaWriter(std::function<void(GGUFWriter &)> extra = nullptr,
+                       const std::string &arch = "llama") {
   GGUFWriter w;
-  w.str("general.architecture", "llama");
-  w.u32("llama.embedding_length", 32);
-  w.u32("llama.block_count", 1);
-  w.u32("llama.attention.head_count", 4);
-  w.u32("llama.attention.head_count_kv", 2);
-  w.u32("llama.feed_forward_length", 64);
-  w.u32("llama.context_length", 16);
-  w.f32("llama.rope.freq_base", 10000.0f);
-  w.f32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
+  w.str("general.architecture", arch);
+  std::string p = arch + ".";
+  w.u32(p + "embedding_length", 32);
+  w.u32(p + "block_count", 1);
+  w.u32(p + "attention.head_count", 4);
+  w.u32(p + "attention.head_count_kv", 2);
+  w.u32(p + "feed_forward_length", 64);
+  w.u32(p + "context_length", 16);
+  w.f32(p + "rope.freq_base", 10000.0f);
+  w.f32(p + "attention.layer_norm_rms_epsilon", 1e-5f);
   if (extra)
     extra(w);
   auto t = [&](const std::string &name, std::vector<uint64_t> ne) {
-    uint64_t n = 1;
-    for (uint64_t d : ne)
-      n *= d;
-    w.tensor(name, ne, 0, std::vector<uint8_t>(4 * n, 0));
+    uint64_t cols = ne.size() > 1 ? ne[0] : 1, rows = ne.back();
+    std::vector<float> v(rows * cols);
+    for (size_t i = 0; i < v.size(); ++i)
+      v[i] = float(i / cols);
+    std::vector<uint8_t> bytes(v.size() * 4);
+    std::memcpy(bytes.data(), v.data(), bytes.size());
+    w.tensor(name, ne, 0, bytes);
   };
   t("token_embd.weight", {32, 40});
   t("blk.0.attn_norm.weight", {32});
@@ -270,6 +276,69 @@ TEST(GGUFTest, SmallLlamaFileBuildsAModel) {
   EXPECT_EQ(m->config.vocabSize, 40);
   EXPECT_TRUE(m->config.sharedClassifier); // no output.weight
   EXPECT_EQ(m->find(Role::AttnK, 0)->shape, (std::vector<int64_t>{16, 32}));
+}
+
+/// Row (element) r of each head of `hd` in a rotate-half tensor comes from
+/// rotate-half row r/2 + (r%2) * hd/2.
+float pairedFrom(int64_t r, int64_t hd) {
+  int64_t k = r % hd;
+  return float(r - k + (k % 2) * (hd / 2) + k / 2);
+}
+
+TEST(GGUFTest, Qwen2HasBiasesAndRotateHalfRowsReadAsPairs) {
+  auto biases = [](GGUFWriter &w) {
+    for (auto [name, n] : {std::pair{"blk.0.attn_q.bias", 32},
+                           std::pair{"blk.0.attn_k.bias", 16},
+                           std::pair{"blk.0.attn_v.bias", 16}}) {
+      std::vector<float> v(n);
+      for (int i = 0; i < n; ++i)
+        v[i] = float(i);
+      std::vector<uint8_t> bytes(v.size() * 4);
+      std::memcpy(bytes.data(), v.data(), bytes.size());
+      w.tensor(name, {uint64_t(n)}, 0, bytes);
+    }
+  };
+  std::string path = tempFile("qwen2.gguf");
+  ASSERT_TRUE(llamaWriter(biases, "qwen2").write(path).ok());
+  auto m = openModel(path);
+  ASSERT_TRUE(m.ok()) << m.message();
+  EXPECT_TRUE(m->config.qkvBias);
+  const int64_t hd = 8;
+  for (Role role : {Role::AttnQ, Role::AttnK, Role::AttnV, Role::AttnQBias,
+                    Role::AttnKBias, Role::AttnVBias}) {
+    const TensorInfo *t = m->find(role, 0);
+    ASSERT_NE(t, nullptr) << roleName(role);
+    auto d = m->load(*t);
+    ASSERT_TRUE(d.ok()) << d.message();
+    std::vector<float> v = d->toFloat();
+    int64_t cols = t->shape.size() > 1 ? t->shape[1] : 1;
+    bool paired = role != Role::AttnV && role != Role::AttnVBias;
+    for (int64_t r = 0; r < t->shape[0]; ++r)
+      EXPECT_EQ(v[r * cols], paired ? pairedFrom(r, hd) : float(r))
+          << roleName(role) << " row " << r;
+  }
+  // The same tensors in a llama file keep their order.
+  ASSERT_TRUE(llamaWriter(biases).write(path).ok());
+  auto llama = openModel(path);
+  ASSERT_TRUE(llama.ok()) << llama.message();
+  EXPECT_TRUE(llama->config.qkvBias);
+  auto q = llama->load(*llama->find(Role::AttnQBias, 0));
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(q->toFloat()[1], 1.0f);
+  // A bias missing from a layer that others have is named.
+  ASSERT_TRUE(llamaWriter(
+                  [](GGUFWriter &w) {
+                    w.tensor("blk.0.attn_q.bias", {32}, 0,
+                             std::vector<uint8_t>(128, 0));
+                  },
+                  "qwen2")
+                  .write(path)
+                  .ok());
+  auto partial = openModel(path);
+  ASSERT_FALSE(partial.ok());
+  EXPECT_NE(partial.message().find("missing tensor 'blk.0.attn_k.bias'"),
+            std::string::npos)
+      << partial.message();
 }
 
 TEST(GGUFTest, RopeFreqsTensorScalesTheFrequencies) {

@@ -191,6 +191,32 @@ TEST(PackingTest, RopeRowsTakeRotateHalfOrderPerHead) {
   EXPECT_EQ((*w)[3], -2.0f) << "whole rows move";
 }
 
+TEST(PackingTest, BiasElementsMoveWithTheirRopeRows) {
+  // Qwen2's fused q/k/v bias: elements are rows of one column.
+  ::ane::abi::SlotSpec s;
+  s.role = "attn_qkv_bias";
+  s.shape = {16};
+  s.fusedFrom = {"attn_q_bias", "attn_k_bias", "attn_v_bias"};
+  s.ropeRows = 12;
+  s.headDim = 4;
+  auto numbered = [](int64_t n) {
+    std::vector<float> v(n);
+    for (int64_t i = 0; i < n; ++i)
+      v[i] = float(i);
+    return v;
+  };
+  std::map<std::string, std::vector<float>> tensors = {
+      {"attn_q_bias", numbered(8)},
+      {"attn_k_bias", numbered(4)},
+      {"attn_v_bias", numbered(4)}};
+  auto b = assembleSlotTensor(s, [&](const std::string &role) {
+    return Result<std::vector<float>>(tensors.at(role));
+  });
+  ASSERT_TRUE(b.ok()) << b.message();
+  EXPECT_EQ(
+      *b, (std::vector<float>{0, 2, 1, 3, 4, 6, 5, 7, 0, 2, 1, 3, 0, 1, 2, 3}));
+}
+
 TEST(PackingTest, RopeRowsThatAreNotWholeHeadsAreAnError) {
   ::ane::abi::SlotSpec s = slot("attn_q", 6);
   s.ropeRows = 6;

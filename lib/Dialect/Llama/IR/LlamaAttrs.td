@@ -26,7 +26,12 @@ def Llama_Role : I32EnumAttr<"Role", "the role of a weight argument", [
     I32EnumAttrCase<"TokenEmbd", 11, "token_embd">,
     // Made by llama-fuse: Q, K and V (or gate and up) stacked by rows.
     I32EnumAttrCase<"AttnQkv", 12, "attn_qkv">,
-    I32EnumAttrCase<"FfnGateUp", 13, "ffn_gate_up">
+    I32EnumAttrCase<"FfnGateUp", 13, "ffn_gate_up">,
+    // Qwen2's projection biases, and llama-fuse's stack of them.
+    I32EnumAttrCase<"AttnQBias", 14, "attn_q_bias">,
+    I32EnumAttrCase<"AttnKBias", 15, "attn_k_bias">,
+    I32EnumAttrCase<"AttnVBias", 16, "attn_v_bias">,
+    I32EnumAttrCase<"AttnQkvBias", 17, "attn_qkv_bias">
   ]> {
   let cppNamespace = "::mlir::llama";
   let genSpecializedAttr = 0;

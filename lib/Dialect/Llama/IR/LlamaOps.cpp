@@ -53,6 +53,13 @@ SmallVector<int64_t> mlir::llama::getExpectedWeightShape(ConfigAttr c,
     return {qDim + 2 * kvDim, dim};
   case Role::FfnGateUp:
     return {2 * hidden, dim};
+  case Role::AttnQBias:
+    return {qDim};
+  case Role::AttnKBias:
+  case Role::AttnVBias:
+    return {kvDim};
+  case Role::AttnQkvBias:
+    return {qDim + 2 * kvDim};
   }
   return {};
 }
@@ -143,6 +150,9 @@ LogicalResult LinearOp::verify() {
   if (w[1] != cols(getX()))
     return emitOpError() << "weight in-features " << w[1]
                          << " do not match input width " << cols(getX());
+  if (getBias() && getBias().getType().getDimSize(0) != w[0])
+    return emitOpError() << "bias of " << getBias().getType().getDimSize(0)
+                         << " elements for " << w[0] << " out-features";
   return expectShape(*this, "result", getResult().getType().getShape(),
                      {rows(getX()), w[0]});
 }

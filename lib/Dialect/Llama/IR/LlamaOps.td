@@ -80,21 +80,30 @@ def Llama_SplitOp : Llama_Op<"split", [Pure]> {
 }
 
 def Llama_LinearOp : Llama_Op<"linear", [Pure]> {
-  let summary = "Projection x * W^T by a plain or quantized weight";
+  let summary = "Projection x * W^T (+ b) by a plain or quantized weight";
   let description = [{
-    `weight` is `[out_features, in_features]`, as in PyTorch and GGUF.
+    `weight` is `[out_features, in_features]`, as in PyTorch and GGUF; the
+    optional `bias` (Qwen2's q/k/v) has `out_features` elements.
 
     ```mlir
     %q = llama.linear %x, %wq : tensor<4x64xf32>, tensor<64x64xf32> -> tensor<4x64xf32>
+    %k = llama.linear %x, %wk, %bk : tensor<4x64xf32>, tensor<32x64xf32>, tensor<32xf32> -> tensor<4x32xf32>
     %g = llama.linear %x, %wg : tensor<4x64xf16>,
         !llama.qweight<q4, group = 32, shape = [172, 64], scale = f16> -> tensor<4x172xf16>
     ```
   }];
-  let arguments = (ins Llama_Activation:$x, Llama_Matrix:$weight);
+  let arguments = (ins Llama_Activation:$x, Llama_Matrix:$weight,
+                       Optional<Llama_Vector>:$bias);
   let results = (outs Llama_Activation:$result);
   let assemblyFormat = [{
-    $x `,` $weight attr-dict `:` type($x) `,` type($weight) `->` type($result)
+    $x `,` $weight (`,` $bias^)? attr-dict `:` type($x) `,` type($weight)
+    (`,` type($bias)^)? `->` type($result)
   }];
+  let builders = [
+    OpBuilder<(ins "Type":$result, "Value":$x, "Value":$weight), [{
+      build($_builder, $_state, result, x, weight, Value());
+    }]>
+  ];
   let hasVerifier = 1;
 }
 

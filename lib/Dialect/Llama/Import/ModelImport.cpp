@@ -45,6 +45,12 @@ Role roleFor(model::Role r) {
     return Role::OutputNorm;
   case model::Role::Output:
     return Role::Output;
+  case model::Role::AttnQBias:
+    return Role::AttnQBias;
+  case model::Role::AttnKBias:
+    return Role::AttnKBias;
+  case model::Role::AttnVBias:
+    return Role::AttnVBias;
   }
   return Role::TokenEmbd;
 }
@@ -128,25 +134,23 @@ private:
     auto cache = RankedTensorType::get(
         {c.nKvHeads, ShapedType::kDynamic, c.headDim}, b.getF32Type());
     using R = model::Role;
+    SmallVector<std::pair<model::Role, int>> weights = {
+        {R::AttnNorm, 0}, {R::AttnQ, 0},   {R::AttnK, 0},
+        {R::AttnV, 0},    {R::AttnOut, 0}, {R::FfnNorm, 0},
+        {R::FfnGate, 0},  {R::FfnUp, 0},   {R::FfnDown, 0}};
+    if (c.qkvBias) // after the others, so their argument numbers stay
+      weights.append({{R::AttnQBias, 0}, {R::AttnKBias, 0}, {R::AttnVBias, 0}});
     auto fn = makeFunc("layer", {act(c.dim), positions(), cache, cache},
-                       {{R::AttnNorm, 0},
-                        {R::AttnQ, 0},
-                        {R::AttnK, 0},
-                        {R::AttnV, 0},
-                        {R::AttnOut, 0},
-                        {R::FfnNorm, 0},
-                        {R::FfnGate, 0},
-                        {R::FfnUp, 0},
-                        {R::FfnDown, 0}},
-                       {act(c.dim), cache, cache});
+                       weights, {act(c.dim), cache, cache});
     auto arg = [&](int i) { return fn.getArgument(i); };
+    auto bias = [&](int i) { return c.qkvBias ? arg(13 + i) : Value(); };
     Value x = arg(0), pos = arg(1);
     FloatAttr eps = b.getF32FloatAttr(static_cast<float>(c.normEps));
     int64_t q = c.nHeads * c.headDim;
     Value n = b.create<RmsNormOp>(loc, act(c.dim), x, arg(4), eps);
-    Value vq = b.create<LinearOp>(loc, act(q), n, arg(5));
-    Value vk = b.create<LinearOp>(loc, act(c.kvDim()), n, arg(6));
-    Value vv = b.create<LinearOp>(loc, act(c.kvDim()), n, arg(7));
+    Value vq = b.create<LinearOp>(loc, act(q), n, arg(5), bias(0));
+    Value vk = b.create<LinearOp>(loc, act(c.kvDim()), n, arg(6), bias(1));
+    Value vv = b.create<LinearOp>(loc, act(c.kvDim()), n, arg(7), bias(2));
     auto headDim = b.getI64IntegerAttr(c.headDim);
     auto theta = b.getF64FloatAttr(c.ropeTheta);
     Value rq = b.create<RopeOp>(loc, act(q), vq, pos, headDim, theta);

@@ -1,10 +1,11 @@
 //===- Fuse.cpp - llama-fuse ----------------------------------------------===//
 //
-// Fewer, wider projections: Q/K/V become one linear on a stacked weight, as
-// do gate/up, and an RMSNorm scale moves into the projections that read the
-// norm (W' = W diag(g)). The weights change, so every change is recorded on
-// the new weight argument (`llama.fused_from`, `llama.fold_norm`) for the
-// packer to apply to the real tensors.
+// Fewer, wider projections: Q/K/V become one linear on a stacked weight
+// (and stacked biases, if they have them), as do gate/up, and an RMSNorm scale
+// moves into the projections that read the norm (W' = W diag(g)). The weights
+// change, so every change is recorded on the new weight argument
+// (`llama.fused_from`, `llama.fold_norm`) for the packer to apply to the real
+// tensors.
 //
 //===----------------------------------------------------------------------===//
 
@@ -87,10 +88,50 @@ Type stackedType(ArrayRef<Type> parts) {
   return RankedTensorType::get({rows, cols}, t0.getElementType());
 }
 
+/// Adds a weight argument of `type` stacking `roles` as role `fused`.
+BlockArgument addStackedArgument(func::FuncOp fn, Type type, Role fused,
+                                 ArrayRef<Role> roles, Attribute fold) {
+  MLIRContext *ctx = fn.getContext();
+  Builder b(ctx);
+  SmallVector<Attribute> from;
+  for (Role r : roles)
+    from.push_back(RoleAttr::get(ctx, r));
+  SmallVector<NamedAttribute> attrs = {
+      b.getNamedAttr(LlamaDialect::getRoleAttrName(),
+                     RoleAttr::get(ctx, fused)),
+      b.getNamedAttr(kFusedFrom, b.getArrayAttr(from))};
+  if (fold)
+    attrs.push_back(b.getNamedAttr(kFoldNorm, fold));
+  unsigned index = fn.getNumArguments();
+  fn.insertArgument(index, type, b.getDictionaryAttr(attrs), fn.getLoc());
+  return fn.getArgument(index);
+}
+
+/// The biases of `parts` stacked: none when no part has one, a null type
+/// when only some do or they cannot be stacked.
+std::optional<Type> stackedBiasType(ArrayRef<LinearOp> parts) {
+  if (llvm::none_of(parts, [](LinearOp p) { return bool(p.getBias()); }))
+    return std::nullopt;
+  int64_t n = 0;
+  Type element;
+  for (LinearOp p : parts) {
+    if (!p.getBias())
+      return Type();
+    auto t = cast<RankedTensorType>(p.getBias().getType());
+    if (element && t.getElementType() != element)
+      return Type();
+    element = t.getElementType();
+    n += t.getDimSize(0);
+  }
+  return RankedTensorType::get({n}, element);
+}
+
 /// Replaces the projections of `input` with weights `roles` (in that order)
 /// by one projection on a stacked weight with role `fused`, then a split.
+/// Their biases, if any, are stacked as role `fusedBias` from `biasRoles`.
 void fuseProjections(func::FuncOp fn, Value input, ArrayRef<Role> roles,
-                     Role fused) {
+                     Role fused, ArrayRef<Role> biasRoles = {},
+                     std::optional<Role> fusedBias = std::nullopt) {
   SmallVector<LinearOp> parts;
   for (Role r : roles) {
     LinearOp found;
@@ -117,20 +158,20 @@ void fuseProjections(func::FuncOp fn, Value input, ArrayRef<Role> roles,
   Type stacked = stackedType(types);
   if (!stacked)
     return;
-  MLIRContext *ctx = fn.getContext();
-  Builder b(ctx);
-  SmallVector<Attribute> from;
-  for (Role r : roles)
-    from.push_back(RoleAttr::get(ctx, r));
-  SmallVector<NamedAttribute> attrs = {
-      b.getNamedAttr(LlamaDialect::getRoleAttrName(),
-                     RoleAttr::get(ctx, fused)),
-      b.getNamedAttr(kFusedFrom, b.getArrayAttr(from))};
-  if (fold)
-    attrs.push_back(b.getNamedAttr(kFoldNorm, fold));
-  unsigned index = fn.getNumArguments();
-  fn.insertArgument(index, stacked, b.getDictionaryAttr(attrs), fn.getLoc());
-  Value w = fn.getArgument(index);
+  std::optional<Type> biasType = stackedBiasType(parts);
+  if (biasType) {
+    if (!*biasType || !fusedBias)
+      return;
+    for (auto [p, r] : llvm::zip(parts, biasRoles)) {
+      if (roleOf(fn, p.getBias()) != r)
+        return;
+      weights.push_back(cast<BlockArgument>(p.getBias()));
+    }
+  }
+  Value w = addStackedArgument(fn, stacked, fused, roles, fold);
+  Value bias;
+  if (biasType)
+    bias = addStackedArgument(fn, *biasType, *fusedBias, biasRoles, nullptr);
 
   // The fused projection goes where the first part was; its users follow.
   LinearOp first = parts.front();
@@ -150,7 +191,7 @@ void fuseProjections(func::FuncOp fn, Value input, ArrayRef<Role> roles,
       first.getLoc(),
       RankedTensorType::get({inType.getDimSize(0), total},
                             parts[0].getResult().getType().getElementType()),
-      input, w);
+      input, w, bias);
   auto split = ob.create<SplitOp>(first.getLoc(), resultTypes, wide.getResult(),
                                   ob.getDenseI64ArrayAttr(sizes));
   for (auto [p, r] : llvm::zip(parts, split.getResults())) {
@@ -180,7 +221,9 @@ struct LlamaFusePass : public llama::impl::LlamaFusePassBase<LlamaFusePass> {
           foldNorm(fn, n);
       for (RmsNormOp n : norms) {
         fuseProjections(fn, n.getResult(),
-                        {Role::AttnQ, Role::AttnK, Role::AttnV}, Role::AttnQkv);
+                        {Role::AttnQ, Role::AttnK, Role::AttnV}, Role::AttnQkv,
+                        {Role::AttnQBias, Role::AttnKBias, Role::AttnVBias},
+                        Role::AttnQkvBias);
         fuseProjections(fn, n.getResult(), {Role::FfnGate, Role::FfnUp},
                         Role::FfnGateUp);
       }
