@@ -148,7 +148,11 @@ uint64_t BlobLayout::append(uint64_t bytes) {
 // Writer
 //===----------------------------------------------------------------------===//
 
-WeightWriter::WeightWriter() : buffer(kHeaderSize, 0) {
+WeightWriter::WeightWriter() : WeightWriter(std::vector<uint8_t>()) {}
+
+WeightWriter::WeightWriter(std::vector<uint8_t> recycled)
+    : buffer(std::move(recycled)) {
+  buffer.assign(kHeaderSize, 0);
   writeU32(buffer.data() + 4, 2); // version
 }
 
@@ -176,7 +180,8 @@ uint8_t *WeightWriter::payload(uint64_t offset) {
   return buffer.data() + offset + kMetadataSize;
 }
 
-uint64_t WeightWriter::appendSpace(BlobDType dtype, uint64_t bytes) {
+uint64_t WeightWriter::appendSpace(BlobDType dtype, uint64_t bytes,
+                                   uint64_t paddingBits) {
   uint64_t meta = alignUp(buffer.size());
   buffer.resize(meta + kMetadataSize + bytes, 0);
   uint8_t *m = buffer.data() + meta;
@@ -184,14 +189,14 @@ uint64_t WeightWriter::appendSpace(BlobDType dtype, uint64_t bytes) {
   writeU32(m + 4, static_cast<uint32_t>(dtype));
   writeU64(m + 8, bytes);
   writeU64(m + 16, meta + kMetadataSize);
+  writeU64(m + 24, paddingBits);
   writeU32(buffer.data(), count() + 1);
   return meta;
 }
 
 uint64_t WeightWriter::append(BlobDType dtype, const void *data, uint64_t bytes,
                               uint64_t paddingBits) {
-  uint64_t meta = appendSpace(dtype, bytes);
-  writeU64(buffer.data() + meta + 24, paddingBits);
+  uint64_t meta = appendSpace(dtype, bytes, paddingBits);
   if (bytes)
     std::memcpy(payload(meta), data, bytes);
   return meta;

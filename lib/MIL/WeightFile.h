@@ -97,6 +97,8 @@ private:
 class WeightWriter {
 public:
   WeightWriter();
+  /// Writes into `recycled`'s storage (its contents are dropped).
+  explicit WeightWriter(std::vector<uint8_t> recycled);
   /// Appends a payload of whole bytes; returns its metadata offset.
   uint64_t append(BlobDType dtype, const void *data, uint64_t bytes,
                   uint64_t paddingBits = 0);
@@ -109,7 +111,8 @@ public:
   void reserve(uint64_t bytes);
   /// Appends a zeroed payload of `bytes` for the caller to fill through
   /// payload(offset); returns its metadata offset.
-  uint64_t appendSpace(BlobDType dtype, uint64_t bytes);
+  uint64_t appendSpace(BlobDType dtype, uint64_t bytes,
+                       uint64_t paddingBits = 0);
   /// The payload of the blob whose metadata is at `offset` (valid until the
   /// next append).
   uint8_t *payload(uint64_t offset);

@@ -2,6 +2,7 @@
 
 #include "lib/Runtime/ModelPacker.h"
 
+#include "lib/Model/Quant.h"
 #include "lib/Runtime/HalfFloat.h"
 #include "lib/Runtime/Packing.h"
 #include "lib/Support/Float16.h"
@@ -9,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <cstring>
+#include <thread>
 
 namespace ane::runtime {
 namespace {
@@ -61,7 +63,8 @@ slotSources(const model::ModelSpec &spec, const abi::SlotSpec &slot,
 
 Result<std::vector<uint8_t>> packOne(const model::ModelSpec &spec,
                                      const std::vector<abi::SlotSpec> &slots,
-                                     int64_t layer, int threads) {
+                                     int64_t layer, int threads,
+                                     std::vector<uint8_t> recycled = {}) {
   // Global slots read global tensors; layer slots read this layer's.
   auto layerOf = [&](const abi::SlotSpec &s) {
     return s.segment == abi::Segment::Global ? int64_t(-1) : layer;
@@ -74,7 +77,8 @@ Result<std::vector<uint8_t>> packOne(const model::ModelSpec &spec,
         });
       },
       threads,
-      [&](const abi::SlotSpec &s) { return slotSources(spec, s, layerOf(s)); });
+      [&](const abi::SlotSpec &s) { return slotSources(spec, s, layerOf(s)); },
+      std::move(recycled));
   if (!bytes.ok())
     return Status::error(fmt::format(
         "{}: {}", layer < 0 ? "global segment" : fmt::format("layer {}", layer),
@@ -82,24 +86,40 @@ Result<std::vector<uint8_t>> packOne(const model::ModelSpec &spec,
   return bytes;
 }
 
+/// The token embedding in the kernels' float type, dequantized row by row
+/// straight into the section (a 7B's whole table as fp32 first took
+/// seconds of page faults), rows split over `threads`.
 Result<std::vector<uint8_t>> packEmbedding(const model::ModelSpec &spec,
-                                           abi::DType dtype) {
-  auto e = roleTensor(spec, "token_embd", -1);
+                                           abi::DType dtype, int threads) {
+  auto e = storedTensor(spec, "token_embd", -1);
   if (!e.ok())
     return e.status();
   const model::Config &c = spec.config;
-  if (int64_t(e->size()) != c.vocabSize * c.dim)
+  std::optional<uint64_t> rowBytes = model::tensorBytes(e->type, c.dim);
+  if (e->shape != std::vector<int64_t>{c.vocabSize, c.dim} || !rowBytes ||
+      e->size != *rowBytes * uint64_t(c.vocabSize))
     return Status::error("the token embedding is not [vocab, dim]");
-  std::vector<uint8_t> out;
-  if (dtype == abi::DType::FP32) {
-    out.resize(e->size() * 4);
-    std::memcpy(out.data(), e->data(), out.size());
-    return out;
-  }
-  std::vector<uint16_t> halfs(e->size());
-  floatsToHalfs(e->data(), halfs.data(), int64_t(halfs.size()));
-  out.resize(halfs.size() * 2);
-  std::memcpy(out.data(), halfs.data(), out.size());
+  const bool fp32 = dtype == abi::DType::FP32;
+  std::vector<uint8_t> out(uint64_t(c.vocabSize * c.dim) * (fp32 ? 4 : 2));
+  auto rows = [&](int64_t from, int64_t to) {
+    std::vector<float> row(c.dim);
+    for (int64_t r = from; r < to; ++r) {
+      float *dst = fp32 ? reinterpret_cast<float *>(out.data()) + r * c.dim
+                        : row.data();
+      model::dequantize(e->type, e->data + r * *rowBytes, dst, c.dim);
+      if (!fp32)
+        floatsToHalfs(row.data(),
+                      reinterpret_cast<uint16_t *>(out.data()) + r * c.dim,
+                      c.dim);
+    }
+  };
+  int n = std::max(1, std::min<int>(threads, int(c.vocabSize)));
+  std::vector<std::thread> pool;
+  for (int t = 1; t < n; ++t)
+    pool.emplace_back(rows, c.vocabSize * t / n, c.vocabSize * (t + 1) / n);
+  rows(0, c.vocabSize / n);
+  for (std::thread &t : pool)
+    t.join();
   return out;
 }
 
@@ -118,7 +138,7 @@ Status packModel(const model::ModelSpec &spec, const abi::KernelSet &kernels,
     if (progress)
       progress(++done, total);
   };
-  auto embedding = packEmbedding(spec, kernels.dtype);
+  auto embedding = packEmbedding(spec, kernels.dtype, threads);
   if (!embedding.ok())
     return embedding.status();
   if (Status s = sink(SectionKind::Embedding, 0, std::move(*embedding));
@@ -139,8 +159,10 @@ Status packModel(const model::ModelSpec &spec, const abi::KernelSet &kernels,
     return s;
   finished();
   std::vector<abi::SlotSpec> layerSlots = kernels.slotsOf(abi::Segment::Layer);
+  // A sink that only reads the segment leaves it to the next layer.
+  std::vector<uint8_t> recycled;
   for (int64_t l = 0; l < layers; ++l) {
-    auto seg = packOne(spec, layerSlots, l, threads);
+    auto seg = packOne(spec, layerSlots, l, threads, std::move(recycled));
     if (!seg.ok())
       return seg.status();
     if (seg->size() != kernels.layerSegmentBytes)
@@ -149,6 +171,7 @@ Status packModel(const model::ModelSpec &spec, const abi::KernelSet &kernels,
                       l, seg->size(), kernels.layerSegmentBytes));
     if (Status s = sink(SectionKind::LayerSegment, l, std::move(*seg)); !s.ok())
       return s;
+    recycled = std::move(*seg);
     finished();
   }
   return Status::success();

@@ -30,7 +30,8 @@ enum class SectionKind : uint32_t {
 };
 
 /// Receives each finished piece: the embedding, the global segment, then
-/// the layers in order (`index` is the layer).
+/// the layers in order (`index` is the layer). A sink that keeps a piece
+/// moves it out; a buffer it leaves is reused for the next layer.
 using SegmentSink = std::function<Status(SectionKind kind, int64_t index,
                                          std::vector<uint8_t> &&bytes)>;
 /// Called after each piece with (pieces done, pieces in all).

@@ -114,7 +114,7 @@ void splitRows(int64_t rows, int threads, const Work &work) {
 /// Squared error of `p` quantized with `scale` into [-qmax-1, qmax]; the
 /// codes go to `codes` when it is given.
 double groupError(const float *p, int64_t n, float scale, int64_t qmax,
-                  int64_t *codes) {
+                  int8_t *codes) {
   // This loop runs about fifteen times per weight while a 4-bit scale is
   // searched, so it rounds with the 1.5 * 2^23 trick (nearest even, exact
   // for |x| < 2^22; clamping first keeps x small) and sums in eight float
@@ -141,8 +141,24 @@ double groupError(const float *p, int64_t n, float scale, int64_t qmax,
   }
   if (codes)
     for (int64_t j = 0; j < n; ++j)
-      codes[j] = int64_t(code(p[j]));
+      codes[j] = int8_t(code(p[j]));
   return err;
+}
+
+/// The least-squares scale for `p`'s codes at `scale`: sum(w q) / sum(q q).
+float refitScale(const float *p, int64_t n, float scale, int64_t qmax) {
+  constexpr int64_t kChunk = 256;
+  int8_t codes[kChunk];
+  double wq = 0, qq = 0;
+  for (int64_t at = 0; at < n; at += kChunk) {
+    int64_t m = std::min(kChunk, n - at);
+    groupError(p + at, m, scale, qmax, codes);
+    for (int64_t i = 0; i < m; ++i) {
+      wq += double(p[at + i]) * codes[i];
+      qq += double(codes[i]) * codes[i];
+    }
+  }
+  return qq > 0 ? float(wq / qq) : 0.0f;
 }
 
 /// The fp16 scale of one group. 8-bit codes are fine at amax / qmax; with 4
@@ -178,18 +194,9 @@ float groupScale(const float *p, int64_t n, int64_t qmax, int bits) {
       best = s;
     }
   }
-  std::vector<int64_t> codes(n);
-  groupError(p, n, best, qmax, codes.data());
-  double wq = 0, qq = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    wq += double(p[i]) * codes[i];
-    qq += double(codes[i]) * codes[i];
-  }
-  if (qq > 0) {
-    float refit = ane::roundToHalf(float(wq / qq));
-    if (refit > 0 && groupError(p, n, refit, qmax, nullptr) < bestErr)
-      best = refit;
-  }
+  float refit = ane::roundToHalf(refitScale(p, n, best, qmax));
+  if (refit > 0 && groupError(p, n, refit, qmax, nullptr) < bestErr)
+    best = refit;
   return best;
 }
 
@@ -401,6 +408,19 @@ appendCarried(mil::WeightWriter &writer, const abi::SlotSpec &s,
   return offsets;
 }
 
+/// Codes as int8 bytes, or two int4 per byte (the first in the low
+/// nibble), as packSubByte stores them.
+void packCodes(const std::vector<int8_t> &codes, int bits, uint8_t *out) {
+  if (bits == 8) {
+    std::memcpy(out, codes.data(), codes.size());
+    return;
+  }
+  for (size_t i = 0; i + 1 < codes.size(); i += 2)
+    out[i / 2] = uint8_t((codes[i] & 0xF) | (codes[i + 1] & 0xF) << 4);
+  if (codes.size() % 2)
+    out[codes.size() / 2] = uint8_t(codes.back() & 0xF);
+}
+
 /// Appends a slot's blobs from its fp32 tensor; returns their offsets.
 Result<std::vector<uint64_t>> appendFromFloats(mil::WeightWriter &writer,
                                                const abi::SlotSpec &s,
@@ -425,9 +445,13 @@ Result<std::vector<uint64_t>> appendFromFloats(mil::WeightWriter &writer,
     QuantizedMatrix q =
         quantizeSymmetric(w.data(), s.shape[0], s.shape[1], s.effectiveGroup(),
                           abi::schemeBits(s.scheme), threads);
-    auto dataType = s.scheme == abi::Scheme::Q8 ? mil::BlobDType::Int8
-                                                : mil::BlobDType::Int4;
-    offsets.push_back(writer.appendValues(dataType, q.values));
+    bool q8 = s.scheme == abi::Scheme::Q8;
+    uint64_t at = writer.appendSpace(
+        q8 ? mil::BlobDType::Int8 : mil::BlobDType::Int4,
+        q8 ? q.values.size() : (q.values.size() + 1) / 2,
+        q8 ? 0 : 4 * (q.values.size() % 2));
+    packCodes(q.values, q8 ? 8 : 4, writer.payload(at));
+    offsets.push_back(at);
     offsets.push_back(appendFloats(writer, s.blobs.at(1).dtype, q.scales));
     if (s.scheme == abi::Scheme::Q8 &&
         s.blobs.size() == 3) // per-channel zero points
@@ -443,8 +467,8 @@ Result<std::vector<uint8_t>> packSegment(
     const std::vector<abi::SlotSpec> &slots,
     const std::function<Result<std::vector<float>>(const abi::SlotSpec &)>
         &tensor,
-    int threads, const SlotSources &sources) {
-  mil::WeightWriter writer;
+    int threads, const SlotSources &sources, std::vector<uint8_t> recycled) {
+  mil::WeightWriter writer(std::move(recycled));
   writer.reserve(abi::segmentEnd(slots));
   for (const abi::SlotSpec &s : slots) {
     std::optional<std::vector<model::TensorData>> stored;

@@ -34,7 +34,7 @@ Result<std::vector<float>> assembleSlotTensor(
 /// Symmetric per-group quantization of a row-major [rows, cols] matrix to
 /// `bits`-bit integers: scale = max|w| / (2^(bits-1) - 1) per group.
 struct QuantizedMatrix {
-  std::vector<int64_t> values; // rows * cols
+  std::vector<int8_t> values; // rows * cols
   std::vector<float> scales;   // rows * (cols / group)
 };
 /// `threads` split the rows.
@@ -78,12 +78,15 @@ using SlotSources = std::function<std::optional<std::vector<model::TensorData>>(
 
 /// Writes the slots of one segment, in order, from fp32 tensors, or from
 /// the blocks `sources` gives where canCarryBlocks holds, checking that
-/// every blob lands at the offset the compiler assigned.
+/// every blob lands at the offset the compiler assigned. `recycled` (a
+/// previous segment's buffer) saves allocating and faulting in the pages
+/// of a new one.
 Result<std::vector<uint8_t>> packSegment(
     const std::vector<abi::SlotSpec> &slots,
     const std::function<Result<std::vector<float>>(const abi::SlotSpec &)>
         &tensor,
-    int threads = 1, const SlotSources &sources = {});
+    int threads = 1, const SlotSources &sources = {},
+    std::vector<uint8_t> recycled = {});
 
 /// Builds the packed [1, channels, 1, S_total] input: input i's element f
 /// goes to channel f / columns_i, column offset_i + f % columns_i.
