@@ -104,8 +104,8 @@ Result<std::vector<uint8_t>> packEmbedding(const model::ModelSpec &spec,
   auto rows = [&](int64_t from, int64_t to) {
     std::vector<float> row(c.dim);
     for (int64_t r = from; r < to; ++r) {
-      float *dst = fp32 ? reinterpret_cast<float *>(out.data()) + r * c.dim
-                        : row.data();
+      float *dst =
+          fp32 ? reinterpret_cast<float *>(out.data()) + r * c.dim : row.data();
       model::dequantize(e->type, e->data + r * *rowBytes, dst, c.dim);
       if (!fp32)
         floatsToHalfs(row.data(),

@@ -446,10 +446,10 @@ Result<std::vector<uint64_t>> appendFromFloats(mil::WeightWriter &writer,
         quantizeSymmetric(w.data(), s.shape[0], s.shape[1], s.effectiveGroup(),
                           abi::schemeBits(s.scheme), threads);
     bool q8 = s.scheme == abi::Scheme::Q8;
-    uint64_t at = writer.appendSpace(
-        q8 ? mil::BlobDType::Int8 : mil::BlobDType::Int4,
-        q8 ? q.values.size() : (q.values.size() + 1) / 2,
-        q8 ? 0 : 4 * (q.values.size() % 2));
+    uint64_t at =
+        writer.appendSpace(q8 ? mil::BlobDType::Int8 : mil::BlobDType::Int4,
+                           q8 ? q.values.size() : (q.values.size() + 1) / 2,
+                           q8 ? 0 : 4 * (q.values.size() % 2));
     packCodes(q.values, q8 ? 8 : 4, writer.payload(at));
     offsets.push_back(at);
     offsets.push_back(appendFloats(writer, s.blobs.at(1).dtype, q.scales));

@@ -35,7 +35,7 @@ Result<std::vector<float>> assembleSlotTensor(
 /// `bits`-bit integers: scale = max|w| / (2^(bits-1) - 1) per group.
 struct QuantizedMatrix {
   std::vector<int8_t> values; // rows * cols
-  std::vector<float> scales;   // rows * (cols / group)
+  std::vector<float> scales;  // rows * (cols / group)
 };
 /// `threads` split the rows.
 QuantizedMatrix quantizeSymmetric(const float *w, int64_t rows, int64_t cols,
