@@ -118,7 +118,7 @@ uint64_t peakRounds(long rounds) {
     return peakWide512(rounds);
   case KernelIsa::Avx2:
     return peakWide256(rounds);
-  case KernelIsa::Scalar:
+  default:
     break;
   }
   return 0;

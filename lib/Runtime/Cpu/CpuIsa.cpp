@@ -3,6 +3,11 @@
 #include "lib/Runtime/Cpu/CpuIsa.h"
 #include "lib/Runtime/Avx2.h"
 
+#if defined(__aarch64__) && defined(__linux__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
+
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -11,7 +16,8 @@
 namespace ane::runtime {
 namespace {
 
-constexpr const char *kNames[] = {"scalar", "avx2", "avx512", "avx512-vnni"};
+constexpr const char *kNames[] = {"scalar",      "avx2", "avx512",
+                                  "avx512-vnni", "neon", "neon-dot"};
 
 bool hostHas(KernelIsa isa) {
 #if defined(__x86_64__)
@@ -29,8 +35,25 @@ bool hostHas(KernelIsa isa) {
     return avx512;
   case KernelIsa::Avx512Vnni:
     return avx512 && __builtin_cpu_supports("avx512vnni");
+  default:
+    return false;
   }
-  return false;
+#elif defined(__aarch64__)
+  // Advanced SIMD is part of every ARM64 CPU; sdot is optional (ARMv8.2)
+  // and the kernel says whether the CPU has it.
+  switch (isa) {
+  case KernelIsa::Scalar:
+  case KernelIsa::Neon:
+    return true;
+  case KernelIsa::NeonDot:
+#if defined(__linux__)
+    return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#else
+    return true; // macOS: every Apple M chip has it
+#endif
+  default:
+    return false;
+  }
 #else
   return isa == KernelIsa::Scalar;
 #endif
@@ -69,10 +92,16 @@ std::optional<KernelIsa> parseKernelIsa(const std::string &name) {
   return std::nullopt;
 }
 
+std::vector<KernelIsa> allKernelIsas() {
+  std::vector<KernelIsa> out;
+  for (int i = 0; i < int(std::size(kNames)); ++i)
+    out.push_back(KernelIsa(i));
+  return out;
+}
+
 std::vector<KernelIsa> hostKernelIsas() {
   std::vector<KernelIsa> out;
-  for (KernelIsa isa : {KernelIsa::Scalar, KernelIsa::Avx2, KernelIsa::Avx512,
-                        KernelIsa::Avx512Vnni})
+  for (KernelIsa isa : allKernelIsas())
     if (hostHas(isa))
       out.push_back(isa);
   return out;

@@ -17,14 +17,28 @@
 
 namespace ane::runtime {
 
-/// Kernel families, weakest first.
+/// Kernel families, weakest first within an architecture.
 enum class KernelIsa {
   Scalar,     // plain C++: the oracle
   Avx2,       // AVX2 + FMA + F16C, 8-bit products by maddubs (also on
               // CPUs with AVX-VNNI: see Q4Tiles.inc)
   Avx512,     // AVX-512 F/BW/VL without VNNI (Skylake-X)
   Avx512Vnni, // AVX-512 with vpdpbusd (Ice Lake, Zen 4/5)
+  Neon,       // ARM64 Advanced SIMD, 8-bit products by smull + sadalp
+  NeonDot,    // ARM64 with sdot (ARMv8.2 dotprod: every Apple M chip)
 };
+
+/// Whether `isa` is one of the x86 families (AVX2 and up).
+inline bool isX86Isa(KernelIsa isa) {
+  return isa == KernelIsa::Avx2 || isa == KernelIsa::Avx512 ||
+         isa == KernelIsa::Avx512Vnni;
+}
+inline bool isNeonIsa(KernelIsa isa) {
+  return isa == KernelIsa::Neon || isa == KernelIsa::NeonDot;
+}
+
+/// Every family, in the order above: what tests list as run or skipped.
+std::vector<KernelIsa> allKernelIsas();
 
 const char *kernelIsaName(KernelIsa isa);
 std::optional<KernelIsa> parseKernelIsa(const std::string &name);

@@ -4,6 +4,7 @@
 #include "lib/Runtime/Avx2.h"
 #include "lib/Runtime/Cpu/CpuIsa.h"
 #include "lib/Runtime/Cpu/Dot.h"
+#include "lib/Runtime/Cpu/NeonDot.h"
 #include "lib/Runtime/Cpu/Q4Tiles.h"
 
 #include "lib/Support/Float16.h"
@@ -874,7 +875,15 @@ void matmulScalar(const PackedWeight &w, const float *x, int64_t S, float *y,
   }
 }
 
-bool matmulHasAvx2() { return kernelIsa() >= KernelIsa::Avx2; }
+bool matmulHasAvx2() { return isX86Isa(kernelIsa()); }
+
+bool matmulQuantizesActivations(const PackedWeight &w) {
+  KernelIsa isa = kernelIsa();
+  return (isX86Isa(isa) || isNeonIsa(isa)) && w.group > 0 &&
+         w.group % 32 == 0 &&
+         (w.format == PackedWeight::Format::Q4 ||
+          w.format == PackedWeight::Format::Q8);
+}
 
 namespace {
 
@@ -970,10 +979,57 @@ void tileProduct(const q4tiles::Family &family, const PackedWeight &w,
 }
 #endif // __x86_64__
 
+#if defined(__aarch64__)
+/// An int4 or int8 product on ARM64: each token's column of x quantized
+/// to int8 per block, then the rows split over the pool.
+void neonProduct(const PackedWeight &w, const float *x, int64_t S, float *y,
+                 ThreadPool &pool) {
+  thread_local std::vector<float> column;
+  thread_local std::vector<QuantizedActivations> tokens;
+  thread_local std::vector<const int8_t *> codes;
+  thread_local std::vector<const float *> scales;
+  if (int64_t(tokens.size()) < S)
+    tokens.resize(S);
+  codes.resize(S);
+  scales.resize(S);
+  column.resize(w.cols);
+  const int64_t block = activationBlock(w.group);
+  for (int64_t s = 0; s < S; ++s) {
+    for (int64_t c = 0; c < w.cols; ++c)
+      column[c] = x[c * S + s];
+    quantizeActivationsInto(column.data(), w.cols, block, tokens[s]);
+    codes[s] = tokens[s].codes.data();
+    scales[s] = tokens[s].scales.data();
+  }
+  neon::Args args;
+  args.weights = w.data;
+  args.scales = w.scales;
+  args.zeroPoints = w.zeroPoints;
+  args.int4 = w.format == PackedWeight::Format::Q4;
+  args.rows = w.rows;
+  args.cols = w.cols;
+  args.group = w.group;
+  args.S = S;
+  args.codes = codes.data();
+  args.blockScales = scales.data();
+  args.block = block;
+  args.y = y;
+  neon::RowsFn rows =
+      kernelIsa() == KernelIsa::NeonDot ? neon::kRowsSdot : neon::kRowsBase;
+  pool.parallelFor(w.rows, kGrain, [&](int64_t begin, int64_t end) {
+    rows(args, begin, end);
+  });
+}
+#endif // __aarch64__
+
 } // namespace
 
 void matmul(const PackedWeight &w, const float *x, int64_t S, float *y,
             ThreadPool &pool) {
+#if defined(__aarch64__)
+  if (matmulQuantizesActivations(w))
+    return neonProduct(w, x, S, y, pool);
+#endif
 #if defined(__x86_64__)
   if (matmulHasAvx2() && w.group > 0 && w.group % 32 == 0) {
     if (w.format == PackedWeight::Format::Q4) {

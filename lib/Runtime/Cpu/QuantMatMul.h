@@ -95,7 +95,13 @@ void matmulFloatTx(const float *x, const float *y, float *out, int64_t m,
                    int64_t k, int64_t n, int64_t rowBegin, int64_t rowEnd);
 
 /// Whether matmul uses vector kernels (AVX2 or better) on this CPU.
+/// Whether the selected family is an x86 one (AVX2 and up).
 bool matmulHasAvx2();
+/// Whether matmul quantizes x to int8 per block for `w` with the selected
+/// family (int4 and int8 weights in groups of whole 32s on a vector
+/// family): the scalar dot products dotQ4Q8Scalar/dotQ8Q8Scalar are then
+/// its oracle.
+bool matmulQuantizesActivations(const PackedWeight &w);
 
 } // namespace ane::runtime
 

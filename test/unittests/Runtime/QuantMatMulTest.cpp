@@ -116,8 +116,7 @@ TEST(KernelIsaTest, HostFamiliesAreListedAndSelectable) {
   EXPECT_EQ(host.front(), KernelIsa::Scalar);
   EXPECT_EQ(kernelIsa(), host.back()) << "ANE_CPU_KERNELS set?";
   std::string ran, skipped;
-  for (KernelIsa isa : {KernelIsa::Scalar, KernelIsa::Avx2, KernelIsa::Avx512,
-                        KernelIsa::Avx512Vnni}) {
+  for (KernelIsa isa : allKernelIsas()) {
     bool has = std::count(host.begin(), host.end(), isa) > 0;
     (has ? ran : skipped) += std::string(" ") + kernelIsaName(isa);
     EXPECT_EQ(parseKernelIsa(kernelIsaName(isa)), isa);
@@ -142,10 +141,7 @@ void checkAgainstOracles(const Case &c, const Weight &w,
   ThreadPool pool(3);
   matmul(w.view, x.data(), c.seq, got.data(), pool);
   std::vector<float> want = exact;
-  bool int8 = matmulHasAvx2() &&
-              (c.format == PackedWeight::Format::Q4 ||
-               c.format == PackedWeight::Format::Q8) &&
-              c.group % 32 == 0;
+  bool int8 = matmulQuantizesActivations(w.view);
   if (int8) {
     std::vector<float> column(c.cols);
     for (int64_t s = 0; s < c.seq; ++s) {
