@@ -95,20 +95,20 @@ fuzz_smoke() {
   mkdir -p "$corpus" "$dir/corpus-weights"
   cp ../shared/mil/corpus/*.mil "$corpus/"
   echo "== fuzzing the MIL parser, weight.bin, GGUF, .anepak, tokenizer, llama2.c and" \
-    "MLIR entry for 7 x 15 s" >&2
-  "$dir/test/fuzz/mil-parse-fuzzer" -max_total_time=15 -seed=1 \
+    "MLIR entry for 7 x 10 s" >&2
+  "$dir/test/fuzz/mil-parse-fuzzer" -max_total_time=10 -seed=1 \
     -artifact_prefix="$dir/" -dict=test/fuzz/mil.dict "$corpus" 2>&1 | tail -1
-  "$dir/test/fuzz/weight-file-fuzzer" -max_total_time=15 -seed=1 \
+  "$dir/test/fuzz/weight-file-fuzzer" -max_total_time=10 -seed=1 \
     -artifact_prefix="$dir/" "$dir/corpus-weights" 2>&1 | tail -1
   mkdir -p "$dir/corpus-gguf"
   cp ../shared/models/stories260K-f16.gguf "$dir/corpus-gguf/"
-  "$dir/test/fuzz/gguf-fuzzer" -max_total_time=15 -seed=1 -max_len=4096 \
+  "$dir/test/fuzz/gguf-fuzzer" -max_total_time=10 -seed=1 -max_len=4096 \
     -artifact_prefix="$dir/" "$dir/corpus-gguf" 2>&1 | tail -1
   # A one-layer model written by the main build's ane-exec seeds the corpus.
   mkdir -p "$dir/corpus-anepak"
   "$BUILD_DIR/bin/ane-exec" compile -m 'synthetic:tiny?layers=1' --ctx 64 \
     --prefill 1 -o "$dir/corpus-anepak/tiny.anepak" 2>/dev/null
-  "$dir/test/fuzz/anepak-fuzzer" -max_total_time=15 -seed=1 \
+  "$dir/test/fuzz/anepak-fuzzer" -max_total_time=10 -seed=1 \
     -artifact_prefix="$dir/" "$dir/corpus-anepak" 2>&1 | tail -1
   # Tokenizer: a text (first byte even) and tok512.bin itself (odd).
   mkdir -p "$dir/corpus-tokenizer"
@@ -117,21 +117,21 @@ fuzz_smoke() {
   { printf '\001'; cat ../shared/models/tok512.bin; } >"$dir/corpus-tokenizer/file"
   printf '\002Hello world, it'"'"'s 2024!\n\t<|eot_id|> \303\251\360\237\231\202 \377' \
     >"$dir/corpus-tokenizer/bpe"
-  "$dir/test/fuzz/tokenizer-fuzzer" -max_total_time=15 -seed=1 -max_len=8192 \
+  "$dir/test/fuzz/tokenizer-fuzzer" -max_total_time=10 -seed=1 -max_len=8192 \
     -artifact_prefix="$dir/" "$dir/corpus-tokenizer" 2>&1 | tail -1
   # llama2.c: a header (dim 8, hidden 16, 1 layer, 2 heads, 1 KV head, an
   # unshared 16-token classifier, context 4) that the fuzzer pads to size.
   mkdir -p "$dir/corpus-llama2c"
   python3 -c "import struct, sys; sys.stdout.buffer.write(struct.pack('<7i', 8, 16, 1, 2, 1, -16, 4) + b'\x01')" \
     >"$dir/corpus-llama2c/header"
-  "$dir/test/fuzz/llama2c-fuzzer" -max_total_time=15 -seed=1 -max_len=4096 \
+  "$dir/test/fuzz/llama2c-fuzzer" -max_total_time=10 -seed=1 -max_len=4096 \
     -artifact_prefix="$dir/" "$dir/corpus-llama2c" 2>&1 | tail -1
   mkdir -p "$dir/corpus-mlir"
   local f
   for f in test/Dialect/*/*.mlir test/Conversion/*/*.mlir; do
     cp "$f" "$dir/corpus-mlir/$(echo "$f" | tr / _)"
   done
-  "$dir/test/fuzz/mlir-entry-fuzzer" -max_total_time=15 -seed=1 -max_len=65536 \
+  "$dir/test/fuzz/mlir-entry-fuzzer" -max_total_time=10 -seed=1 -max_len=65536 \
     -dict=test/fuzz/mlir.dict -artifact_prefix="$dir/" "$dir/corpus-mlir" 2>&1 | tail -1
 }
 

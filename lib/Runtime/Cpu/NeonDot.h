@@ -22,13 +22,13 @@ namespace ane::runtime::neon {
 
 /// y[r * S + s] for rows [begin, end) of W[rows, cols] times S tokens.
 struct Args {
-  const uint8_t *weights = nullptr; // int4 LSB first, or int8
-  const uint8_t *scales = nullptr;  // fp16, rows * (cols / group)
+  const uint8_t *weights = nullptr;    // int4 LSB first, or int8
+  const uint8_t *scales = nullptr;     // fp16, rows * (cols / group)
   const uint8_t *zeroPoints = nullptr; // int8 per row (int8 weights) or null
   bool int4 = true;
   int64_t rows = 0, cols = 0, group = 0; // group: a multiple of 32
   int64_t S = 0;
-  const int8_t *const *codes = nullptr; // per token, cols int8 codes
+  const int8_t *const *codes = nullptr;      // per token, cols int8 codes
   const float *const *blockScales = nullptr; // per token, per `block`
   int64_t block = 32; // columns per activation scale, a multiple of 32
   float *y = nullptr;

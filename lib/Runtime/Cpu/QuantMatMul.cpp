@@ -1016,9 +1016,8 @@ void neonProduct(const PackedWeight &w, const float *x, int64_t S, float *y,
   args.y = y;
   neon::RowsFn rows =
       kernelIsa() == KernelIsa::NeonDot ? neon::kRowsSdot : neon::kRowsBase;
-  pool.parallelFor(w.rows, kGrain, [&](int64_t begin, int64_t end) {
-    rows(args, begin, end);
-  });
+  pool.parallelFor(w.rows, kGrain,
+                   [&](int64_t begin, int64_t end) { rows(args, begin, end); });
 }
 #endif // __aarch64__
 
