@@ -664,8 +664,7 @@ Result<ModelSpec> modelFromGGUF(const GGUFFile &g) {
     info.bytes = *tensorBytes(info.type, info.numElements());
     info.fileOffset = g.dataOffset + t.offset;
     c.qkvBias |= isBiasRole(info.role);
-    if (qwen2 && (info.role == Role::AttnQ || info.role == Role::AttnK ||
-                  info.role == Role::AttnQBias || info.role == Role::AttnKBias))
+    if (qwen2 && isRopeRole(info.role))
       info.rotateHalfHead = c.headDim;
     spec.tensors.push_back(std::move(info));
   }

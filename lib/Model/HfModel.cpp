@@ -369,8 +369,7 @@ Result<ModelSpec> openHfModel(const std::string &folder) {
     t.type = s.type;
     t.shape = s.shape;
     t.bytes = s.bytes;
-    if (t.role == Role::AttnQ || t.role == Role::AttnK ||
-        t.role == Role::AttnQBias || t.role == Role::AttnKBias)
+    if (isRopeRole(t.role))
       t.rotateHalfHead = spec.config.headDim;
     std::vector<int64_t> want = expectedShape(spec.config, t.role);
     if (t.role == Role::TokenEmbd || t.role == Role::Output)

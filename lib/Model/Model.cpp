@@ -130,6 +130,11 @@ std::string_view roleName(Role role) {
   return "?";
 }
 
+bool isRopeRole(Role role) {
+  return role == Role::AttnQ || role == Role::AttnK ||
+         role == Role::AttnQBias || role == Role::AttnKBias;
+}
+
 bool isBiasRole(Role role) {
   return role == Role::AttnQBias || role == Role::AttnKBias ||
          role == Role::AttnVBias;

@@ -87,6 +87,9 @@ enum class Role {
 std::string_view roleName(Role role);
 std::optional<Role> parseRole(std::string_view name);
 bool isBiasRole(Role role);
+/// Whether RoPE rotates the rows of a role's tensor (q, k and their
+/// biases): those a rotate-half source stores in another order.
+bool isRopeRole(Role role);
 /// The GGUF tensor name of a role in a layer (`blk.3.attn_q.weight`,
 /// `blk.3.attn_q.bias`).
 std::string ggufTensorName(Role role, int layer);

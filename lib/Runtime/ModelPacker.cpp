@@ -10,7 +10,6 @@
 #include <fmt/format.h>
 
 #include <cstring>
-#include <thread>
 
 namespace ane::runtime {
 namespace {
@@ -113,13 +112,7 @@ Result<std::vector<uint8_t>> packEmbedding(const model::ModelSpec &spec,
                       c.dim);
     }
   };
-  int n = std::max(1, std::min<int>(threads, int(c.vocabSize)));
-  std::vector<std::thread> pool;
-  for (int t = 1; t < n; ++t)
-    pool.emplace_back(rows, c.vocabSize * t / n, c.vocabSize * (t + 1) / n);
-  rows(0, c.vocabSize / n);
-  for (std::thread &t : pool)
-    t.join();
+  splitRows(c.vocabSize, threads, rows);
   return out;
 }
 

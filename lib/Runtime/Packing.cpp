@@ -97,11 +97,8 @@ Result<std::vector<float>> assembleSlotTensor(
   return out;
 }
 
-namespace {
-
-/// Runs work(from, to) over [0, rows) in `threads` contiguous parts.
-template <typename Work>
-void splitRows(int64_t rows, int threads, const Work &work) {
+void splitRows(int64_t rows, int threads,
+               const std::function<void(int64_t, int64_t)> &work) {
   int64_t n = std::clamp<int64_t>(threads, 1, std::max<int64_t>(rows, 1));
   std::vector<std::thread> pool;
   for (int64_t t = 1; t < n; ++t)
@@ -110,6 +107,8 @@ void splitRows(int64_t rows, int threads, const Work &work) {
   for (std::thread &t : pool)
     t.join();
 }
+
+namespace {
 
 /// Squared error of `p` quantized with `scale` into [-qmax-1, qmax]; the
 /// codes go to `codes` when it is given.

@@ -31,6 +31,11 @@ Result<std::vector<float>> assembleSlotTensor(
     const std::function<Result<std::vector<float>>(const std::string &role)>
         &roleTensor);
 
+/// Runs work(from, to) over [0, rows) in `threads` contiguous parts, on
+/// threads of its own (packing runs beside the kernels' pool).
+void splitRows(int64_t rows, int threads,
+               const std::function<void(int64_t, int64_t)> &work);
+
 /// Symmetric per-group quantization of a row-major [rows, cols] matrix to
 /// `bits`-bit integers: scale = max|w| / (2^(bits-1) - 1) per group.
 struct QuantizedMatrix {

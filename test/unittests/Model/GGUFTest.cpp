@@ -226,6 +226,19 @@ TEST(GGUFTest, EveryMetadataTypeRoundTrips) {
   }
 }
 
+/// An f32 tensor of GGUF dims `ne` (innermost first) whose elements are
+/// their row numbers.
+void addRowNumbered(GGUFWriter &w, const std::string &name,
+                    std::vector<uint64_t> ne) {
+  uint64_t cols = ne.size() > 1 ? ne[0] : 1, rows = ne.back();
+  std::vector<float> v(rows * cols);
+  for (size_t i = 0; i < v.size(); ++i)
+    v[i] = float(i / cols);
+  std::vector<uint8_t> bytes(v.size() * 4);
+  std::memcpy(bytes.data(), v.data(), bytes.size());
+  w.tensor(name, ne, 0, bytes);
+}
+
 /// A small valid Llama (or `arch`) file: every tensor present, f32, each
 /// element its row number.
 GGUFWriter llamaWriter(std::function<void(GGUFWriter &)> extra = nullptr,
@@ -244,13 +257,7 @@ GGUFWriter llamaWriter(std::function<void(GGUFWriter &)> extra = nullptr,
   if (extra)
     extra(w);
   auto t = [&](const std::string &name, std::vector<uint64_t> ne) {
-    uint64_t cols = ne.size() > 1 ? ne[0] : 1, rows = ne.back();
-    std::vector<float> v(rows * cols);
-    for (size_t i = 0; i < v.size(); ++i)
-      v[i] = float(i / cols);
-    std::vector<uint8_t> bytes(v.size() * 4);
-    std::memcpy(bytes.data(), v.data(), bytes.size());
-    w.tensor(name, ne, 0, bytes);
+    addRowNumbered(w, name, std::move(ne));
   };
   t("token_embd.weight", {32, 40});
   t("blk.0.attn_norm.weight", {32});
@@ -287,16 +294,9 @@ float pairedFrom(int64_t r, int64_t hd) {
 
 TEST(GGUFTest, Qwen2HasBiasesAndRotateHalfRowsReadAsPairs) {
   auto biases = [](GGUFWriter &w) {
-    for (auto [name, n] : {std::pair{"blk.0.attn_q.bias", 32},
-                           std::pair{"blk.0.attn_k.bias", 16},
-                           std::pair{"blk.0.attn_v.bias", 16}}) {
-      std::vector<float> v(n);
-      for (int i = 0; i < n; ++i)
-        v[i] = float(i);
-      std::vector<uint8_t> bytes(v.size() * 4);
-      std::memcpy(bytes.data(), v.data(), bytes.size());
-      w.tensor(name, {uint64_t(n)}, 0, bytes);
-    }
+    addRowNumbered(w, "blk.0.attn_q.bias", {32});
+    addRowNumbered(w, "blk.0.attn_k.bias", {16});
+    addRowNumbered(w, "blk.0.attn_v.bias", {16});
   };
   std::string path = tempFile("qwen2.gguf");
   ASSERT_TRUE(llamaWriter(biases, "qwen2").write(path).ok());
