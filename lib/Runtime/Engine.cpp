@@ -848,6 +848,12 @@ Engine::forwardAll(KvCache &cache, const std::vector<int32_t> &tokens,
   return logits;
 }
 
+Status Engine::fill(KvCache &cache, const std::vector<int32_t> &tokens,
+                    int64_t pos) {
+  return runChunks(cache, tokens, pos,
+                   [](Tensor &, int64_t) { return Status::success(); });
+}
+
 Result<std::vector<float>> Engine::forward(KvCache &cache,
                                            const std::vector<int32_t> &tokens,
                                            int64_t pos) {

@@ -88,6 +88,8 @@ public:
   /// The same on `cache`'s sequence instead of the engine's own.
   Result<std::vector<float>>
   forward(KvCache &cache, const std::vector<int32_t> &tokens, int64_t pos);
+  /// forward without the logits: a prompt's part before its last chunk.
+  Status fill(KvCache &cache, const std::vector<int32_t> &tokens, int64_t pos);
   /// forward on `cache`, returning the logits of every token, in order
   /// (perplexity, logits for other tools). The prefill chunks' columns go
   /// through lm_head in their own bucket where the kernel set has one.

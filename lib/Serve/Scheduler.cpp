@@ -40,6 +40,11 @@ std::string Job::all() {
   return text;
 }
 
+bool Job::waitDone(std::chrono::milliseconds wait) {
+  std::unique_lock lk(mu);
+  return cv.wait_for(lk, wait, [&] { return done; });
+}
+
 Finish Job::finish() const {
   std::lock_guard lk(mu);
   return finish_;
@@ -140,6 +145,7 @@ void Scheduler::admit() {
   while (!queue.empty()) {
     std::shared_ptr<Job> job = queue.front();
     if (job->cancelled() || job->isDone()) {
+      stats.requestsCancelled += 1;
       job->end(Finish::Cancelled);
       queue.pop_front();
       continue;
@@ -192,7 +198,7 @@ void Scheduler::loop() {
       }
     }
     for (Slot *s : fresh)
-      prefill(*s);
+      prefillChunk(*s);
     decode(busy);
   }
 }
@@ -217,34 +223,55 @@ void Scheduler::watchdog() {
   }
 }
 
-void Scheduler::prefill(Slot &slot) {
+void Scheduler::beginStep(std::vector<std::shared_ptr<Job>> jobs) {
   {
     std::lock_guard lk(mu);
     stepStart = Clock::now();
-    stepJobs = {slot.job};
+    stepJobs = std::move(jobs);
     stepTimedOut = false;
   }
   if (options.stepDelay > 0)
     std::this_thread::sleep_for(
         std::chrono::duration<double>(options.stepDelay));
+}
+
+void Scheduler::prefillChunk(Slot &slot) {
+  const Job &job = *slot.job;
+  if (job.isDone() || job.cancelled())
+    return release(slot, Finish::Cancelled);
+  beginStep({slot.job});
   auto start = Clock::now();
-  Status adapter = useLora(*slot.job);
-  auto logits = adapter.ok() ? engine.forward(slot.cache, slot.job->prompt, 0)
-                             : Result<std::vector<float>>(adapter);
+  int64_t left = int64_t(job.prompt.size()) - slot.pos;
+  int64_t n = std::min(left, engine.prefillChunk());
+  std::vector<int32_t> chunk(job.prompt.begin() + slot.pos,
+                             job.prompt.begin() + slot.pos + n);
+  bool last = n == left;
+  Status ran = useLora(job);
+  std::vector<float> logits;
+  if (ran.ok() && !last)
+    ran = engine.fill(slot.cache, chunk, slot.pos);
+  else if (ran.ok()) {
+    auto out = engine.forward(slot.cache, chunk, slot.pos);
+    ran = out.status();
+    if (out.ok())
+      logits = std::move(*out);
+  }
   double seconds = secondsSince(start);
   {
     std::lock_guard lk(mu);
     stepJobs.clear();
-    stats.promptTokens += int64_t(slot.job->prompt.size());
+    stats.promptTokens += n;
     stats.promptSeconds += seconds;
     stats.kvBytes = heldCacheBytes();
   }
-  if (!logits.ok())
+  if (!ran.ok())
     return release(slot, Finish::Error,
-                   ApiError{500, "server_error", "", logits.message()});
-  slot.pos = int64_t(slot.job->prompt.size());
+                   ApiError{500, "server_error", "", ran.message()});
+  slot.pos += n;
+  if (!last)
+    return;
   slot.prefilled = true;
-  accept(slot, std::move(*logits));
+  accept(slot, std::move(logits));
 }
 
 Status Scheduler::useLora(const Job &job) {
@@ -289,15 +316,7 @@ void Scheduler::decodeGroup(const std::vector<Slot *> &live) {
     steps.push_back({&s->cache, s->next, s->pos});
     jobs.push_back(s->job);
   }
-  {
-    std::lock_guard lk(mu);
-    stepStart = Clock::now();
-    stepJobs = jobs;
-    stepTimedOut = false;
-  }
-  if (options.stepDelay > 0)
-    std::this_thread::sleep_for(
-        std::chrono::duration<double>(options.stepDelay));
+  beginStep(std::move(jobs));
   auto start = Clock::now();
   Status adapter = useLora(*live[0]->job);
   auto logits = adapter.ok() ? engine.decodeBatch(steps)
@@ -363,6 +382,8 @@ void Scheduler::release(Slot &slot, Finish finish,
     slot.job.reset();
     slot.projected = 0;
     (failed ? stats.requestsFailed : stats.requestsDone) += 1;
+    if (finish == Finish::Cancelled)
+      stats.requestsCancelled += 1;
     stats.kvBytes = heldCacheBytes();
     stats.processing = std::count_if(slots.begin(), slots.end(),
                                      [](const Slot &s) { return bool(s.job); });

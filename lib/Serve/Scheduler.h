@@ -1,12 +1,13 @@
 //===- Scheduler.h - slots, a queue and batched decode ----------*- C++ -*-===//
 //
 // One thread owns the engine. Requests wait in a bounded queue for one of N
-// slots (each with its own K/V cache); a slot's prompt runs through the
-// prefill bucket when it is admitted, and then every busy slot's next token
-// runs in one Engine::decodeBatch, so N streams read each layer's weights
-// once a step. A memory guard admits a request only while the projected
-// memory (the process's base plus each admitted request's K/V bucket) stays
-// under the limit; a watchdog ends the requests of a step that runs past
+// slots (each with its own K/V cache). A slot's prompt runs through the
+// prefill bucket one chunk a step, between the decode steps of the others,
+// so a long prompt does not stall their streams; then every busy slot's
+// next token runs in one Engine::decodeBatch, so N streams read each
+// layer's weights once a step. A memory guard admits a request only while the
+// projected memory (the process's base plus each admitted request's K/V bucket)
+// stays under the limit; a watchdog ends the requests of a step that runs past
 // the step timeout.
 //
 //===----------------------------------------------------------------------===//
@@ -65,6 +66,8 @@ public:
   Chunk next(std::chrono::milliseconds wait);
   /// Waits for the end; all the text.
   std::string all();
+  /// Waits up to `wait` for the end; whether it came.
+  bool waitDone(std::chrono::milliseconds wait);
   /// The client is gone: the scheduler frees the slot at its next step.
   void cancel() { cancelled_ = true; }
   bool cancelled() const { return cancelled_; }
@@ -120,6 +123,7 @@ struct SchedulerMetrics {
   int64_t batchedSteps = 0;      // decodeBatch calls
   int64_t batchedTokens = 0;     // tokens they ran
   int64_t requestsDone = 0, requestsFailed = 0;
+  int64_t requestsCancelled = 0; // their clients went away
 };
 
 class Scheduler {
@@ -147,9 +151,9 @@ private:
     std::optional<runtime::Sampler> sampler;
     std::optional<TextStream> stream;
     std::vector<int32_t> history;
-    int64_t pos = 0;  // where the next token goes
-    int32_t next = 0; // the token to run next
-    bool prefilled = false;
+    int64_t pos = 0;        // where the next token goes (prompt ones included)
+    int32_t next = 0;       // the token to run next
+    bool prefilled = false; // the whole prompt is in the cache
     uint64_t projected = 0; // its K/V bucket's bytes
   };
 
@@ -157,12 +161,16 @@ private:
   void watchdog();
   /// Moves queued jobs into free slots while memory allows.
   void admit();
-  void prefill(Slot &slot);
+  /// Runs the next chunk of the slot's prompt (the largest seq bucket); the
+  /// last one samples the first token.
+  void prefillChunk(Slot &slot);
   void decode(std::vector<Slot *> &busy);
   /// Runs one decode step of `group`, whose requests share an adapter.
   void decodeGroup(const std::vector<Slot *> &group);
   /// Gives the engine `job`'s adapter unless it has it already.
   Status useLora(const Job &job);
+  /// Marks the step of `jobs` as running now, for the watchdog.
+  void beginStep(std::vector<std::shared_ptr<Job>> jobs);
   /// Samples from `logits`, sends the text, and ends the job when done.
   void accept(Slot &slot, std::vector<float> logits);
   void release(Slot &slot, Finish finish,

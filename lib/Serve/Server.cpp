@@ -1,6 +1,7 @@
 //===- Server.cpp - the OpenAI-compatible HTTP front end ------------------===//
 
 #include "lib/Serve/Server.h"
+#include "lib/Serve/Connection.h"
 #include "lib/Support/ProcessMemory.h"
 
 #include <fmt/format.h>
@@ -189,6 +190,20 @@ struct Server::Impl {
     return body;
   }
 
+  /// Waits for `job` to end while its client stays connected; when the
+  /// client goes first, cancels the job (its slot is freed at the next
+  /// step) and says so.
+  static bool waitOrCancel(const httplib::Request &req, Job &job) {
+    int sock = findConnection({req.local_addr, req.local_port},
+                              {req.remote_addr, req.remote_port});
+    while (!job.waitDone(std::chrono::milliseconds(50)))
+      if (sock >= 0 && peerClosed(sock)) {
+        job.cancel();
+        return true;
+      }
+    return false;
+  }
+
   void install();
   void handleGeneration(const httplib::Request &req, httplib::Response &res,
                         bool chat);
@@ -352,6 +367,8 @@ void Server::Impl::handleGeneration(const httplib::Request &req,
                 {"total_tokens", promptTokens + n}};
   };
   if (!stream) {
+    if (waitOrCancel(req, *job))
+      return; // no one to answer
     std::string text = job->all();
     if (auto e = job->error())
       throw *e;
@@ -469,6 +486,9 @@ std::string Server::Impl::metricsText(const ServedModel &m) {
   metric("requests_failed_total", "counter",
          "Requests that ended with an error.",
          double(s.requestsFailed + errorsTotal.load()));
+  metric("requests_cancelled_total", "counter",
+         "Requests ended early because their clients went away.",
+         double(s.requestsCancelled));
   metric("slots", "gauge", "Slots (--parallel).", double(s.slots));
   metric("kv_cache_bytes", "gauge", "Bytes the slots' K/V caches hold.",
          double(s.kvBytes));

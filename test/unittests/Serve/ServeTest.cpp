@@ -12,11 +12,19 @@
 #include "lib/Model/HfTokenizer.h"
 #include "lib/Model/Llama2c.h"
 #include "lib/Serve/ChatTemplate.h"
+#include "lib/Serve/Connection.h"
 #include "lib/Serve/Scheduler.h"
 #include "lib/Serve/Server.h"
 #include "lib/Serve/TextStream.h"
 
 #include <httplib.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -276,6 +284,116 @@ TEST(SchedulerTest, FullQueuesAndMemoryThatCannotFitAreRefused) {
     EXPECT_EQ(next->finish(), serve::Finish::Length);
     EXPECT_LT(long_->completionTokens(), 200);
   }
+}
+
+TEST(SchedulerTest, ALongPromptIsPrefilledBetweenTheOtherSlotsSteps) {
+  Stories stories;
+  ASSERT_NO_FATAL_FAILURE(stories.load());
+  ::ane::KernelSetOptions o;
+  o.scheme = ::ane::abi::Scheme::F16;
+  o.dtype = ::ane::abi::DType::FP32;
+  o.seqBuckets = {1, 4};
+  o.ctxBuckets = {256};
+  rt::ModelImage image = ::ane::test::compileImage(stories.spec, o);
+  auto engine = rt::Engine::create(image);
+  ASSERT_TRUE(engine.ok()) << engine.message();
+  auto greedyAlone = [&](const std::vector<int32_t> &prompt, int64_t n) {
+    rt::Sampler greedy({});
+    std::vector<int32_t> history = prompt;
+    auto logits = engine->forward(prompt, 0);
+    std::string text;
+    for (int64_t i = 0; i < n && logits.ok(); ++i) {
+      int32_t t = greedy.sample(*logits, history);
+      text += stories.tokenizer->decode(history.back(), t);
+      logits = engine->forward({t}, int64_t(history.size()));
+      history.push_back(t);
+    }
+    return text;
+  };
+  auto job = [&](const char *prompt, int64_t n) {
+    auto j = std::make_shared<serve::Job>();
+    j->prompt = stories.tokenizer->encode(prompt, true, false);
+    j->maxTokens = n;
+    return j;
+  };
+  auto running = job("Once upon a time", 60);
+  auto longer =
+      job("Lily and Tom went to the park with their mom. They saw a big tree "
+          "with red apples, a pond with ducks, and a slide that was very tall. "
+          "Tom wanted to",
+          8);
+  int64_t chunks = (int64_t(longer->prompt.size()) + 3) / 4;
+  ASSERT_GE(chunks, 12);
+  serve::SchedulerOptions so;
+  so.parallel = 2;
+  so.stepDelay = 0.005; // each step takes long enough to count the others
+  serve::Scheduler scheduler(*engine, *stories.tokenizer, so);
+  ASSERT_FALSE(scheduler.submit(running).has_value());
+  std::string runningText = running->next(std::chrono::seconds(10)).text;
+  ASSERT_FALSE(runningText.empty());
+  int64_t before = running->completionTokens();
+  ASSERT_FALSE(scheduler.submit(longer).has_value());
+  std::string longerText;
+  while (longerText.empty()) {
+    serve::Job::Chunk c = longer->next(std::chrono::seconds(10));
+    longerText += c.text;
+    ASSERT_FALSE(c.done && longerText.empty());
+  }
+  int64_t during = running->completionTokens() - before;
+  ASSERT_FALSE(running->waitDone(std::chrono::milliseconds(0)))
+      << "the running request must outlast the prompt";
+  // One decode step of the running slot after each chunk but the last.
+  EXPECT_GE(during, chunks - 2)
+      << "the running slot waited for the whole prompt";
+  EXPECT_EQ(runningText + running->all(), greedyAlone(running->prompt, 60));
+  EXPECT_EQ(longerText + longer->all(), greedyAlone(longer->prompt, 8));
+  EXPECT_EQ(scheduler.metrics().promptTokens,
+            int64_t(running->prompt.size() + longer->prompt.size()));
+}
+
+TEST(ConnectionTest, TheAcceptedSocketIsFoundAndItsPeerSeenLeaving) {
+  auto endpoint = [](int fd, bool peer) {
+    sockaddr_in a{};
+    socklen_t len = sizeof(a);
+    (peer ? getpeername : getsockname)(fd, reinterpret_cast<sockaddr *>(&a),
+                                       &len);
+    return serve::Endpoint{"127.0.0.1", ntohs(a.sin_port)};
+  };
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in any{};
+  any.sin_family = AF_INET;
+  any.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr *>(&any), sizeof(any)), 0);
+  ASSERT_EQ(listen(listener, 1), 0);
+  sockaddr_in at{};
+  socklen_t len = sizeof(at);
+  getsockname(listener, reinterpret_cast<sockaddr *>(&at), &len);
+  int client = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_EQ(connect(client, reinterpret_cast<sockaddr *>(&at), sizeof(at)), 0);
+  int accepted = accept(listener, nullptr, nullptr);
+  ASSERT_GE(accepted, 0);
+
+  serve::Endpoint local = endpoint(accepted, false);
+  serve::Endpoint remote = endpoint(accepted, true);
+  EXPECT_EQ(serve::findConnection(local, remote), accepted);
+  EXPECT_EQ(serve::findConnection(remote, local), client);
+  EXPECT_EQ(serve::findConnection(local, {"127.0.0.1", remote.port + 1}), -1);
+
+  EXPECT_FALSE(serve::peerClosed(accepted));
+  ASSERT_EQ(send(client, "GET", 3, 0), 3);
+  EXPECT_FALSE(serve::peerClosed(accepted)) << "bytes to read are no close";
+  char got[3];
+  ASSERT_EQ(recv(accepted, got, 3, MSG_WAITALL), 3);
+  close(client);
+  bool closed = false;
+  for (int i = 0; i < 100 && !closed; ++i) {
+    closed = serve::peerClosed(accepted);
+    if (!closed)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(closed);
+  close(accepted);
+  close(listener);
 }
 
 TEST(ServerTest, HealthIs503UntilTheModelIsReady) {

@@ -221,7 +221,7 @@ async function main() {
   await stop(k);
 
   // -- a full queue: 429, and the requests admitted still complete ----------
-  const q = await startServer(['--parallel', '1', '--queue', '1', '--debug-step-delay', '0.02']);
+  const q = await startServer(['--parallel', '1', '--queue', '1', '--debug-step-delay', '0.02', '--metrics']);
   await waitReady(q.port);
   const burst = await Promise.all(Array.from({ length: 6 }, () => request(q.port, 'POST', '/v1/completions', { prompt: 'Once', max_tokens: 8, temperature: 0 })));
   const statuses = burst.map((r) => r.status).sort();
@@ -229,6 +229,23 @@ async function main() {
   assert.ok(statuses.includes(200), `admitted requests complete (${statuses})`);
   for (const r of burst) if (r.status === 429) expectError(r, 429, 'queue full');
   assert.equal((await request(q.port, 'POST', '/v1/completions', { prompt: 'Once', max_tokens: 2 })).status, 200, 'serving after the burst');
+
+  // A client of a request that is not streamed goes away: its slot is freed
+  // long before the 400 steps (8 s) it asked for.
+  const gone = http.request({ host: '127.0.0.1', port: q.port, method: 'POST', path: '/v1/completions', headers: { 'content-type': 'application/json' } });
+  gone.on('error', () => {});
+  gone.end(JSON.stringify({ prompt: 'Once', max_tokens: 400, temperature: 0 }));
+  await new Promise((r) => setTimeout(r, 300));
+  gone.destroy();
+  const leftAt = Date.now();
+  let busy = 1;
+  while (busy !== 0 && Date.now() - leftAt < 2000) {
+    await new Promise((r) => setTimeout(r, 50));
+    busy = metric((await request(q.port, 'GET', '/metrics')).text, 'requests_processing');
+  }
+  assert.equal(busy, 0, 'the request whose client left still holds its slot');
+  assert.equal(metric((await request(q.port, 'GET', '/metrics')).text, 'requests_cancelled_total'), 1);
+  assert.equal((await request(q.port, 'POST', '/v1/completions', { prompt: 'Once', max_tokens: 2 })).status, 200, 'serving after the disconnect');
   await stop(q);
 
   // -- the watchdog ends a step that runs past --step-timeout ---------------
