@@ -27,3 +27,13 @@ config.substitutions.append(("%ane_src_root", config.ane_src_root))
 config.substitutions.append(
     ("%shared", os.path.normpath(os.path.join(config.ane_src_root, "..", "shared"))))
 config.substitutions.append(("%ane_obj_root", config.ane_obj_root))
+
+# Transparent huge pages for anonymous memory (Linux, "always" or "madvise"):
+# tests of weights read into huge pages need them.
+try:
+    with open("/sys/kernel/mm/transparent_hugepage/enabled") as thp:
+        modes = thp.read()
+    if "[always]" in modes or "[madvise]" in modes:
+        config.available_features.add("thp")
+except OSError:
+    pass

@@ -72,6 +72,7 @@ runtime::BackendOptions BuildOptions::backendOptions() const {
       aneCache.empty() ? runtime::defaultCompileCacheDir() : aneCache;
   o.compileBudget = aneCompileBudget;
   o.aneBlobReload = aneBlobReload;
+  o.mapWeights = mapWeights;
   // ane-sim models the chip asked for, else the one the kernels are
   // legalized for.
   o.aneChip = aneChip.empty() ? family : aneChip;
@@ -353,6 +354,17 @@ Result<runtime::Engine> createEngine(const LoadedModel &model,
                                      const BuildOptions &build) {
   auto engine = runtime::Engine::create(model.image, build.backend,
                                         build.backendOptions());
+  if (engine.ok()) {
+    const runtime::EngineStats &s = engine->stats();
+    if (s.hugePageBytes > 0)
+      note(build,
+           "weights: {:.2f} GiB read into huge pages in {:.1f} s "
+           "(--mmap leaves them mapped)\n",
+           double(s.hugePageBytes) / double(1ull << 30), s.hugePageSeconds);
+    if (!s.hugePageNote.empty())
+      note(build, "note: some weights stay mapped from the file: {}\n",
+           s.hugePageNote);
+  }
   if (engine.ok() && model.lora)
     if (Status s = engine->setLora(model.lora); !s.ok())
       return s;

@@ -67,6 +67,8 @@ struct BuildOptions {
   int64_t decodeBatch = 1;
   bool exactContext = false; // one ctx bucket of exactly --ctx (finetune)
   bool quiet = false;        // no notes or progress on stderr
+  /// Leave a .anepak's weights mapped from the page cache (--mmap).
+  bool mapWeights = false;
   /// Whether the user asked for `flag` (e.g. "--dtype") rather than taking
   /// its default: a .anepak refuses only what was asked for. None: nothing
   /// was.

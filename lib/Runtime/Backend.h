@@ -71,6 +71,9 @@ struct BackendOptions {
   /// rewritten and reloaded per layer instead of one baked program per
   /// layer: only on a device where gate G1 (ane-exec probe) holds.
   bool aneBlobReload = false;
+  /// Leave a mapped image's weights in the page cache's pages (--mmap)
+  /// instead of reading the ones the kernels stream into huge pages.
+  bool mapWeights = false;
 };
 
 class Backend {

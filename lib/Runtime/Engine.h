@@ -37,6 +37,11 @@ struct EngineStats {
   int64_t inputConversions = 0;
   double inputConversionSeconds = 0;
   bool inputWeightsResident = true; // converted once, not per use
+  // A mapped image's weights read into huge pages, the time it took, and
+  // why some stayed mapped from the file (empty: none did).
+  uint64_t hugePageBytes = 0;
+  double hugePageSeconds = 0;
+  std::string hugePageNote;
   // Wall time in each kernel's program runs, by kernel name.
   std::map<std::string, double> kernelSeconds;
 };

@@ -1,7 +1,8 @@
 // A soak of `ane-exec serve` (not run in CI). Usage:
 //   node test/soak/serve-soak.js ANE_EXEC SECONDS CLIENTS -- SERVE_ARGS...
 // CLIENTS loops send mixed requests (chat and completions, streamed or not,
-// some cut off mid-stream) for SECONDS, then the script prints the errors
+// short prompts and long ones, some cut off mid-stream, some whose client
+// leaves before the answer) for SECONDS, then the script prints the errors
 // (which must be 0), the RSS at the start and end, and p50/p99 latency; it
 // exits 1 on any error.
 'use strict';
@@ -13,7 +14,10 @@ if (!aneExec || sep !== '--') {
   console.error('usage: serve-soak.js ANE_EXEC SECONDS CLIENTS -- SERVE_ARGS...');
   process.exit(2);
 }
-const prompts = ['Once upon a time', 'The little dog', 'Lily and Ben', 'One day, a bird', 'Tom had a red ball'];
+const prompts = ['Once upon a time', 'The little dog', 'Lily and Ben', 'One day, a bird', 'Tom had a red ball',
+                 // Several prefill chunks, prefilled between the other slots' steps.
+                 'Lily and Tom went to the park with their mom. They saw a big tree with red apples, a pond with ' +
+                 'ducks, and a slide that was very tall. Tom wanted to go on the slide first, but Lily said'];
 
 // A stream read until its first event, then dropped.
 function cutStream(port, body) {
@@ -26,6 +30,16 @@ function cutStream(port, body) {
   });
 }
 
+// A request that is not streamed, its client gone after `ms`.
+function leave(port, body, ms) {
+  return new Promise((resolve) => {
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/completions', headers: { 'content-type': 'application/json' } });
+    req.on('error', () => {});
+    req.end(JSON.stringify(body));
+    setTimeout(() => { req.destroy(); resolve(); }, ms);
+  });
+}
+
 async function main() {
   const server = await startServer(aneExec, [...serveArgs, '--metrics']);
   await waitReady(server.port);
@@ -33,7 +47,7 @@ async function main() {
   const end = Date.now() + Number(seconds) * 1000;
   const latencies = [];
   const errors = [];
-  let requests = 0, cut = 0, tokens = 0, i = 0;
+  let requests = 0, cut = 0, left = 0, tokens = 0, i = 0;
   await Promise.all(Array.from({ length: Number(clients) }, async (_, c) => {
     while (Date.now() < end) {
       const n = ++i;
@@ -43,6 +57,11 @@ async function main() {
       if (n % 11 === 0) {
         await cutStream(server.port, { prompt, max_tokens: 200, stream: true });
         ++cut;
+        continue;
+      }
+      if (n % 13 === 0) {
+        await leave(server.port, { prompt, max_tokens: 200 }, 5 + n % 40);
+        ++left;
         continue;
       }
       const chat = n % 2 === 0;
@@ -65,7 +84,8 @@ async function main() {
   latencies.sort((a, b) => a - b);
   const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))].toFixed(1);
   const mib = (b) => (b / 2 ** 20).toFixed(1);
-  console.log(`soak: ${seconds} s, ${clients} clients: ${requests} requests + ${cut} cut off mid-stream, ` +
+  console.log(`soak: ${seconds} s, ${clients} clients: ${requests} requests + ${cut} cut off mid-stream + ` +
+              `${left} left before the answer (${metric(m, 'requests_cancelled_total')} cancelled), ` +
               `${metric(m, 'tokens_predicted_total')} tokens generated`);
   console.log(`errors: ${errors.length}`);
   for (const e of errors.slice(0, 10)) console.log(`  ${e}`);

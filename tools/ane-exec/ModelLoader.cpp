@@ -134,6 +134,11 @@ void addBuildOptions(CLI::App &app, BuildOptions &build) {
                  "compiles per process before the rest go to worker "
                  "processes (the ANE's compiler fails after about 119)")
       ->check(between(1, 119));
+  app.add_flag("--mmap", build.mapWeights,
+               "leave a .anepak's weights mapped from the page cache "
+               "(starts sooner and shares the pages with other processes) "
+               "instead of reading the ones the kernels stream into huge "
+               "pages");
   app.add_option("-t,--threads", build.threads,
                  "threads for packing (0: every core)")
       ->check(atLeast(0));

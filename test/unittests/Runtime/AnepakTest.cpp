@@ -334,6 +334,55 @@ TEST(AnepakTest, PopulateMapsARangeAndReleaseUnmapsIt) {
     ::unlink(path.c_str());
   }
 }
+
+/// readIntoHugePages moves the 2 MiB pages inside a range into anonymous
+/// memory with the file's bytes, at the same addresses; release() then
+/// leaves them alone (dropping anonymous pages would zero them), and a
+/// file that shrank is named in the error with the range left mapped.
+TEST(AnepakTest, HugePagesHoldTheFilesBytesAndSurviveRelease) {
+  const size_t size = (9 << 20) + 4321;
+  std::vector<uint8_t> bytes(size);
+  uint64_t state = 7;
+  for (uint8_t &b : bytes)
+    b = uint8_t((state = state * 6364136223846793005ull + 1) >> 56);
+  std::string path = ::testing::TempDir() + "ane-huge.bin";
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char *>(bytes.data()),
+              std::streamsize(size));
+    ASSERT_TRUE(out) << "cannot write " << path;
+  }
+  auto file = MappedFile::open(path);
+  ASSERT_TRUE(file.ok()) << file.message();
+  const MappedFile &f = **file;
+  auto moved = f.readIntoHugePages(f.data() + 1000, size - 3000, 3);
+  ASSERT_TRUE(moved.ok()) << moved.message();
+  // At least the 2 MiB pages wholly inside the range, whatever its start.
+  EXPECT_GE(*moved, size_t(4) << 20);
+  EXPECT_EQ(*moved % (size_t(2) << 20), 0u);
+  EXPECT_EQ(f.hugePageBytes(), *moved);
+  EXPECT_EQ(std::memcmp(f.data(), bytes.data(), size), 0);
+  f.release(f.data(), f.size());
+  EXPECT_EQ(std::memcmp(f.data(), bytes.data(), size), 0)
+      << "release() dropped anonymous pages";
+  auto outside = f.readIntoHugePages(bytes.data(), 100, 1);
+  ASSERT_TRUE(outside.ok());
+  EXPECT_EQ(*outside, 0u);
+
+  auto shrinking = MappedFile::open(path);
+  ASSERT_TRUE(shrinking.ok()) << shrinking.message();
+  ASSERT_EQ(::truncate(path.c_str(), 1 << 20), 0);
+  // Nothing past the new end is touched here: it would raise SIGBUS.
+  auto failed =
+      (*shrinking)
+          ->readIntoHugePages((*shrinking)->data() + (4 << 20), 4 << 20, 2);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.message().find(path), std::string::npos) << failed.message();
+  EXPECT_NE(failed.message().find("shorter"), std::string::npos)
+      << failed.message();
+  EXPECT_EQ((*shrinking)->hugePageBytes(), 0u);
+  ::unlink(path.c_str());
+}
 #endif
 
 TEST(AnepakTest, ManifestErrorsNameTheField) {

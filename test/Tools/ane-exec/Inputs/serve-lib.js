@@ -4,10 +4,17 @@
 const { spawn } = require('node:child_process');
 const http = require('node:http');
 
+// Servers still running when the script exits (a failed check) are killed,
+// so that a red test leaves no server behind.
+const running = new Set();
+process.on('exit', () => { for (const child of running) child.kill('SIGKILL'); });
+
 // Starts `aneExec serve ARGS --port 0`; resolves once it says where it
 // listens, with {child, port, exited, log}.
 function startServer(aneExec, args) {
   const child = spawn(aneExec, ['serve', ...args, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  running.add(child);
+  child.on('exit', () => running.delete(child));
   let stderr = '';
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stderr })));
   return new Promise((resolve, reject) => {
