@@ -184,17 +184,23 @@ TEST(ChatTemplateTest, SpecialTokensAVocabularyLacksAreSpelledAsText) {
   EXPECT_TRUE(serve::turnEndTokens(serve::ChatFamily::ChatML, t).empty());
 }
 
-/// Three requests in three slots decode together (seq-4 bucket) and each
-/// gets the text it gets alone; a fourth waits in the queue for a slot.
-TEST(SchedulerTest, SlotsDecodeTogetherAndMatchOneSequenceAlone) {
-  Stories stories;
-  ASSERT_NO_FATAL_FAILURE(stories.load());
+/// stories260K at fp32 with a prefill bucket of 4 (prompts take several
+/// chunks) and one context bucket.
+rt::ModelImage fp32Image(const Stories &stories) {
   ::ane::KernelSetOptions o;
   o.scheme = ::ane::abi::Scheme::F16;
   o.dtype = ::ane::abi::DType::FP32;
   o.seqBuckets = {1, 4};
   o.ctxBuckets = {256};
-  rt::ModelImage image = ::ane::test::compileImage(stories.spec, o);
+  return ::ane::test::compileImage(stories.spec, o);
+}
+
+/// Three requests in three slots decode together (seq-4 bucket) and each
+/// gets the text it gets alone; a fourth waits in the queue for a slot.
+TEST(SchedulerTest, SlotsDecodeTogetherAndMatchOneSequenceAlone) {
+  Stories stories;
+  ASSERT_NO_FATAL_FAILURE(stories.load());
+  rt::ModelImage image = fp32Image(stories);
   auto engine = rt::Engine::create(image);
   ASSERT_TRUE(engine.ok()) << engine.message();
   const char *prompts[] = {"Once upon a time", "The cat", "Lily", "Tom ran"};
@@ -286,15 +292,13 @@ TEST(SchedulerTest, FullQueuesAndMemoryThatCannotFitAreRefused) {
   }
 }
 
+/// A prompt of many prefill chunks admitted while another slot decodes:
+/// that slot gets a token after each chunk, and both texts are what each
+/// request gets alone.
 TEST(SchedulerTest, ALongPromptIsPrefilledBetweenTheOtherSlotsSteps) {
   Stories stories;
   ASSERT_NO_FATAL_FAILURE(stories.load());
-  ::ane::KernelSetOptions o;
-  o.scheme = ::ane::abi::Scheme::F16;
-  o.dtype = ::ane::abi::DType::FP32;
-  o.seqBuckets = {1, 4};
-  o.ctxBuckets = {256};
-  rt::ModelImage image = ::ane::test::compileImage(stories.spec, o);
+  rt::ModelImage image = fp32Image(stories);
   auto engine = rt::Engine::create(image);
   ASSERT_TRUE(engine.ok()) << engine.message();
   auto greedyAlone = [&](const std::vector<int32_t> &prompt, int64_t n) {
