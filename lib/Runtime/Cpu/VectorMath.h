@@ -3,8 +3,9 @@
 // The attention's softmax and the FFN's SiLU take one exp per element; with
 // the C library's scalar expf they were 2-3% of a 7B decode step and more
 // of a prefill. These functions evaluate exp eight lanes at a time where the
-// CPU has AVX2 + FMA (a degree-6 polynomial after reducing by ln 2), and
-// call std::exp otherwise. The executor's plain loops stay the oracle.
+// CPU has AVX2 + FMA, four on ARM64's NEON (the same degree-6 polynomial
+// after reducing by ln 2), and call std::exp with the scalar family. The
+// executor's plain loops stay the oracle.
 //
 // exp here is within 2 ulp of std::exp where the result is a normal float;
 // results below FLT_MIN (x < -87.34) are flushed to 0, x > 88.72 gives

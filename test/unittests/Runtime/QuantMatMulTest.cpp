@@ -4,6 +4,7 @@
 #include "lib/MIL/WeightFile.h"
 #include "lib/Runtime/Cpu/CpuIsa.h"
 #include "lib/Support/Float16.h"
+#include "test/unittests/Runtime/HostFamilies.h"
 
 #include <gtest/gtest.h>
 
@@ -96,17 +97,7 @@ std::string caseName(const ::testing::TestParamInfo<Case> &info) {
 
 class QuantMatMulTest : public ::testing::TestWithParam<Case> {};
 
-/// Runs `body` once with each kernel family this CPU has selected, then
-/// restores the default.
-template <typename Body> void forEachHostFamily(Body body) {
-  KernelIsa saved = kernelIsa();
-  for (KernelIsa isa : hostKernelIsas()) {
-    ASSERT_TRUE(setKernelIsa(isa));
-    SCOPED_TRACE(kernelIsaName(isa));
-    body();
-  }
-  setKernelIsa(saved);
-}
+using ::ane::test::forEachHostFamily;
 
 /// Says which kernel families the tests below ran and which this CPU
 /// lacks (those are not tested here).
