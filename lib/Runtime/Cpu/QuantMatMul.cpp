@@ -14,6 +14,10 @@
 #include <cstring>
 #include <vector>
 
+#if defined(__aarch64__)
+#include <arm_neon.h>
+#endif
+
 namespace ane::runtime {
 namespace {
 
@@ -1019,6 +1023,79 @@ void neonProduct(const PackedWeight &w, const float *x, int64_t S, float *y,
   pool.parallelFor(w.rows, kGrain,
                    [&](int64_t begin, int64_t end) { rows(args, begin, end); });
 }
+
+/// The sum of a[i] * b[i], four accumulators of four lanes.
+float dotNeon(const float *a, const float *b, int64_t n) {
+  float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0),
+                        vdupq_n_f32(0)};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int k = 0; k < 4; ++k)
+      acc[k] =
+          vfmaq_f32(acc[k], vld1q_f32(a + i + 4 * k), vld1q_f32(b + i + 4 * k));
+  for (; i + 4 <= n; i += 4)
+    acc[0] = vfmaq_f32(acc[0], vld1q_f32(a + i), vld1q_f32(b + i));
+  float total = vaddvq_f32(
+      vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3])));
+  for (; i < n; ++i)
+    total += a[i] * b[i];
+  return total;
+}
+
+/// The four fp16 values at p as floats.
+inline float32x4_t halves4(const uint8_t *p) {
+  return vcvt_f32_f16(
+      vreinterpret_f16_u16(vld1_u16(reinterpret_cast<const uint16_t *>(p))));
+}
+
+/// dotNeon of an fp16 row (read in place) and floats.
+float dotHalfNeon(const uint8_t *h, const float *x, int64_t n) {
+  float32x4_t acc[2] = {vdupq_n_f32(0), vdupq_n_f32(0)};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    acc[0] = vfmaq_f32(acc[0], halves4(h + 2 * i), vld1q_f32(x + i));
+    acc[1] = vfmaq_f32(acc[1], halves4(h + 2 * i + 8), vld1q_f32(x + i + 4));
+  }
+  float total = vaddvq_f32(vaddq_f32(acc[0], acc[1]));
+  for (; i < n; ++i)
+    total += halfAt(h, i) * x[i];
+  return total;
+}
+
+/// Row r of W as floats: fp16 by vcvt, other formats by decodeRow.
+void decodeRowNeon(const PackedWeight &w, int64_t r, float *out) {
+  if (w.format != PackedWeight::Format::F16)
+    return decodeRow(w, r, out);
+  const uint8_t *row = w.data + 2 * r * w.cols;
+  int64_t c = 0;
+  for (; c + 4 <= w.cols; c += 4)
+    vst1q_f32(out + c, halves4(row + 2 * c));
+  for (; c < w.cols; ++c)
+    out[c] = halfAt(row, c);
+}
+
+/// Rows [begin, end) of a product whose activations stay floats: fp32
+/// rows, and fp16 ones against one token, are read in place; other rows
+/// are decoded into L1 once and dotted with every token (xT is [S, cols]).
+void floatRowsNeon(const PackedWeight &w, const float *xT, int64_t S, float *y,
+                   int64_t begin, int64_t end) {
+  std::vector<float> decoded;
+  for (int64_t r = begin; r < end; ++r) {
+    const float *row;
+    if (w.format == PackedWeight::Format::F32) {
+      row = reinterpret_cast<const float *>(w.data) + r * w.cols;
+    } else if (w.format == PackedWeight::Format::F16 && S == 1) {
+      y[r] = dotHalfNeon(w.data + 2 * r * w.cols, xT, w.cols);
+      continue;
+    } else {
+      decoded.resize(size_t(w.cols));
+      decodeRowNeon(w, r, decoded.data());
+      row = decoded.data();
+    }
+    for (int64_t s = 0; s < S; ++s)
+      y[r * S + s] = dotNeon(row, xT + s * w.cols, w.cols);
+  }
+}
 #endif // __aarch64__
 
 } // namespace
@@ -1028,6 +1105,15 @@ void matmul(const PackedWeight &w, const float *x, int64_t S, float *y,
 #if defined(__aarch64__)
   if (matmulQuantizesActivations(w))
     return neonProduct(w, x, S, y, pool);
+  if (isNeonIsa(kernelIsa())) {
+    std::vector<float> xT =
+        S > 1 ? transpose(x, w.cols, S) : std::vector<float>();
+    const float *tokens = S > 1 ? xT.data() : x;
+    pool.parallelFor(w.rows, kGrain, [&](int64_t begin, int64_t end) {
+      floatRowsNeon(w, tokens, S, y, begin, end);
+    });
+    return;
+  }
 #endif
 #if defined(__x86_64__)
   if (matmulHasAvx2() && w.group > 0 && w.group % 32 == 0) {
