@@ -7,10 +7,15 @@
 
 #include "lib/Runtime/Cpu/QuantMatMul.h"
 
+#include "lib/Runtime/Cpu/CpuIsa.h"
 #include "lib/Runtime/Cpu/Dot.h"
 #include "lib/Support/Float16.h"
 
 #include <algorithm>
+
+#if defined(__aarch64__)
+#include <arm_neon.h>
+#endif
 
 namespace ane::runtime {
 namespace {
@@ -106,12 +111,73 @@ ANE_AVX2 void matmulTxAvx2(const float *x, const float *y, float *out,
 float widen(float v) { return v; }
 float widen(uint16_t h) { return ane::halfBitsToFloat(h); }
 
+#if defined(__aarch64__)
+
+inline float32x4_t load4(const float *p) { return vld1q_f32(p); }
+inline float32x4_t load4(const uint16_t *p) {
+  return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)));
+}
+
+/// axpyRow and axpy4Rows of the AVX2 path, four lanes at a time: acc[0, n)
+/// += the sum over j < R of a[j] * y[j * n, j * n + n).
+template <int R, typename Y>
+void axpyRowsNeon(const float *a, const Y *y, float *acc, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    float32x4_t v = vld1q_f32(acc + i);
+    for (int j = 0; j < R; ++j)
+      v = vfmaq_n_f32(v, load4(y + j * n + i), a[j]);
+    vst1q_f32(acc + i, v);
+  }
+  for (; i < n; ++i)
+    for (int j = 0; j < R; ++j)
+      acc[i] += a[j] * widen(y[j * n + i]);
+}
+
+template <typename Y> float dotRowNeon(const Y *y, const float *x, int64_t k) {
+  float32x4_t acc[2] = {vdupq_n_f32(0), vdupq_n_f32(0)};
+  int64_t p = 0;
+  for (; p + 8 <= k; p += 8) {
+    acc[0] = vfmaq_f32(acc[0], load4(y + p), vld1q_f32(x + p));
+    acc[1] = vfmaq_f32(acc[1], load4(y + p + 4), vld1q_f32(x + p + 4));
+  }
+  float total = vaddvq_f32(vaddq_f32(acc[0], acc[1]));
+  for (; p < k; ++p)
+    total += widen(y[p]) * x[p];
+  return total;
+}
+
+/// matmulAvx2's loops over NEON rows.
+template <typename Y>
+void matmulNeon(const float *x, const Y *y, float *out, int64_t m, int64_t k,
+                int64_t n, bool transposeY) {
+  for (int64_t i = 0; i < m; ++i) {
+    float *row = out + i * n;
+    if (transposeY) {
+      for (int64_t j = 0; j < n; ++j)
+        row[j] = dotRowNeon(y + j * k, x + i * k, k);
+      continue;
+    }
+    std::fill(row, row + n, 0.0f);
+    int64_t p = 0;
+    for (; p + 4 <= k; p += 4)
+      axpyRowsNeon<4>(x + i * k + p, y + p * n, row, n);
+    for (; p < k; ++p)
+      axpyRowsNeon<1>(x + i * k + p, y + p * n, row, n);
+  }
+}
+
+#endif // __aarch64__
+
 template <typename Y>
 void matmulAny(const float *x, const Y *y, float *out, int64_t m, int64_t k,
                int64_t n, bool transposeY) {
 #if defined(__x86_64__)
   if (matmulHasAvx2())
     return matmulAvx2(x, y, out, m, k, n, transposeY);
+#elif defined(__aarch64__)
+  if (isNeonIsa(kernelIsa()))
+    return matmulNeon(x, y, out, m, k, n, transposeY);
 #endif
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
@@ -138,6 +204,16 @@ void matmulFloatTx(const float *x, const float *y, float *out, int64_t m,
 #if defined(__x86_64__)
   if (matmulHasAvx2())
     return matmulTxAvx2(x, y, out, m, k, n, rowBegin, rowEnd);
+#elif defined(__aarch64__)
+  if (isNeonIsa(kernelIsa())) {
+    // matmulTxAvx2's blocking: 64 rows of out stay in L1.
+    std::fill(out + rowBegin * n, out + rowEnd * n, 0.0f);
+    for (int64_t i0 = rowBegin; i0 < rowEnd; i0 += 64)
+      for (int64_t p = 0; p < k; ++p)
+        for (int64_t i = i0; i < std::min(rowEnd, i0 + 64); ++i)
+          axpyRowsNeon<1>(x + p * m + i, y + p * n, out + i * n, n);
+    return;
+  }
 #endif
   for (int64_t i = rowBegin; i < rowEnd; ++i)
     for (int64_t j = 0; j < n; ++j) {

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -249,6 +250,62 @@ TEST(QuantizeActivationsTest, MatchesTheDefinition) {
     }
     EXPECT_EQ(q.codes[2 * block + 1], -4); // -3.5 rounds to even
     EXPECT_EQ(q.codes[2 * block + 2], -2); // -2.5
+  }
+}
+
+/// The attention's float products (q x K^T, scores x V, over fp32 or fp16
+/// caches) and the backward kernels' x^T y, on every host family, against
+/// products in doubles: sizes that leave tails of every vector width.
+TEST(FloatMatMulTest, AttentionProductsMatchDoubles) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (auto [m, k, n] : {std::array<int64_t, 3>{1, 64, 37},
+                         {3, 13, 9},
+                         {2, 7, 70},
+                         {5, 67, 4}}) {
+    std::vector<float> x(m * k), y(k * n), xt(k * m);
+    for (float &v : x)
+      v = u(rng);
+    for (float &v : y) // fp16-exact, so a half Y holds the same values
+      v = halfBitsToFloat(floatToHalfBits(u(rng)));
+    for (float &v : xt)
+      v = u(rng);
+    std::vector<uint16_t> yHalf(y.size());
+    for (size_t i = 0; i < y.size(); ++i)
+      yHalf[i] = floatToHalfBits(y[i]);
+    // y is [k, n], or [n, k] read by transposeY.
+    auto want = [&](bool transposeY, int64_t i, int64_t j) {
+      double acc = 0;
+      for (int64_t p = 0; p < k; ++p)
+        acc += double(x[i * k + p]) *
+               double(transposeY ? y[j * k + p] : y[p * n + j]);
+      return acc;
+    };
+    forEachHostFamily([&] {
+      SCOPED_TRACE(::testing::Message() << m << "x" << k << "x" << n);
+      for (bool transposeY : {false, true}) {
+        std::vector<float> out(m * n, NAN), outHalf(m * n, NAN);
+        matmulFloat(x.data(), y.data(), out.data(), m, k, n, transposeY);
+        matmulHalfY(x.data(), yHalf.data(), outHalf.data(), m, k, n,
+                    transposeY);
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < n; ++j) {
+            double w = want(transposeY, i, j);
+            ASSERT_NEAR(out[i * n + j], w, 1e-5 * k) << transposeY;
+            ASSERT_NEAR(outHalf[i * n + j], w, 1e-5 * k) << transposeY;
+          }
+      }
+      // xt is [k, m]: rows [1, m) of xt^T y.
+      std::vector<float> tx(m * n, NAN);
+      matmulFloatTx(xt.data(), y.data(), tx.data(), m, k, n, 1, m);
+      for (int64_t i = 1; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          double w = 0;
+          for (int64_t p = 0; p < k; ++p)
+            w += double(xt[p * m + i]) * double(y[p * n + j]);
+          ASSERT_NEAR(tx[i * n + j], w, 1e-5 * k);
+        }
+    });
   }
 }
 
