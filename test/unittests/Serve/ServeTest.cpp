@@ -328,6 +328,9 @@ TEST(SchedulerTest, ALongPromptIsPrefilledBetweenTheOtherSlotsSteps) {
           8);
   int64_t chunks = (int64_t(longer->prompt.size()) + 3) / 4;
   ASSERT_GE(chunks, 12);
+  // Before the scheduler's thread owns the engine: it is not thread-safe.
+  std::string wantRunning = greedyAlone(running->prompt, 60);
+  std::string wantLonger = greedyAlone(longer->prompt, 8);
   serve::SchedulerOptions so;
   so.parallel = 2;
   so.stepDelay = 0.005; // each step takes long enough to count the others
@@ -349,8 +352,8 @@ TEST(SchedulerTest, ALongPromptIsPrefilledBetweenTheOtherSlotsSteps) {
   // One decode step of the running slot after each chunk but the last.
   EXPECT_GE(during, chunks - 2)
       << "the running slot waited for the whole prompt";
-  EXPECT_EQ(runningText + running->all(), greedyAlone(running->prompt, 60));
-  EXPECT_EQ(longerText + longer->all(), greedyAlone(longer->prompt, 8));
+  EXPECT_EQ(runningText + running->all(), wantRunning);
+  EXPECT_EQ(longerText + longer->all(), wantLonger);
   EXPECT_EQ(scheduler.metrics().promptTokens,
             int64_t(running->prompt.size() + longer->prompt.size()));
 }
