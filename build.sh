@@ -50,15 +50,22 @@ configure() {
 }
 
 # The MLIR-free code (MIL parser, weight.bin, executor) again under ASan and
-# UBSan, including the damaged-input robustness tests.
-sanitizer_tests() {
+# UBSan, built once with Debian's clang 19 (installed above; its absence is
+# an error, not a skip) for both the unit tests, including the damaged-input
+# robustness tests, and the libFuzzer targets.
+sanitizer_build() {
+  command -v clang++-19 >/dev/null || { echo "error: clang++-19 not found: the sanitizer build needs it" >&2; return 1; }
   local dir="$BUILD_DIR-asan"
   [ -f "$dir/build.ninja" ] || cmake -S . -B "$dir" -G Ninja -DANE_CORE_ONLY=ON \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
-  cmake --build "$dir" --target AneCoreTests
+    -DANE_BUILD_FUZZERS=ON -DCMAKE_C_COMPILER=clang-19 -DCMAKE_CXX_COMPILER=clang++-19 \
+    -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+  cmake --build "$dir" --target AneCoreTests mil-parse-fuzzer weight-file-fuzzer \
+    gguf-fuzzer anepak-fuzzer tokenizer-fuzzer llama2c-fuzzer mlir-entry-fuzzer
+}
+
+sanitizer_tests() {
   echo "== AneCoreTests under ASan + UBSan" >&2
-  ANE_NPM_DIR="$BUILD_DIR/npm" "$dir/test/unittests/AneCoreTests" --gtest_brief=1
+  ANE_NPM_DIR="$BUILD_DIR/npm" "$BUILD_DIR-asan/test/unittests/AneCoreTests" --gtest_brief=1
 }
 
 # The MLIR-free code and its tests again for ARM64, the CPU of every Mac
@@ -80,16 +87,9 @@ arm64_tests() {
     --gtest_brief=1 --gtest_filter='-TextInputTest.StackOverflowOnTheLargeStackIsACleanExit:AnepakTest.PopulateMapsARangeAndReleaseUnmapsIt'
 }
 
-# Builds the libFuzzer targets with Debian's clang 19 (installed above; its
-# absence is an error, not a skip) and runs each briefly from the corpus.
+# Runs each libFuzzer target briefly from its corpus.
 fuzz_smoke() {
-  command -v clang++-19 >/dev/null || { echo "error: clang++-19 not found: the fuzzers cannot build" >&2; return 1; }
-  local dir="$BUILD_DIR-fuzz"
-  [ -f "$dir/build.ninja" ] || cmake -S . -B "$dir" -G Ninja -DANE_CORE_ONLY=ON \
-    -DANE_BUILD_FUZZERS=ON -DCMAKE_C_COMPILER=clang-19 -DCMAKE_CXX_COMPILER=clang++-19 \
-    -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined"
-  cmake --build "$dir" --target mil-parse-fuzzer weight-file-fuzzer gguf-fuzzer \
-    anepak-fuzzer tokenizer-fuzzer llama2c-fuzzer mlir-entry-fuzzer
+  local dir="$BUILD_DIR-asan"
   # libFuzzer adds inputs to its corpus folder, so work on a copy.
   local corpus="$dir/corpus-mil"
   mkdir -p "$corpus" "$dir/corpus-weights"
@@ -149,6 +149,7 @@ test)
   configure
   install_test_clients
   cmake --build "$BUILD_DIR" --target check-ane
+  sanitizer_build
   sanitizer_tests
   arm64_tests
   fuzz_smoke

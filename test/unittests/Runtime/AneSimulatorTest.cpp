@@ -405,6 +405,7 @@ TEST(AneBackendTest, ConstantInputsFollowTheirTensor) {
     ASSERT_TRUE(again.ok());
     EXPECT_EQ((*again)[0].f, (std::vector<float>{v, v, v, v}));
   }
+  w.reset(); // it lives in `storage`, which goes out of scope before `w`
 }
 
 TEST(SimulatedAneTest, ExportedProgramsImportWithoutCompiling) {
