@@ -379,6 +379,78 @@ Result<LoadedModel> loadModel(const ModelOptions &given,
                    });
 }
 
+namespace {
+
+/// The pack `path` of `kernels` when it can be opened and holds them.
+Result<runtime::ModelImage> openPack(const std::string &path,
+                                     const abi::KernelSet &kernels) {
+  auto image = runtime::openAnepak(path);
+  if (!image.ok())
+    return image.status();
+  if (abi::writeManifest(image->kernels) != abi::writeManifest(kernels) ||
+      image->kernels.programs != kernels.programs)
+    return Status::error(path + ": holds other kernels than its name says");
+  return image;
+}
+
+/// The weights of `spec` (from `model`), compiled as `kernels`, through the
+/// pack cache: the pack an earlier run left, else packed into it now. None
+/// when the cache does not apply or cannot be written (a note says why);
+/// the caller packs in memory then.
+std::optional<runtime::ModelImage>
+packThroughCache(const std::string &model, const model::ModelSpec &spec,
+                 const abi::KernelSet &kernels, const BuildOptions &build) {
+  if (build.packCache == PackCachePolicy::Never ||
+      (build.packCache == PackCachePolicy::Auto &&
+       packedWeightBytes(kernels) < kPackCacheMinBytes))
+    return std::nullopt;
+  std::optional<std::string> identity = sourceIdentity(model);
+  std::string root = runtime::defaultCompileCacheDir();
+  if (!identity || root.empty())
+    return std::nullopt;
+  std::string dir = root + "/packed";
+  std::string path =
+      packCachePath(dir, model, *identity + packerIdentity(), kernels);
+  if (::access(path.c_str(), F_OK) == 0) {
+    auto image = openPack(path, kernels);
+    if (image.ok()) {
+      touchPack(path);
+      note(build,
+           "weights: {}, packed from {} by an earlier run (--pack-cache "
+           "never packs them again)\n",
+           path, model);
+      return std::move(*image);
+    }
+    note(build, "warning: {}; packing again\n", image.message());
+  }
+  auto start = std::chrono::steady_clock::now();
+  Progress progress("packing", !build.quiet);
+  Status written = runtime::makeDirs(dir);
+  if (written.ok())
+    written = runtime::writeAnepak(
+        path, spec, kernels,
+        [&](int64_t done, int64_t total) { progress.update(done, total); },
+        build.threadCount());
+  auto image = written.ok() ? openPack(path, kernels)
+                            : Result<runtime::ModelImage>(written);
+  if (!image.ok()) {
+    note(build,
+         "warning: cannot keep the packed weights in {}: {}; packing in "
+         "memory\n",
+         dir, image.message());
+    return std::nullopt;
+  }
+  note(build,
+       "packed {} of weights in {:.2f} s into {}: the next run of this file "
+       "with these kernels opens it (--pack-cache never packs in memory)\n",
+       humanBytes(packedWeightBytes(kernels)), secondsSince(start), path);
+  for (const std::string &old : trimPackCache(dir, kPackCacheKeep))
+    note(build, "removed {}, the least recently used pack\n", old);
+  return std::move(*image);
+}
+
+} // namespace
+
 Result<LoadedModel> loadModel(const ModelOptions &given,
                               const BuildOptions &build,
                               const ContextNeed &contextNeed) {
@@ -497,6 +569,21 @@ Result<LoadedModel> loadModel(const ModelOptions &given,
   loaded.adapter = std::move(adapter);
 
   auto start = std::chrono::steady_clock::now();
+  // Packed, the source's pages are not read again: they leave the resident
+  // set before the weights are read into huge pages (a 7B peaked at 7.2
+  // GiB, both copies).
+  auto releaseSource = [&] {
+    if (s.file)
+      s.file->release(s.file->data(), s.file->size());
+  };
+  // A merged adapter is not in the files the cache names.
+  if (!merged)
+    if (auto image = packThroughCache(m.model, s, *kernels, build)) {
+      releaseSource();
+      loaded.packSeconds = secondsSince(start);
+      loaded.image = std::move(*image);
+      return loaded;
+    }
   Progress progress("packing", !build.quiet);
   auto image = runtime::packImage(
       merged ? *merged : s, std::move(*kernels),
@@ -504,6 +591,7 @@ Result<LoadedModel> loadModel(const ModelOptions &given,
       build.threadCount());
   if (!image.ok())
     return image.status();
+  releaseSource();
   loaded.packSeconds = secondsSince(start);
   uint64_t bytes = image->embedding.size + image->globalSegment.size;
   for (const runtime::Bytes &l : image->layerSegments)

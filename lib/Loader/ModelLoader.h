@@ -2,8 +2,9 @@
 //
 // Opens a model as the runtime will run it: a .anepak is mapped as is; any
 // other model (GGUF, llama2.c, synthetic:NAME) is compiled by ane-compile for
-// the requested buckets and packed in memory. ane-exec's commands and the C
-// API (libane) share it; its notes and progress go to stderr unless quiet.
+// the requested buckets and packed, in memory or through the pack cache
+// (PackCache.h). ane-exec's commands and the C API (libane) share it; its
+// notes and progress go to stderr unless quiet.
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,6 +12,7 @@
 #define ANE_LIB_LOADER_MODELLOADER_H
 
 #include "lib/Compile.h"
+#include "lib/Loader/PackCache.h"
 #include "lib/Model/LoraAdapter.h"
 #include "lib/Model/Tokenizer.h"
 #include "lib/Runtime/Backend.h"
@@ -69,6 +71,9 @@ struct BuildOptions {
   bool quiet = false;        // no notes or progress on stderr
   /// Leave a .anepak's weights mapped from the page cache (--mmap).
   bool mapWeights = false;
+  /// Whether a model file's packed weights are kept for the next run
+  /// (--pack-cache; PackCache.h).
+  PackCachePolicy packCache = PackCachePolicy::Auto;
   /// Whether the user asked for `flag` (e.g. "--dtype") rather than taking
   /// its default: a .anepak refuses only what was asked for. None: nothing
   /// was.

@@ -139,6 +139,17 @@ void addBuildOptions(CLI::App &app, BuildOptions &build) {
                "(starts sooner and shares the pages with other processes) "
                "instead of reading the ones the kernels stream into huge "
                "pages");
+  using loader::PackCachePolicy;
+  const PackCachePolicy policies[] = {
+      PackCachePolicy::Auto, PackCachePolicy::Always, PackCachePolicy::Never};
+  addEnumOption(
+      app, "--pack-cache", policies, loader::packCachePolicyName,
+      [&build](PackCachePolicy p) { build.packCache = p; },
+      "keep a model file's packed weights as a .anepak in the cache folder "
+      "($ANE_CACHE_DIR, else $XDG_CACHE_HOME/ane-mlir, else "
+      "~/.cache/ane-mlir; the two most recently used are kept) and reuse "
+      "them when the same file runs with the same kernels: auto (weights of "
+      "256 MiB or more), always or never");
   app.add_option("-t,--threads", build.threads,
                  "threads for packing (0: every core)")
       ->check(atLeast(0));
