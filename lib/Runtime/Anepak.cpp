@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <future>
 #include <limits>
 
 namespace ane::runtime {
@@ -369,14 +370,33 @@ Status writeAnepak(const std::string &path, const model::ModelSpec &spec,
       if (Status s = writer->add(SectionKind::ChatTemplate, 0, chat); !s.ok())
         return s;
   }
+  // Each piece is written (checksummed and copied into the page cache) on a
+  // thread of its own while the next one is packed; the sink hands back the
+  // buffer written before, which the packer reuses. Writing took a third of
+  // a 7B's packing time, all of it on the packer's critical path.
+  std::vector<uint8_t> writing;
+  std::future<Status> written;
+  auto finishWrite = [&] {
+    return written.valid() ? written.get() : Status::success();
+  };
   Status packed = packModel(
       spec, kernels,
       [&](SectionKind kind, int64_t index, std::vector<uint8_t> &&bytes) {
-        return writer->add(kind, index, bytes.data(), bytes.size());
+        if (Status s = finishWrite(); !s.ok())
+          return s;
+        std::swap(writing, bytes);
+        written =
+            std::async(std::launch::async, [&writer, &writing, kind, index] {
+              return writer->add(kind, index, writing.data(), writing.size());
+            });
+        return Status::success();
       },
       progress, threads);
+  Status last = finishWrite();
   if (!packed.ok())
     return packed;
+  if (!last.ok())
+    return last;
   return writer->finish();
 }
 

@@ -3,12 +3,18 @@
 #include "lib/Runtime/Packing.h"
 
 #include "lib/MIL/WeightFile.h"
+#include "lib/Model/Quant.h"
+#include "lib/Runtime/Avx2.h"
 #include "lib/Support/Float16.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <thread>
+
+#if defined(__aarch64__)
+#include <arm_neon.h>
+#endif
 
 #include <fmt/format.h>
 
@@ -110,39 +116,94 @@ void splitRows(int64_t rows, int threads,
 
 namespace {
 
-/// Squared error of `p` quantized with `scale` into [-qmax-1, qmax]; the
-/// codes go to `codes` when it is given.
-double groupError(const float *p, int64_t n, float scale, int64_t qmax,
-                  int8_t *codes) {
-  // This loop runs about fifteen times per weight while a 4-bit scale is
-  // searched, so it rounds with the 1.5 * 2^23 trick (nearest even, exact
-  // for |x| < 2^22; clamping first keeps x small) and sums in eight float
-  // lanes, which the compiler vectorises.
-  const float inv = 1.0f / scale, lo = float(-qmax - 1), hi = float(qmax);
-  const float magic = 12582912.0f;
-  auto code = [&](float v) {
+/// Quantizing with one scale into [-qmax-1, qmax]. The error runs about
+/// fifteen times per weight while a 4-bit scale is searched, so it rounds
+/// with the 1.5 * 2^23 trick (nearest even, exact for |x| < 2^22; clamping
+/// first keeps x small) and sums in eight float lanes.
+struct GroupCoder {
+  float scale, inv, lo, hi;
+  static constexpr float kMagic = 12582912.0f;
+  GroupCoder(float scale, int64_t qmax)
+      : scale(scale), inv(1.0f / scale), lo(float(-qmax - 1)), hi(float(qmax)) {
+  }
+  float code(float v) const {
     float x = std::clamp(v * inv, lo - 1.0f, hi + 1.0f);
-    return std::clamp((x + magic) - magic, lo, hi);
-  };
+    return std::clamp((x + kMagic) - kMagic, lo, hi);
+  }
+  /// The lanes' sum, then the elements from `i` on; the codes go to
+  /// `codes` when it is given.
+  double finish(const float lanes[8], const float *p, int64_t i, int64_t n,
+                int8_t *codes) const {
+    double err = 0;
+    for (int k = 0; k < 8; ++k)
+      err += lanes[k];
+    for (; i < n; ++i) {
+      float d = p[i] - code(p[i]) * scale;
+      err += d * d;
+    }
+    if (codes)
+      for (int64_t j = 0; j < n; ++j)
+        codes[j] = int8_t(code(p[j]));
+    return err;
+  }
+};
+
+double groupErrorLanes(const float *p, int64_t n, const GroupCoder &c,
+                       int8_t *codes) {
   float lanes[8] = {};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
     for (int k = 0; k < 8; ++k) {
-      float d = p[i + k] - code(p[i + k]) * scale;
+      float d = p[i + k] - c.code(p[i + k]) * c.scale;
       lanes[k] += d * d;
     }
-  double err = 0;
-  for (float l : lanes)
-    err += l;
-  for (; i < n; ++i) {
-    float d = p[i] - code(p[i]) * scale;
-    err += d * d;
-  }
-  if (codes)
-    for (int64_t j = 0; j < n; ++j)
-      codes[j] = int8_t(code(p[j]));
-  return err;
+  return c.finish(lanes, p, i, n, codes);
 }
+
+#if defined(__x86_64__)
+/// The scalar loop's lanes in one register, the same operations in the
+/// same order (no FMA): the same bits.
+ANE_AVX2 double groupErrorAvx2(const float *p, int64_t n, const GroupCoder &c,
+                               int8_t *codes) {
+  const __m256 inv = _mm256_set1_ps(c.inv), scale = _mm256_set1_ps(c.scale);
+  const __m256 lo1 = _mm256_set1_ps(c.lo - 1.0f);
+  const __m256 hi1 = _mm256_set1_ps(c.hi + 1.0f);
+  const __m256 lo = _mm256_set1_ps(c.lo), hi = _mm256_set1_ps(c.hi);
+  const __m256 magic = _mm256_set1_ps(GroupCoder::kMagic);
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_loadu_ps(p + i);
+    __m256 x = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(v, inv), lo1), hi1);
+    __m256 q = _mm256_sub_ps(_mm256_add_ps(x, magic), magic);
+    q = _mm256_min_ps(_mm256_max_ps(q, lo), hi);
+    __m256 d = _mm256_sub_ps(v, _mm256_mul_ps(q, scale));
+    acc = _mm256_add_ps(acc, _mm256_mul_ps(d, d));
+  }
+  float lanes[8];
+  _mm256_storeu_ps(lanes, acc);
+  return c.finish(lanes, p, i, n, codes);
+}
+#endif
+
+} // namespace
+
+double groupError(const float *p, int64_t n, float scale, int64_t qmax,
+                  int8_t *codes) {
+  GroupCoder c(scale, qmax);
+#if defined(__x86_64__)
+  if (hostHasAvx2())
+    return groupErrorAvx2(p, n, c, codes);
+#endif
+  return groupErrorLanes(p, n, c, codes);
+}
+
+double groupErrorScalar(const float *p, int64_t n, float scale, int64_t qmax,
+                        int8_t *codes) {
+  return groupErrorLanes(p, n, GroupCoder(scale, qmax), codes);
+}
+
+namespace {
 
 /// The least-squares scale for `p`'s codes at `scale`: sum(w q) / sum(q q).
 float refitScale(const float *p, int64_t n, float scale, int64_t qmax) {
@@ -256,8 +317,8 @@ uint32_t pairNibbles(uint64_t v) {
 /// nibbles of the block's 16 bytes, 16-31 their high nibbles; eight bytes
 /// at a time as one word (byte order: little-endian hosts only, as the
 /// whole file format).
-void carryQ4Row(const uint8_t *blocks, int64_t count, uint8_t *codes,
-                uint16_t *scales) {
+void carryQ4RowScalar(const uint8_t *blocks, int64_t count, uint8_t *codes,
+                      uint16_t *scales) {
   constexpr uint64_t kLow = 0x0F0F0F0F0F0F0F0Full;
   constexpr uint32_t kFlip = 0x88888888u;
   for (int64_t b = 0; b < count; ++b, blocks += 18, codes += 16) {
@@ -270,6 +331,61 @@ void carryQ4Row(const uint8_t *blocks, int64_t count, uint8_t *codes,
                        pairNibbles((q[1] >> 4) & kLow) ^ kFlip};
     std::memcpy(codes, out, 16);
   }
+}
+
+// The same by vectors: a block's low and high nibbles are split, adjacent
+// ones paired into bytes, and the two halves' bytes packed side by side.
+#if defined(__x86_64__)
+/// Two blocks per 256-bit vector; maddubs pairs nibbles n0 + 16 n1.
+ANE_AVX2 void carryQ4RowAvx2(const uint8_t *blocks, int64_t count,
+                             uint8_t *codes, uint16_t *scales) {
+  const __m256i low = _mm256_set1_epi8(0x0F);
+  const __m256i flip = _mm256_set1_epi8(char(0x88));
+  const __m256i pair = _mm256_set1_epi16(0x1001); // bytes 1, 16
+  int64_t b = 0;
+  for (; b + 2 <= count; b += 2, blocks += 36, codes += 32) {
+    __m256i q = _mm256_inserti128_si256(
+        _mm256_castsi128_si256(
+            _mm_loadu_si128(reinterpret_cast<const __m128i *>(blocks + 2))),
+        _mm_loadu_si128(reinterpret_cast<const __m128i *>(blocks + 20)), 1);
+    __m256i lo = _mm256_and_si256(q, low);
+    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
+    __m256i out = _mm256_packus_epi16(_mm256_maddubs_epi16(lo, pair),
+                                      _mm256_maddubs_epi16(hi, pair));
+    _mm256_storeu_si256(reinterpret_cast<__m256i *>(codes),
+                        _mm256_xor_si256(out, flip));
+    std::memcpy(&scales[b], blocks, 2);
+    std::memcpy(&scales[b + 1], blocks + 18, 2);
+  }
+  carryQ4RowScalar(blocks, count - b, codes, scales + b);
+}
+#endif
+
+#if defined(__aarch64__)
+/// One block per vector; uzp splits even and odd nibbles.
+void carryQ4RowNeon(const uint8_t *blocks, int64_t count, uint8_t *codes,
+                    uint16_t *scales) {
+  const uint8x16_t low = vdupq_n_u8(0x0F), flip = vdupq_n_u8(0x88);
+  for (int64_t b = 0; b < count; ++b, blocks += 18, codes += 16) {
+    std::memcpy(&scales[b], blocks, 2);
+    uint8x16_t q = vld1q_u8(blocks + 2);
+    uint8x16_t lo = vandq_u8(q, low), hi = vshrq_n_u8(q, 4);
+    uint8x16_t even = vuzp1q_u8(lo, hi), odd = vuzp2q_u8(lo, hi);
+    vst1q_u8(codes, veorq_u8(vorrq_u8(even, vshlq_n_u8(odd, 4)), flip));
+  }
+}
+#endif
+
+/// carryQ4Row by the host's vectors (every ARM64 has NEON).
+void carryQ4Row(const uint8_t *blocks, int64_t count, uint8_t *codes,
+                uint16_t *scales) {
+#if defined(__x86_64__)
+  if (hostHasAvx2())
+    return carryQ4RowAvx2(blocks, count, codes, scales);
+#elif defined(__aarch64__)
+  return carryQ4RowNeon(blocks, count, codes, scales);
+#endif
+  carryQ4RowScalar(blocks, count, codes, scales);
 }
 
 void carryQ8Row(const uint8_t *blocks, int64_t count, uint8_t *codes,
@@ -420,6 +536,77 @@ void packCodes(const std::vector<int8_t> &codes, int bits, uint8_t *out) {
     out[codes.size() / 2] = uint8_t(codes.back() & 0xF);
 }
 
+/// Whether `slot` can be quantized row by row straight from its one stored
+/// tensor: nothing to fuse, reorder or rescale, and rows of whole blocks.
+/// A 7B's Q6_K classifier then never exists as 524 MB of floats.
+bool canQuantizeRows(const abi::SlotSpec &slot,
+                     const std::vector<model::TensorData> &sources) {
+  bool q8 = slot.scheme == abi::Scheme::Q8;
+  if ((!q8 && slot.scheme != abi::Scheme::Q4 &&
+       slot.scheme != abi::Scheme::Q3) ||
+      slot.shape.size() != 2 || slot.ropeRows || !slot.foldNorm.empty() ||
+      slot.blobs.size() != 2 ||
+      slot.blobs[0].dtype != (q8 ? mil::DType::Int8 : mil::DType::Int4) ||
+      (slot.blobs[1].dtype != mil::DType::FP16 &&
+       slot.blobs[1].dtype != mil::DType::FP32) ||
+      sources.size() != 1)
+    return false;
+  const int64_t rows = slot.shape[0], cols = slot.shape[1];
+  const int64_t group = slot.effectiveGroup();
+  const model::TensorData &t = sources[0];
+  std::optional<uint64_t> rowBytes = model::tensorBytes(t.type, cols);
+  return rows > 0 && cols > 0 && cols % 2 == 0 && group > 0 &&
+         cols % group == 0 && t.shape == slot.shape && rowBytes &&
+         t.size == *rowBytes * uint64_t(rows);
+}
+
+/// Appends a slot's two blobs quantized row by row from its stored tensor
+/// (canQuantizeRows): the same codes and scales as from the whole tensor
+/// in floats, rows split over `threads`. Returns their offsets.
+std::vector<uint64_t> appendQuantizedRows(mil::WeightWriter &writer,
+                                          const abi::SlotSpec &s,
+                                          const model::TensorData &source,
+                                          int threads) {
+  const bool q8 = s.scheme == abi::Scheme::Q8;
+  const bool halfScales = s.blobs[1].dtype == mil::DType::FP16;
+  const int bits = abi::schemeBits(s.scheme);
+  const int64_t rows = s.shape[0], cols = s.shape[1];
+  const int64_t group = s.effectiveGroup(), groups = cols / group;
+  const int64_t qmax = (int64_t(1) << (bits - 1)) - 1;
+  const int64_t rowCodes = q8 ? cols : cols / 2;
+  const uint64_t rowBytes = *model::tensorBytes(source.type, cols);
+  std::vector<uint64_t> offsets = {
+      writer.appendSpace(q8 ? mil::BlobDType::Int8 : mil::BlobDType::Int4,
+                         uint64_t(rows * rowCodes)),
+      writer.appendSpace(halfScales ? mil::BlobDType::Float16
+                                    : mil::BlobDType::Float32,
+                         uint64_t(rows * groups) * (halfScales ? 2 : 4))};
+  uint8_t *codes = writer.payload(offsets[0]);
+  uint8_t *scales = writer.payload(offsets[1]);
+  splitRows(rows, threads, [&](int64_t from, int64_t to) {
+    std::vector<float> row(cols);
+    std::vector<int8_t> q(cols);
+    for (int64_t r = from; r < to; ++r) {
+      model::dequantize(source.type, source.data + r * rowBytes, row.data(),
+                        cols);
+      for (int64_t g = 0; g < groups; ++g) {
+        const float *p = row.data() + g * group;
+        float scale = groupScale(p, group, qmax, bits);
+        groupError(p, group, scale, qmax, q.data() + g * group);
+        uint8_t *at = scales + (r * groups + g) * (halfScales ? 2 : 4);
+        if (halfScales) {
+          uint16_t h = ane::floatToHalfBits(scale);
+          std::memcpy(at, &h, 2);
+        } else {
+          std::memcpy(at, &scale, 4);
+        }
+      }
+      packCodes(q, q8 ? 8 : 4, codes + r * rowCodes);
+    }
+  });
+  return offsets;
+}
+
 /// Appends a slot's blobs from its fp32 tensor; returns their offsets.
 Result<std::vector<uint64_t>> appendFromFloats(mil::WeightWriter &writer,
                                                const abi::SlotSpec &s,
@@ -479,6 +666,8 @@ Result<std::vector<uint8_t>> packSegment(
       if (!appended.ok())
         return appended.status();
       offsets = std::move(*appended);
+    } else if (stored && canQuantizeRows(s, *stored)) {
+      offsets = appendQuantizedRows(writer, s, stored->front(), threads);
     } else {
       auto w = tensor(s);
       if (!w.ok())

@@ -38,6 +38,15 @@ void splitRows(int64_t rows, int threads,
 
 /// Symmetric per-group quantization of a row-major [rows, cols] matrix to
 /// `bits`-bit integers: scale = max|w| / (2^(bits-1) - 1) per group.
+/// The squared error of `n` weights quantized with `scale` into codes
+/// [-qmax-1, qmax], which the scale search minimises; the codes go to
+/// `codes` when it is given. By the host's vectors where it has them.
+double groupError(const float *p, int64_t n, float scale, int64_t qmax,
+                  int8_t *codes = nullptr);
+/// The same by plain loops: the oracle, whose bits groupError keeps.
+double groupErrorScalar(const float *p, int64_t n, float scale, int64_t qmax,
+                        int8_t *codes = nullptr);
+
 struct QuantizedMatrix {
   std::vector<int8_t> values; // rows * cols
   std::vector<float> scales;  // rows * (cols / group)

@@ -111,7 +111,8 @@ std::vector<float> dequantize(const ::ane::abi::SlotSpec &s, const Carried &b) {
 
 /// Carried blocks hold exactly the values the float path assembles from
 /// the same tensors (fused by rows, RoPE rows reordered), for Q4_0 and
-/// Q8_0, with two threads splitting the rows.
+/// Q8_0, with two threads splitting the rows (the AVX2 carry takes two
+/// blocks at a time: rows of three end in the scalar one).
 TEST(PackingTest, CarriedBlocksEqualTheAssembledTensor) {
   std::mt19937 rng(5);
   for (auto type : {model::TensorType::Q4_0, model::TensorType::Q8_0}) {
@@ -328,6 +329,159 @@ TEST(PackingTest, Q3WeightsTakeTheNearestCode) {
       }
       EXPECT_LE(err, naiveErr * (1 + 1e-6)) << "row " << r << " group " << g;
     }
+}
+
+/// A stored [rows, cols] tensor of `type` (F32 or F16) holding `w`.
+model::TensorData floatTensor(model::TensorType type, int64_t rows,
+                              int64_t cols, const std::vector<float> &w) {
+  auto bytes = std::make_shared<std::vector<uint8_t>>();
+  for (float v : w) {
+    uint32_t bits = 0;
+    int n = 4;
+    if (type == model::TensorType::F16) {
+      bits = ane::floatToHalfBits(v);
+      n = 2;
+    } else {
+      std::memcpy(&bits, &v, 4);
+    }
+    for (int i = 0; i < n; ++i)
+      bytes->push_back(uint8_t(bits >> (8 * i)));
+  }
+  model::TensorData t;
+  t.type = type;
+  t.shape = {rows, cols};
+  t.data = bytes->data();
+  t.size = bytes->size();
+  t.owner = bytes;
+  return t;
+}
+
+/// A quantized slot of `scheme` with its two blobs laid out at the start
+/// of a segment.
+::ane::abi::SlotSpec laidOutSlot(::ane::abi::Scheme scheme, int64_t rows,
+                                 int64_t cols, int64_t group,
+                                 mil::DType scales) {
+  ::ane::abi::SlotSpec s = quantSlot(scheme, rows, cols);
+  s.role = "output";
+  s.group = group;
+  int64_t groups = cols / s.effectiveGroup();
+  s.blobs[1] = {scales, {rows, groups}};
+  bool q8 = scheme == ::ane::abi::Scheme::Q8;
+  mil::BlobLayout layout;
+  s.blobs[0].offset = layout.append(uint64_t(rows * cols / (q8 ? 1 : 2)));
+  s.blobs[1].offset = layout.append(uint64_t(rows * groups) *
+                                    (scales == mil::DType::FP16 ? 2 : 4));
+  return s;
+}
+
+/// packSegment of one slot whose stored tensors are `stored` when
+/// `streamed`, else with none (the whole tensor in floats); `floatPath`
+/// tells whether the packer asked for the floats.
+Result<std::vector<uint8_t>>
+packOneSlot(const ::ane::abi::SlotSpec &s, const model::TensorData &source,
+            bool streamed, bool *floatPath = nullptr,
+            std::vector<model::TensorData> stored = {}) {
+  if (stored.empty())
+    stored = {source};
+  SlotSources sources;
+  if (streamed)
+    sources = [&](const ::ane::abi::SlotSpec &) {
+      return std::optional<std::vector<model::TensorData>>(stored);
+    };
+  if (floatPath)
+    *floatPath = false;
+  return packSegment(
+      {s},
+      [&](const ::ane::abi::SlotSpec &) {
+        if (floatPath)
+          *floatPath = true;
+        return Result<std::vector<float>>(source.toFloat());
+      },
+      2, sources);
+}
+
+/// A slot whose one stored tensor needs requantizing (a GGUF's Q6_K
+/// classifier in a q4 model) is quantized row by row from it: the same
+/// bytes as quantizing the whole tensor in floats, for q4, q8 and q3,
+/// groups of 32 and a whole row of 100 (groups with a tail), fp16 and fp32
+/// scales.
+TEST(PackingTest, RowsQuantizedFromTheSourceEqualTheFloatPath) {
+  using ::ane::abi::Scheme;
+  struct Case {
+    Scheme scheme;
+    int64_t group, cols;
+    mil::DType scales;
+    model::TensorType source;
+  };
+  const Case cases[] = {
+      {Scheme::Q4, 32, 96, mil::DType::FP16, model::TensorType::F16},
+      {Scheme::Q8, 32, 96, mil::DType::FP16, model::TensorType::F32},
+      {Scheme::Q3, 32, 64, mil::DType::FP32, model::TensorType::F32},
+      {Scheme::Q4, 0, 100, mil::DType::FP16, model::TensorType::F32}};
+  const int64_t rows = 7;
+  for (const Case &c : cases) {
+    SCOPED_TRACE(::testing::Message()
+                 << ::ane::abi::schemeName(c.scheme) << " group " << c.group
+                 << " cols " << c.cols);
+    ::ane::abi::SlotSpec s =
+        laidOutSlot(c.scheme, rows, c.cols, c.group, c.scales);
+    model::TensorData source =
+        floatTensor(c.source, rows, c.cols, randomWeights(rows, c.cols, 9));
+    auto floats = packOneSlot(s, source, false);
+    ASSERT_TRUE(floats.ok()) << floats.message();
+    auto streamed = packOneSlot(s, source, true);
+    ASSERT_TRUE(streamed.ok()) << streamed.message();
+    EXPECT_EQ(*streamed, *floats);
+  }
+}
+
+/// The error the scale search compares is the oracle's bits (a vector
+/// version fused into multiply-adds picked other scales for a few of a 7B's
+/// groups), for group sizes with and without a tail.
+TEST(PackingTest, GroupErrorIsTheOraclesBits) {
+  std::vector<float> w = randomWeights(1, 4096, 11);
+  size_t at = 0;
+  for (int64_t n : {8, 16, 32, 37, 100, 256})
+    for (int64_t qmax : {3, 7, 127})
+      for (float scale : {0.0007f, 0.003f, 0.0125f, -0.02f}) {
+        SCOPED_TRACE(::testing::Message()
+                     << "n " << n << " qmax " << qmax << " scale " << scale);
+        std::vector<int8_t> codes(static_cast<size_t>(n)),
+            want(static_cast<size_t>(n));
+        const float *p = w.data() + at;
+        double err = groupError(p, n, scale, qmax, codes.data());
+        EXPECT_EQ(err, groupErrorScalar(p, n, scale, qmax, want.data()));
+        EXPECT_EQ(err, groupError(p, n, scale, qmax));
+        EXPECT_EQ(codes, want);
+        at = (at + 131) % (w.size() - 256);
+      }
+}
+
+/// Only a slot with one stored tensor and nothing to reorder or rescale is
+/// quantized from its rows; the rest take the float path.
+TEST(PackingTest, OnlyPlainSlotsAreQuantizedFromTheirRows) {
+  ::ane::abi::SlotSpec s =
+      laidOutSlot(::ane::abi::Scheme::Q4, 4, 64, 32, mil::DType::FP16);
+  model::TensorData t =
+      floatTensor(model::TensorType::F32, 4, 64, randomWeights(4, 64, 1));
+  auto takesFloats = [&](const ::ane::abi::SlotSpec &slot,
+                         std::vector<model::TensorData> stored = {}) {
+    bool floats = false;
+    EXPECT_TRUE(packOneSlot(slot, t, true, &floats, stored).ok());
+    return floats;
+  };
+  EXPECT_FALSE(takesFloats(s));
+  ::ane::abi::SlotSpec folded = s;
+  folded.foldNorm = "attn_norm";
+  EXPECT_TRUE(takesFloats(folded));
+  ::ane::abi::SlotSpec rope = s;
+  rope.ropeRows = 4;
+  rope.headDim = 4;
+  EXPECT_TRUE(takesFloats(rope));
+  model::TensorData half =
+      floatTensor(model::TensorType::F32, 2, 64, randomWeights(2, 64, 2));
+  EXPECT_TRUE(takesFloats(s, {half, half})) << "two fused parts";
+  EXPECT_TRUE(takesFloats(s, {half})) << "rows that do not add up";
 }
 
 } // namespace
