@@ -102,6 +102,9 @@ struct LoadedModel {
   std::shared_ptr<runtime::KernelLora> lora;
   std::optional<model::Tokenizer> tokenizer;
   double compileSeconds = 0, packSeconds = 0;
+  /// The pack cache's copy of the weights, written on a thread of its own
+  /// while the model runs; the last copy of this waits for it.
+  std::shared_ptr<const void> packWrite;
 };
 
 /// A llama2.c tokenizer.bin or a Hugging Face tokenizer.json (-z), checked

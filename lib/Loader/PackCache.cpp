@@ -17,6 +17,7 @@
 #include <cctype>
 #include <climits>
 #include <cstdlib>
+#include <ctime>
 #include <utility>
 #include <vector>
 
@@ -151,23 +152,30 @@ void touchPack(const std::string &path) {
 
 std::vector<std::string> trimPackCache(const std::string &dir, size_t keep) {
   std::vector<std::pair<struct timespec, std::string>> packs;
+  std::vector<std::string> removed;
+  const time_t now = ::time(nullptr);
   for (const std::string &file : filesIn(dir)) {
     struct stat st;
-    if (file.size() < 7 || file.compare(file.size() - 7, 7, ".anepak") != 0 ||
-        ::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+    if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
       continue;
 #if defined(__APPLE__)
-    packs.emplace_back(st.st_mtimespec, file);
+    const struct timespec &m = st.st_mtimespec;
 #else
-    packs.emplace_back(st.st_mtim, file);
+    const struct timespec &m = st.st_mtim;
 #endif
+    // A writer that died (killed outright, or a process that exited before
+    // its pack was done) left its part; live writers touch theirs often.
+    if (file.find(".anepak.partial-") != std::string::npos &&
+        now - m.tv_sec > kStalePartialSeconds && ::unlink(file.c_str()) == 0)
+      removed.push_back(file);
+    if (file.size() >= 7 && file.compare(file.size() - 7, 7, ".anepak") == 0)
+      packs.emplace_back(m, file);
   }
   std::sort(packs.begin(), packs.end(), [](const auto &a, const auto &b) {
     if (a.first.tv_sec != b.first.tv_sec)
       return a.first.tv_sec > b.first.tv_sec;
     return a.first.tv_nsec > b.first.tv_nsec;
   });
-  std::vector<std::string> removed;
   for (size_t i = keep; i < packs.size(); ++i)
     if (::unlink(packs[i].second.c_str()) == 0)
       removed.push_back(packs[i].second);

@@ -55,8 +55,11 @@ std::string packCachePath(const std::string &dir, const std::string &model,
 /// Marks the pack at `path` as just used.
 void touchPack(const std::string &path);
 
-/// Removes the .anepak files in `dir` beyond the `keep` most recently used;
-/// returns their paths.
+/// A partly written pack untouched this long is a dead writer's.
+inline constexpr long kStalePartialSeconds = 600;
+
+/// Removes the .anepak files in `dir` beyond the `keep` most recently used,
+/// and parts of packs left by writers that died; returns their paths.
 std::vector<std::string> trimPackCache(const std::string &dir, size_t keep);
 
 } // namespace ane::loader

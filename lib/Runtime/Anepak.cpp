@@ -344,32 +344,63 @@ Result<model::TokenizerData> decodeTokenizer(const uint8_t *data,
   return t;
 }
 
+namespace {
+
+/// The sections before the weights: manifest, programs, tokenizer.
+Status addHead(AnepakWriter &writer, const abi::KernelSet &kernels,
+               const std::optional<model::TokenizerData> &tokenizer) {
+  if (Status s =
+          writer.add(SectionKind::Manifest, 0, abi::writeManifest(kernels));
+      !s.ok())
+    return s;
+  for (size_t i = 0; i < kernels.programs.size(); ++i)
+    if (Status s =
+            writer.add(SectionKind::Program, int64_t(i), kernels.programs[i]);
+        !s.ok())
+      return s;
+  if (!tokenizer)
+    return Status::success();
+  std::vector<uint8_t> tok = encodeTokenizer(*tokenizer);
+  if (Status s = writer.add(SectionKind::Tokenizer, 0, tok.data(), tok.size());
+      !s.ok())
+    return s;
+  if (tokenizer->chatTemplate.empty())
+    return Status::success();
+  return writer.add(SectionKind::ChatTemplate, 0, tokenizer->chatTemplate);
+}
+
+} // namespace
+
+Status writeAnepakImage(const std::string &path, const ModelImage &image) {
+  auto writer = AnepakWriter::create(path);
+  if (!writer.ok())
+    return writer.status();
+  if (Status s = addHead(*writer, image.kernels, image.tokenizer); !s.ok())
+    return s;
+  auto add = [&](SectionKind kind, int64_t index, Bytes b) {
+    return writer->add(kind, index, b.data, b.size);
+  };
+  if (Status s = add(SectionKind::Embedding, 0, image.embedding); !s.ok())
+    return s;
+  if (Status s = add(SectionKind::GlobalSegment, 0, image.globalSegment);
+      !s.ok())
+    return s;
+  for (size_t l = 0; l < image.layerSegments.size(); ++l)
+    if (Status s =
+            add(SectionKind::LayerSegment, int64_t(l), image.layerSegments[l]);
+        !s.ok())
+      return s;
+  return writer->finish();
+}
+
 Status writeAnepak(const std::string &path, const model::ModelSpec &spec,
                    const abi::KernelSet &kernels, const PackProgress &progress,
                    int threads) {
   auto writer = AnepakWriter::create(path);
   if (!writer.ok())
     return writer.status();
-  if (Status s =
-          writer->add(SectionKind::Manifest, 0, abi::writeManifest(kernels));
-      !s.ok())
+  if (Status s = addHead(*writer, kernels, spec.tokenizer); !s.ok())
     return s;
-  for (size_t i = 0; i < kernels.programs.size(); ++i)
-    if (Status s =
-            writer->add(SectionKind::Program, int64_t(i), kernels.programs[i]);
-        !s.ok())
-      return s;
-  if (spec.tokenizer) {
-    std::vector<uint8_t> tok = encodeTokenizer(*spec.tokenizer);
-    if (Status s =
-            writer->add(SectionKind::Tokenizer, 0, tok.data(), tok.size());
-        !s.ok())
-      return s;
-    const std::string &chat = spec.tokenizer->chatTemplate;
-    if (!chat.empty())
-      if (Status s = writer->add(SectionKind::ChatTemplate, 0, chat); !s.ok())
-        return s;
-  }
   // Each piece is written (checksummed and copied into the page cache) on a
   // thread of its own while the next one is packed; the sink hands back the
   // buffer written before, which the packer reuses. Writing took a third of

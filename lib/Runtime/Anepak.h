@@ -73,6 +73,10 @@ Status writeAnepak(const std::string &path, const model::ModelSpec &spec,
                    const abi::KernelSet &kernels,
                    const PackProgress &progress = {}, int threads = 1);
 
+/// A packed image (packImage) written as the .anepak writeAnepak gives for
+/// the model it came from.
+Status writeAnepakImage(const std::string &path, const ModelImage &image);
+
 /// Whether the file at `path` starts with the .anepak magic.
 bool hasAnepakMagic(const std::string &path);
 

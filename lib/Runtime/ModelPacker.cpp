@@ -127,7 +127,12 @@ Status packModel(const model::ModelSpec &spec, const abi::KernelSet &kernels,
         fmt::format("{} does not match the kernel set's config", spec.source));
   const int64_t total = layers + 2;
   int64_t done = 0;
+  // The source's pages a piece read leave the resident set once it is
+  // packed (they stay in the page cache): a 7B's packed copy in memory and
+  // its whole GGUF mapped peaked at 7.4 GiB.
   auto finished = [&] {
+    if (spec.file)
+      spec.file->release(spec.file->data(), spec.file->size());
     if (progress)
       progress(++done, total);
   };

@@ -136,6 +136,21 @@ TEST(AnepakTest, RoundTripsEverySection) {
   EXPECT_FALSE(std::ifstream(path + ".partial").good());
 }
 
+/// An image written back (the pack cache's copy of weights packed in
+/// memory) is the file it was read from, byte for byte.
+TEST(AnepakTest, AnImageWritesBackToTheSameBytes) {
+  std::string path = tempPath("back.anepak");
+  std::vector<uint8_t> bytes = writeTiny(path);
+  auto image = openAnepak(path);
+  ASSERT_TRUE(image.ok()) << image.message();
+  std::string again = tempPath("back-again.anepak");
+  Status written = writeAnepakImage(again, *image);
+  ASSERT_TRUE(written.ok()) << written.message();
+  std::ifstream in(again, std::ios::binary);
+  EXPECT_EQ(std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {}),
+            bytes);
+}
+
 TEST(AnepakTest, TruncatedFilesSayWhatIsMissing) {
   std::vector<uint8_t> bytes = writeTiny(tempPath("t.anepak"));
   for (size_t keep : {size_t(0), size_t(10), size_t(64), bytes.size() / 2,
