@@ -60,7 +60,9 @@ struct ConvertLlamaToAneMilPass
     Type compute = dtype == ::ane::abi::DType::FP16
                        ? Type(Float16Type::get(ctx))
                        : Type(Float32Type::get(ctx));
-    // Every weight of the module, so all kernels share one slot layout.
+    // Every weight a kernel reads, so all kernels share one slot layout.
+    // The token embedding is the host's (looked up by row from a section of
+    // its own): the templates' @embed takes it, no kernel does.
     std::pair<int64_t, int64_t> qkRows{0, 0};
     int64_t headDim = 0;
     if (auto config = module->getAttrOfType<llama::ConfigAttr>(
@@ -75,6 +77,8 @@ struct ConvertLlamaToAneMilPass
     SlotTable slots(ctx, compute, !inputs, qkRows, headDim);
     bool failedLayout = false;
     module.walk([&](func::FuncOp fn) {
+      if (!fn->hasAttr("llama.kernel"))
+        return;
       for (unsigned i = 0; i < fn.getNumArguments(); ++i)
         if (auto role = fn.getArgAttrOfType<llama::RoleAttr>(
                 i, llama::LlamaDialect::getRoleAttrName()))

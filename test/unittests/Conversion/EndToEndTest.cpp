@@ -310,14 +310,12 @@ TEST(EndToEndTest, InputBindingMatchesBlobBinding) {
       token = argmax(*x);
     }
     EXPECT_EQ(b->stats().swaps, 0) << "input binding passes buffers";
-    // 4 bytes a weight (fp32 kernels), every layer's and the global ones a
-    // kernel reads: not the token embedding, which the host reads by row.
+    // 4 bytes a weight (fp32 kernels), every slot's: each layer's and the
+    // global ones (the host reads the token embedding by row, from no slot).
     uint64_t params = 0;
     for (const auto &s : input.kernels.slots)
-      if (s.role != "token_embd")
-        params += uint64_t(s.shape[0]) *
-                  (s.shape.size() == 2 ? s.shape[1] : 1) *
-                  (s.segment == ::ane::abi::Segment::Layer ? layers : 1);
+      params += uint64_t(s.shape[0]) * (s.shape.size() == 2 ? s.shape[1] : 1) *
+                (s.segment == ::ane::abi::Segment::Layer ? layers : 1);
     EXPECT_EQ(b->stats().inputWeightBytes, 4 * params) << scheme;
     EXPECT_TRUE(b->stats().inputWeightsResident);
     EXPECT_EQ(b->stats().inputConversions, layers + 1) << scheme;
