@@ -2,7 +2,8 @@
 //
 // The quantized products of matmul on ARM64 (the CPU of every Mac this
 // project targets): each token's x quantized to int8 per block, as on x86,
-// then per 32 columns an integer dot product, by sdot where the CPU has
+// then per 32 columns an integer dot product (several tokens in tiles of 2
+// rows x 4 tokens, each weight block unpacked once), by sdot where the CPU has
 // ARMv8.2's dotprod (NeonDot.inc compiled twice: NeonDotBase.cpp and
 // NeonDotSdot.cpp, the latter with +dotprod). Plain data in and out: the
 // files are compiled with different flags, so nothing inline is shared
