@@ -352,9 +352,10 @@ void residentDecodeWeights(const ModelImage &image, bool hugePages,
       stats.hugePageNote = moved.message();
   }
   stats.hugePageBytes = image.mapped->hugePageBytes();
-  stats.hugePageSeconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
+  if (hugePages)
+    stats.hugePageSeconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
 }
 
 /// The logical channels `name` was padded from, or 0.
