@@ -14,10 +14,6 @@
 #include <fmt/format.h>
 
 #include <unistd.h>
-#if defined(__linux__)
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#endif
 #if defined(__APPLE__)
 #include <mach-o/dyld.h>
 #endif
@@ -469,28 +465,23 @@ std::shared_ptr<const void> keepPack(const std::string &path,
                                    "behind)\n",
                                    path);
   JoinedThread *self = joined.get();
-  joined->thread = std::thread([path, dir, image = std::move(image), quiet,
-                                self] {
-#if defined(__linux__)
-    // The copy yields to the run: at the default priority it took a core
-    // from a 7B's two-thread decode (1.7 instead of 8 tok/s).
-    ::setpriority(PRIO_PROCESS, pid_t(::syscall(SYS_gettid)), 19);
-#endif
-    Status s = runtime::makeDirs(dir);
-    if (s.ok())
-      s = runtime::writeAnepakImage(path, image);
-    self->done = true;
-    if (!s.ok()) {
-      if (!quiet)
-        fmt::print(stderr,
-                   "warning: cannot keep the packed weights in {}: {}\n", dir,
-                   s.message());
-      return;
-    }
-    for (const std::string &old : trimPackCache(dir, kPackCacheKeep))
-      if (!quiet)
-        fmt::print(stderr, "removed {}, the least recently used pack\n", old);
-  });
+  joined->thread =
+      std::thread([path, dir, image = std::move(image), quiet, self] {
+        Status s = runtime::makeDirs(dir);
+        if (s.ok())
+          s = runtime::writeAnepakImage(path, image);
+        self->done = true;
+        if (!s.ok()) {
+          if (!quiet)
+            fmt::print(stderr,
+                       "warning: cannot keep the packed weights in {}: {}\n",
+                       dir, s.message());
+          return;
+        }
+        for (const std::string &old : trimPackCache(dir, kPackCacheKeep))
+          if (!quiet)
+            fmt::print(stderr, "removed {} from the pack cache\n", old);
+      });
   return joined;
 }
 

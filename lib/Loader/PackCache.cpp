@@ -24,16 +24,20 @@
 namespace ane::loader {
 namespace {
 
-/// "path dev ino size mtime" of a file, or none when it cannot be stat'ed.
+const struct timespec &modified(const struct stat &st) {
+#if defined(__APPLE__)
+  return st.st_mtimespec;
+#else
+  return st.st_mtim;
+#endif
+}
+
+/// "path dev ino size mtime" of a regular file; none for anything else.
 std::optional<std::string> fileIdentity(const std::string &path,
                                         const struct stat &st) {
   if (!S_ISREG(st.st_mode))
     return std::nullopt;
-#if defined(__APPLE__)
-  const struct timespec &m = st.st_mtimespec;
-#else
-  const struct timespec &m = st.st_mtim;
-#endif
+  const struct timespec &m = modified(st);
   return fmt::format("{} {} {} {} {}.{:09}\n", path, uint64_t(st.st_dev),
                      uint64_t(st.st_ino), int64_t(st.st_size),
                      int64_t(m.tv_sec), int64_t(m.tv_nsec));
@@ -158,11 +162,7 @@ std::vector<std::string> trimPackCache(const std::string &dir, size_t keep) {
     struct stat st;
     if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
       continue;
-#if defined(__APPLE__)
-    const struct timespec &m = st.st_mtimespec;
-#else
-    const struct timespec &m = st.st_mtim;
-#endif
+    const struct timespec &m = modified(st);
     // A writer that died (killed outright, or a process that exited before
     // its pack was done) left its part; live writers touch theirs often.
     if (file.find(".anepak.partial-") != std::string::npos &&

@@ -42,6 +42,19 @@ std::vector<float> firstColumn(const std::vector<float> &w) {
   return s;
 }
 
+/// A [rows, cols] tensor of `type` stored in `bytes`.
+model::TensorData storedTensor(model::TensorType type, int64_t rows,
+                               int64_t cols,
+                               std::shared_ptr<std::vector<uint8_t>> bytes) {
+  model::TensorData t;
+  t.type = type;
+  t.shape = {rows, cols};
+  t.data = bytes->data();
+  t.size = bytes->size();
+  t.owner = std::move(bytes);
+  return t;
+}
+
 /// A random GGUF Q4_0 or Q8_0 tensor of [rows, cols] (its own storage),
 /// with scales of both signs and every code.
 model::TensorData blockTensor(model::TensorType type, int64_t rows,
@@ -56,13 +69,7 @@ model::TensorData blockTensor(model::TensorType type, int64_t rows,
     for (int i = 0; i < (q4 ? 16 : 32); ++i)
       bytes->push_back(uint8_t(rng()));
   }
-  model::TensorData t;
-  t.type = type;
-  t.shape = {rows, cols};
-  t.data = bytes->data();
-  t.size = bytes->size();
-  t.owner = bytes;
-  return t;
+  return storedTensor(type, rows, cols, std::move(bytes));
 }
 
 ::ane::abi::SlotSpec quantSlot(::ane::abi::Scheme scheme, int64_t rows,
@@ -347,13 +354,7 @@ model::TensorData floatTensor(model::TensorType type, int64_t rows,
     for (int i = 0; i < n; ++i)
       bytes->push_back(uint8_t(bits >> (8 * i)));
   }
-  model::TensorData t;
-  t.type = type;
-  t.shape = {rows, cols};
-  t.data = bytes->data();
-  t.size = bytes->size();
-  t.owner = bytes;
-  return t;
+  return storedTensor(type, rows, cols, std::move(bytes));
 }
 
 /// A quantized slot of `scheme` with its two blobs laid out at the start
