@@ -4,6 +4,7 @@
 
 #include "lib/Support/FileKinds.h"
 
+#include <cstdlib>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -37,7 +38,9 @@ Result<ModelSpec> modelFromLlama2c(std::shared_ptr<MappedFile> file) {
   for (int k = 0; k < 7; ++k)
     h[k] = readI32(p + 4 * k);
   for (int k = 0; k < 7; ++k) {
-    int32_t v = k == 5 ? (h[k] < 0 ? -h[k] : h[k]) : h[k];
+    // A negative vocab_size says the classifier is separate; int64 so that
+    // INT32_MIN has a magnitude (the fuzzer found its negation UB).
+    int64_t v = k == 5 ? std::abs(int64_t(h[k])) : h[k];
     if (v <= 0 || v > (1 << 24))
       return Result<ModelSpec>::error(
           fmt::format("{}: header field {} at offset {} is {}", path, fields[k],

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <map>
 
 #include <gtest/gtest.h>
@@ -198,6 +199,11 @@ TEST(ModelTest, CorruptCheckpointsNameTheFieldOrTensor) {
        "header field n_layers at offset 8 is -3"},
       {"absurd seq_len", [&](std::string &b) { setI32(b, 24, 1 << 30); },
        "header field seq_len at offset 24 is 1073741824"},
+      {"the most negative vocab_size",
+       [&](std::string &b) {
+         setI32(b, 20, std::numeric_limits<int32_t>::min());
+       },
+       "header field vocab_size at offset 20 is -2147483648"},
       {"heads do not divide dim", [&](std::string &b) { setI32(b, 12, 7); },
        "n_heads 7 does not divide dim 64"},
       {"truncated weights", [](std::string &b) { b.resize(b.size() / 2); },
