@@ -3,6 +3,7 @@
 #include "lib/Loader/PackCache.h"
 
 #include "lib/Runtime/Anepak.h"
+#include "lib/Support/FileKinds.h"
 
 #include <fmt/format.h>
 #include <xxhash.h>
@@ -168,7 +169,7 @@ std::vector<std::string> trimPackCache(const std::string &dir, size_t keep) {
     if (file.find(".anepak.partial-") != std::string::npos &&
         now - m.tv_sec > kStalePartialSeconds && ::unlink(file.c_str()) == 0)
       removed.push_back(file);
-    if (file.size() >= 7 && file.compare(file.size() - 7, 7, ".anepak") == 0)
+    if (endsWith(file, ".anepak"))
       packs.emplace_back(m, file);
   }
   std::sort(packs.begin(), packs.end(), [](const auto &a, const auto &b) {

@@ -260,6 +260,18 @@ float groupScale(const float *p, int64_t n, int64_t qmax, int bits) {
   return best;
 }
 
+/// One row's groups: each group's fp16-exact scale, and its codes
+/// quantized against that stored scale.
+void quantizeRow(const float *row, int64_t cols, int64_t group, int bits,
+                 float *scales, int8_t *codes) {
+  const int64_t qmax = (int64_t(1) << (bits - 1)) - 1;
+  for (int64_t g = 0; g < cols / group; ++g) {
+    const float *p = row + g * group;
+    scales[g] = groupScale(p, group, qmax, bits);
+    groupError(p, group, scales[g], qmax, codes + g * group);
+  }
+}
+
 } // namespace
 
 QuantizedMatrix quantizeSymmetric(const float *w, int64_t rows, int64_t cols,
@@ -268,17 +280,10 @@ QuantizedMatrix quantizeSymmetric(const float *w, int64_t rows, int64_t cols,
   q.values.resize(rows * cols);
   int64_t groups = cols / group;
   q.scales.resize(rows * groups);
-  int64_t qmax = (int64_t(1) << (bits - 1)) - 1;
   auto quantizeRows = [&](int64_t from, int64_t to) {
     for (int64_t r = from; r < to; ++r)
-      for (int64_t g = 0; g < groups; ++g) {
-        const float *p = w + r * cols + g * group;
-        // Scales are stored as fp16; quantize against the stored scale.
-        float scale = groupScale(p, group, qmax, bits);
-        q.scales[r * groups + g] = scale;
-        groupError(p, group, scale, qmax,
-                   q.values.data() + r * cols + g * group);
-      }
+      quantizeRow(w + r * cols, cols, group, bits, q.scales.data() + r * groups,
+                  q.values.data() + r * cols);
   };
   splitRows(rows, threads, quantizeRows);
   return q;
@@ -572,7 +577,6 @@ std::vector<uint64_t> appendQuantizedRows(mil::WeightWriter &writer,
   const int bits = abi::schemeBits(s.scheme);
   const int64_t rows = s.shape[0], cols = s.shape[1];
   const int64_t group = s.effectiveGroup(), groups = cols / group;
-  const int64_t qmax = (int64_t(1) << (bits - 1)) - 1;
   const int64_t rowCodes = q8 ? cols : cols / 2;
   const uint64_t rowBytes = *model::tensorBytes(source.type, cols);
   std::vector<uint64_t> offsets = {
@@ -584,21 +588,19 @@ std::vector<uint64_t> appendQuantizedRows(mil::WeightWriter &writer,
   uint8_t *codes = writer.payload(offsets[0]);
   uint8_t *scales = writer.payload(offsets[1]);
   splitRows(rows, threads, [&](int64_t from, int64_t to) {
-    std::vector<float> row(cols);
+    std::vector<float> row(cols), rowScales(groups);
     std::vector<int8_t> q(cols);
     for (int64_t r = from; r < to; ++r) {
       model::dequantize(source.type, source.data + r * rowBytes, row.data(),
                         cols);
+      quantizeRow(row.data(), cols, group, bits, rowScales.data(), q.data());
       for (int64_t g = 0; g < groups; ++g) {
-        const float *p = row.data() + g * group;
-        float scale = groupScale(p, group, qmax, bits);
-        groupError(p, group, scale, qmax, q.data() + g * group);
         uint8_t *at = scales + (r * groups + g) * (halfScales ? 2 : 4);
         if (halfScales) {
-          uint16_t h = ane::floatToHalfBits(scale);
+          uint16_t h = ane::floatToHalfBits(rowScales[g]);
           std::memcpy(at, &h, 2);
         } else {
-          std::memcpy(at, &scale, 4);
+          std::memcpy(at, &rowScales[g], 4);
         }
       }
       packCodes(q, q8 ? 8 : 4, codes + r * rowCodes);
