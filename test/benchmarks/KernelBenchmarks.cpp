@@ -15,6 +15,7 @@
 #include "lib/Runtime/Cpu/Bandwidth.h"
 #include "lib/Runtime/Cpu/CpuIsa.h"
 #include "lib/Runtime/Cpu/QuantMatMul.h"
+#include "lib/Runtime/Interleaved.h"
 #include "lib/Support/Float16.h"
 
 #include <benchmark/benchmark.h>
@@ -51,7 +52,7 @@ struct Weight {
         data[2 * i + 1] = uint8_t(h >> 8);
       }
     } else {
-      bool q4 = format == PackedWeight::Format::Q4;
+      bool q4 = format != PackedWeight::Format::Q8;
       std::vector<int64_t> codes(n);
       for (int64_t &c : codes)
         c = q4 ? int64_t(rng() % 16) - 8 : int64_t(rng() % 256) - 128;
@@ -62,6 +63,10 @@ struct Weight {
         scales.push_back(uint8_t(h >> 8));
       }
       view.scales = scales.data();
+      if (format == PackedWeight::Format::Q4Interleaved)
+        interleaved::interleaveBlocks(
+            data.data(), reinterpret_cast<uint16_t *>(scales.data()), cols,
+            group, 0, rows / interleaved::kRows);
     }
     view.data = data.data();
   }
@@ -178,7 +183,9 @@ void benchMatmul(benchmark::State &state, PackedWeight::Format format,
       double(w.bytes()), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["tok/s"] = benchmark::Counter(
       double(S), benchmark::Counter::kIsIterationInvariantRate);
-  if (format == PackedWeight::Format::Q4 && int8Peak() > 0) {
+  if ((format == PackedWeight::Format::Q4 ||
+       format == PackedWeight::Format::Q4Interleaved) &&
+      int8Peak() > 0) {
     double macs = double(rows) * 4096 * double(S);
     state.counters["GMAC/s"] = benchmark::Counter(
         macs / 1e9, benchmark::Counter::kIsIterationInvariantRate);
@@ -194,6 +201,13 @@ void Q4(benchmark::State &s) { benchMatmul(s, PackedWeight::Format::Q4); }
 void Q4G32(benchmark::State &s) {
   benchMatmul(s, PackedWeight::Format::Q4, 32);
 }
+/// The same in the cpu backend's layout (lib/Runtime/Interleaved.h).
+void Q4I(benchmark::State &s) {
+  benchMatmul(s, PackedWeight::Format::Q4Interleaved);
+}
+void Q4IG32(benchmark::State &s) {
+  benchMatmul(s, PackedWeight::Format::Q4Interleaved, 32);
+}
 void Q8(benchmark::State &s) { benchMatmul(s, PackedWeight::Format::Q8); }
 void F16(benchmark::State &s) { benchMatmul(s, PackedWeight::Format::F16); }
 BENCHMARK(Q4)
@@ -205,6 +219,19 @@ BENCHMARK(Q4)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(Q4G32)
+    ->Args({1, 11008})
+    ->Args({16, 11008})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(Q4I)
+    ->Args({1, 11008})
+    ->Args({16, 11008})
+    ->Args({1, 1024})
+    ->Args({4, 11008})
+    ->Args({16, 44032})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(Q4IG32)
     ->Args({1, 11008})
     ->Args({16, 11008})
     ->UseRealTime()

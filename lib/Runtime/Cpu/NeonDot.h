@@ -17,6 +17,8 @@
 #ifndef ANE_LIB_RUNTIME_CPU_NEONDOT_H
 #define ANE_LIB_RUNTIME_CPU_NEONDOT_H
 
+#include "lib/Runtime/Cpu/InterleavedTiles.h"
+
 #include <cstdint>
 
 namespace ane::runtime::neon {
@@ -39,6 +41,9 @@ using RowsFn = void (*)(const Args &args, int64_t begin, int64_t end);
 
 extern const RowsFn kRowsBase; // smull + sadalp
 extern const RowsFn kRowsSdot; // sdot: only on CPUs with dotprod
+
+/// The int4 products over the cpu layout (InterleavedNeon.inc).
+extern const itiles::RowsFn kInterleavedBase, kInterleavedSdot;
 
 } // namespace ane::runtime::neon
 

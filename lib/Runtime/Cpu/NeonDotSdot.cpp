@@ -14,7 +14,10 @@ namespace ane::runtime::neon {
 #define ANE_NEON_SDOT 1
 #define ANE_NEON_ROWS rowsSdot
 #include "lib/Runtime/Cpu/NeonDot.inc"
+#define ANE_NEON_INTERLEAVED interleavedSdot
+#include "lib/Runtime/Cpu/InterleavedNeon.inc"
 
 const RowsFn kRowsSdot = rowsSdot;
+const itiles::RowsFn kInterleavedSdot = interleavedSdot;
 } // namespace ane::runtime::neon
 #endif // __aarch64__

@@ -154,6 +154,7 @@ int64_t rowBytes(const PackedWeightSource &s) {
   case PackedWeight::Format::Q8:
     return s.cols;
   case PackedWeight::Format::Q4:
+  case PackedWeight::Format::Q4Interleaved:
   case PackedWeight::Format::Lut4:
     return s.cols % 2 == 0 ? s.cols / 2 : 0;
   }

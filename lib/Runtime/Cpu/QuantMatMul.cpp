@@ -4,8 +4,10 @@
 #include "lib/Runtime/Avx2.h"
 #include "lib/Runtime/Cpu/CpuIsa.h"
 #include "lib/Runtime/Cpu/Dot.h"
+#include "lib/Runtime/Cpu/InterleavedTiles.h"
 #include "lib/Runtime/Cpu/NeonDot.h"
 #include "lib/Runtime/Cpu/Q4Tiles.h"
+#include "lib/Runtime/Interleaved.h"
 
 #include "lib/Support/Float16.h"
 
@@ -624,6 +626,7 @@ ANE_AVX2 float rowF32(const PackedWeight &w, int64_t r, const float *x) {
 bool avx2Covers(const PackedWeight &w) {
   switch (w.format) {
   case PackedWeight::Format::Q4:
+  case PackedWeight::Format::Q4Interleaved:
     return false; // the int8-activation kernels, or scalar
   case PackedWeight::Format::Q8:
     return w.group % 8 == 0;
@@ -809,10 +812,10 @@ float dotQ4Q8Scalar(const PackedWeight &w, int64_t r,
     for (int64_t b = g * w.group; b < (g + 1) * w.group; b += 32) {
       int32_t dot = 0;
       for (int64_t i = b; i < b + 32; ++i)
-        dot += nibble(w.data, r * w.cols + i) * x.codes[i];
+        dot += w.int4At(r, i) * x.codes[i];
       acc += double(dot) * x.scales[b / x.block];
     }
-    total += acc * halfAt(w.scales, r * groups + g);
+    total += acc * w.scaleAt(r, g);
   }
   return float(total);
 }
@@ -833,7 +836,7 @@ float dotQ8Q8Scalar(const PackedWeight &w, int64_t r,
       }
       acc += (double(dot) - zero * double(sum)) * x.scales[b / x.block];
     }
-    total += acc * halfAt(w.scales, r * groups + g);
+    total += acc * w.scaleAt(r, g);
   }
   return float(total);
 }
@@ -853,8 +856,8 @@ float PackedWeight::at(int64_t r, int64_t c) const {
     return halfAt(scales, r * (cols / group) + c / group) * (code - zero);
   }
   case Format::Q4:
-    return halfAt(scales, r * (cols / group) + c / group) *
-           float(nibble(data, r * cols + c));
+  case Format::Q4Interleaved:
+    return scaleAt(r, c / group) * float(int4At(r, c));
   case Format::Lut4: {
     int64_t i = r * cols + c;
     int index = (data[i / 2] >> (4 * (i % 2))) & 0xF;
@@ -862,6 +865,18 @@ float PackedWeight::at(int64_t r, int64_t c) const {
   }
   }
   return 0.0f;
+}
+
+int PackedWeight::int4At(int64_t r, int64_t c) const {
+  if (format == Format::Q4Interleaved)
+    return interleaved::codeAt(data, cols, r, c) - 8;
+  return nibble(data, r * cols + c);
+}
+
+float PackedWeight::scaleAt(int64_t r, int64_t g) const {
+  if (format == Format::Q4Interleaved)
+    return halfAt(scales, interleaved::scaleIndex(cols, group, r, g));
+  return halfAt(scales, r * (cols / group) + g);
 }
 
 void matmulScalar(const PackedWeight &w, const float *x, int64_t S, float *y,
@@ -886,7 +901,8 @@ bool matmulQuantizesActivations(const PackedWeight &w) {
   return (isX86Isa(isa) || isNeonIsa(isa)) && w.group > 0 &&
          w.group % 32 == 0 &&
          (w.format == PackedWeight::Format::Q4 ||
-          w.format == PackedWeight::Format::Q8);
+          w.format == PackedWeight::Format::Q8 ||
+          w.format == PackedWeight::Format::Q4Interleaved);
 }
 
 namespace {
@@ -982,6 +998,99 @@ void tileProduct(const q4tiles::Family &family, const PackedWeight &w,
   });
 }
 #endif // __x86_64__
+
+/// The kernels for an interleaved int4 weight on the selected family, or
+/// null (scalar).
+itiles::RowsFn interleavedRows() {
+  switch (kernelIsa()) {
+#if defined(__x86_64__)
+  case KernelIsa::Avx2:
+    return itiles::kAvx2;
+  case KernelIsa::Avx512:
+    return itiles::kAvx512;
+  case KernelIsa::Avx512Vnni:
+    return itiles::kAvx512Vnni;
+#endif
+#if defined(__aarch64__)
+  case KernelIsa::Neon:
+    return neon::kInterleavedBase;
+  case KernelIsa::NeonDot:
+    return neon::kInterleavedSdot;
+#endif
+  default:
+    return nullptr;
+  }
+}
+
+/// Quantizes token s of x ([cols, S]) into `token`'s arrays: codes, and
+/// per activation block its scale and -8 * the sum of its codes.
+void quantizeToken(const float *x, int64_t cols, int64_t S, int64_t s,
+                   int64_t block, int8_t *codes, int32_t *negSums,
+                   float *scales) {
+  thread_local std::vector<float> column;
+  thread_local QuantizedActivations q;
+  const float *token = x;
+  if (S > 1) {
+    column.resize(size_t(cols));
+    for (int64_t c = 0; c < cols; ++c)
+      column[size_t(c)] = x[c * S + s];
+    token = column.data();
+  }
+  quantizeActivationsInto(token, cols, block, q);
+  std::memcpy(codes, q.codes.data(), size_t(cols));
+  for (int64_t b = 0; b < cols / block; ++b) {
+    int32_t sum = 0;
+    for (int64_t c = b * block; c < (b + 1) * block; ++c)
+      sum += codes[c];
+    negSums[b] = -8 * sum;
+    scales[b] = q.scales[size_t(b)];
+  }
+}
+
+/// An int4 product over the interleaved layout: each token quantized to
+/// int8 per activation block (on the pool when there are several), then
+/// the row blocks split over the pool.
+void interleavedProduct(itiles::RowsFn rows, const PackedWeight &w,
+                        const float *x, int64_t S, float *y, ThreadPool &pool) {
+  const int64_t block = activationBlock(w.group), blocks = w.cols / block;
+  thread_local std::vector<int8_t> codes;
+  thread_local std::vector<int32_t> negSums;
+  thread_local std::vector<float> scales;
+  thread_local std::vector<itiles::Token> tokens;
+  codes.resize(size_t(S * w.cols));
+  negSums.resize(size_t(S * blocks));
+  scales.resize(size_t(S * blocks));
+  tokens.resize(size_t(S));
+  // A thread_local named in a lambda would be each worker's own.
+  int8_t *codesAt = codes.data();
+  int32_t *negSumsAt = negSums.data();
+  float *scalesAt = scales.data();
+  auto quantize = [&](int64_t begin, int64_t end) {
+    for (int64_t s = begin; s < end; ++s)
+      quantizeToken(x, w.cols, S, s, block, codesAt + s * w.cols,
+                    negSumsAt + s * blocks, scalesAt + s * blocks);
+  };
+  if (S == 1)
+    quantize(0, 1);
+  else
+    pool.parallelFor(S, 1, quantize);
+  for (int64_t s = 0; s < S; ++s)
+    tokens[size_t(s)] = {codesAt + s * w.cols, negSumsAt + s * blocks,
+                         scalesAt + s * blocks};
+  itiles::Args args;
+  args.weights = w.data;
+  args.scales = w.scales;
+  args.rows = w.rows;
+  args.cols = w.cols;
+  args.group = w.group;
+  args.block = block;
+  args.S = S;
+  args.tokens = tokens.data();
+  args.y = y;
+  // Grains of 4 blocks: whole tiles of the widest kernels.
+  pool.parallelFor(w.rows / interleaved::kRows, 4,
+                   [&](int64_t begin, int64_t end) { rows(args, begin, end); });
+}
 
 #if defined(__aarch64__)
 /// An int4 or int8 product on ARM64: each token's column of x quantized
@@ -1102,6 +1211,9 @@ void floatRowsNeon(const PackedWeight &w, const float *xT, int64_t S, float *y,
 
 void matmul(const PackedWeight &w, const float *x, int64_t S, float *y,
             ThreadPool &pool) {
+  if (w.format == PackedWeight::Format::Q4Interleaved)
+    if (itiles::RowsFn rows = interleavedRows())
+      return interleavedProduct(rows, w, x, S, y, pool);
 #if defined(__aarch64__)
   if (matmulQuantizesActivations(w))
     return neonProduct(w, x, S, y, pool);

@@ -23,7 +23,9 @@ namespace ane::runtime {
 /// A [rows, cols] weight as weight.bin stores it.
 struct PackedWeight {
   /// Lut4: 4-bit indices into a palette of 16 fp16 values per group.
-  enum class Format { F32, F16, Q8, Q4, Lut4 };
+  /// Q4Interleaved: int4 codes and fp16 scales in the cpu backend's layout
+  /// (lib/Runtime/Interleaved.h), rows in blocks of 16.
+  enum class Format { F32, F16, Q8, Q4, Lut4, Q4Interleaved };
   Format format = Format::F32;
   int64_t rows = 0, cols = 0;
   int64_t group = 0;             // columns per scale or palette
@@ -36,6 +38,10 @@ struct PackedWeight {
   /// Element (r, c) as the kernels use it: scale * (code - zero point), or
   /// the palette entry the index picks.
   float at(int64_t r, int64_t c) const;
+  /// The int4 code of (r, c), -8 .. 7 (Q4 and Q4Interleaved).
+  int int4At(int64_t r, int64_t c) const;
+  /// Row r's scale of group g (Q8, Q4 and Q4Interleaved).
+  float scaleAt(int64_t r, int64_t g) const;
 };
 
 /// y[r * S + s] = sum_c W[r, c] * x[c * S + s] over rows [begin, end): the
@@ -59,8 +65,9 @@ QuantizedActivations quantizeActivations(const float *x, int64_t n,
 /// multiply; 128 matches the default group.
 int64_t activationBlock(int64_t group);
 
-/// One int4 row against int8 activations, in plain C++: the oracle of the
-/// vector version (cols and the group are multiples of x.block).
+/// One int4 row (Q4 or Q4Interleaved) against int8 activations, in plain
+/// C++: the oracle of the vector versions (cols and the group are
+/// multiples of x.block).
 float dotQ4Q8Scalar(const PackedWeight &w, int64_t r,
                     const QuantizedActivations &x);
 

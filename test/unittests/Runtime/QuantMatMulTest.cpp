@@ -3,6 +3,7 @@
 #include "lib/Runtime/Cpu/QuantMatMul.h"
 #include "lib/MIL/WeightFile.h"
 #include "lib/Runtime/Cpu/CpuIsa.h"
+#include "lib/Runtime/Interleaved.h"
 #include "lib/Support/Float16.h"
 #include "test/unittests/Runtime/HostFamilies.h"
 
@@ -53,8 +54,9 @@ Weight makeWeight(PackedWeight::Format format, int64_t rows, int64_t cols,
       putHalf(w.data, u(rng));
     break;
   case PackedWeight::Format::Q8:
-  case PackedWeight::Format::Q4: {
-    bool q4 = format == PackedWeight::Format::Q4;
+  case PackedWeight::Format::Q4:
+  case PackedWeight::Format::Q4Interleaved: {
+    bool q4 = format != PackedWeight::Format::Q8;
     std::vector<int64_t> codes(n);
     for (int64_t &c : codes)
       c = q4 ? int64_t(rng() % 16) - 8 : int64_t(rng() % 256) - 128;
@@ -64,6 +66,10 @@ Weight makeWeight(PackedWeight::Format format, int64_t rows, int64_t cols,
     if (zeroPoints)
       for (int64_t r = 0; r < rows; ++r)
         w.zeros.push_back(uint8_t(int8_t(rng() % 21) - 10));
+    if (format == PackedWeight::Format::Q4Interleaved)
+      interleaved::interleaveBlocks(
+          w.data.data(), reinterpret_cast<uint16_t *>(w.scales.data()), cols,
+          group, 0, rows / interleaved::kRows);
     break;
   }
   case PackedWeight::Format::Lut4: {
@@ -89,7 +95,7 @@ struct Case {
 };
 
 std::string caseName(const ::testing::TestParamInfo<Case> &info) {
-  static const char *names[] = {"f32", "f16", "q8", "q4", "lut4"};
+  static const char *names[] = {"f32", "f16", "q8", "q4", "lut4", "q4i"};
   const Case &c = info.param;
   return std::string(names[int(c.format)]) + "_" + std::to_string(c.rows) +
          "x" + std::to_string(c.cols) + "_g" + std::to_string(c.group) + "_s" +
@@ -142,9 +148,9 @@ void checkAgainstOracles(const Case &c, const Weight &w,
       QuantizedActivations qx =
           quantizeActivations(column.data(), c.cols, activationBlock(c.group));
       for (int64_t r = 0; r < c.rows; ++r)
-        want[r * c.seq + s] = c.format == PackedWeight::Format::Q4
-                                  ? dotQ4Q8Scalar(w.view, r, qx)
-                                  : dotQ8Q8Scalar(w.view, r, qx);
+        want[r * c.seq + s] = c.format == PackedWeight::Format::Q8
+                                  ? dotQ8Q8Scalar(w.view, r, qx)
+                                  : dotQ4Q8Scalar(w.view, r, qx);
     }
   }
   double scale = 0;
@@ -180,44 +186,88 @@ TEST_P(QuantMatMulTest, MatchesTheScalarKernel) {
 
 INSTANTIATE_TEST_SUITE_P(
     Formats, QuantMatMulTest,
-    ::testing::Values(Case{PackedWeight::Format::Q4, 37, 256, 128, 1, false},
-                      Case{PackedWeight::Format::Q4, 37, 256, 128, 7, false},
-                      Case{PackedWeight::Format::Q4, 11, 384, 192, 6, false},
-                      Case{PackedWeight::Format::Q4, 13, 192, 64, 3, false},
-                      Case{PackedWeight::Format::Q4, 9, 256, 128, 13, false},
-                      Case{PackedWeight::Format::Q4, 6, 1280, 128, 1, false},
-                      Case{PackedWeight::Format::Q4, 9, 1280, 128, 8, false},
-                      Case{PackedWeight::Format::Q4, 6, 640, 64, 1, false},
-                      Case{PackedWeight::Format::Q4, 7, 1152, 192, 9, false},
-                      Case{PackedWeight::Format::Q4, 5, 2048, 256, 17, false},
-                      Case{PackedWeight::Format::Q4, 5, 96, 32, 9, false},
-                      Case{PackedWeight::Format::Q4, 7, 544, 32, 1, false},
-                      Case{PackedWeight::Format::Q4, 5, 512, 32, 9, false},
-                      Case{PackedWeight::Format::Q4, 5, 576, 96, 1, false},
-                      Case{PackedWeight::Format::Q4, 37, 96, 32, 5, false},
-                      Case{PackedWeight::Format::Q4, 9, 160, 32, 4, false},
-                      Case{PackedWeight::Format::Q4, 21, 96, 32, 1, false},
-                      Case{PackedWeight::Format::Q4, 5, 172, 172, 1, false},
-                      Case{PackedWeight::Format::Q4, 7, 224, 32, 2, false},
-                      Case{PackedWeight::Format::Q4, 6, 320, 64, 5, false},
-                      Case{PackedWeight::Format::Q4, 10, 416, 32, 4, false},
-                      Case{PackedWeight::Format::Q4, 3, 768, 256, 2, false},
-                      Case{PackedWeight::Format::Q8, 33, 200, 200, 1, true},
-                      Case{PackedWeight::Format::Q8, 33, 128, 32, 3, false},
-                      Case{PackedWeight::Format::Q8, 17, 256, 256, 1, true},
-                      Case{PackedWeight::Format::Q8, 9, 192, 64, 11, true},
-                      Case{PackedWeight::Format::Q8, 9, 96, 32, 9, false},
-                      Case{PackedWeight::Format::Q8, 7, 13, 13, 2, true},
-                      Case{PackedWeight::Format::Lut4, 37, 256, 128, 1, false},
-                      Case{PackedWeight::Format::Lut4, 13, 96, 32, 5, false},
-                      Case{PackedWeight::Format::Lut4, 9, 160, 16, 1, false},
-                      Case{PackedWeight::Format::Lut4, 7, 40, 8, 3, false},
-                      Case{PackedWeight::Format::F16, 19, 70, 0, 1, false},
-                      Case{PackedWeight::Format::F16, 7, 205, 0, 1, false},
-                      Case{PackedWeight::Format::F16, 19, 64, 0, 4, false},
-                      Case{PackedWeight::Format::F32, 9, 45, 0, 1, false},
-                      Case{PackedWeight::Format::F32, 9, 45, 0, 7, false}),
+    ::testing::Values(
+        Case{PackedWeight::Format::Q4, 37, 256, 128, 1, false},
+        Case{PackedWeight::Format::Q4, 37, 256, 128, 7, false},
+        Case{PackedWeight::Format::Q4, 11, 384, 192, 6, false},
+        Case{PackedWeight::Format::Q4, 13, 192, 64, 3, false},
+        Case{PackedWeight::Format::Q4, 9, 256, 128, 13, false},
+        Case{PackedWeight::Format::Q4, 6, 1280, 128, 1, false},
+        Case{PackedWeight::Format::Q4, 9, 1280, 128, 8, false},
+        Case{PackedWeight::Format::Q4, 6, 640, 64, 1, false},
+        Case{PackedWeight::Format::Q4, 7, 1152, 192, 9, false},
+        Case{PackedWeight::Format::Q4, 5, 2048, 256, 17, false},
+        Case{PackedWeight::Format::Q4, 5, 96, 32, 9, false},
+        Case{PackedWeight::Format::Q4, 7, 544, 32, 1, false},
+        Case{PackedWeight::Format::Q4, 5, 512, 32, 9, false},
+        Case{PackedWeight::Format::Q4, 5, 576, 96, 1, false},
+        Case{PackedWeight::Format::Q4, 37, 96, 32, 5, false},
+        Case{PackedWeight::Format::Q4, 9, 160, 32, 4, false},
+        Case{PackedWeight::Format::Q4, 21, 96, 32, 1, false},
+        Case{PackedWeight::Format::Q4, 5, 172, 172, 1, false},
+        Case{PackedWeight::Format::Q4, 7, 224, 32, 2, false},
+        Case{PackedWeight::Format::Q4, 6, 320, 64, 5, false},
+        Case{PackedWeight::Format::Q4, 10, 416, 32, 4, false},
+        Case{PackedWeight::Format::Q4, 3, 768, 256, 2, false},
+        // The cpu layout: decode tiles of 4 blocks and 1,
+        // prefill tiles of 2 blocks x 6 (4, 2) tokens and
+        // what is left of both; groups of 1, 2 and 3
+        // activation blocks.
+        Case{PackedWeight::Format::Q4Interleaved, 16, 256, 128, 1, false},
+        Case{PackedWeight::Format::Q4Interleaved, 80, 192, 64, 1, false},
+        Case{PackedWeight::Format::Q4Interleaved, 48, 256, 128, 7, false},
+        Case{PackedWeight::Format::Q4Interleaved, 32, 384, 192, 6, false},
+        Case{PackedWeight::Format::Q4Interleaved, 80, 192, 64, 3, false},
+        Case{PackedWeight::Format::Q4Interleaved, 16, 96, 32, 9, false},
+        Case{PackedWeight::Format::Q4Interleaved, 64, 544, 32, 1, false},
+        Case{PackedWeight::Format::Q4Interleaved, 48, 2048, 256, 17, false},
+        Case{PackedWeight::Format::Q4Interleaved, 96, 1280, 128, 13, false},
+        Case{PackedWeight::Format::Q8, 33, 200, 200, 1, true},
+        Case{PackedWeight::Format::Q8, 33, 128, 32, 3, false},
+        Case{PackedWeight::Format::Q8, 17, 256, 256, 1, true},
+        Case{PackedWeight::Format::Q8, 9, 192, 64, 11, true},
+        Case{PackedWeight::Format::Q8, 9, 96, 32, 9, false},
+        Case{PackedWeight::Format::Q8, 7, 13, 13, 2, true},
+        Case{PackedWeight::Format::Lut4, 37, 256, 128, 1, false},
+        Case{PackedWeight::Format::Lut4, 13, 96, 32, 5, false},
+        Case{PackedWeight::Format::Lut4, 9, 160, 16, 1, false},
+        Case{PackedWeight::Format::Lut4, 7, 40, 8, 3, false},
+        Case{PackedWeight::Format::F16, 19, 70, 0, 1, false},
+        Case{PackedWeight::Format::F16, 7, 205, 0, 1, false},
+        Case{PackedWeight::Format::F16, 19, 64, 0, 4, false},
+        Case{PackedWeight::Format::F32, 9, 45, 0, 1, false},
+        Case{PackedWeight::Format::F32, 9, 45, 0, 7, false}),
     caseName);
+
+/// The cpu layout keeps every code and scale where codeAt and scaleIndex
+/// look, and puts them where Interleaved.h says: row 1's column 17 is the
+/// high nibble of byte 4 * 1 + 1 of the first unit, column 6 the low
+/// nibble of byte 4 * 1 + 2 of the second.
+TEST(InterleavedLayoutTest, KeepsEveryCodeAndScale) {
+  std::mt19937 rng(3);
+  const int64_t rows = 48, cols = 192, group = 64, groups = cols / group;
+  Weight w = makeWeight(PackedWeight::Format::Q4, rows, cols, group, rng);
+  std::vector<uint8_t> codes = w.data, scales = w.scales;
+  auto *halves = reinterpret_cast<uint16_t *>(scales.data());
+  interleaved::interleaveBlocks(codes.data(), halves, cols, group, 0, 3);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c)
+      ASSERT_EQ(interleaved::codeAt(codes.data(), cols, r, c) - 8,
+                w.view.int4At(r, c))
+          << r << ", " << c;
+    for (int64_t g = 0; g < groups; ++g) {
+      uint16_t want;
+      std::memcpy(&want, &w.scales[2 * (r * groups + g)], 2);
+      ASSERT_EQ(halves[interleaved::scaleIndex(cols, group, r, g)], want);
+    }
+  }
+  EXPECT_EQ(codes[4 * 1 + 1] >> 4, w.view.int4At(1, 17) + 8);
+  EXPECT_EQ(codes[64 + 4 * 1 + 2] & 0xF, w.view.int4At(1, 6) + 8);
+  EXPECT_TRUE(interleaved::fits(32, 96, 32));
+  EXPECT_FALSE(interleaved::fits(40, 96, 32)); // not whole blocks of rows
+  EXPECT_FALSE(interleaved::fits(32, 96, 48)); // groups of part runs
+  EXPECT_FALSE(interleaved::fits(32, 96, 64)); // part groups
+}
 
 /// The vector quantizer (blocks of whole 32s) against the definition:
 /// scale = max|x| / 127 and code = x * (127 / max|x|) rounded to nearest
