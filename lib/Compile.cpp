@@ -149,6 +149,9 @@ Result<abi::KernelSet> compileKernelSet(const model::ModelSpec &spec,
     }
   // The compiler does not know this; the model does.
   set.config = spec.config;
+  if (options.cpuLayout && options.weightBinding == abi::WeightBinding::Blob &&
+      !options.backward && options.family.empty())
+    abi::useCpuLayout(set);
   if (Status s = set.validate(); !s.ok())
     return Status::error("the compiled kernel set: " + s.message());
   return set;

@@ -36,6 +36,10 @@ struct KernelSetOptions {
   /// Adapter inputs (lib/Abi/Kernels.h): rank 0 for none.
   int64_t loraRank = 0;
   std::vector<std::string> loraTargets;
+  /// Lay the q4 slots out for the cpu backend's kernels (abi::useCpuLayout)
+  /// instead of Core ML's row-major layout. Ignored with the input binding,
+  /// the backward kernels or an ANE family, which read row-major blobs.
+  bool cpuLayout = false;
 };
 
 /// The storage that keeps a model's own quantization: q4 for Q4 GGUFs, q8

@@ -73,6 +73,18 @@ uint64_t KernelSet::decodeBytesPerToken() const {
   return bytes;
 }
 
+bool KernelSet::hasInterleavedSlots() const {
+  return std::any_of(slots.begin(), slots.end(), [](const SlotSpec &s) {
+    return s.layout == SlotLayout::Interleaved16;
+  });
+}
+
+void useCpuLayout(KernelSet &set) {
+  for (SlotSpec &s : set.slots)
+    if (canInterleave(s))
+      s.layout = SlotLayout::Interleaved16;
+}
+
 Status KernelSet::validate() const {
   if (Status s = config.validate(); !s.ok())
     return Status::error("config: " + s.message());
@@ -93,6 +105,9 @@ Status KernelSet::validate() const {
     if (!isLoraRole(t))
       return Status::error(
           fmt::format("lora: '{}' is not a role adapters can target", t));
+  if (weightBinding == WeightBinding::Input && hasInterleavedSlots())
+    return Status::error("interleaved16 slots are read in place: the input "
+                         "binding reads row-major blobs");
   for (const KernelDesc &k : kernels) {
     if (k.program < 0 || k.program >= int64_t(programs.size()))
       return Status::error(fmt::format("kernel '{}': program {} of {}",
@@ -159,6 +174,8 @@ void writeSlot(json::Writer &w, const SlotSpec &s) {
     w.key("rope_rows").integer(s.ropeRows);
     w.key("head_dim").integer(s.headDim);
   }
+  if (s.layout != SlotLayout::RowMajor)
+    w.key("layout").string(slotLayoutName(s.layout));
   w.endObject();
 }
 
@@ -340,6 +357,9 @@ Result<SlotSpec> readSlot(const json::Value &v, const std::string &path) {
     s.ropeRows = f.integer("rope_rows");
     s.headDim = f.integer("head_dim");
   }
+  if (f.has("layout"))
+    s.layout = readEnum(f, "layout", parseSlotLayout, "slot layout",
+                        SlotLayout::RowMajor);
   if (!f.status().ok())
     return f.status();
   return s;

@@ -87,10 +87,18 @@ struct KernelSet {
   std::vector<const SlotSpec *> decodeSlots() const;
   /// Their weight bytes, layer slots once per layer.
   uint64_t decodeBytesPerToken() const;
+  /// Whether some slot holds the cpu backend's layout, which only it reads.
+  bool hasInterleavedSlots() const;
   /// Checks the cross-references a reader cannot trust: program indices,
   /// slot roles, blob layouts inside the segment sizes.
   Status validate() const;
 };
+
+/// Puts every slot that can take it (canInterleave) in the cpu backend's
+/// interleaved layout: what a model packed for the cpu backend holds. Only
+/// for the blob binding, and only when every kernel reads the slots as conv
+/// weights (not the backward kernels, which read W^T).
+void useCpuLayout(KernelSet &set);
 
 /// The manifest JSON of a kernel set (program texts are not included).
 std::string writeManifest(const KernelSet &set);

@@ -10,6 +10,29 @@
 
 namespace ane::abi {
 
+std::string_view slotLayoutName(SlotLayout layout) {
+  return layout == SlotLayout::Interleaved16 ? "interleaved16" : "row_major";
+}
+
+std::optional<SlotLayout> parseSlotLayout(std::string_view name) {
+  for (SlotLayout l : {SlotLayout::RowMajor, SlotLayout::Interleaved16})
+    if (name == slotLayoutName(l))
+      return l;
+  return std::nullopt;
+}
+
+bool canInterleave(const SlotSpec &s) {
+  return s.scheme == Scheme::Q4 && s.shape.size() == 2 && s.group > 0 &&
+         s.shape[0] % 16 == 0 && s.group % 32 == 0 &&
+         s.shape[1] % s.group == 0 && s.blobs.size() == 2 &&
+         s.blobs[0].dtype == mil::DType::Int4 &&
+         s.blobs[1].dtype == mil::DType::FP16 &&
+         blobDataBytes(s.blobs[0].dtype, s.blobs[0].shape) ==
+             uint64_t(s.shape[0] * s.shape[1] / 2) &&
+         blobDataBytes(s.blobs[1].dtype, s.blobs[1].shape) ==
+             uint64_t(2 * s.shape[0] * (s.shape[1] / s.group));
+}
+
 uint64_t blobDataBytes(mil::DType dtype, const std::vector<int64_t> &shape) {
   uint64_t count = 1;
   for (int64_t d : shape)
@@ -71,6 +94,9 @@ Status validateSlot(const SlotSpec &s, uint64_t segmentBytes) {
   if (s.ropeRows && (s.headDim <= 0 || s.headDim % 2 ||
                      s.ropeRows % s.headDim || s.ropeRows > s.shape[0]))
     return fail("rope_rows must be whole heads of the rows");
+  if (s.layout == SlotLayout::Interleaved16 && !canInterleave(s))
+    return fail("the interleaved16 layout needs a q4 matrix of 16-row blocks "
+                "in groups of whole 32 columns, int4 codes and fp16 scales");
   return Status::success();
 }
 

@@ -15,6 +15,7 @@
 #include "lib/Support/Result.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,14 @@ struct BlobSpec {
   std::vector<int64_t> shape;
   uint64_t offset = 0; ///< of its 64-byte metadata record in the segment
 };
+
+/// How a slot's blobs hold its matrix: Core ML's row-major layout (what the
+/// MIL text declares, and what every backend reads), or the cpu backend's
+/// int4 layout (lib/Runtime/Interleaved.h), which only it reads.
+enum class SlotLayout : uint8_t { RowMajor, Interleaved16 };
+
+std::string_view slotLayoutName(SlotLayout layout);
+std::optional<SlotLayout> parseSlotLayout(std::string_view name);
 
 struct SlotSpec {
   std::string role; ///< "attn_q", ..., or a fused "attn_qkv"/"ffn_gate_up"
@@ -37,6 +46,7 @@ struct SlotSpec {
   std::string foldNorm;               ///< role of a norm scale folded in
   int64_t ropeRows = 0; ///< leading rows stored per head as [even; odd] rows
   int64_t headDim = 0;
+  SlotLayout layout = SlotLayout::RowMajor;
 
   /// The group a row is quantized in: `group`, or the whole row.
   int64_t effectiveGroup() const { return group > 0 ? group : shape.at(1); }
@@ -55,6 +65,11 @@ uint64_t slotBytes(const SlotSpec &slot);
 /// Assigns each blob of `slots` its offset in one segment, in order, with
 /// weight.bin's 64-byte alignment.
 void layOutSegment(std::vector<SlotSpec> &slots);
+
+/// Whether `slot` can take the interleaved layout: a q4 matrix of whole
+/// 16-row blocks in groups of whole 32 columns, with int4 codes and fp16
+/// scales.
+bool canInterleave(const SlotSpec &slot);
 
 /// Checks what a reader cannot trust: scheme and group against the shape,
 /// blob offsets aligned and inside a segment of `segmentBytes`.

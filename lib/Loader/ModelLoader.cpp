@@ -135,6 +135,12 @@ Status checkFixedByAnepak(const std::string &path, const BuildOptions &b,
   if (b.given("--ctx") && !ctx.empty() && b.ctx > ctx.back())
     return refuse("--ctx", "up to " + std::to_string(ctx.back()),
                   std::to_string(b.ctx));
+  if (ks.hasInterleavedSlots() && b.backend != "cpu")
+    return Status::error(fmt::format(
+        "{} holds weights packed for the cpu backend (interleaved16 slots); "
+        "--backend {} reads Core ML's row-major layout: compile the model "
+        "with --backend {}",
+        path, b.backend, b.backend));
   if (b.given("--group"))
     for (const abi::SlotSpec &s : ks.slots)
       if (abi::isQuantized(s.scheme) && b.group != s.group &&
@@ -204,6 +210,9 @@ Result<KernelSetOptions> kernelSetOptions(const model::ModelSpec &spec,
   o.loraRank = build.loraRank;
   o.loraTargets = build.loraTargets;
   o.backward = build.backward;
+  // Packed for the cpu backend, the int4 weights take its kernels' layout;
+  // any other backend reads Core ML's (and refuses the cpu's).
+  o.cpuLayout = build.backend == "cpu";
   // Batched decode pads a step to the next bucket: powers of two keep the
   // padding under half.
   std::set<int64_t> seq = {1, build.prefill};

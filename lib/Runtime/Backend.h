@@ -17,6 +17,7 @@
 #include "lib/Support/Result.h"
 
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,15 @@ public:
   /// the outputs in order.
   virtual Result<std::vector<Tensor>>
   run(const std::vector<TensorRef> &inputs) = 0;
+  /// Tells the program which blobs of every segment it will be bound to
+  /// hold the cpu backend's interleaved int4 layout (abi::SlotLayout::
+  /// Interleaved16), by the offset of their metadata record. A program
+  /// that cannot read them says so.
+  virtual Status setInterleavedBlobs(std::set<uint64_t> offsets) {
+    if (offsets.empty())
+      return Status::success();
+    return Status::error("this backend reads row-major weights only");
+  }
   /// Tells the program that inputs from index `first` on (the weights of
   /// the `input` binding) keep their values for as long as their tensors
   /// live, so it may convert each once. By default nothing is kept.
@@ -83,6 +93,8 @@ public:
   /// Whether every call reads its layer's weights straight from the bound
   /// segment (so the engine maps their pages in before the first call).
   virtual bool readsWeightsInPlace() const { return false; }
+  /// Whether its programs read the cpu backend's interleaved int4 layout.
+  virtual bool readsInterleavedWeights() const { return false; }
   /// Compiles a MIL program text whose function is `main`.
   virtual Result<std::unique_ptr<BackendProgram>>
   compile(const std::string &milText) = 0;

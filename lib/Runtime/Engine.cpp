@@ -453,6 +453,20 @@ Status checkActivations(const abi::KernelSet &ks, const abi::KernelDesc &d,
       weightInputs));
 }
 
+/// The blobs in the cpu backend's layout in the segment `d` binds.
+std::set<uint64_t> interleavedBlobsOf(const abi::KernelSet &ks,
+                                      const abi::KernelDesc &d) {
+  std::set<uint64_t> offsets;
+  abi::Segment segment = abi::readsGlobalWeights(d.kernel)
+                             ? abi::Segment::Global
+                             : abi::Segment::Layer;
+  for (const abi::SlotSpec &s : ks.slots)
+    if (s.segment == segment && s.layout == abi::SlotLayout::Interleaved16)
+      for (const abi::BlobSpec &b : s.blobs)
+        offsets.insert(b.offset);
+  return offsets;
+}
+
 } // namespace
 
 Result<Engine> Engine::create(const ModelImage &image,
@@ -477,6 +491,12 @@ Result<Engine> Engine::create(const ModelImage &image,
   if (!backend.ok())
     return backend.status();
   e.backend = std::move(*backend);
+  if (ks.hasInterleavedSlots() && !e.backend->readsInterleavedWeights())
+    return Status::error(fmt::format(
+        "the weights are packed for the cpu backend (interleaved16 slots); "
+        "backend '{}' reads Core ML's row-major layout: pack the model for it "
+        "(ane-exec compile --backend {})",
+        backendName, backendName));
   e.seqBuckets = ks.seqBuckets();
   e.ctxBuckets = ks.ctxBuckets();
   if (e.seqBuckets.empty() || e.seqBuckets.front() != 1 || e.ctxBuckets.empty())
@@ -492,6 +512,10 @@ Result<Engine> Engine::create(const ModelImage &image,
     if (!program.ok())
       return Status::error(fmt::format("kernel '{}' (seq {}): {}", d.name(),
                                        d.seq, program.message()));
+    if (Status s = (*program)->setInterleavedBlobs(interleavedBlobsOf(ks, d));
+        !s.ok())
+      return Status::error(fmt::format("kernel '{}' (seq {}): {}", d.name(),
+                                       d.seq, s.message()));
     // The weight inputs (input binding) follow the activations, one a role.
     int64_t weightInputs = inputBinding ? int64_t(d.weights.size()) : 0;
     if (Status s = checkActivations(ks, d, (*program)->params(), weightInputs);

@@ -5,6 +5,7 @@
 #include "lib/MIL/WeightFile.h"
 #include "lib/Model/Quant.h"
 #include "lib/Runtime/Avx2.h"
+#include "lib/Runtime/Interleaved.h"
 #include "lib/Support/Float16.h"
 
 #include <algorithm>
@@ -609,6 +610,20 @@ std::vector<uint64_t> appendQuantizedRows(mil::WeightWriter &writer,
   return offsets;
 }
 
+/// Rewrites a written q4 slot's blobs into the cpu backend's layout.
+void interleaveSlot(mil::WeightWriter &writer, const abi::SlotSpec &s,
+                    int threads) {
+  uint8_t *codes = writer.payload(s.blobs[0].offset);
+  // Payloads start 64 bytes after a 64-byte aligned record: aligned.
+  auto *scales =
+      reinterpret_cast<uint16_t *>(writer.payload(s.blobs[1].offset));
+  splitRows(s.shape[0] / interleaved::kRows, threads,
+            [&](int64_t from, int64_t to) {
+              interleaved::interleaveBlocks(codes, scales, s.shape[1], s.group,
+                                            from, to);
+            });
+}
+
 /// Appends a slot's blobs from its fp32 tensor; returns their offsets.
 Result<std::vector<uint64_t>> appendFromFloats(mil::WeightWriter &writer,
                                                const abi::SlotSpec &s,
@@ -688,6 +703,12 @@ Result<std::vector<uint8_t>> packSegment(
         return Result<std::vector<uint8_t>>::error(fmt::format(
             "slot {}: blob {} landed at offset {}, the manifest says {}",
             s.role, i, offsets[i], s.blobs[i].offset));
+    if (s.layout == abi::SlotLayout::Interleaved16) {
+      if (!abi::canInterleave(s))
+        return Result<std::vector<uint8_t>>::error(fmt::format(
+            "slot {}: its blobs cannot take the interleaved16 layout", s.role));
+      interleaveSlot(writer, s, threads);
+    }
   }
   return writer.release();
 }

@@ -76,12 +76,13 @@ int inspectAnepak(const InspectOptions &o) {
              humanBytes(ks.layerSegmentBytes), c.nLayers,
              humanBytes(ks.globalSegmentBytes),
              humanBytes(ks.decodeBytesPerToken()));
-  fmt::print("  {:<14} {:<7} {:<6} {:>6} {:<14}\n", "slot", "segment", "scheme",
-             "group", "shape");
+  fmt::print("  {:<14} {:<7} {:<6} {:>6} {:<14} {}\n", "slot", "segment",
+             "scheme", "group", "shape", "layout");
   for (const abi::SlotSpec &s : ks.slots)
-    fmt::print("  {:<14} {:<7} {:<6} {:>6} {:<14}\n", s.role,
+    fmt::print("  {:<14} {:<7} {:<6} {:>6} {:<14} {}\n", s.role,
                abi::segmentName(s.segment), abi::schemeName(s.scheme), s.group,
-               fmt::format("[{}]", fmt::join(s.shape, ", ")));
+               fmt::format("[{}]", fmt::join(s.shape, ", ")),
+               abi::slotLayoutName(s.layout));
   return 0;
 }
 

@@ -33,6 +33,11 @@ public:
     return Status::success();
   }
 
+  Status setInterleavedBlobs(std::set<uint64_t> offsets) override {
+    exec.setInterleavedBlobs(std::move(offsets));
+    return Status::success();
+  }
+
   Result<std::vector<Tensor>>
   run(const std::vector<TensorRef> &inputs) override {
     return exec.run(inputs);
@@ -55,6 +60,9 @@ public:
     return fast ? "cpu" : "cpu-reference";
   }
   bool readsWeightsInPlace() const override { return fast; }
+  /// The interleaved layout is the vector kernels' own: the plain loops of
+  /// cpu-reference read Core ML's.
+  bool readsInterleavedWeights() const override { return fast; }
 
   Result<std::unique_ptr<BackendProgram>>
   compile(const std::string &milText) override {

@@ -402,11 +402,41 @@ void Executor::useFastKernels(bool on) {
   constantsStale = true;
 }
 
+void Executor::setInterleavedBlobs(std::set<uint64_t> offsets) {
+  interleavedBlobs = std::move(offsets);
+  packed.assign(numSlots, std::nullopt);
+  constants.clear();
+  constantsStale = true;
+}
+
+namespace {
+
+/// The offset of a BLOBFILE in `v` that `offsets` holds, if any.
+std::optional<uint64_t> interleavedBlobIn(const mil::Value &v,
+                                          const std::set<uint64_t> &offsets) {
+  if (v.isBlobFile() && offsets.count(v.blobOffset()))
+    return v.blobOffset();
+  for (const mil::Value &item : v.items)
+    if (auto found = interleavedBlobIn(item, offsets))
+      return found;
+  return std::nullopt;
+}
+
+} // namespace
+
 /// Runs one statement and binds its outputs, checking them against the
 /// types the text declares.
 Status Executor::runStep(const Step &step, Env &env,
                          const WeightFiles &weights) {
   const mil::Statement &st = *step.st;
+  if (step.readsWeights && !interleavedBlobs.empty())
+    for (auto *list : {&st.args, &st.attrs})
+      for (const mil::Argument &a : *list)
+        if (auto offset = interleavedBlobIn(a.value, interleavedBlobs))
+          return Status::error(fmt::format(
+              "{}: the blob at offset {} holds the cpu backend's interleaved "
+              "layout, which only a 1x1 conv weight can read",
+              where(st), *offset));
   OpContext ctx(st, env, weights);
   Outputs outs;
   if (step.kind == mil::OpKind::Const) {
@@ -464,7 +494,7 @@ Status Executor::materialise(const WeightFiles &weights) {
   packed.assign(numSlots, std::nullopt);
   constantsStale = false;
   for (const PackedSlot &p : packedSources) {
-    auto w = bindPackedWeight(p.source, weights);
+    auto w = bindPackedWeight(p.source, weights, interleavedBlobs);
     if (!w.ok())
       return Status::error(fmt::format("weight '{}': {}", p.name, w.message()));
     packed[p.slot] = *w;

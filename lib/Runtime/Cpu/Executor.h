@@ -25,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,13 @@ public:
   /// from the bound blobs, on the global thread pool. Off, every constant is
   /// materialised and every op runs the plain loops (the oracle).
   void useFastKernels(bool on);
+
+  /// Which blobs of the bound weight files hold the cpu backend's
+  /// interleaved int4 layout (lib/Runtime/Interleaved.h), by the offset of
+  /// their metadata record. Packed conv weights over them run the
+  /// interleaved kernels; any other read of them fails when it would
+  /// happen, naming the op.
+  void setInterleavedBlobs(std::set<uint64_t> offsets);
 
   /// Adds each statement's wall time to `profile` under (`kernel`, op) on
   /// every run from now on; nullptr stops it.
@@ -124,6 +132,7 @@ private:
   /// materialised while their ranges stay packed.
   std::vector<int32_t> viewBases;
   std::vector<std::optional<PackedWeight>> packed; // bound, by slot
+  std::set<uint64_t> interleavedBlobs;
   WeightFiles weights;
   std::map<std::string, Tensor> states;
 };

@@ -1,6 +1,7 @@
 //===- PackedWeights.cpp - conv weights read in place ---------------------===//
 
 #include "lib/Runtime/Cpu/PackedWeights.h"
+#include "lib/Runtime/Interleaved.h"
 
 #include <fmt/format.h>
 
@@ -240,9 +241,40 @@ findPackedWeights(const mil::Function &fn) {
   return found;
 }
 
+namespace {
+
+/// Whether `s` reads interleaved blobs, checking that it reads them as
+/// the layout allows: int4 codes and their scales, whole row blocks.
+Result<bool> readsInterleaved(const PackedWeightSource &s,
+                              const std::set<uint64_t> &interleaved) {
+  auto among = [&](const mil::Value *v) {
+    return v && interleaved.count(v->blobOffset()) > 0;
+  };
+  bool data = among(s.data), scales = among(s.scales);
+  if (!data && !scales)
+    return false;
+  if (s.format != PackedWeight::Format::Q4 || !data || !scales ||
+      s.zeroPoints || s.rows % interleaved::kRows ||
+      s.rowOffset % interleaved::kRows ||
+      !interleaved::fits(s.rows, s.cols, s.group))
+    return Status::error(fmt::format(
+        "the blobs at offsets {} and {} hold the cpu backend's interleaved "
+        "layout, which this weight ([{}, {}], group {}, rows from {}) cannot "
+        "read",
+        s.data->blobOffset(), s.scales ? s.scales->blobOffset() : 0, s.rows,
+        s.cols, s.group, s.rowOffset));
+  return true;
+}
+
+} // namespace
+
 Result<PackedWeight>
 bindPackedWeight(const PackedWeightSource &s,
-                 const std::map<std::string, mil::WeightReader> &files) {
+                 const std::map<std::string, mil::WeightReader> &files,
+                 const std::set<uint64_t> &interleavedBlobs) {
+  auto layout = readsInterleaved(s, interleavedBlobs);
+  if (!layout.ok())
+    return layout.status();
   auto bytesOf = [&](const mil::Value *v) -> Result<const uint8_t *> {
     if (!v)
       return static_cast<const uint8_t *>(nullptr);
@@ -282,6 +314,10 @@ bindPackedWeight(const PackedWeightSource &s,
   w.data = *data;
   w.scales = *scales;
   w.zeroPoints = *zeros;
+  if (*layout)
+    w.format = PackedWeight::Format::Q4Interleaved;
+  // A row range of whole 16-row blocks starts as many bytes on in either
+  // layout.
   if (s.rowOffset > 0) {
     // A row range: every per-row array starts rowOffset rows further on.
     int64_t groups = s.group > 0 ? s.cols / s.group : 0;

@@ -22,6 +22,7 @@
 #include "lib/Support/Result.h"
 
 #include <map>
+#include <set>
 #include <string>
 
 namespace ane::runtime {
@@ -43,10 +44,13 @@ std::map<std::string, PackedWeightSource>
 findPackedWeights(const mil::Function &fn);
 
 /// Resolves a source against the bound weight files, checking every blob's
-/// type and size against the text.
+/// type and size against the text. An int4 weight whose blobs are among
+/// `interleaved` (metadata offsets) is read in the cpu backend's layout
+/// (Q4Interleaved), whole 16-row blocks only.
 Result<PackedWeight>
 bindPackedWeight(const PackedWeightSource &source,
-                 const std::map<std::string, mil::WeightReader> &files);
+                 const std::map<std::string, mil::WeightReader> &files,
+                 const std::set<uint64_t> &interleaved = {});
 
 } // namespace ane::runtime
 

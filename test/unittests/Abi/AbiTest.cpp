@@ -242,6 +242,52 @@ TEST(AbiTest, ManifestRefusesWhatTheContractForbids) {
   }
 }
 
+/// The cpu layout goes only to q4 matrices of 16-row blocks and whole
+/// 32-column groups; the manifest names it per slot, and a reader refuses
+/// it anywhere else, under the input binding, or by an unknown name.
+TEST(AbiTest, TheCpuLayoutIsMarkedPerSlotAndChecked) {
+  abi::KernelSet ks = smallSet();
+  ks.weightBinding = abi::WeightBinding::Blob;
+  ks.slots[1] = q4Slot("output", 48, 64, 32);
+  ks.slots[1].segment = abi::Segment::Global;
+  std::vector<abi::SlotSpec> global = {ks.slots[1]};
+  abi::layOutSegment(global);
+  ks.slots[1] = global[0];
+  ks.globalSegmentBytes = abi::segmentEnd(global);
+  ASSERT_TRUE(ks.validate().ok()) << ks.validate().message();
+  EXPECT_FALSE(abi::canInterleave(ks.slots[0])); // 8 rows, groups of 4
+  EXPECT_TRUE(abi::canInterleave(ks.slots[1]));
+  abi::useCpuLayout(ks);
+  EXPECT_EQ(ks.slots[0].layout, abi::SlotLayout::RowMajor);
+  EXPECT_EQ(ks.slots[1].layout, abi::SlotLayout::Interleaved16);
+  EXPECT_TRUE(ks.hasInterleavedSlots());
+  std::string text = abi::writeManifest(ks);
+  EXPECT_NE(text.find("\"layout\":\"interleaved16\""), std::string::npos);
+  auto back = abi::readManifest(text, "m");
+  ASSERT_TRUE(back.ok()) << back.message();
+  EXPECT_EQ(back->slots[1].layout, abi::SlotLayout::Interleaved16);
+  EXPECT_EQ(abi::writeManifest(*back), text);
+
+  auto refused = [&](std::string from, std::string to) {
+    std::string t = text;
+    size_t at = t.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    t.replace(at, from.size(), to);
+    auto bad = abi::readManifest(t, "m");
+    return bad.ok() ? std::string("read") : bad.message();
+  };
+  EXPECT_EQ(refused("\"layout\":\"interleaved16\"", "\"layout\":\"tiled\""),
+            "m.slots[1].layout: unknown slot layout 'tiled'");
+  EXPECT_EQ(
+      refused("\"weight_binding\":\"blob\"", "\"weight_binding\":\"input\""),
+      "m: interleaved16 slots are read in place: the input binding reads "
+      "row-major blobs");
+  EXPECT_EQ(refused("\"group\":32", "\"group\":16"),
+            "m: weight slot 'output': the interleaved16 layout needs a q4 "
+            "matrix of 16-row blocks in groups of whole 32 columns, int4 codes "
+            "and fp16 scales");
+}
+
 // Damaged manifests of every kind are refused or read, never a crash.
 TEST(AbiTest, DamagedManifestsNeverCrash) {
   std::string good = abi::writeManifest(smallSet());

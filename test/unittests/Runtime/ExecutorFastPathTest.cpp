@@ -9,6 +9,7 @@
 #include "test/unittests/Runtime/ExecutorTestSupport.h"
 
 #include "lib/Runtime/Cpu/PackedWeights.h"
+#include "lib/Runtime/Interleaved.h"
 
 #include <cmath>
 #include <random>
@@ -232,6 +233,105 @@ TEST_F(ExecutorTest, RowRangesOfAPackedWeightRunInPlace) {
   for (int k = 0; k < 2; ++k)
     for (size_t i = 0; i < half; ++i)
       EXPECT_NEAR(ranges[k].f[i], plain[k].f[i], 0.25) << k << " " << i;
+}
+
+/// Blobs marked as the cpu layout are read by the interleaved kernels: a
+/// conv over the whole weight, or over row ranges of whole 16-row blocks,
+/// gives what the row-major blobs give. A range that splits a block, and
+/// any read that is not a packed conv weight, fail naming the weight or
+/// the op.
+TEST_F(ExecutorTest, InterleavedBlobsRunTheInterleavedKernels) {
+  const int64_t cin = 64, cout = 32, seq = 5, group = 32;
+  std::mt19937 rng(17);
+  std::vector<int64_t> codes(cout * cin);
+  for (int64_t &c : codes)
+    c = int64_t(rng() % 16) - 8;
+  std::vector<uint16_t> scales;
+  for (float v : randomFloats(cout * 2, 18, DType::FP16))
+    scales.push_back(ane::floatToHalfBits(std::fabs(v) + 0.01f));
+  mil::WeightWriter writer;
+  uint64_t dataOff = writer.appendValues(mil::BlobDType::Int4, codes);
+  uint64_t scaleOff =
+      writer.append(mil::BlobDType::Float16, scales.data(), scales.size() * 2);
+  std::vector<uint8_t> rowMajor = writer.bytes(), cpu = rowMajor;
+  interleaved::interleaveBlocks(
+      cpu.data() + dataOff + 64,
+      reinterpret_cast<uint16_t *>(cpu.data() + scaleOff + 64), cin, group, 0,
+      cout / interleaved::kRows);
+  const std::string head =
+      "            string pt = const()[name = string(\"pt\"), val = "
+      "string(\"valid\")];\n"
+      "            tensor<fp16, [32, 64, 1, 1]> W = "
+      "constexpr_blockwise_shift_scale(data = " +
+      blobFile("tensor<int4, [32, 64, 1, 1]>", dataOff) +
+      ", scale = " + blobFile("tensor<fp16, [32, 2, 1, 1]>", scaleOff) +
+      ")[name = string(\"W\")];\n";
+  auto range = [](const std::string &name, int64_t first, int64_t rows) {
+    return fmt::format(
+        "            tensor<int32, [4]> {0}_b = const()[name = "
+        "string(\"{0}_b\"), val = tensor<int32, [4]>([{1}, 0, 0, 0])];\n"
+        "            tensor<int32, [4]> {0}_s = const()[name = "
+        "string(\"{0}_s\"), val = tensor<int32, [4]>([{2}, 64, 1, 1])];\n"
+        "            tensor<fp16, [{2}, 64, 1, 1]> {0} = slice_by_size(begin "
+        "= {0}_b, size = {0}_s, x = W)[name = string(\"{0}\")];\n"
+        "            tensor<fp16, [1, {2}, 1, 5]> y{0} = conv(pad_type = pt, "
+        "weight = {0}, x = x)[name = string(\"y{0}\")];\n",
+        name, first, rows);
+  };
+  const std::string conv = "            tensor<fp16, [1, 32, 1, 5]> y = "
+                           "conv(pad_type = pt, weight = "
+                           "W, x = x)[name = string(\"y\")];\n";
+  Tensor x = Tensor::floats(DType::FP16, {1, cin, 1, seq},
+                            randomFloats(cin * seq, 19, DType::FP16));
+  auto run = [&](const std::string &body, const std::string &outputs,
+                 bool interleavedFile) -> Result<std::vector<Tensor>> {
+    auto program = mil::parseProgram(mainProgram(
+        "ios18", "tensor<fp16, [1, 64, 1, 5]> x", head + body, outputs));
+    if (!program.ok())
+      return program.status();
+    const std::vector<uint8_t> &bytes = interleavedFile ? cpu : rowMajor;
+    auto reader = mil::WeightReader::fromBuffer(bytes.data(), bytes.size(),
+                                                "weight.bin", nullptr);
+    if (!reader.ok())
+      return reader.status();
+    WeightFiles files;
+    files.emplace(mil::kModelWeightPath, std::move(*reader));
+    auto exec = Executor::createUnbound(*program, "main");
+    if (!exec.ok())
+      return exec.status();
+    exec->useFastKernels(true);
+    exec->bindWeights(std::move(files));
+    if (interleavedFile)
+      exec->setInterleavedBlobs({dataOff, scaleOff});
+    return exec->run({x});
+  };
+  auto want = run(conv, "y", false);
+  auto whole = run(conv, "y", true);
+  auto ranges = run(range("A", 0, 16) + range("B", 16, 16), "yA, yB", true);
+  ASSERT_TRUE(want.ok()) << want.message();
+  ASSERT_TRUE(whole.ok()) << whole.message();
+  ASSERT_TRUE(ranges.ok()) << ranges.message();
+  const std::vector<float> &y = (*want)[0].f;
+  for (size_t i = 0; i < y.size(); ++i) {
+    // The same integer products, summed in another order: one fp16 step.
+    float tolerance = std::max(1.0f, std::fabs(y[i])) / 1024;
+    EXPECT_NEAR((*whole)[0].f[i], y[i], tolerance) << i;
+    const Tensor &part = (*ranges)[i < y.size() / 2 ? 0 : 1];
+    EXPECT_EQ(part.f[i % (y.size() / 2)], (*whole)[0].f[i]) << i;
+  }
+  auto split = run(range("A", 8, 16), "yA", true);
+  ASSERT_FALSE(split.ok());
+  EXPECT_NE(split.message().find("weight 'A': the blobs at offsets"),
+            std::string::npos)
+      << split.message();
+  auto other = run(conv, "y, W", true);
+  ASSERT_FALSE(other.ok());
+  EXPECT_NE(other.message().find(fmt::format(
+                "the blob at offset {} holds the cpu backend's interleaved "
+                "layout, which only a 1x1 conv weight can read",
+                dataOff)),
+            std::string::npos)
+      << other.message();
 }
 
 /// An fp16 input held as fp16 bits (the engine's K/V caches) gives what

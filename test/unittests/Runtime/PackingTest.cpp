@@ -2,6 +2,7 @@
 
 #include "lib/Runtime/Packing.h"
 #include "lib/MIL/WeightFile.h"
+#include "lib/Runtime/Cpu/QuantMatMul.h"
 #include "lib/Support/Float16.h"
 
 #include <gtest/gtest.h>
@@ -434,6 +435,58 @@ TEST(PackingTest, RowsQuantizedFromTheSourceEqualTheFloatPath) {
     ASSERT_TRUE(streamed.ok()) << streamed.message();
     EXPECT_EQ(*streamed, *floats);
   }
+}
+
+/// A q4 slot in the cpu layout holds the values the row-major one holds,
+/// whichever way the packer fills it: carried Q4_0 blocks, rows quantized
+/// from a stored tensor, or floats. A slot that cannot take the layout is
+/// an error.
+TEST(PackingTest, InterleavedSlotsHoldTheRowMajorValues) {
+  using ::ane::abi::Scheme;
+  std::mt19937 rng(21);
+  const int64_t rows = 32, cols = 96;
+  ::ane::abi::SlotSpec s =
+      laidOutSlot(Scheme::Q4, rows, cols, 32, mil::DType::FP16);
+  ::ane::abi::SlotSpec cpu = s;
+  cpu.layout = ::ane::abi::SlotLayout::Interleaved16;
+  model::TensorData blocks =
+      blockTensor(model::TensorType::Q4_0, rows, cols, rng);
+  model::TensorData half = floatTensor(model::TensorType::F16, rows, cols,
+                                       randomWeights(rows, cols, 22));
+  auto view = [&](const std::vector<uint8_t> &segment, bool interleaved) {
+    PackedWeight w;
+    w.format = interleaved ? PackedWeight::Format::Q4Interleaved
+                           : PackedWeight::Format::Q4;
+    w.rows = rows;
+    w.cols = cols;
+    w.group = 32;
+    w.data = segment.data() + s.blobs[0].offset + 64;
+    w.scales = segment.data() + s.blobs[1].offset + 64;
+    return w;
+  };
+  for (auto [source, streamed] :
+       {std::pair{&blocks, true}, std::pair{&half, true},
+        std::pair{&half, false}}) {
+    auto plain = packOneSlot(s, *source, streamed);
+    auto laidOut = packOneSlot(cpu, *source, streamed);
+    ASSERT_TRUE(plain.ok() && laidOut.ok())
+        << plain.message() << laidOut.message();
+    EXPECT_NE(*laidOut, *plain);
+    PackedWeight a = view(*plain, false), b = view(*laidOut, true);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c)
+        ASSERT_EQ(b.at(r, c), a.at(r, c)) << r << ", " << c;
+  }
+  ::ane::abi::SlotSpec odd =
+      laidOutSlot(Scheme::Q4, 24, cols, 32, mil::DType::FP16);
+  odd.layout = ::ane::abi::SlotLayout::Interleaved16;
+  auto refused = packOneSlot(odd,
+                             floatTensor(model::TensorType::F16, 24, cols,
+                                         randomWeights(24, cols, 23)),
+                             false);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.message(),
+            "slot output: its blobs cannot take the interleaved16 layout");
 }
 
 /// The error the scale search compares is the oracle's bits (a vector
