@@ -82,7 +82,8 @@ typedef struct ane_options {
   /* Positions the model holds; 0: the model's own context (a .anepak's is
    * fixed when it was compiled). */
   int64_t context;
-  /* Prompt tokens per prefill call; 0: 16. */
+  /* Prompt tokens per prefill call; 0: the backend's default (64 on cpu,
+     with a bucket of 16 for the rest of a prompt; 16 elsewhere). */
   int64_t prefill;
   /* Threads for the kernels and packing; 0: every core. */
   int32_t threads;

@@ -129,9 +129,9 @@ Status checkFixedByAnepak(const std::string &path, const BuildOptions &b,
     return refuse("--decode-batch",
                   "buckets " + fmt::format("{}", fmt::join(seq, "/")),
                   std::to_string(b.decodeBatch));
-  if (b.given("--prefill") && b.prefill != seq.back())
+  if (b.given("--prefill") && b.prefillChunk() != seq.back())
     return refuse("--prefill", std::to_string(seq.back()),
-                  std::to_string(b.prefill));
+                  std::to_string(b.prefillChunk()));
   if (b.given("--ctx") && !ctx.empty() && b.ctx > ctx.back())
     return refuse("--ctx", "up to " + std::to_string(ctx.back()),
                   std::to_string(b.ctx));
@@ -151,6 +151,16 @@ Status checkFixedByAnepak(const std::string &path, const BuildOptions &b,
 }
 
 } // namespace
+
+/// The prefill chunk of backends other than cpu, and the smaller bucket
+/// beside the cpu's default.
+constexpr int64_t kSmallChunk = 16;
+
+int64_t BuildOptions::prefillChunk() const {
+  if (prefill > 0)
+    return prefill;
+  return backend == "cpu" ? 64 : kSmallChunk;
+}
 
 int BuildOptions::threadCount() const {
   return threads > 0 ? threads
@@ -215,7 +225,10 @@ Result<KernelSetOptions> kernelSetOptions(const model::ModelSpec &spec,
   o.cpuLayout = build.backend == "cpu";
   // Batched decode pads a step to the next bucket: powers of two keep the
   // padding under half.
-  std::set<int64_t> seq = {1, build.prefill};
+  const int64_t chunk = build.prefillChunk();
+  std::set<int64_t> seq = {1, chunk};
+  if (build.prefill == 0 && chunk > kSmallChunk)
+    seq.insert(kSmallChunk);
   for (int64_t b = 2; b < build.decodeBatch * 2; b *= 2)
     seq.insert(std::min(b, build.decodeBatch));
   o.seqBuckets.assign(seq.begin(), seq.end());
@@ -232,7 +245,7 @@ Result<KernelSetOptions> kernelSetOptions(const model::ModelSpec &spec,
         "the window",
         spec.source, ctx, window));
   if (build.exactContext) {
-    o.ctxBuckets = {std::max(ctx, build.prefill)};
+    o.ctxBuckets = {std::max(ctx, chunk)};
     return o;
   }
   if (ctx > spec.config.maxSeqLen)
@@ -250,13 +263,13 @@ Result<KernelSetOptions> kernelSetOptions(const model::ModelSpec &spec,
   for (int64_t p = 256;; p *= 2)
     for (int64_t step = 0; step < 4; ++step) {
       int64_t b = p + step * p / 4;
-      if (b >= build.prefill)
+      if (b >= chunk)
         o.ctxBuckets.push_back(b);
       if (b >= ctx && !o.ctxBuckets.empty()) {
         // The last bucket ends at the window, where the kernels stop being
         // right.
         if (window > 0 && o.ctxBuckets.back() > window)
-          o.ctxBuckets.back() = std::max(window, build.prefill);
+          o.ctxBuckets.back() = std::max(window, chunk);
         return o;
       }
     }

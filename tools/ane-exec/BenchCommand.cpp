@@ -201,7 +201,7 @@ void printAneFigures(const AneFigures &f) {
 
 int bench(const BenchOptions &o) {
   BuildOptions build = o.build;
-  if (build.prefill > o.pp)
+  if (build.prefillChunk() > o.pp)
     build.prefill = o.pp;
   auto loaded = loadModel(o.model, build, o.pp + o.tg);
   if (!loaded.ok())

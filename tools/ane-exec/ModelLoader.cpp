@@ -89,7 +89,9 @@ void addBuildOptions(CLI::App &app, BuildOptions &build) {
                  "context length to compile for (0: what the run needs)")
       ->check(atLeast(0));
   app.add_option("--prefill", build.prefill,
-                 "prompt tokens per prefill call (1: no prefill bucket)")
+                 "prompt tokens per prefill call (1: no prefill bucket; "
+                 "default: 64 on cpu, with a bucket of 16 for the rest of a "
+                 "prompt, else 16)")
       ->check(between(1, 4096));
   app.add_option("--decode-batch", build.decodeBatch,
                  "also compile seq buckets 2, 4, ... up to N, so that serve "

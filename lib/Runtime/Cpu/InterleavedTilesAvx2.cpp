@@ -35,6 +35,9 @@ struct V {
     __builtin_memcpy(&v, p, 4);
     return _mm256_set1_epi32(v);
   }
+  static I dotAt(I acc, I w, const int8_t *x) {
+    return dot(acc, w, broadcast4(x));
+  }
   static I dot(I acc, I w, I x) {
     // Codes are 0..15: a pair is at most 2 * 15 * 128, no saturation.
     return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(w, x),
