@@ -394,6 +394,28 @@ void carryQ4Row(const uint8_t *blocks, int64_t count, uint8_t *codes,
   carryQ4RowScalar(blocks, count, codes, scales);
 }
 
+/// Row blocks [from, to) of a q4 slot in the cpu layout from Q4_0 blocks
+/// (`stacked`: each slot row's source row): a Q4_0 block's 16 bytes are
+/// already a row's 32 codes + 8 as the layout pairs them (column j low,
+/// j + 16 high), so its dword p goes to unit p as it is.
+void carryQ4Interleaved(const abi::SlotSpec &slot,
+                        const std::vector<const uint8_t *> &stacked,
+                        uint8_t *codes, uint16_t *scales, int64_t from,
+                        int64_t to) {
+  const int64_t runs = slot.shape[1] / kBlock;
+  const int64_t rows = interleaved::kRows, runBytes = rows * kBlock / 2;
+  for (int64_t b = from; b < to; ++b)
+    for (int64_t k = 0; k < runs; ++k) {
+      uint8_t *run = codes + (b * runs + k) * runBytes;
+      for (int64_t i = 0; i < rows; ++i) {
+        const uint8_t *block = stacked[sourceRow(slot, b * rows + i)] + k * 18;
+        std::memcpy(&scales[(b * runs + k) * rows + i], block, 2);
+        for (int64_t p = 0; p < 4; ++p)
+          std::memcpy(run + 64 * p + 4 * i, block + 2 + 4 * p, 4);
+      }
+    }
+}
+
 void carryQ8Row(const uint8_t *blocks, int64_t count, uint8_t *codes,
                 uint16_t *scales) {
   for (int64_t b = 0; b < count; ++b, blocks += 34, codes += kBlock) {
@@ -445,6 +467,17 @@ Status carryBlocks(const abi::SlotSpec &slot,
   for (const model::TensorData &t : sources)
     for (int64_t r = 0; r < rowsOf(t); ++r)
       stacked.push_back(t.data + r * blocks * blockBytes);
+  if (slot.layout == abi::SlotLayout::Interleaved16) {
+    if (!abi::canInterleave(slot))
+      return Status::error(
+          fmt::format("slot {}: its blobs cannot take the interleaved16 layout",
+                      slot.role));
+    splitRows(rows / interleaved::kRows, threads,
+              [&](int64_t from, int64_t to) {
+                carryQ4Interleaved(slot, stacked, codes, scales, from, to);
+              });
+    return Status::success();
+  }
   auto carryRows = [&](int64_t from, int64_t to) {
     for (int64_t o = from; o < to; ++o)
       (q4 ? carryQ4Row : carryQ8Row)(stacked[sourceRow(slot, o)], blocks,
@@ -678,11 +711,13 @@ Result<std::vector<uint8_t>> packSegment(
     if (sources)
       stored = sources(s);
     std::vector<uint64_t> offsets;
+    bool inLayout = false; // written in the slot's layout already
     if (stored && canCarryBlocks(s, *stored)) {
       auto appended = appendCarried(writer, s, *stored, threads);
       if (!appended.ok())
         return appended.status();
       offsets = std::move(*appended);
+      inLayout = true;
     } else if (stored && canQuantizeRows(s, *stored)) {
       offsets = appendQuantizedRows(writer, s, stored->front(), threads);
     } else {
@@ -703,7 +738,7 @@ Result<std::vector<uint8_t>> packSegment(
         return Result<std::vector<uint8_t>>::error(fmt::format(
             "slot {}: blob {} landed at offset {}, the manifest says {}",
             s.role, i, offsets[i], s.blobs[i].offset));
-    if (s.layout == abi::SlotLayout::Interleaved16) {
+    if (s.layout == abi::SlotLayout::Interleaved16 && !inLayout) {
       if (!abi::canInterleave(s))
         return Result<std::vector<uint8_t>>::error(fmt::format(
             "slot {}: its blobs cannot take the interleaved16 layout", s.role));

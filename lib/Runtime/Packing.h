@@ -78,9 +78,9 @@ bool canCarryBlocks(const abi::SlotSpec &slot,
 
 /// Writes the slot's two blobs from its sources' blocks (canCarryBlocks
 /// must hold): `codes` gets the int4 (LSB first) or int8 codes, row-major,
-/// and `scales` one fp16 scale per block. No float on the way: the
-/// dequantized values are bit for bit the source's. `threads` split the
-/// rows.
+/// and `scales` one fp16 scale per block, or both in the cpu layout for a
+/// slot that has it. No float on the way: the dequantized values are bit
+/// for bit the source's. `threads` split the rows.
 Status carryBlocks(const abi::SlotSpec &slot,
                    const std::vector<model::TensorData> &sources,
                    uint8_t *codes, uint16_t *scales, int threads = 1);
