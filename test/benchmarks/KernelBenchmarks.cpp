@@ -114,6 +114,9 @@ ANE_PEAK_LOOP("avx512f,avx512bw", Wide512, _mm512_setzero_si512(),
               _mm512_set1_epi8, dot512(a, u, s), 64)
 ANE_PEAK_LOOP("avx2", Wide256, _mm256_setzero_si256(), _mm256_set1_epi8,
               dot256(a, u, s), 32)
+using Vnni256 = __m256i;
+ANE_PEAK_LOOP("avx2,avxvnni", Vnni256, _mm256_setzero_si256(), _mm256_set1_epi8,
+              _mm256_dpbusd_avx_epi32(a, u, s), 32)
 
 uint64_t peakRounds(long rounds) {
   switch (kernelIsa()) {
@@ -123,6 +126,8 @@ uint64_t peakRounds(long rounds) {
     return peakWide512(rounds);
   case KernelIsa::Avx2:
     return peakWide256(rounds);
+  case KernelIsa::AvxVnni:
+    return peakVnni256(rounds);
   default:
     break;
   }

@@ -16,7 +16,7 @@
 namespace ane::runtime {
 namespace {
 
-constexpr const char *kNames[] = {"scalar",      "avx2", "avx512",
+constexpr const char *kNames[] = {"scalar",      "avx2", "avx-vnni", "avx512",
                                   "avx512-vnni", "neon", "neon-dot"};
 
 bool hostHas(KernelIsa isa) {
@@ -31,6 +31,8 @@ bool hostHas(KernelIsa isa) {
     return true;
   case KernelIsa::Avx2:
     return hostHasAvx2();
+  case KernelIsa::AvxVnni:
+    return hostHasAvx2() && __builtin_cpu_supports("avxvnni");
   case KernelIsa::Avx512:
     return avx512;
   case KernelIsa::Avx512Vnni:

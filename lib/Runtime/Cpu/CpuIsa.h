@@ -20,8 +20,10 @@ namespace ane::runtime {
 /// Kernel families, weakest first within an architecture.
 enum class KernelIsa {
   Scalar,     // plain C++: the oracle
-  Avx2,       // AVX2 + FMA + F16C, 8-bit products by maddubs (also on
-              // CPUs with AVX-VNNI: see Q4Tiles.inc)
+  Avx2,       // AVX2 + FMA + F16C, 8-bit products by maddubs
+  AvxVnni,    // AVX2 with AVX-VNNI's 256-bit vpdpbusd (Alder Lake, Zen 5):
+              // the interleaved kernels use it; row-major weights take the
+              // AVX2 kernels (see Q4Tiles.inc)
   Avx512,     // AVX-512 F/BW/VL without VNNI (Skylake-X)
   Avx512Vnni, // AVX-512 with vpdpbusd (Ice Lake, Zen 4/5)
   Neon,       // ARM64 Advanced SIMD, 8-bit products by smull + sadalp
@@ -30,8 +32,8 @@ enum class KernelIsa {
 
 /// Whether `isa` is one of the x86 families (AVX2 and up).
 inline bool isX86Isa(KernelIsa isa) {
-  return isa == KernelIsa::Avx2 || isa == KernelIsa::Avx512 ||
-         isa == KernelIsa::Avx512Vnni;
+  return isa == KernelIsa::Avx2 || isa == KernelIsa::AvxVnni ||
+         isa == KernelIsa::Avx512 || isa == KernelIsa::Avx512Vnni;
 }
 inline bool isNeonIsa(KernelIsa isa) {
   return isa == KernelIsa::Neon || isa == KernelIsa::NeonDot;

@@ -39,7 +39,7 @@ struct Args {
 /// Row blocks (16 rows each) [begin, end) against all S tokens.
 using RowsFn = void (*)(const Args &args, int64_t begin, int64_t end);
 
-extern const RowsFn kAvx2, kAvx512, kAvx512Vnni;
+extern const RowsFn kAvx2, kAvxVnni, kAvx512, kAvx512Vnni;
 
 } // namespace ane::runtime::itiles
 

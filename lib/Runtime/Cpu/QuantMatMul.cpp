@@ -1006,6 +1006,8 @@ itiles::RowsFn interleavedRows() {
 #if defined(__x86_64__)
   case KernelIsa::Avx2:
     return itiles::kAvx2;
+  case KernelIsa::AvxVnni:
+    return itiles::kAvxVnni;
   case KernelIsa::Avx512:
     return itiles::kAvx512;
   case KernelIsa::Avx512Vnni:
