@@ -215,36 +215,30 @@ void Q4IG32(benchmark::State &s) {
 }
 void Q8(benchmark::State &s) { benchMatmul(s, PackedWeight::Format::Q8); }
 void F16(benchmark::State &s) { benchMatmul(s, PackedWeight::Format::F16); }
-BENCHMARK(Q4)
-    ->Args({1, 11008})
-    ->Args({16, 11008})
-    ->Args({1, 1024})
-    ->Args({4, 11008})
-    ->Args({16, 44032})
-    ->Args({1, 44032})
-    ->UseRealTime()
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(Q4G32)
-    ->Args({1, 11008})
-    ->Args({16, 11008})
-    ->UseRealTime()
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(Q4I)
-    ->Args({1, 11008})
-    ->Args({16, 11008})
-    ->Args({64, 11008})
-    ->Args({1, 1024})
-    ->Args({4, 11008})
-    ->Args({16, 44032})
-    ->Args({1, 44032})
-    ->UseRealTime()
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(Q4IG32)
-    ->Args({1, 11008})
-    ->Args({16, 11008})
-    ->Args({64, 11008})
-    ->UseRealTime()
-    ->Unit(benchmark::kMillisecond);
+/// Tokens x rows of the int4 products: decode, the prefill chunks of 16
+/// and 64, in cache and out of every cache.
+void int4Shapes(benchmark::internal::Benchmark *b) {
+  b->Args({1, 11008})
+      ->Args({16, 11008})
+      ->Args({64, 11008})
+      ->Args({1, 1024})
+      ->Args({4, 11008})
+      ->Args({16, 44032})
+      ->Args({1, 44032})
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
+}
+void groupOf32Shapes(benchmark::internal::Benchmark *b) {
+  b->Args({1, 11008})
+      ->Args({16, 11008})
+      ->Args({64, 11008})
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
+}
+BENCHMARK(Q4)->Apply(int4Shapes);
+BENCHMARK(Q4G32)->Apply(groupOf32Shapes);
+BENCHMARK(Q4I)->Apply(int4Shapes);
+BENCHMARK(Q4IG32)->Apply(groupOf32Shapes);
 BENCHMARK(Q8)
     ->Args({1, 11008})
     ->Args({1, 1024})

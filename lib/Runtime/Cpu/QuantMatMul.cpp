@@ -1024,8 +1024,8 @@ itiles::RowsFn interleavedRows() {
   }
 }
 
-/// Quantizes token s of x ([cols, S]) into `token`'s arrays: codes, and
-/// per activation block its scale and -8 * the sum of its codes.
+/// Quantizes token s of x ([cols, S]) to int8 `codes`, with per activation
+/// block its scale and -8 * the sum of its codes.
 void quantizeToken(const float *x, int64_t cols, int64_t S, int64_t s,
                    int64_t block, int8_t *codes, int32_t *negSums,
                    float *scales) {

@@ -147,24 +147,39 @@ TEST_F(ExecutorTest, Lut4ConvRunsFromThePackedIndices) {
     }
 }
 
+/// A weight file holding a random int4 [rows, cols] matrix and its fp16
+/// scales per 32 columns, and where the two blobs are.
+struct Q4File {
+  std::vector<uint8_t> bytes;
+  uint64_t data = 0, scales = 0;
+};
+
+Q4File randomQ4File(int64_t rows, int64_t cols, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::vector<int64_t> codes(rows * cols);
+  for (int64_t &c : codes)
+    c = int64_t(rng() % 16) - 8;
+  std::vector<uint16_t> scales;
+  for (float v : randomFloats(rows * cols / 32, seed + 1, DType::FP16))
+    scales.push_back(ane::floatToHalfBits(v));
+  mil::WeightWriter writer;
+  Q4File f;
+  f.data = writer.appendValues(mil::BlobDType::Int4, codes);
+  f.scales =
+      writer.append(mil::BlobDType::Float16, scales.data(), scales.size() * 2);
+  f.bytes = writer.bytes();
+  return f;
+}
+
 /// anemil-legalize-ane tiles a conv wider than the axis cap into row ranges
 /// of one weight (slice_by_size, then conv). The ranges of a packable q4
 /// weight are read in place, each from its own first row, never
 /// materialising the weight, and give what the plain loops give.
 TEST_F(ExecutorTest, RowRangesOfAPackedWeightRunInPlace) {
   const int64_t cin = 64, cout = 8, seq = 3;
-  std::mt19937 rng(11);
-  std::vector<int64_t> codes(cout * cin);
-  for (int64_t &c : codes)
-    c = int64_t(rng() % 16) - 8;
-  std::vector<uint16_t> scales;
-  for (float v : randomFloats(cout * 2, 12, DType::FP16))
-    scales.push_back(ane::floatToHalfBits(v));
-  mil::WeightWriter writer;
-  uint64_t dataOff = writer.appendValues(mil::BlobDType::Int4, codes);
-  uint64_t scaleOff =
-      writer.append(mil::BlobDType::Float16, scales.data(), scales.size() * 2);
-  ASSERT_TRUE(bindWeightFile(writer.bytes()));
+  Q4File file = randomQ4File(cout, cin, 11);
+  const uint64_t dataOff = file.data, scaleOff = file.scales;
+  ASSERT_TRUE(bindWeightFile(file.bytes));
   auto range = [](const std::string &name, int64_t first) {
     std::string n = std::to_string(first);
     return "            tensor<int32, [4]> " + name +
@@ -242,18 +257,9 @@ TEST_F(ExecutorTest, RowRangesOfAPackedWeightRunInPlace) {
 /// the op.
 TEST_F(ExecutorTest, InterleavedBlobsRunTheInterleavedKernels) {
   const int64_t cin = 64, cout = 32, seq = 5, group = 32;
-  std::mt19937 rng(17);
-  std::vector<int64_t> codes(cout * cin);
-  for (int64_t &c : codes)
-    c = int64_t(rng() % 16) - 8;
-  std::vector<uint16_t> scales;
-  for (float v : randomFloats(cout * 2, 18, DType::FP16))
-    scales.push_back(ane::floatToHalfBits(std::fabs(v) + 0.01f));
-  mil::WeightWriter writer;
-  uint64_t dataOff = writer.appendValues(mil::BlobDType::Int4, codes);
-  uint64_t scaleOff =
-      writer.append(mil::BlobDType::Float16, scales.data(), scales.size() * 2);
-  std::vector<uint8_t> rowMajor = writer.bytes(), cpu = rowMajor;
+  Q4File file = randomQ4File(cout, cin, 17);
+  const uint64_t dataOff = file.data, scaleOff = file.scales;
+  std::vector<uint8_t> rowMajor = file.bytes, cpu = rowMajor;
   interleaved::interleaveBlocks(
       cpu.data() + dataOff + 64,
       reinterpret_cast<uint16_t *>(cpu.data() + scaleOff + 64), cin, group, 0,
