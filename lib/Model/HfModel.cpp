@@ -394,6 +394,7 @@ Result<ModelSpec> openHfModel(const std::string &folder) {
     d.size = s.bytes;
     d.data = s.file->data() + s.offset;
     d.owner = s.file;
+    d.mapped = s.file;
     return d;
   };
   std::string tokenizer = dir + "/tokenizer.json";

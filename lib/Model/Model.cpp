@@ -278,6 +278,13 @@ std::vector<float> TensorData::toFloat() const {
   return out;
 }
 
+void TensorData::copyBytes(uint64_t offset, uint64_t n, uint8_t *out) const {
+  if (mapped)
+    mapped->copy(data + offset, n, out);
+  else
+    std::memcpy(out, data + offset, n);
+}
+
 const TensorInfo *ModelSpec::find(Role role, int layer) const {
   if (role == Role::Output && config.sharedClassifier)
     role = Role::TokenEmbd;
@@ -309,6 +316,7 @@ static Result<TensorData> pairRows(const TensorData &d, int64_t headDim,
   TensorData p = d;
   p.data = out->data();
   p.owner = out;
+  p.mapped = nullptr;
   return p;
 }
 
@@ -329,6 +337,7 @@ Result<TensorData> ModelSpec::load(const TensorInfo &t) const {
     d.data = file->data() + t.fileOffset;
     d.size = t.bytes;
     d.owner = file;
+    d.mapped = file;
   }
   if (!t.rotateHalfHead)
     return d;

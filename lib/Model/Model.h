@@ -128,10 +128,15 @@ struct TensorData {
   const uint8_t *data = nullptr;
   uint64_t size = 0;
   std::shared_ptr<const void> owner;
+  /// The file `data` lies in, when it is mapped: copyBytes reads it with
+  /// read(2) (MappedFile::copy).
+  std::shared_ptr<const MappedFile> mapped;
 
   int64_t numElements() const;
   /// Dequantizes to fp32.
   std::vector<float> toFloat() const;
+  /// Copies bytes [offset, offset + n) of `data` to `out`.
+  void copyBytes(uint64_t offset, uint64_t n, uint8_t *out) const;
 };
 
 struct TokenizerData {

@@ -152,6 +152,25 @@ Result<size_t> MappedFile::readIntoHugePages(const uint8_t *begin, size_t bytes,
   return moved.load();
 }
 
+void MappedFile::copy(const uint8_t *begin, size_t bytes, uint8_t *out) const {
+  if (!holds(begin, bytes)) {
+    std::memcpy(out, begin, bytes);
+    return;
+  }
+  const off_t offset = off_t(begin - data_);
+  size_t done = 0;
+  while (done < bytes) {
+    ssize_t got = ::pread(fd_, out + done, bytes - done, offset + off_t(done));
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got <= 0)
+      break;
+    done += size_t(got);
+  }
+  if (done < bytes)
+    std::memcpy(out + done, begin + done, bytes - done);
+}
+
 Status MappedFile::readSlice(uintptr_t at, size_t bytes) const {
 #if defined(__linux__)
   // A fresh aligned anonymous region is filled, made read-only and then

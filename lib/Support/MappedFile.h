@@ -34,6 +34,12 @@ public:
   /// the page cache (read from disk if they are not there), so the first
   /// reads do not fault. `begin` must point into the mapping.
   void populate(const uint8_t *begin, size_t bytes) const;
+  /// Copies [begin, begin + bytes) to `out` with read(2), from the mapping
+  /// where that fails. Streaming a file once: on a VM that shadows the
+  /// guest's page tables, faulting a mapping in cost ~2 us per 4 KiB page
+  /// (3.8 GB in 1.8 s) where read(2) took 0.4 s. `begin` must point into
+  /// the mapping.
+  void copy(const uint8_t *begin, size_t bytes, uint8_t *out) const;
   /// Reads [begin, begin + bytes) into anonymous memory on transparent huge
   /// pages at the same addresses, `threads` slices at a time: the 2 MiB
   /// pages inside the range (its ends stay mapped from the file, and are

@@ -3,12 +3,15 @@
 #include "lib/Runtime/Packing.h"
 #include "lib/MIL/WeightFile.h"
 #include "lib/Runtime/Cpu/QuantMatMul.h"
+#include "lib/Runtime/Interleaved.h"
 #include "lib/Support/Float16.h"
+#include "lib/Support/MappedFile.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <random>
@@ -147,6 +150,63 @@ TEST(PackingTest, CarriedBlocksEqualTheAssembledTensor) {
     ASSERT_TRUE(want.ok()) << want.message();
     EXPECT_EQ(dequantize(s, *blocks), *want) << (q4 ? "q4_0" : "q8_0");
   }
+}
+
+/// Sources in a mapped file are read a span of rows at a time (with
+/// read(2), MappedFile::copy): a slot of three spans, whole RoPE heads and
+/// three sources, one ending inside a span, carries the tensors' values,
+/// the same bytes as from memory, and in the cpu layout what rewriting the
+/// row-major blocks gives.
+TEST(PackingTest, MappedSourcesAreCarriedSpanBySpan) {
+  using ::ane::abi::Scheme;
+  std::mt19937 rng(31);
+  const int64_t cols = 64;
+  std::vector<model::TensorData> memory = {
+      blockTensor(model::TensorType::Q4_0, 384, cols, rng),
+      blockTensor(model::TensorType::Q4_0, 128, cols, rng),
+      blockTensor(model::TensorType::Q4_0, 96, cols, rng)};
+  std::string path = ::testing::TempDir() + "ane-carried-sources.bin";
+  FILE *f = std::fopen(path.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  for (const model::TensorData &t : memory)
+    ASSERT_EQ(std::fwrite(t.data, 1, t.size, f), t.size);
+  std::fclose(f);
+  auto file = MappedFile::open(path);
+  ASSERT_TRUE(file.ok()) << file.message();
+  std::vector<model::TensorData> mapped = memory;
+  uint64_t at = 0;
+  for (model::TensorData &t : mapped) {
+    t.data = (*file)->data() + at;
+    t.owner = *file;
+    t.mapped = *file;
+    at += t.size;
+  }
+  ::ane::abi::SlotSpec s = quantSlot(Scheme::Q4, 608, cols);
+  s.fusedFrom = {"attn_q", "attn_k", "attn_v"};
+  s.ropeRows = 512;
+  s.headDim = 64;
+  auto fromMemory = carry(s, memory, 2), fromFile = carry(s, mapped, 2);
+  ASSERT_TRUE(fromMemory.ok() && fromFile.ok())
+      << fromMemory.message() << fromFile.message();
+  std::map<std::string, const model::TensorData *> parts = {
+      {"attn_q", &memory[0]}, {"attn_k", &memory[1]}, {"attn_v", &memory[2]}};
+  auto want = assembleSlotTensor(s, [&](const std::string &role) {
+    return Result<std::vector<float>>(parts.at(role)->toFloat());
+  });
+  ASSERT_TRUE(want.ok()) << want.message();
+  EXPECT_EQ(dequantize(s, *fromFile), *want);
+  EXPECT_EQ(fromFile->codes, fromMemory->codes);
+  EXPECT_EQ(fromFile->scales, fromMemory->scales);
+
+  s.layout = ::ane::abi::SlotLayout::Interleaved16;
+  auto laidOut = carry(s, mapped, 2);
+  ASSERT_TRUE(laidOut.ok()) << laidOut.message();
+  Carried rewritten = *fromFile;
+  interleaved::interleaveBlocks(rewritten.codes.data(), rewritten.scales.data(),
+                                cols, 32, 0, 608 / interleaved::kRows);
+  EXPECT_EQ(laidOut->codes, rewritten.codes);
+  EXPECT_EQ(laidOut->scales, rewritten.scales);
+  std::remove(path.c_str());
 }
 
 /// Only whole 32-blocks of the slot's own format, with nothing that
