@@ -15,6 +15,7 @@
 #define ANE_LIB_RUNTIME_CPU_INTERLEAVEDTILES_H
 
 #include <cstdint>
+#include <cstring>
 
 namespace ane::runtime::itiles {
 

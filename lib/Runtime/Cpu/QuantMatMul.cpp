@@ -1089,8 +1089,8 @@ void interleavedProduct(itiles::RowsFn rows, const PackedWeight &w,
   args.S = S;
   args.tokens = tokens.data();
   args.y = y;
-  // Grains of 4 blocks: whole tiles of the widest kernels.
-  pool.parallelFor(w.rows / interleaved::kRows, 4,
+  // Grains of 12 blocks: whole tiles of every family (1 to 4 blocks).
+  pool.parallelFor(w.rows / interleaved::kRows, 12,
                    [&](int64_t begin, int64_t end) { rows(args, begin, end); });
 }
 
