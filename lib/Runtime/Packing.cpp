@@ -293,9 +293,10 @@ float groupScale(const float *p, int64_t n, int64_t qmax, int bits) {
   float best = ane::roundToHalf(amax / qmax);
   if (bits > 4 || best == 0)
     return best;
-  // The candidates' errors in one batch: the exact scale, amax / qmax,
-  // then the grid.
-  float scales[16] = {ane::roundToHalf(signedMax / float(-qmax - 1)), best};
+  // The candidates' errors in one batch: the exact scale (amax / qmax in
+  // its place when it rounds to 0), amax / qmax, then the grid.
+  const float exact = ane::roundToHalf(signedMax / float(-qmax - 1));
+  float scales[16] = {exact != 0 ? exact : best, best};
   int count = 2;
   for (double d = qmax - 2.0; d <= qmax + 1.0; d += 0.25)
     if (float s = ane::roundToHalf(float(amax / d)); s != 0)
@@ -305,8 +306,8 @@ float groupScale(const float *p, int64_t n, int64_t qmax, int bits) {
   std::fill(scales + count, scales + padded, best);
   double errors[16];
   groupErrors(p, n, scales, padded, qmax, errors);
-  if (scales[0] != 0 && errors[0] == 0.0)
-    return scales[0];
+  if (exact != 0 && errors[0] == 0.0)
+    return exact;
   double bestErr = errors[1];
   for (int j = 2; j < count; ++j)
     if (errors[j] < bestErr) {
