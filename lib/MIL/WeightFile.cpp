@@ -1,14 +1,11 @@
 //===- WeightFile.cpp - Core ML weight.bin (blob storage v2) --------------===//
 
 #include "lib/MIL/WeightFile.h"
+#include "lib/Support/ProcessMemory.h"
 
 #include <cstdio>
 #include <cstring>
 #include <map>
-
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 #include <fmt/format.h>
 
@@ -159,21 +156,7 @@ WeightWriter::WeightWriter(std::vector<uint8_t> recycled)
 uint32_t WeightWriter::count() const { return readU32(buffer.data()); }
 
 void WeightWriter::reserve(uint64_t bytes) {
-  if (bytes <= buffer.capacity())
-    return;
-  std::vector<uint8_t> bigger;
-  bigger.reserve(bytes);
-#if defined(__linux__)
-  // Advice only: without transparent huge pages nothing changes.
-  constexpr uintptr_t kHuge = uintptr_t(2) << 20;
-  uintptr_t begin =
-      (reinterpret_cast<uintptr_t>(bigger.data()) + kHuge - 1) & ~(kHuge - 1);
-  uintptr_t end = reinterpret_cast<uintptr_t>(bigger.data()) + bytes;
-  if (end > begin)
-    ::madvise(reinterpret_cast<void *>(begin), end - begin, MADV_HUGEPAGE);
-#endif
-  bigger.assign(buffer.begin(), buffer.end());
-  buffer.swap(bigger);
+  reserveOnHugePages(buffer, bytes);
 }
 
 uint8_t *WeightWriter::payload(uint64_t offset) {

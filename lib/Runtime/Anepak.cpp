@@ -175,13 +175,7 @@ Result<AnepakWriter> AnepakWriter::create(const std::string &path) {
                                      path, std::strerror(errno)));
   w.tempPath = temp;
   ::fchmod(fd, 0644);
-  w.file = ::fdopen(fd, "wb");
-  if (!w.file) {
-    ::close(fd);
-    ::unlink(temp.c_str());
-    return Status::error(
-        fmt::format("{}: cannot open: {}", temp, std::strerror(errno)));
-  }
+  w.file.emplace(OutputFile::adopt(fd, temp));
   guardPartial(temp);
   std::vector<uint8_t> placeholder(kHeaderBytes, 0);
   if (Status s = w.write(placeholder.data(), placeholder.size()); !s.ok())
@@ -190,25 +184,21 @@ Result<AnepakWriter> AnepakWriter::create(const std::string &path) {
 }
 
 AnepakWriter::AnepakWriter(AnepakWriter &&o) noexcept
-    : path(std::move(o.path)), tempPath(std::move(o.tempPath)), file(o.file),
-      at(o.at), entries(std::move(o.entries)) {
-  o.file = nullptr;
+    : path(std::move(o.path)), tempPath(std::move(o.tempPath)),
+      file(std::move(o.file)), entries(std::move(o.entries)) {
+  o.file.reset();
 }
 
 AnepakWriter::~AnepakWriter() {
   if (file) { // not finished: leave nothing behind
-    std::fclose(file);
+    file.reset();
     std::remove(tempPath.c_str());
     unguardPartial();
   }
 }
 
 Status AnepakWriter::write(const void *data, uint64_t size) {
-  if (size && std::fwrite(data, 1, size, file) != size)
-    return Status::error(
-        fmt::format("{}: write failed: {}", tempPath, std::strerror(errno)));
-  at += size;
-  return Status::success();
+  return file->write(data, size);
 }
 
 Status AnepakWriter::add(SectionKind kind, int64_t index, const uint8_t *data,
@@ -216,17 +206,19 @@ Status AnepakWriter::add(SectionKind kind, int64_t index, const uint8_t *data,
   if (!file)
     return Status::error(path + ": the writer is finished");
   uint64_t align = isSegment(kind) ? kSegmentAlignment : 64;
+  uint64_t at = file->position();
   std::vector<uint8_t> pad((align - at % align) % align, 0);
   if (Status s = write(pad.data(), pad.size()); !s.ok())
     return s;
-  entries.push_back({kind, index, at, size, checksum(data, size)});
+  entries.push_back(
+      {kind, index, file->position(), size, checksum(data, size)});
   return write(data, size);
 }
 
 Status AnepakWriter::finish() {
   if (!file)
     return Status::error(path + ": the writer is finished");
-  std::vector<uint8_t> pad((64 - at % 64) % 64, 0);
+  std::vector<uint8_t> pad((64 - file->position() % 64) % 64, 0);
   if (Status s = write(pad.data(), pad.size()); !s.ok())
     return s;
   std::vector<uint8_t> table;
@@ -239,30 +231,32 @@ Status AnepakWriter::finish() {
     put64(table, e.checksum);
     put64(table, 0);
   }
-  uint64_t tableOffset = at;
+  uint64_t tableOffset = file->position();
   if (Status s = write(table.data(), table.size()); !s.ok())
     return s;
   std::vector<uint8_t> header(kAnepakMagic, kAnepakMagic + 8);
   put32(header, kAnepakVersion);
   put32(header, uint32_t(entries.size()));
   put64(header, tableOffset);
-  put64(header, at);
+  put64(header, file->position());
   put64(header, checksum(table.data(), table.size()));
   put64(header, 0);
   put64(header, checksum(header.data(), header.size()));
   put64(header, 0);
-  bool ok = std::fseek(file, 0, SEEK_SET) == 0 &&
-            std::fwrite(header.data(), 1, header.size(), file) == header.size();
-  ok = std::fclose(file) == 0 && ok;
-  file = nullptr;
+  Status written = file->overwrite(0, header.data(), header.size());
+  Status closed = file->close();
+  file.reset();
   // Checked again: the target may have changed while the layers packed.
   Status target = checkOutputPath(path);
-  if (!ok || !target.ok() || std::rename(tempPath.c_str(), path.c_str()) != 0) {
+  bool renamed = written.ok() && closed.ok() && target.ok() &&
+                 std::rename(tempPath.c_str(), path.c_str()) == 0;
+  if (!renamed) {
     int error = errno;
     std::remove(tempPath.c_str());
     unguardPartial();
-    if (!target.ok())
-      return target;
+    for (const Status &s : {written, closed, target})
+      if (!s.ok())
+        return s;
     return Status::error(
         fmt::format("{}: cannot finish: {}", path, std::strerror(error)));
   }

@@ -23,10 +23,11 @@
 #include "lib/Model/Model.h"
 #include "lib/Runtime/ModelImage.h"
 #include "lib/Runtime/ModelPacker.h"
+#include "lib/Support/OutputFile.h"
 #include "lib/Support/Result.h"
 
 #include <cstdint>
-#include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -63,8 +64,7 @@ private:
   Status write(const void *data, uint64_t size);
 
   std::string path, tempPath;
-  std::FILE *file = nullptr;
-  uint64_t at = 0;
+  std::optional<OutputFile> file; // empty once finished
   std::vector<Entry> entries;
 };
 

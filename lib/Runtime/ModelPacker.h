@@ -29,8 +29,9 @@ enum class SectionKind : uint32_t {
   ChatTemplate = 7, // the tokenizer's chat template, as text
 };
 
-/// Receives each finished piece: the embedding, the global segment, then
-/// the layers in order (`index` is the layer). A sink that keeps a piece
+/// Receives each finished piece: the embedding, the layers in order
+/// (`index` is the layer), then the global segment (packed beside the
+/// layers, see packModel). A sink that keeps a piece
 /// moves it out; a buffer it leaves is reused for the next layer.
 using SegmentSink = std::function<Status(SectionKind kind, int64_t index,
                                          std::vector<uint8_t> &&bytes)>;

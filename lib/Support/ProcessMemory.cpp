@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -41,6 +42,24 @@ bool resetPeakResident() {
     return false;
   bool ok = std::fputs("5", f) >= 0; // "5": reset the high-water mark
   return std::fclose(f) == 0 && ok;
+}
+
+void reserveOnHugePages(std::vector<uint8_t> &v, uint64_t bytes) {
+  if (bytes <= v.capacity())
+    return;
+  std::vector<uint8_t> bigger;
+  bigger.reserve(bytes);
+#if defined(__linux__)
+  // Advice only: without transparent huge pages nothing changes.
+  constexpr uintptr_t kHuge = uintptr_t(2) << 20;
+  uintptr_t begin =
+      (reinterpret_cast<uintptr_t>(bigger.data()) + kHuge - 1) & ~(kHuge - 1);
+  uintptr_t end = reinterpret_cast<uintptr_t>(bigger.data()) + bytes;
+  if (end > begin)
+    ::madvise(reinterpret_cast<void *>(begin), end - begin, MADV_HUGEPAGE);
+#endif
+  bigger.assign(v.begin(), v.end());
+  v.swap(bigger);
 }
 
 } // namespace ane

@@ -324,9 +324,10 @@ TEST(EndToEndTest, InputBindingMatchesBlobBinding) {
   }
 }
 
-/// The packer hands over the embedding, the global segment, then each
-/// layer's segment in order, each of the manifest's size, as it finishes
-/// them; a model that does not match the kernel set is refused.
+/// The packer hands over the embedding, each layer's segment in order, then
+/// the global segment (packed beside the layers), each of the manifest's
+/// size, as it finishes them; a model that does not match the kernel set is
+/// refused.
 TEST(EndToEndTest, PackerStreamsTheSegmentsInOrder) {
   Stories stories;
   ASSERT_NO_FATAL_FAILURE(stories.load());
@@ -343,6 +344,9 @@ TEST(EndToEndTest, PackerStreamsTheSegmentsInOrder) {
         if (kind == rt::SectionKind::LayerSegment) {
           EXPECT_EQ(bytes.size(), kernels->layerSegmentBytes);
         }
+        if (kind == rt::SectionKind::GlobalSegment) {
+          EXPECT_EQ(bytes.size(), kernels->globalSegmentBytes);
+        }
         return ::ane::Status::success();
       },
       [&](int64_t done, int64_t total) {
@@ -352,9 +356,9 @@ TEST(EndToEndTest, PackerStreamsTheSegmentsInOrder) {
   ASSERT_TRUE(s.ok()) << s.message();
   ASSERT_EQ(int64_t(order.size()), stories.spec.config.nLayers + 2);
   EXPECT_EQ(order[0].first, rt::SectionKind::Embedding);
-  EXPECT_EQ(order[1].first, rt::SectionKind::GlobalSegment);
   for (int64_t l = 0; l < stories.spec.config.nLayers; ++l)
-    EXPECT_EQ(order[2 + l], std::make_pair(rt::SectionKind::LayerSegment, l));
+    EXPECT_EQ(order[1 + l], std::make_pair(rt::SectionKind::LayerSegment, l));
+  EXPECT_EQ(order.back().first, rt::SectionKind::GlobalSegment);
   EXPECT_EQ(progress.back(), stories.spec.config.nLayers + 2);
 
   auto tiny = model::openModel("synthetic:tiny");
