@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 namespace ane {
 namespace {
@@ -19,7 +20,7 @@ namespace {
 // Direct I/O wants the file offset, the length and the memory aligned to
 // the device's logical block; 4 KiB covers every disk in use.
 constexpr uint64_t kBlock = 4096;
-constexpr uint64_t kBounceBytes = uint64_t(32) << 20;
+constexpr uint64_t kBounceBytes = uint64_t(16) << 20;
 
 } // namespace
 
@@ -36,7 +37,7 @@ OutputFile OutputFile::adopt(int fd, std::string path, Caching caching) {
 OutputFile::OutputFile(OutputFile &&o) noexcept
     : path(std::move(o.path)), fd(o.fd), directFd(o.directFd),
       directTried(o.directTried), at(o.at), uncached(o.uncached) {
-  for (int i = 0; i < 2; ++i)
+  for (int i = 0; i < kStreams; ++i)
     bounce[i] = std::move(o.bounce[i]);
   o.fd = o.directFd = -1;
 }
@@ -128,9 +129,10 @@ Result<uint64_t> OutputFile::writeUncached(const uint8_t *data, uint64_t size) {
   const uint64_t whole = size / kBlock * kBlock;
   if (at % kBlock != 0 || whole < kUncachedMin || !openDirect())
     return uint64_t(0);
-  // The first chunk alone: a file system that took O_DIRECT at open but
-  // not the writes themselves says so here, and everything goes cached.
-  const uint64_t first = std::min(kBounceBytes, whole);
+  // Until a direct write has worked, the first chunk alone: a file system
+  // that took O_DIRECT at open but not the writes themselves says so here,
+  // and everything goes cached.
+  const uint64_t first = uncached == 0 ? std::min(kBounceBytes, whole) : 0;
   int error = 0;
   auto head = writeBlocks(data, first, at, bounce[0].get(), &error);
   if (!head.ok() && error == EINVAL && uncached == 0) {
@@ -140,24 +142,33 @@ Result<uint64_t> OutputFile::writeUncached(const uint8_t *data, uint64_t size) {
   }
   if (!head.ok())
     return head;
-  // The rest in two halves at once: two writes in flight, and each half's
-  // copy into its buffer overlaps the other's write (one stream wrote a
-  // 7B's layers at 1.0-1.3 GB/s where the disk takes 1.5-2.8).
-  const uint64_t rest = whole - first, half = rest / 2 / kBlock * kBlock;
-  Result<uint64_t> second = uint64_t(0);
-  std::thread helper;
-  if (rest - half > 0)
-    helper = std::thread([&] {
-      second = writeBlocks(data + first + half, rest - half, at + first + half,
-                           bounce[1].get());
-    });
-  auto firstHalf = writeBlocks(data + first, half, at + first, bounce[0].get());
-  if (helper.joinable())
-    helper.join();
-  for (const Result<uint64_t> *r : {&firstHalf, &second})
-    if (!r->ok())
-      return r->status();
-  uncached += *head + *firstHalf + *second;
+  // The rest in kStreams parts at once: several writes in flight, and each
+  // part's copy into its buffer overlaps the others' writes. Writing 3.96
+  // GB in 118 MB runs here: one stream 1.0-1.3 GB/s, two 1.6-1.9, four
+  // (16 MiB buffers) 1.8-2.4.
+  const uint64_t rest = whole - first;
+  const uint64_t part = (rest + kStreams - 1) / kStreams;
+  const uint64_t step = (part + kBlock - 1) / kBlock * kBlock;
+  std::vector<Result<uint64_t>> parts(kStreams, uint64_t(0));
+  std::vector<std::thread> helpers;
+  auto writePart = [&](int i) {
+    uint64_t from = first + i * step;
+    if (from < whole)
+      parts[i] = writeBlocks(data + from, std::min(step, whole - from),
+                             at + from, bounce[i].get());
+  };
+  for (int i = 1; i < kStreams; ++i)
+    helpers.emplace_back(writePart, i);
+  writePart(0);
+  for (std::thread &t : helpers)
+    t.join();
+  uint64_t direct = *head;
+  for (const Result<uint64_t> &r : parts) {
+    if (!r.ok())
+      return r.status();
+    direct += *r;
+  }
+  uncached += direct;
   return whole;
 }
 
