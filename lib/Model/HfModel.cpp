@@ -393,8 +393,7 @@ Result<ModelSpec> openHfModel(const std::string &folder) {
     d.shape = s.shape;
     d.size = s.bytes;
     d.data = s.file->data() + s.offset;
-    d.owner = s.file;
-    d.mapped = s.file;
+    d.file = s.file;
     return d;
   };
   std::string tokenizer = dir + "/tokenizer.json";

@@ -279,8 +279,8 @@ std::vector<float> TensorData::toFloat() const {
 }
 
 void TensorData::copyBytes(uint64_t offset, uint64_t n, uint8_t *out) const {
-  if (mapped)
-    mapped->copy(data + offset, n, out);
+  if (file)
+    file->copy(data + offset, n, out);
   else
     std::memcpy(out, data + offset, n);
 }
@@ -316,7 +316,7 @@ static Result<TensorData> pairRows(const TensorData &d, int64_t headDim,
   TensorData p = d;
   p.data = out->data();
   p.owner = out;
-  p.mapped = nullptr;
+  p.file = nullptr;
   return p;
 }
 
@@ -336,8 +336,7 @@ Result<TensorData> ModelSpec::load(const TensorInfo &t) const {
     d.shape = t.shape;
     d.data = file->data() + t.fileOffset;
     d.size = t.bytes;
-    d.owner = file;
-    d.mapped = file;
+    d.file = file;
   }
   if (!t.rotateHalfHead)
     return d;

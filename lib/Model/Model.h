@@ -121,16 +121,16 @@ struct TensorInfo {
   int64_t numElements() const;
 };
 
-/// Tensor bytes in their storage format, kept alive by `owner`.
+/// Tensor bytes in their storage format, kept alive by `file` when they
+/// lie in a mapped file, else by `owner`.
 struct TensorData {
   TensorType type = TensorType::F32;
   std::vector<int64_t> shape;
   const uint8_t *data = nullptr;
   uint64_t size = 0;
   std::shared_ptr<const void> owner;
-  /// The file `data` lies in, when it is mapped: copyBytes reads it with
-  /// read(2) (MappedFile::copy).
-  std::shared_ptr<const MappedFile> mapped;
+  /// copyBytes reads a mapped file with read(2) (MappedFile::copy).
+  std::shared_ptr<const MappedFile> file;
 
   int64_t numElements() const;
   /// Dequantizes to fp32.

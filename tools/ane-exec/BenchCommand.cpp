@@ -136,9 +136,11 @@ struct AneFigures {
   double boundDecode[2] = {0, 0}, boundPrefill[2] = {0, 0};
 };
 
+/// `context`: the positions the timed runs reached (the prompt, or the
+/// decode's last position when it runs after the prompt).
 AneFigures aneFiguresOf(const runtime::Engine &engine, const abi::KernelSet &ks,
-                        int64_t pp, int64_t tg, double prefillSeconds,
-                        double decodeSeconds) {
+                        int64_t pp, int64_t tg, int64_t context,
+                        double prefillSeconds, double decodeSeconds) {
   const runtime::Backend &backend = engine.backendInUse();
   const runtime::AneDevice *device = runtime::aneDeviceOf(backend);
   AneFigures f;
@@ -158,7 +160,7 @@ AneFigures aneFiguresOf(const runtime::Engine &engine, const abi::KernelSet &ks,
   f.chip = chip.name;
   f.strategy =
       ks.weightBinding == abi::WeightBinding::Input ? "input" : "baked";
-  auto plan = runtime::planKernelSet(ks, chip, pp + tg, uint64_t(24) << 30);
+  auto plan = runtime::planKernelSet(ks, chip, context, uint64_t(24) << 30);
   if (plan.ok())
     for (const runtime::StrategyPlan &s : plan->strategies)
       if (s.strategy == f.strategy) {
@@ -267,7 +269,8 @@ int bench(const BenchOptions &o) {
   std::optional<AneFigures> aneFigures;
   if (ane)
     aneFigures =
-        aneFiguresOf(*engine, ks, o.pp, o.tg, modelledPrefill, modelledDecode);
+        aneFiguresOf(*engine, ks, o.pp, o.tg, std::max(o.pp, decodeFrom + o.tg),
+                     modelledPrefill, modelledDecode);
   if (o.json) {
     json::Writer w;
     w.beginObject();

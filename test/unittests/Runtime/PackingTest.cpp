@@ -177,8 +177,7 @@ TEST(PackingTest, MappedSourcesAreCarriedSpanBySpan) {
   uint64_t at = 0;
   for (model::TensorData &t : mapped) {
     t.data = (*file)->data() + at;
-    t.owner = *file;
-    t.mapped = *file;
+    t.file = *file;
     at += t.size;
   }
   ::ane::abi::SlotSpec s = quantSlot(Scheme::Q4, 608, cols);
