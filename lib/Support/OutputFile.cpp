@@ -60,6 +60,14 @@ Status OutputFile::close() {
                                         std::strerror(error)));
 }
 
+void OutputFile::dropDirect() {
+  if (directFd >= 0)
+    ::close(directFd);
+  directFd = -1;
+  for (auto &b : bounce)
+    b.reset();
+}
+
 bool OutputFile::openDirect() {
   if (directTried)
     return directFd >= 0;
@@ -73,6 +81,8 @@ bool OutputFile::openDirect() {
   }
   // Refused by file systems without direct I/O (tmpfs before Linux 6.6).
   directFd = ::open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+  if (directFd < 0)
+    dropDirect();
   return directFd >= 0;
 #else
   return false;
@@ -136,8 +146,7 @@ Result<uint64_t> OutputFile::writeUncached(const uint8_t *data, uint64_t size) {
   int error = 0;
   auto head = writeBlocks(data, first, at, bounce[0].get(), &error);
   if (!head.ok() && error == EINVAL && uncached == 0) {
-    ::close(directFd);
-    directFd = -1;
+    dropDirect();
     return uint64_t(0);
   }
   if (!head.ok())

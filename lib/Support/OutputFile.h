@@ -58,6 +58,8 @@ private:
                                uint64_t offset, uint8_t *buffer,
                                int *error = nullptr);
   bool openDirect();
+  /// Writes everything through the page cache from now on.
+  void dropDirect();
 
   std::string path;
   int fd = -1;
