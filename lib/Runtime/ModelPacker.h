@@ -31,8 +31,8 @@ enum class SectionKind : uint32_t {
 
 /// Receives each finished piece: the embedding, the layers in order
 /// (`index` is the layer), then the global segment (packed beside the
-/// layers, see packModel). A sink that keeps a piece
-/// moves it out; a buffer it leaves is reused for the next layer.
+/// layers, see packModel). A sink that keeps a piece moves it out; a
+/// buffer it leaves is reused for the next layer.
 using SegmentSink = std::function<Status(SectionKind kind, int64_t index,
                                          std::vector<uint8_t> &&bytes)>;
 /// Called after each piece with (pieces done, pieces in all).

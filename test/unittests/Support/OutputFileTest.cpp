@@ -90,15 +90,20 @@ TEST(OutputFileTest, EveryRunLandsWhereItWasWritten) {
 
 /// Where the file system takes O_DIRECT, the whole blocks of a long
 /// aligned run go around the page cache; a run that starts off a block
-/// boundary does not.
+/// boundary does not. Where it does not (or there is no O_DIRECT),
+/// everything goes through the page cache, and the file is the same.
 TEST(OutputFileTest, LongAlignedRunsGoAroundThePageCache) {
   std::string path = ::testing::TempDir() + "ane-output-direct.bin";
+  bool takesDirect = false;
 #if defined(__linux__) && defined(O_DIRECT)
   { std::ofstream touch(path); }
   int probe = ::open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
-  if (probe < 0)
-    GTEST_SKIP() << ::testing::TempDir() << " does not take O_DIRECT";
-  ::close(probe);
+  takesDirect = probe >= 0;
+  if (probe >= 0)
+    ::close(probe);
+#endif
+  std::printf("%s %s O_DIRECT\n", ::testing::TempDir().c_str(),
+              takesDirect ? "takes" : "does not take");
   OutputFile file = create(path, OutputFile::Caching::Bypass);
   std::vector<uint8_t> small = randomBytes(10, 1);
   std::vector<uint8_t> big = randomBytes((2 << 20) + 100, 2);
@@ -108,16 +113,13 @@ TEST(OutputFileTest, LongAlignedRunsGoAroundThePageCache) {
   std::vector<uint8_t> pad(4096 - (small.size() + big.size()) % 4096, 0);
   ASSERT_TRUE(file.write(pad.data(), pad.size()).ok());
   ASSERT_TRUE(file.write(big.data(), big.size()).ok());
-  EXPECT_EQ(file.uncachedBytes(), uint64_t(2) << 20);
+  EXPECT_EQ(file.uncachedBytes(), takesDirect ? uint64_t(2) << 20 : 0);
   ASSERT_TRUE(file.close().ok());
   std::vector<uint8_t> expected = small;
   for (const auto *p : {&big, &pad, &big})
     expected.insert(expected.end(), p->begin(), p->end());
   EXPECT_TRUE(readAll(path) == expected);
   std::remove(path.c_str());
-#else
-  GTEST_SKIP() << "no O_DIRECT on this platform";
-#endif
 }
 
 TEST(OutputFileTest, MisuseIsAnError) {
