@@ -89,11 +89,20 @@ void ThreadPool::work() {
 
 void ThreadPool::runChunks() {
   const int64_t grains = (jobSize + jobGrain - 1) / jobGrain;
+  int64_t g = nextGrain.load(std::memory_order_relaxed);
   while (true) {
-    int64_t g = nextGrain.fetch_add(jobChunk, std::memory_order_relaxed);
-    if (g >= grains)
-      return;
-    (*job)(g * jobGrain, std::min(jobSize, (g + jobChunk) * jobGrain));
+    // Chunks shrink to one grain as the job runs out (guided scheduling):
+    // the threads then finish within about a grain of each other, where
+    // whole chunks left one waiting for up to a chunk.
+    int64_t take;
+    do {
+      if (g >= grains)
+        return;
+      take = std::clamp<int64_t>((grains - g) / (2 * size()), 1, jobChunk);
+    } while (!nextGrain.compare_exchange_weak(g, g + take,
+                                              std::memory_order_relaxed));
+    (*job)(g * jobGrain, std::min(jobSize, (g + take) * jobGrain));
+    g = nextGrain.load(std::memory_order_relaxed);
   }
 }
 

@@ -54,7 +54,7 @@ private:
   std::condition_variable wake, done;
   // Written by parallelFor before it bumps `generation`.
   const std::function<void(int64_t, int64_t)> *job = nullptr;
-  int64_t jobSize = 0, jobGrain = 1, jobChunk = 1; // chunk: in grains
+  int64_t jobSize = 0, jobGrain = 1, jobChunk = 1; // largest chunk, in grains
   std::atomic<int64_t> nextGrain{0};
   std::atomic<uint64_t> generation{0};
   std::atomic<int> pending{0};

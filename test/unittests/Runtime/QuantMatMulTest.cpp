@@ -9,10 +9,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -380,6 +382,29 @@ TEST(ThreadPoolTest, CoversEveryIndexOnce) {
         for (int64_t i = 0; i < n; ++i)
           ASSERT_EQ(hits[i].load(), 1) << threads << " " << n << " " << i;
       }
+  }
+}
+
+/// The chunks shrink as the job runs out: the ranges at the end are one
+/// grain each, so no thread is left running a long chunk alone.
+TEST(ThreadPoolTest, TheLastRangesAreOneGrain) {
+  for (int threads : {2, 3}) {
+    ThreadPool pool(threads);
+    const int64_t n = 4096, grain = 4;
+    std::mutex mutex;
+    std::vector<std::pair<int64_t, int64_t>> ranges;
+    pool.parallelFor(n, grain, [&](int64_t b, int64_t e) {
+      std::lock_guard<std::mutex> lock(mutex);
+      ranges.emplace_back(b, e);
+    });
+    std::sort(ranges.begin(), ranges.end());
+    ASSERT_GT(ranges.size(), size_t(2 * threads));
+    // The first ranges are longer than a grain; the last 2 * threads - 1
+    // are one grain.
+    EXPECT_GT(ranges.front().second - ranges.front().first, grain);
+    for (size_t i = ranges.size() - (2 * threads - 1); i < ranges.size(); ++i)
+      EXPECT_EQ(ranges[i].second - ranges[i].first, grain)
+          << threads << " threads, range at " << ranges[i].first;
   }
 }
 
