@@ -1074,8 +1074,7 @@ void quantizeBlocks(const float *x, int64_t cols, int64_t S, int64_t block,
 
 /// An int4 product over the interleaved layout: each token quantized to
 /// int8 per activation block (on the pool, a block of every token at a
-/// time, when there are several), then
-/// the row blocks split over the pool.
+/// time, when there are several), then the row blocks split over the pool.
 void interleavedProduct(itiles::RowsFn rows, const PackedWeight &w,
                         const float *x, int64_t S, float *y, ThreadPool &pool) {
   const int64_t block = activationBlock(w.group), blocks = w.cols / block;
