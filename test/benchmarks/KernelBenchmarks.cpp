@@ -254,9 +254,9 @@ void benchMatmul(benchmark::State &state, PackedWeight::Format format,
   ThreadPool &pool = ThreadPool::global();
   const bool int4 = format == PackedWeight::Format::Q4 ||
                     format == PackedWeight::Format::Q4Interleaved;
-  // The host's clock moves by 10-20% from one minute to the next here, so
-  // a product is held against the peak measured around it: the better of
-  // just before and just after.
+  // A shared host's speed moves by 10-20% from one minute to the next, so a
+  // product is held against the peak measured around it (the better of
+  // just before and just after), not once per run.
   double peak = int4 ? measureInt8Peak() : 0;
   for (auto _ : state) {
     matmul(w.view, x.data(), S, y.data(), pool);
