@@ -1072,35 +1072,44 @@ void quantizeBlocks(const float *x, int64_t cols, int64_t S, int64_t block,
   }
 }
 
-/// An int4 product over the interleaved layout: each token quantized to
-/// int8 per activation block (on the pool, a block of every token at a
-/// time, when there are several), then the row blocks split over the pool.
+/// The S tokens of a product as int8 per activation block (quantizeBlocks,
+/// on the pool a block of every token at a time when there are several),
+/// kept per calling thread so that a warm product allocates nothing.
+struct QuantizedTokens {
+  std::vector<int8_t> codes;    // [S, cols]
+  std::vector<int32_t> negSums; // [S, blocks]
+  std::vector<float> scales;    // [S, blocks]
+
+  void quantize(const float *x, int64_t cols, int64_t S, int64_t block,
+                ThreadPool &pool) {
+    const int64_t blocks = cols / block;
+    codes.resize(size_t(S * cols));
+    negSums.resize(size_t(S * blocks));
+    scales.resize(size_t(S * blocks));
+    auto run = [&](int64_t begin, int64_t end) {
+      quantizeBlocks(x, cols, S, block, begin, end, codes.data(),
+                     negSums.data(), scales.data());
+    };
+    if (S == 1)
+      run(0, blocks);
+    else
+      pool.parallelFor(blocks, 1, run);
+  }
+};
+
+/// An int4 product over the interleaved layout: the tokens quantized
+/// (QuantizedTokens), then the row blocks split over the pool.
 void interleavedProduct(itiles::RowsFn rows, const PackedWeight &w,
                         const float *x, int64_t S, float *y, ThreadPool &pool) {
   const int64_t block = activationBlock(w.group), blocks = w.cols / block;
-  thread_local std::vector<int8_t> codes;
-  thread_local std::vector<int32_t> negSums;
-  thread_local std::vector<float> scales;
+  thread_local QuantizedTokens q;
   thread_local std::vector<itiles::Token> tokens;
-  codes.resize(size_t(S * w.cols));
-  negSums.resize(size_t(S * blocks));
-  scales.resize(size_t(S * blocks));
+  q.quantize(x, w.cols, S, block, pool);
   tokens.resize(size_t(S));
-  // A thread_local named in a lambda would be each worker's own.
-  int8_t *codesAt = codes.data();
-  int32_t *negSumsAt = negSums.data();
-  float *scalesAt = scales.data();
-  auto quantize = [&](int64_t begin, int64_t end) {
-    quantizeBlocks(x, w.cols, S, block, begin, end, codesAt, negSumsAt,
-                   scalesAt);
-  };
-  if (S == 1)
-    quantize(0, blocks);
-  else
-    pool.parallelFor(blocks, 1, quantize);
   for (int64_t s = 0; s < S; ++s)
-    tokens[size_t(s)] = {codesAt + s * w.cols, negSumsAt + s * blocks,
-                         scalesAt + s * blocks};
+    tokens[size_t(s)] = {q.codes.data() + s * w.cols,
+                         q.negSums.data() + s * blocks,
+                         q.scales.data() + s * blocks};
   itiles::Args args;
   args.weights = w.data;
   args.scales = w.scales;
@@ -1117,26 +1126,20 @@ void interleavedProduct(itiles::RowsFn rows, const PackedWeight &w,
 }
 
 #if defined(__aarch64__)
-/// An int4 or int8 product on ARM64: each token's column of x quantized
-/// to int8 per block, then the rows split over the pool.
+/// An int4 or int8 product on ARM64: the tokens quantized to int8 per
+/// block as for the interleaved layout, then the rows split over the pool.
 void neonProduct(const PackedWeight &w, const float *x, int64_t S, float *y,
                  ThreadPool &pool) {
-  thread_local std::vector<float> column;
-  thread_local std::vector<QuantizedActivations> tokens;
+  const int64_t block = activationBlock(w.group), blocks = w.cols / block;
+  thread_local QuantizedTokens q;
   thread_local std::vector<const int8_t *> codes;
   thread_local std::vector<const float *> scales;
-  if (int64_t(tokens.size()) < S)
-    tokens.resize(S);
+  q.quantize(x, w.cols, S, block, pool);
   codes.resize(S);
   scales.resize(S);
-  column.resize(w.cols);
-  const int64_t block = activationBlock(w.group);
   for (int64_t s = 0; s < S; ++s) {
-    for (int64_t c = 0; c < w.cols; ++c)
-      column[c] = x[c * S + s];
-    quantizeActivationsInto(column.data(), w.cols, block, tokens[s]);
-    codes[s] = tokens[s].codes.data();
-    scales[s] = tokens[s].scales.data();
+    codes[s] = q.codes.data() + s * w.cols;
+    scales[s] = q.scales.data() + s * blocks;
   }
   neon::Args args;
   args.weights = w.data;
