@@ -1075,6 +1075,7 @@ void quantizeBlocks(const float *x, int64_t cols, int64_t S, int64_t block,
 /// The S tokens of a product as int8 per activation block (quantizeBlocks,
 /// on the pool a block of every token at a time when there are several),
 /// kept per calling thread so that a warm product allocates nothing.
+/// `block` divides cols: it divides the weight's group, which divides cols.
 struct QuantizedTokens {
   std::vector<int8_t> codes;    // [S, cols]
   std::vector<int32_t> negSums; // [S, blocks]
