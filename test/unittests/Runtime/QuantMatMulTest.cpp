@@ -271,6 +271,47 @@ TEST(InterleavedLayoutTest, KeepsEveryCodeAndScale) {
   EXPECT_FALSE(interleaved::fits(32, 96, 64)); // part groups
 }
 
+/// The largest products the int4 kernels add: every code +7 (15 once
+/// unsigned) against activations that quantize to +-127. The kernels
+/// without VNNI add a run of 32 columns in int16 lanes (8 x 2 x 15 x 127 =
+/// 30480); a longer run would wrap and miss the oracle by 65536 x scale.
+TEST(QuantMatMulTest, LargestProductsDoNotWrap) {
+  const int64_t rows = 48, cols = 512, group = 128;
+  for (auto format :
+       {PackedWeight::Format::Q4, PackedWeight::Format::Q4Interleaved}) {
+    Weight w;
+    w.data = mil::packSubByte(std::vector<int64_t>(rows * cols, 7), 4);
+    for (int64_t i = 0; i < rows * (cols / group); ++i) {
+      uint16_t h = ane::floatToHalfBits(1.0f);
+      w.scales.push_back(uint8_t(h));
+      w.scales.push_back(uint8_t(h >> 8));
+    }
+    if (format == PackedWeight::Format::Q4Interleaved)
+      interleaved::interleaveBlocks(
+          w.data.data(), reinterpret_cast<uint16_t *>(w.scales.data()), cols,
+          group, 0, rows / interleaved::kRows);
+    w.view = {};
+    w.view.format = format;
+    w.view.rows = rows;
+    w.view.cols = cols;
+    w.view.group = group;
+    w.view.data = w.data.data();
+    w.view.scales = w.scales.data();
+    for (int64_t seq : {1, 5}) {
+      // Token s is all +1 or all -1: every code +-127.
+      std::vector<float> x(cols * seq);
+      for (int64_t k = 0; k < cols; ++k)
+        for (int64_t s = 0; s < seq; ++s)
+          x[k * seq + s] = s % 2 ? -1.0f : 1.0f;
+      std::vector<float> exact(rows * seq);
+      matmulScalar(w.view, x.data(), seq, exact.data(), 0, rows);
+      ASSERT_FLOAT_EQ(exact[0], 7.0f * cols);
+      Case c{format, rows, cols, group, seq, false};
+      forEachHostFamily([&] { checkAgainstOracles(c, w, x, exact); });
+    }
+  }
+}
+
 /// The vector quantizer (blocks of whole 32s) against the definition:
 /// scale = max|x| / 127 and code = x * (127 / max|x|) rounded to nearest
 /// even, with ties, an all-zero block and a short last block.
