@@ -275,7 +275,7 @@ TEST(InterleavedLayoutTest, KeepsEveryCodeAndScale) {
 /// unsigned) against activations that quantize to +-127. The kernels
 /// without VNNI add a run of 32 columns in int16 lanes (8 x 2 x 15 x 127 =
 /// 30480); a longer run would wrap and miss the oracle by 65536 x scale.
-TEST(QuantMatMulTest, LargestProductsDoNotWrap) {
+TEST(Int4ProductTest, LargestProductsDoNotWrap) {
   const int64_t rows = 48, cols = 512, group = 128;
   for (auto format :
        {PackedWeight::Format::Q4, PackedWeight::Format::Q4Interleaved}) {
