@@ -1080,10 +1080,12 @@ struct QuantizedTokens {
   std::vector<int8_t> codes;    // [S, cols]
   std::vector<int32_t> negSums; // [S, blocks]
   std::vector<float> scales;    // [S, blocks]
+  int64_t cols = 0, blocks = 0;
 
-  void quantize(const float *x, int64_t cols, int64_t S, int64_t block,
+  void quantize(const float *x, int64_t n, int64_t S, int64_t block,
                 ThreadPool &pool) {
-    const int64_t blocks = cols / block;
+    cols = n;
+    blocks = n / block;
     codes.resize(size_t(S * cols));
     negSums.resize(size_t(S * blocks));
     scales.resize(size_t(S * blocks));
@@ -1096,21 +1098,24 @@ struct QuantizedTokens {
     else
       pool.parallelFor(blocks, 1, run);
   }
+  const int8_t *codesOf(int64_t s) const { return codes.data() + s * cols; }
+  const int32_t *negSumsOf(int64_t s) const {
+    return negSums.data() + s * blocks;
+  }
+  const float *scalesOf(int64_t s) const { return scales.data() + s * blocks; }
 };
 
 /// An int4 product over the interleaved layout: the tokens quantized
 /// (QuantizedTokens), then the row blocks split over the pool.
 void interleavedProduct(itiles::RowsFn rows, const PackedWeight &w,
                         const float *x, int64_t S, float *y, ThreadPool &pool) {
-  const int64_t block = activationBlock(w.group), blocks = w.cols / block;
+  const int64_t block = activationBlock(w.group);
   thread_local QuantizedTokens q;
   thread_local std::vector<itiles::Token> tokens;
   q.quantize(x, w.cols, S, block, pool);
   tokens.resize(size_t(S));
   for (int64_t s = 0; s < S; ++s)
-    tokens[size_t(s)] = {q.codes.data() + s * w.cols,
-                         q.negSums.data() + s * blocks,
-                         q.scales.data() + s * blocks};
+    tokens[size_t(s)] = {q.codesOf(s), q.negSumsOf(s), q.scalesOf(s)};
   itiles::Args args;
   args.weights = w.data;
   args.scales = w.scales;
@@ -1131,7 +1136,7 @@ void interleavedProduct(itiles::RowsFn rows, const PackedWeight &w,
 /// block as for the interleaved layout, then the rows split over the pool.
 void neonProduct(const PackedWeight &w, const float *x, int64_t S, float *y,
                  ThreadPool &pool) {
-  const int64_t block = activationBlock(w.group), blocks = w.cols / block;
+  const int64_t block = activationBlock(w.group);
   thread_local QuantizedTokens q;
   thread_local std::vector<const int8_t *> codes;
   thread_local std::vector<const float *> scales;
@@ -1139,8 +1144,8 @@ void neonProduct(const PackedWeight &w, const float *x, int64_t S, float *y,
   codes.resize(S);
   scales.resize(S);
   for (int64_t s = 0; s < S; ++s) {
-    codes[s] = q.codes.data() + s * w.cols;
-    scales[s] = q.scales.data() + s * blocks;
+    codes[s] = q.codesOf(s);
+    scales[s] = q.scalesOf(s);
   }
   neon::Args args;
   args.weights = w.data;
