@@ -212,9 +212,10 @@ INSTANTIATE_TEST_SUITE_P(
         Case{PackedWeight::Format::Q4, 10, 416, 32, 4, false},
         Case{PackedWeight::Format::Q4, 3, 768, 256, 2, false},
         // The cpu layout: decode tiles of 4 blocks and 1,
-        // prefill tiles of 2 blocks x 6 (4, 2) tokens and
-        // what is left of both; groups of 1, 2 and 3
-        // activation blocks.
+        // prefill tiles of 3 blocks (AVX-512) or 1 x 4 tokens
+        // and what is left of both; groups of 1, 2 and 3
+        // activation blocks; 8 and 16 tokens transposed 8 x 8
+        // at a time before they are quantized.
         Case{PackedWeight::Format::Q4Interleaved, 16, 256, 128, 1, false},
         Case{PackedWeight::Format::Q4Interleaved, 80, 192, 64, 1, false},
         Case{PackedWeight::Format::Q4Interleaved, 48, 256, 128, 7, false},
@@ -224,6 +225,8 @@ INSTANTIATE_TEST_SUITE_P(
         Case{PackedWeight::Format::Q4Interleaved, 64, 544, 32, 1, false},
         Case{PackedWeight::Format::Q4Interleaved, 48, 2048, 256, 17, false},
         Case{PackedWeight::Format::Q4Interleaved, 96, 1280, 128, 13, false},
+        Case{PackedWeight::Format::Q4Interleaved, 48, 256, 128, 8, false},
+        Case{PackedWeight::Format::Q4Interleaved, 64, 160, 32, 16, false},
         Case{PackedWeight::Format::Q8, 33, 200, 200, 1, true},
         Case{PackedWeight::Format::Q8, 33, 128, 32, 3, false},
         Case{PackedWeight::Format::Q8, 17, 256, 256, 1, true},
