@@ -40,15 +40,6 @@ void decodeRow(const PackedWeight &w, int64_t r, float *out) {
     out[c] = w.at(r, c);
 }
 
-/// x as [S, C] so that every token's column is contiguous.
-std::vector<float> transpose(const float *x, int64_t C, int64_t S) {
-  std::vector<float> t(C * S);
-  for (int64_t c = 0; c < C; ++c)
-    for (int64_t s = 0; s < S; ++s)
-      t[s * C + c] = x[c * S + s];
-  return t;
-}
-
 #if defined(__x86_64__)
 
 ANE_AVX2 __m256 load8Codes(const int8_t *p) {
@@ -1067,21 +1058,28 @@ itiles::RowsFn interleavedRows() {
   }
 }
 
-/// out[s * block + c] = rows[c * S + s]: 8 x 8 at a time in registers
-/// where AVX2 and the sizes allow (float by float took 1.9% of a 64-token
-/// product's time, 8 x 8 0.8%).
-void transposeBlock(const float *rows, int64_t block, int64_t S, float *out) {
+/// x ([C, S]) as [S, C] in `out`, so that every token's column is
+/// contiguous: 8 x 8 at a time in registers where AVX2 and the sizes allow
+/// (float by float, an activation block's transpose took 1.9% of a
+/// 64-token product's time, 8 x 8 0.8%).
+void transposeInto(const float *x, int64_t C, int64_t S, float *out) {
 #if defined(__x86_64__)
-  if (S % 8 == 0 && block % 8 == 0 && matmulHasAvx2()) {
-    for (int64_t c = 0; c < block; c += 8)
+  if (S % 8 == 0 && C % 8 == 0 && matmulHasAvx2()) {
+    for (int64_t c = 0; c < C; c += 8)
       for (int64_t s = 0; s < S; s += 8)
-        transpose8x8(rows + c * S + s, S, out + s * block + c, block);
+        transpose8x8(x + c * S + s, S, out + s * C + c, C);
     return;
   }
 #endif
-  for (int64_t c = 0; c < block; ++c)
+  for (int64_t c = 0; c < C; ++c)
     for (int64_t s = 0; s < S; ++s)
-      out[s * block + c] = rows[c * S + s];
+      out[s * C + c] = x[c * S + s];
+}
+
+std::vector<float> transpose(const float *x, int64_t C, int64_t S) {
+  std::vector<float> t(C * S);
+  transposeInto(x, C, S, t.data());
+  return t;
 }
 
 /// Every token's activation blocks [kb0, kb1) of x ([cols, S]) as int8
@@ -1099,7 +1097,7 @@ void quantizeBlocks(const float *x, int64_t cols, int64_t S, int64_t block,
   for (int64_t kb = kb0; kb < kb1; ++kb) {
     const float *rows = x + kb * block * S, *tokens = rows;
     if (S > 1) {
-      transposeBlock(rows, block, S, transposed.data());
+      transposeInto(rows, block, S, transposed.data());
       tokens = transposed.data();
     }
     for (int64_t s = 0; s < S; ++s) {
